@@ -1,0 +1,190 @@
+//! The survey itself, as pure logic: the three follower questions, the 1–5 scale, a ballot,
+//! cadence arithmetic and roster rules. Nothing here does I/O or reads the clock; callers pass
+//! `now` in.
+
+pub mod cadence;
+pub mod roster;
+
+use std::fmt;
+
+/// The three "follower questions" a seller answers about their manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Question {
+    Care,
+    Help,
+    Trust,
+}
+
+impl Question {
+    pub const ALL: [Question; 3] = [Question::Care, Question::Help, Question::Trust];
+
+    /// Stable machine name, used as Slack `block_id`s and in stored aggregates.
+    pub fn key(self) -> &'static str {
+        match self {
+            Question::Care => "care",
+            Question::Help => "help",
+            Question::Trust => "trust",
+        }
+    }
+
+    /// The question as the seller reads it.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            Question::Care => "My manager cares about me.",
+            Question::Help => "My manager can help me get better at my job.",
+            Question::Trust => "I can trust my manager.",
+        }
+    }
+}
+
+/// One answer on the 1–5 agreement scale. The only way to build one is through
+/// [`Score::new`], so an out-of-range value can never reach the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Score(u8);
+
+impl Score {
+    pub const MIN: i64 = 1;
+    pub const MAX: i64 = 5;
+
+    pub fn new(value: i64) -> Result<Score, InvalidScore> {
+        if (Self::MIN..=Self::MAX).contains(&value) {
+            Ok(Score(value as u8))
+        } else {
+            Err(InvalidScore)
+        }
+    }
+
+    /// Parses a score as it arrives from Slack (an option value). Anything but the plain
+    /// digits 1 to 5 ("4.5", "06", "", " 3") is refused.
+    pub fn parse(text: &str) -> Result<Score, InvalidScore> {
+        match text {
+            "1" | "2" | "3" | "4" | "5" => Score::new(i64::from(text.as_bytes()[0] - b'0')),
+            _ => Err(InvalidScore),
+        }
+    }
+
+    pub fn value(self) -> i64 {
+        i64::from(self.0)
+    }
+
+    /// What the scale point means, for radio button labels.
+    pub fn label(self) -> &'static str {
+        match self.0 {
+            1 => "Strongly disagree",
+            2 => "Disagree",
+            3 => "Neither agree nor disagree",
+            4 => "Agree",
+            _ => "Strongly agree",
+        }
+    }
+}
+
+/// A score outside 1..5. Deliberately carries no value: error messages and logs must never
+/// repeat what a seller answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("every answer must be a whole number from 1 to 5")]
+pub struct InvalidScore;
+
+/// One submitted answer set. No person, no timestamp: see DESIGN §3.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ballot {
+    pub care: Score,
+    pub help: Score,
+    pub trust: Score,
+}
+
+impl Ballot {
+    pub fn new(care: i64, help: i64, trust: i64) -> Result<Ballot, InvalidScore> {
+        Ok(Ballot {
+            care: Score::new(care)?,
+            help: Score::new(help)?,
+            trust: Score::new(trust)?,
+        })
+    }
+
+    pub fn score(&self, question: Question) -> Score {
+        match question {
+            Question::Care => self.care,
+            Question::Help => self.help,
+            Question::Trust => self.trust,
+        }
+    }
+}
+
+/// Redacted on purpose, so that a stray `{:?}` can never put an answer into a log line.
+impl fmt::Debug for Ballot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ballot(<redacted>)")
+    }
+}
+
+/// The longest comment we accept, the same as the modal's `max_length`.
+pub const COMMENT_MAX_CHARS: usize = 2000;
+
+/// An optional free-text comment, trimmed; blank means none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Comment(String);
+
+impl Comment {
+    pub fn new(text: &str) -> Result<Option<Comment>, CommentTooLong> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            Ok(None)
+        } else if trimmed.chars().count() > COMMENT_MAX_CHARS {
+            Err(CommentTooLong)
+        } else {
+            Ok(Some(Comment(trimmed.to_owned())))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Comment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Comment(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the comment is longer than {COMMENT_MAX_CHARS} characters")]
+pub struct CommentTooLong;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_numbers_one_to_five_are_scores() {
+        for ok in ["1", "2", "3", "4", "5"] {
+            assert!(Score::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["0", "6", "4.5", "", " 3", "03", "-1", "five", "１"] {
+            assert_eq!(Score::parse(bad), Err(InvalidScore), "{bad:?}");
+        }
+        assert!(Ballot::new(1, 5, 3).is_ok());
+        assert!(Ballot::new(0, 5, 3).is_err());
+        assert!(Ballot::new(1, 6, 3).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_an_answer() {
+        let ballot = Ballot::new(1, 2, 4).unwrap();
+        let comment = Comment::new("my manager ignores me").unwrap().unwrap();
+        let shown = format!("{ballot:?} {comment:?}");
+        assert!(!shown.contains(['1', '2', '4']));
+        assert!(!shown.contains("ignores"));
+    }
+
+    #[test]
+    fn blank_comments_are_none_and_long_ones_refused() {
+        assert_eq!(Comment::new("   \n").unwrap(), None);
+        assert!(Comment::new(&"x".repeat(COMMENT_MAX_CHARS)).is_ok());
+        assert_eq!(
+            Comment::new(&"x".repeat(COMMENT_MAX_CHARS + 1)),
+            Err(CommentTooLong)
+        );
+    }
+}
