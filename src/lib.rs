@@ -1,8 +1,12 @@
 //! trustpulse: anonymous team-trust pulse surveys in Slack.
 //!
-//! Pure logic sits in the middle ([`survey`], [`privacy`]); I/O sits at the edges ([`store`] holds
-//! every SQL statement, the CLI and the server wire things together). See DESIGN.md §5.
+//! Pure logic sits in the middle ([`survey`], [`privacy`]); I/O sits at the edges: [`store`]
+//! holds every SQL statement, [`cli`] and the server wire things together. See DESIGN.md §5.
 #![warn(clippy::self_named_module_files)]
 
+pub mod cli;
+pub mod config;
 pub mod privacy;
+pub mod store;
 pub mod survey;
+pub mod telemetry;

@@ -152,6 +152,41 @@ impl fmt::Debug for Comment {
 #[error("the comment is longer than {COMMENT_MAX_CHARS} characters")]
 pub struct CommentTooLong;
 
+/// Answers as they arrive from Slack or a test, not yet checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Answers {
+    pub care: i64,
+    pub help: i64,
+    pub trust: i64,
+    pub comment: Option<String>,
+}
+
+impl Answers {
+    /// Checks every value; nothing about the answers appears in the error.
+    pub fn validate(&self) -> Result<(Ballot, Option<Comment>), AnswerError> {
+        let ballot = Ballot::new(self.care, self.help, self.trust)?;
+        let comment = match &self.comment {
+            Some(text) => Comment::new(text)?,
+            None => None,
+        };
+        Ok((ballot, comment))
+    }
+}
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Answers(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error(transparent)]
+    InvalidScore(#[from] InvalidScore),
+    #[error(transparent)]
+    CommentTooLong(#[from] CommentTooLong),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

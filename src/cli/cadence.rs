@@ -1,0 +1,143 @@
+//! `trustpulse cadence set|show`.
+
+use clap::{Args, Subcommand};
+use jiff::tz::TimeZone;
+
+use crate::config::Settings;
+use crate::store::{CadenceScope, Store};
+use crate::survey::cadence::{
+    Cadence, CadenceFlags, Zone, format_duration, format_time, weekday_name,
+};
+use crate::survey::roster::is_slack_user_id;
+
+#[derive(Subcommand, Debug)]
+pub enum CadenceCommand {
+    /// Set the org default, or with --manager one team's override. Flags left out keep their
+    /// current value.
+    Set(SetArgs),
+    /// Show the org default, every override and each team's next pulse.
+    Show,
+}
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// The team's manager (Slack user id); without it, the org default is set.
+    #[arg(long)]
+    manager: Option<String>,
+    /// How often: 1w to 12w.
+    #[arg(long)]
+    every: Option<String>,
+    /// Day of the week the pulse opens: mon … sun.
+    #[arg(long)]
+    weekday: Option<String>,
+    /// Local time the pulse opens, HH:MM.
+    #[arg(long)]
+    time: Option<String>,
+    /// `seller` (each seller's own Slack time zone) or an IANA name such as Europe/Berlin.
+    #[arg(long)]
+    tz: Option<String>,
+    /// How long a pulse stays open, e.g. 3d or 36h.
+    #[arg(long)]
+    open_for: Option<String>,
+    /// When non-respondents get their one reminder, counted from the opening, e.g. 2d.
+    #[arg(long)]
+    remind_after: Option<String>,
+    /// Day of the manager's weekly digest.
+    #[arg(long)]
+    digest_weekday: Option<String>,
+    /// Time of the digest, HH:MM in the manager's own time zone.
+    #[arg(long)]
+    digest_time: Option<String>,
+}
+
+pub async fn run(
+    command: CadenceCommand,
+    store: &Store,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    match command {
+        CadenceCommand::Set(args) => set(args, store, settings).await,
+        CadenceCommand::Show => show(store, settings).await,
+    }
+}
+
+async fn set(args: SetArgs, store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let now = settings.now();
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let scope = match args.manager {
+        None => CadenceScope::Org,
+        Some(manager) => {
+            anyhow::ensure!(
+                is_slack_user_id(&manager),
+                "--manager: '{manager}' is not a Slack user id (for example: --manager U0123ABCD)"
+            );
+            anyhow::ensure!(
+                store.is_current_manager(&manager).await?,
+                "--manager: {manager} leads no team in the current roster; check the id or import the roster first"
+            );
+            CadenceScope::Manager(manager)
+        }
+    };
+    let base = match &scope {
+        CadenceScope::Org => store.org_cadence(today).await?,
+        CadenceScope::Manager(id) => store.effective_cadence(id, today).await?,
+    };
+    let flags = CadenceFlags {
+        every: args.every,
+        weekday: args.weekday,
+        time: args.time,
+        tz: args.tz,
+        open_for: args.open_for,
+        remind_after: args.remind_after,
+        digest_weekday: args.digest_weekday,
+        digest_time: args.digest_time,
+    };
+    let cadence = flags.apply(&base, today)?;
+    store.set_cadence(&scope, &cadence, now).await?;
+    println!("{}: {}", scope_name(&scope), describe(&cadence));
+    Ok(())
+}
+
+async fn show(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let now = settings.now();
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let stored = store.cadences().await?;
+    if !stored.iter().any(|(scope, _)| *scope == CadenceScope::Org) {
+        println!(
+            "Org default (built in, not set yet): {}",
+            describe(&Cadence::builtin_default(today))
+        );
+    }
+    for (scope, cadence) in &stored {
+        println!("{}: {}", scope_name(scope), describe(cadence));
+    }
+    Ok(())
+}
+
+fn scope_name(scope: &CadenceScope) -> String {
+    match scope {
+        CadenceScope::Org => "Org default".to_owned(),
+        CadenceScope::Manager(id) => format!("Team of {id}"),
+    }
+}
+
+/// One line a person can read: "every week on mon at 10:00 in each seller's time zone, …".
+pub fn describe(c: &Cadence) -> String {
+    let every = match c.every_weeks {
+        1 => "every week".to_owned(),
+        n => format!("every {n} weeks"),
+    };
+    let zone = match &c.zone {
+        Zone::Seller => "each seller's time zone".to_owned(),
+        Zone::Named(name) => name.clone(),
+    };
+    format!(
+        "{every} on {} at {} ({zone}), open for {}, reminder after {}; digest {} at {} (manager's time zone)",
+        weekday_name(c.weekday),
+        format_time(c.time),
+        format_duration(c.open_for),
+        format_duration(c.remind_after),
+        weekday_name(c.digest_weekday),
+        format_time(c.digest_time),
+    )
+}

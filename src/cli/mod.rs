@@ -1,0 +1,59 @@
+//! The `trustpulse` command line (DESIGN §6). Each command writes to the store; a running
+//! `serve` picks the resulting work up, so the CLI works while the server runs.
+
+mod admin;
+mod cadence;
+mod roster;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::store::Store;
+
+/// Anonymous team-trust pulse surveys in Slack.
+#[derive(Parser, Debug)]
+#[command(name = "trustpulse", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply database migrations and exit (they also run at start-up).
+    Migrate,
+    /// Import or show who reports to whom.
+    #[command(subcommand)]
+    Roster(roster::RosterCommand),
+    /// Set or show how often teams are asked.
+    #[command(subcommand)]
+    Cadence(cadence::CadenceCommand),
+    /// Manage who may use `/pulse admin`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    let store = Store::connect(&settings.database_url).await?;
+    let result = match cli.command {
+        Command::Migrate => {
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Roster(command) => roster::run(command, &store, &settings).await,
+        Command::Cadence(command) => cadence::run(command, &store, &settings).await,
+        Command::Admin(command) => admin::run(command, &store, &settings).await,
+    };
+    store.close().await;
+    result
+}
+
+/// A date for people: `2026-11-23`.
+fn day(at: jiff::Timestamp) -> String {
+    at.to_zoned(jiff::tz::TimeZone::UTC).date().to_string()
+}

@@ -1,0 +1,118 @@
+//! Typed settings from flags and the environment: the one place the environment is read.
+//!
+//! Every setting is a flag that also reads its environment variable (DESIGN §6). Secrets are
+//! `SecretString`s: clap never shows their values (`hide_env_values`), and `Debug` prints them
+//! redacted.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+use crate::privacy::MinRespondents;
+use crate::store::redact_url;
+
+#[derive(clap::Args, Clone)]
+pub struct Settings {
+    /// Where trustpulse keeps its data: a `sqlite:` path or a `postgres://` URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:trustpulse.db?mode=rwc",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Bot token (`xoxb-…`); required for `serve` and for roster emails.
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
+    pub slack_bot_token: Option<SecretString>,
+
+    /// Signing secret; a comma-separated list accepts any of them (for rotation). Required in
+    /// HTTP mode.
+    #[arg(
+        long,
+        env = "SLACK_SIGNING_SECRET",
+        hide_env_values = true,
+        global = true,
+        value_delimiter = ',',
+        value_parser = secret
+    )]
+    pub slack_signing_secret: Vec<SecretString>,
+
+    /// App-level token (`xapp-…`); when set, trustpulse connects over Socket Mode.
+    #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
+    pub slack_app_token: Option<SecretString>,
+
+    /// Slack Web API base URL (a fake Slack in tests and the demo).
+    #[arg(
+        long,
+        env = "SLACK_API_URL",
+        default_value = "https://slack.com/api",
+        global = true
+    )]
+    pub slack_api_url: String,
+
+    /// HTTP listen address.
+    #[arg(
+        long,
+        env = "TRUSTPULSE_LISTEN",
+        default_value = "0.0.0.0:3000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// k: no number about a team is shown unless at least this many people answered. At least 3;
+    /// a change applies from each team's next window.
+    #[arg(long, env = "TRUSTPULSE_MIN_RESPONDENTS", default_value_t = MinRespondents::default(), global = true)]
+    pub min_respondents: MinRespondents,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Pretend the current time is this instant (RFC 3339), for tests and rehearsals.
+    #[arg(long, env = "TRUSTPULSE_NOW", hide = true, global = true)]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn secret(text: &str) -> Result<SecretString, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+impl Settings {
+    /// The current instant: the clock, unless `--now` pins it.
+    pub fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(Timestamp::now)
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |present: bool| if present { "<set>" } else { "<unset>" };
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("slack_bot_token", &set(self.slack_bot_token.is_some()))
+            .field(
+                "slack_signing_secret",
+                &format!("<{} secret(s)>", self.slack_signing_secret.len()),
+            )
+            .field("slack_app_token", &set(self.slack_app_token.is_some()))
+            .field("slack_api_url", &self.slack_api_url)
+            .field("listen", &self.listen)
+            .field("min_respondents", &self.min_respondents)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}

@@ -1,0 +1,166 @@
+//! The org default cadence and per-team overrides.
+
+use anyhow::Context;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{Store, secs};
+use crate::survey::cadence::{Cadence, Zone, format_time, parse_time, parse_weekday, weekday_name};
+
+/// Which cadence: the organisation's default, or one team's override.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CadenceScope {
+    Org,
+    Manager(String),
+}
+
+impl CadenceScope {
+    fn key(&self) -> &str {
+        match self {
+            CadenceScope::Org => "org",
+            CadenceScope::Manager(id) => id,
+        }
+    }
+
+    fn from_key(key: String) -> CadenceScope {
+        if key == "org" {
+            CadenceScope::Org
+        } else {
+            CadenceScope::Manager(key)
+        }
+    }
+}
+
+type CadenceRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+);
+
+const SELECT: &str =
+    "SELECT scope, every_weeks, weekday, local_time, tz, open_for_secs, remind_after_secs,
+        digest_weekday, digest_time, anchor_date FROM cadences";
+
+fn cadence_from_row(row: CadenceRow) -> anyhow::Result<(CadenceScope, Cadence)> {
+    let (
+        scope,
+        every,
+        weekday,
+        time,
+        tz,
+        open_for,
+        remind_after,
+        digest_weekday,
+        digest_time,
+        anchor,
+    ) = row;
+    let bad = || format!("the stored cadence for {scope} is unreadable");
+    let cadence = Cadence {
+        every_weeks: u8::try_from(every).with_context(bad)?,
+        weekday: parse_weekday(&weekday).with_context(bad)?,
+        time: parse_time(&time)
+            .map_err(anyhow::Error::msg)
+            .with_context(bad)?,
+        zone: Zone::parse(&tz)
+            .map_err(anyhow::Error::msg)
+            .with_context(bad)?,
+        open_for: SignedDuration::from_secs(open_for),
+        remind_after: SignedDuration::from_secs(remind_after),
+        digest_weekday: parse_weekday(&digest_weekday).with_context(bad)?,
+        digest_time: parse_time(&digest_time)
+            .map_err(anyhow::Error::msg)
+            .with_context(bad)?,
+        anchor: anchor.parse::<Date>().with_context(bad)?,
+    };
+    Ok((CadenceScope::from_key(scope), cadence))
+}
+
+impl Store {
+    pub async fn set_cadence(
+        &self,
+        scope: &CadenceScope,
+        cadence: &Cadence,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO cadences (scope, every_weeks, weekday, local_time, tz, open_for_secs,
+                remind_after_secs, digest_weekday, digest_time, anchor_date, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (scope) DO UPDATE SET
+                every_weeks = excluded.every_weeks, weekday = excluded.weekday,
+                local_time = excluded.local_time, tz = excluded.tz,
+                open_for_secs = excluded.open_for_secs, remind_after_secs = excluded.remind_after_secs,
+                digest_weekday = excluded.digest_weekday, digest_time = excluded.digest_time,
+                anchor_date = excluded.anchor_date, updated_at = excluded.updated_at",
+        )
+        .bind(scope.key())
+        .bind(i64::from(cadence.every_weeks))
+        .bind(weekday_name(cadence.weekday))
+        .bind(format_time(cadence.time))
+        .bind(cadence.zone.to_string())
+        .bind(cadence.open_for.as_secs())
+        .bind(cadence.remind_after.as_secs())
+        .bind(weekday_name(cadence.digest_weekday))
+        .bind(format_time(cadence.digest_time))
+        .bind(cadence.anchor.to_string())
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The cadence stored for exactly this scope, if any.
+    pub async fn cadence(&self, scope: &CadenceScope) -> anyhow::Result<Option<Cadence>> {
+        let row: Option<CadenceRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE scope = $1")))
+                .bind(scope.key())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(cadence_from_row)
+            .transpose()
+            .map(|found| found.map(|(_, c)| c))
+    }
+
+    /// Every stored cadence, the org default first.
+    pub async fn cadences(&self) -> anyhow::Result<Vec<(CadenceScope, Cadence)>> {
+        let rows: Vec<CadenceRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY scope")))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut all = rows
+            .into_iter()
+            .map(cadence_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
+    /// The cadence a team follows: its override, else the org default, else the built-in one.
+    pub async fn effective_cadence(
+        &self,
+        manager_id: &str,
+        today: Date,
+    ) -> anyhow::Result<Cadence> {
+        if let Some(own) = self
+            .cadence(&CadenceScope::Manager(manager_id.to_owned()))
+            .await?
+        {
+            return Ok(own);
+        }
+        Ok(self.org_cadence(today).await?)
+    }
+
+    pub async fn org_cadence(&self, today: Date) -> anyhow::Result<Cadence> {
+        Ok(self
+            .cadence(&CadenceScope::Org)
+            .await?
+            .unwrap_or_else(|| Cadence::builtin_default(today)))
+    }
+}

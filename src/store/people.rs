@@ -1,0 +1,128 @@
+//! People as Slack describes them: time zone, bot and deactivated flags, opt-out.
+
+use jiff::Timestamp;
+use sqlx::AnyExecutor;
+
+use super::{Store, secs};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub person_id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub tz: Option<String>,
+    pub is_bot: bool,
+    pub is_deactivated: bool,
+    pub opted_out: bool,
+}
+
+impl Person {
+    /// A person known only by id (e.g. from a roster file), until Slack tells us more.
+    pub fn from_id(person_id: &str) -> Person {
+        Person {
+            person_id: person_id.to_owned(),
+            display_name: None,
+            email: None,
+            tz: None,
+            is_bot: false,
+            is_deactivated: false,
+            opted_out: false,
+        }
+    }
+
+    /// Bots and deactivated users are never invited or counted; nor is anyone who opted out.
+    pub fn is_eligible(&self) -> bool {
+        !self.is_bot && !self.is_deactivated && !self.opted_out
+    }
+}
+
+type PersonRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+);
+
+fn person_from_row(row: PersonRow) -> Person {
+    let (person_id, display_name, email, tz, is_bot, is_deactivated, opted_out) = row;
+    Person {
+        person_id,
+        display_name,
+        email,
+        tz,
+        is_bot: is_bot != 0,
+        is_deactivated: is_deactivated != 0,
+        opted_out: opted_out != 0,
+    }
+}
+
+/// Inserts a bare row for each id not yet known; leaves known people untouched.
+pub(super) async fn ensure_person<'e>(
+    ex: impl AnyExecutor<'e>,
+    person_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO people (person_id, updated_at) VALUES ($1, $2) ON CONFLICT (person_id) DO NOTHING",
+    )
+    .bind(person_id)
+    .bind(secs(now))
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records what Slack says about a person. The opt-out choice is the person's own and is
+    /// kept as it is.
+    pub async fn upsert_person(&self, person: &Person, now: Timestamp) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO people (person_id, display_name, email, tz, is_bot, is_deactivated, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (person_id) DO UPDATE SET
+                display_name = excluded.display_name, email = excluded.email, tz = excluded.tz,
+                is_bot = excluded.is_bot, is_deactivated = excluded.is_deactivated,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&person.person_id)
+        .bind(&person.display_name)
+        .bind(&person.email)
+        .bind(&person.tz)
+        .bind(i64::from(person.is_bot))
+        .bind(i64::from(person.is_deactivated))
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn person(&self, person_id: &str) -> anyhow::Result<Option<Person>> {
+        let row: Option<PersonRow> = sqlx::query_as(
+            "SELECT person_id, display_name, email, tz, is_bot, is_deactivated, opted_out
+             FROM people WHERE person_id = $1",
+        )
+        .bind(person_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(person_from_row))
+    }
+
+    pub async fn set_opted_out(
+        &self,
+        person_id: &str,
+        opted_out: bool,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        super::people::ensure_person(&self.pool, person_id, now).await?;
+        sqlx::query("UPDATE people SET opted_out = $2, updated_at = $3 WHERE person_id = $1")
+            .bind(person_id)
+            .bind(i64::from(opted_out))
+            .bind(secs(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

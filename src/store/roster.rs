@@ -1,0 +1,143 @@
+//! Teams and their dated membership. An import replaces the roster as a whole and records who
+//! joined and who left, and when.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::people::ensure_person;
+use super::{Store, from_secs, new_id, secs};
+use crate::survey::roster::Roster;
+
+/// What an import changed. A seller who moved teams appears in both lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterChange {
+    /// (seller, manager) pairs that started.
+    pub joined: Vec<(String, String)>,
+    /// (seller, manager) pairs that ended.
+    pub left: Vec<(String, String)>,
+    pub unchanged: usize,
+}
+
+/// One stay of a seller in a team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub manager_id: String,
+    pub seller_id: String,
+    pub joined_at: Timestamp,
+    pub left_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// Makes `roster` the current roster, in one transaction.
+    pub async fn replace_roster(
+        &self,
+        roster: &Roster,
+        now: Timestamp,
+    ) -> anyhow::Result<RosterChange> {
+        let mut tx = self.begin_write().await?;
+        let current: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT membership_id, seller_id, manager_id FROM memberships WHERE left_at IS NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let mut change = RosterChange::default();
+        let mut kept: BTreeMap<&str, &str> = BTreeMap::new();
+        for (membership_id, seller, manager) in &current {
+            if roster.manager_of(seller) == Some(manager.as_str()) {
+                kept.insert(seller, manager);
+                change.unchanged += 1;
+            } else {
+                sqlx::query("UPDATE memberships SET left_at = $2 WHERE membership_id = $1")
+                    .bind(membership_id)
+                    .bind(secs(now))
+                    .execute(&mut *tx)
+                    .await?;
+                change.left.push((seller.clone(), manager.clone()));
+            }
+        }
+
+        for manager in roster.managers() {
+            sqlx::query(
+                "INSERT INTO teams (manager_id, created_at) VALUES ($1, $2) ON CONFLICT (manager_id) DO NOTHING",
+            )
+            .bind(manager)
+            .bind(secs(now))
+            .execute(&mut *tx)
+            .await?;
+            ensure_person(&mut *tx, manager, now).await?;
+        }
+        for (seller, manager) in roster.assignments() {
+            ensure_person(&mut *tx, seller, now).await?;
+            if kept.contains_key(seller) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO memberships (membership_id, manager_id, seller_id, joined_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(new_id())
+            .bind(manager)
+            .bind(seller)
+            .bind(secs(now))
+            .execute(&mut *tx)
+            .await?;
+            change.joined.push((seller.to_owned(), manager.to_owned()));
+        }
+
+        if !change.joined.is_empty() || !change.left.is_empty() {
+            sqlx::query(
+                "INSERT INTO roster_imports (import_id, imported_at, sellers, joined, left_count) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(new_id())
+            .bind(secs(now))
+            .bind(roster.len() as i64)
+            .bind(change.joined.len() as i64)
+            .bind(change.left.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    /// Current memberships, plus those that ended at or after `left_since`, by team then seller.
+    pub async fn memberships(&self, left_since: Timestamp) -> anyhow::Result<Vec<Membership>> {
+        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT manager_id, seller_id, joined_at, left_at FROM memberships
+             WHERE left_at IS NULL OR left_at >= $1
+             ORDER BY manager_id, seller_id, joined_at",
+        )
+        .bind(secs(left_since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(manager_id, seller_id, joined_at, left_at)| Membership {
+                manager_id,
+                seller_id,
+                joined_at: from_secs(joined_at),
+                left_at: left_at.map(from_secs),
+            })
+            .collect())
+    }
+
+    /// Whether `manager_id` leads a team in the current roster.
+    pub async fn is_current_manager(&self, manager_id: &str) -> anyhow::Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT manager_id FROM memberships WHERE manager_id = $1 AND left_at IS NULL LIMIT 1",
+        )
+        .bind(manager_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// When the roster last changed, if ever.
+    pub async fn last_roster_import(&self) -> anyhow::Result<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar("SELECT MAX(imported_at) FROM roster_imports")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(at.map(from_secs))
+    }
+}

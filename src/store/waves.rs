@@ -1,0 +1,257 @@
+//! Waves (one pulse of one team), their roster snapshots, and the windows they belong to.
+
+use jiff::Timestamp;
+
+use super::{Store, from_secs, new_id, secs};
+use crate::privacy::MinRespondents;
+use crate::privacy::token::WindowKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaveState {
+    Scheduled,
+    Open,
+    Closed,
+}
+
+impl WaveState {
+    fn parse(text: &str) -> WaveState {
+        match text {
+            "scheduled" => WaveState::Scheduled,
+            "open" => WaveState::Open,
+            _ => WaveState::Closed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub wave_id: String,
+    pub manager_id: String,
+    pub window_id: String,
+    pub period: String,
+    pub state: WaveState,
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+/// The result of opening a wave: the wave, who was invited, and whether this call created it
+/// (false when the slot had already been opened, which makes opening idempotent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedWave {
+    pub wave: Wave,
+    pub invitees: Vec<String>,
+    pub created: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenWaveError {
+    #[error("{manager_id}'s team already has an open pulse; close it before starting another")]
+    AlreadyOpen { manager_id: String, wave_id: String },
+    #[error(
+        "{manager_id} has no one to ask: no current seller in the roster who is active, human and not opted out"
+    )]
+    NoEligibleSellers { manager_id: String },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for OpenWaveError {
+    fn from(e: sqlx::Error) -> Self {
+        OpenWaveError::Internal(e.into())
+    }
+}
+
+type WaveRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at FROM waves";
+
+fn wave_from_row(row: WaveRow) -> Wave {
+    let (wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at) = row;
+    Wave {
+        wave_id,
+        manager_id,
+        window_id,
+        period,
+        state: WaveState::parse(&state),
+        opens_at: from_secs(opens_at),
+        closes_at: from_secs(closes_at),
+        closed_at: closed_at.map(from_secs),
+    }
+}
+
+impl Store {
+    /// Opens the wave of `manager_id` for `period`, taking the roster snapshot (eligible sellers
+    /// only) and joining the team's open window, or starting a new window with a fresh random
+    /// key and the current *k*. Opening the same period again returns the existing wave.
+    pub async fn open_wave(
+        &self,
+        manager_id: &str,
+        period: &str,
+        closes_at: Timestamp,
+        k: MinRespondents,
+        now: Timestamp,
+    ) -> Result<OpenedWave, OpenWaveError> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_WAVE} WHERE manager_id = $1 AND period = $2"
+        )))
+        .bind(manager_id)
+        .bind(period)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let wave = wave_from_row(row);
+            tx.rollback().await?;
+            let invitees = self.invitees(&wave.wave_id).await?;
+            return Ok(OpenedWave {
+                wave,
+                invitees,
+                created: false,
+            });
+        }
+        let open: Option<String> = sqlx::query_scalar(
+            "SELECT wave_id FROM waves WHERE manager_id = $1 AND state = 'open'",
+        )
+        .bind(manager_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(wave_id) = open {
+            return Err(OpenWaveError::AlreadyOpen {
+                manager_id: manager_id.to_owned(),
+                wave_id,
+            });
+        }
+
+        let invitees: Vec<String> = sqlx::query_scalar(
+            "SELECT m.seller_id FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+             WHERE m.manager_id = $1 AND m.left_at IS NULL
+               AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
+               AND COALESCE(p.opted_out, 0) = 0
+             ORDER BY m.seller_id",
+        )
+        .bind(manager_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if invitees.is_empty() {
+            return Err(OpenWaveError::NoEligibleSellers {
+                manager_id: manager_id.to_owned(),
+            });
+        }
+
+        let window_id: Option<String> = sqlx::query_scalar(
+            "SELECT window_id FROM windows WHERE manager_id = $1 AND state = 'open'",
+        )
+        .bind(manager_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let window_id = match window_id {
+            Some(id) => id,
+            None => {
+                let id = new_id();
+                sqlx::query(
+                    "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at)
+                     VALUES ($1, $2, $3, 'open', $4)",
+                )
+                .bind(&id)
+                .bind(manager_id)
+                .bind(i64::from(k.get()))
+                .bind(secs(now))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO window_keys (window_id, hmac_key) VALUES ($1, $2)")
+                    .bind(&id)
+                    .bind(WindowKey::generate().as_bytes().to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+        };
+
+        let wave = Wave {
+            wave_id: new_id(),
+            manager_id: manager_id.to_owned(),
+            window_id,
+            period: period.to_owned(),
+            state: WaveState::Open,
+            opens_at: now,
+            closes_at,
+            closed_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
+             VALUES ($1, $2, $3, $4, 'open', $5, $6)",
+        )
+        .bind(&wave.wave_id)
+        .bind(&wave.manager_id)
+        .bind(&wave.window_id)
+        .bind(&wave.period)
+        .bind(secs(wave.opens_at))
+        .bind(secs(wave.closes_at))
+        .execute(&mut *tx)
+        .await?;
+        for person in &invitees {
+            sqlx::query("INSERT INTO wave_invitees (wave_id, person_id) VALUES ($1, $2)")
+                .bind(&wave.wave_id)
+                .bind(person)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(OpenedWave {
+            wave,
+            invitees,
+            created: true,
+        })
+    }
+
+    /// Closes an open wave; no answer is accepted after this. Returns false if it was not open.
+    pub async fn close_wave(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<bool> {
+        let done = sqlx::query("UPDATE waves SET state = 'closed', closed_at = $2 WHERE wave_id = $1 AND state = 'open'")
+            .bind(wave_id)
+            .bind(secs(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn wave(&self, wave_id: &str) -> anyhow::Result<Option<Wave>> {
+        let row: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_WAVE} WHERE wave_id = $1"
+        )))
+        .bind(wave_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(wave_from_row))
+    }
+
+    /// The team's open wave, if any.
+    pub async fn open_wave_of(&self, manager_id: &str) -> anyhow::Result<Option<Wave>> {
+        let row: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_WAVE} WHERE manager_id = $1 AND state = 'open'"
+        )))
+        .bind(manager_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(wave_from_row))
+    }
+
+    /// The roster snapshot of a wave.
+    pub async fn invitees(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT person_id FROM wave_invitees WHERE wave_id = $1 ORDER BY person_id",
+        )
+        .bind(wave_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
