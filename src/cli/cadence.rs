@@ -14,8 +14,8 @@ use crate::survey::roster::is_slack_user_id;
 pub enum CadenceCommand {
     /// Set the org default, or with --manager one team's override. Flags left out keep their
     /// current value.
-    Set(SetArgs),
-    /// Show the org default, every override and each team's next pulse.
+    Set(Box<SetArgs>),
+    /// Show the org default and every override.
     Show,
 }
 
@@ -56,7 +56,7 @@ pub async fn run(
     settings: &Settings,
 ) -> anyhow::Result<()> {
     match command {
-        CadenceCommand::Set(args) => set(args, store, settings).await,
+        CadenceCommand::Set(args) => set(*args, store, settings).await,
         CadenceCommand::Show => show(store, settings).await,
     }
 }

@@ -154,7 +154,7 @@ impl Store {
         {
             return Ok(own);
         }
-        Ok(self.org_cadence(today).await?)
+        self.org_cadence(today).await
     }
 
     pub async fn org_cadence(&self, today: Date) -> anyhow::Result<Cadence> {

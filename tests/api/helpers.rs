@@ -1,0 +1,206 @@
+//! Test helpers: a fresh database per test on either backend, and common fixtures.
+
+use std::io::Write;
+use std::sync::Once;
+
+use jiff::Timestamp;
+use sqlx::Connection;
+use trustpulse::privacy::MinRespondents;
+use trustpulse::store::{OpenedWave, Person, Store};
+use trustpulse::survey::Answers;
+use trustpulse::survey::roster::{Roster, RosterRow};
+
+/// The variable that points the PostgreSQL half of the suite at a server.
+pub const PG_VAR: &str = "TEST_DATABASE_URL";
+
+/// A database that exists for one test only.
+pub struct TestDb {
+    pub store: Store,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("test.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        TestDb {
+            store,
+            cleanup: Cleanup::File(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or None (with a note on stderr) when no server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(PG_VAR) else {
+            static NOTE: Once = Once::new();
+            NOTE.call_once(|| {
+                // Written straight to the stderr handle so the test harness does not swallow it.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "NOTE: the PostgreSQL half of the store suite was SKIPPED because {PG_VAR} is not set. \
+                     Set it (e.g. {PG_VAR}=postgres://postgres@127.0.0.1:5432/test) to run it; .ci/run does."
+                );
+            });
+            return None;
+        };
+        let name = format!("trustpulse_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_VAR} is set but PostgreSQL is unreachable: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let url = with_database(&admin_url, &name);
+        let store = Store::connect(&url).await.unwrap();
+        Some(TestDb {
+            store,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Runs each `async fn name(store: Store) { … }` twice: `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($store:ident : Store) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($store: trustpulse::store::Store) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::helpers::TestDb::sqlite().await;
+                    body(db.store.clone()).await;
+                    db.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(db) = $crate::helpers::TestDb::postgres().await else { return };
+                    body(db.store.clone()).await;
+                    db.finish().await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
+
+pub fn ts(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+/// Monday 2026-11-23 10:00 UTC: the tests' "now".
+pub fn now() -> Timestamp {
+    ts("2026-11-23T10:00:00Z")
+}
+
+pub fn k(n: u32) -> MinRespondents {
+    MinRespondents::new(n).unwrap()
+}
+
+/// A roster from (seller, manager) pairs.
+pub fn roster(pairs: &[(&str, &str)]) -> Roster {
+    let rows: Vec<RosterRow<String>> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (s, m))| RosterRow {
+            line: i as u64 + 2,
+            seller: s.to_string(),
+            manager: m.to_string(),
+        })
+        .collect();
+    Roster::from_rows(&rows).unwrap()
+}
+
+/// `n` sellers `U0SELLER1…` reporting to `manager`.
+pub fn team(manager: &str, n: usize) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| (format!("{manager}S{i}"), manager.to_owned()))
+        .collect()
+}
+
+pub async fn import_teams(store: &Store, teams: &[Vec<(String, String)>]) {
+    let pairs: Vec<(&str, &str)> = teams
+        .iter()
+        .flatten()
+        .map(|(s, m)| (s.as_str(), m.as_str()))
+        .collect();
+    store.replace_roster(&roster(&pairs), now()).await.unwrap();
+}
+
+/// Imports a team of `n` for `manager` and opens its wave, closing three days later.
+pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWave {
+    import_teams(store, &[team(manager, n)]).await;
+    store
+        .open_wave(
+            manager,
+            "2026-11-23",
+            ts("2026-11-26T10:00:00Z"),
+            k(5),
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
+pub fn answers(care: i64, help: i64, trust: i64) -> Answers {
+    Answers {
+        care,
+        help,
+        trust,
+        comment: None,
+    }
+}
+
+pub fn bot(person_id: &str) -> Person {
+    Person {
+        is_bot: true,
+        ..Person::from_id(person_id)
+    }
+}
+
+pub fn deactivated(person_id: &str) -> Person {
+    Person {
+        is_deactivated: true,
+        ..Person::from_id(person_id)
+    }
+}

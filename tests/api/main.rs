@@ -1,0 +1,11 @@
+//! Integration tests: one binary (zero-to-production style). Store tests run on SQLite and on
+//! PostgreSQL; see `helpers::TestDb`.
+
+mod helpers;
+
+mod cli;
+mod store_cadences;
+mod store_roster;
+mod store_schema;
+mod store_submissions;
+mod store_waves;

@@ -1,0 +1,69 @@
+//! Opening waves: the roster snapshot holds eligible people only; a slot opens once.
+
+use crate::helpers::*;
+use trustpulse::store::{OpenWaveError, Person, WaveState};
+
+on_both_backends! {
+    async fn the_snapshot_invites_only_current_eligible_sellers(store: Store) {
+        import_teams(&store, &[team("U0BOSS1", 8)]).await;
+        store.upsert_person(&bot("U0BOSS1S7"), now()).await.unwrap();
+        store.upsert_person(&deactivated("U0BOSS1S8"), now()).await.unwrap();
+        store.set_opted_out("U0BOSS1S6", true, now()).await.unwrap();
+        let opened = store
+            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+            .await
+            .unwrap();
+        assert!(opened.created);
+        assert_eq!(opened.invitees, ["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3", "U0BOSS1S4", "U0BOSS1S5"]);
+        assert!(!opened.invitees.contains(&"U0BOSS1".to_owned()), "the manager is never asked");
+        assert_eq!(store.invitees(&opened.wave.wave_id).await.unwrap(), opened.invitees);
+        assert_eq!(opened.wave.state, WaveState::Open);
+    }
+
+    async fn opening_the_same_slot_twice_gives_the_same_wave(store: Store) {
+        let first = open_team_wave(&store, "U0BOSS1", 5).await;
+        let again = store
+            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+            .await
+            .unwrap();
+        assert!(!again.created);
+        assert_eq!(again.wave, first.wave);
+        assert_eq!(again.invitees, first.invitees);
+    }
+
+    async fn a_team_has_at_most_one_open_wave(store: Store) {
+        let first = open_team_wave(&store, "U0BOSS1", 5).await;
+        let err = store
+            .open_wave("U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"), k(5), now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpenWaveError::AlreadyOpen { .. }), "{err:?}");
+        store.close_wave(&first.wave.wave_id, now()).await.unwrap();
+        let second = store
+            .open_wave("U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"), k(5), now())
+            .await
+            .unwrap();
+        // Unreleased, the window carries over to the next wave (pooling under k).
+        assert_eq!(second.wave.window_id, first.wave.window_id);
+    }
+
+    async fn a_team_with_nobody_to_ask_gets_a_clear_refusal(store: Store) {
+        import_teams(&store, &[team("U0BOSS1", 1)]).await;
+        store.upsert_person(&bot("U0BOSS1S1"), now()).await.unwrap();
+        let err = store
+            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpenWaveError::NoEligibleSellers { .. }), "{err:?}");
+        assert!(err.to_string().contains("no one to ask"));
+    }
+
+    async fn slack_updates_keep_the_opt_out(store: Store) {
+        store.set_opted_out("U0SELLER1", true, now()).await.unwrap();
+        let update = Person { tz: Some("Europe/Berlin".into()), ..Person::from_id("U0SELLER1") };
+        store.upsert_person(&update, now()).await.unwrap();
+        let person = store.person("U0SELLER1").await.unwrap().unwrap();
+        assert!(person.opted_out);
+        assert_eq!(person.tz.as_deref(), Some("Europe/Berlin"));
+    }
+}
