@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod privacy;
+pub mod slack;
 pub mod store;
 pub mod survey;
 pub mod telemetry;

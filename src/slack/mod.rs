@@ -1,0 +1,5 @@
+//! The only code that touches slack-morphism and Slack's wire formats: the Web API client,
+//! the signed HTTP routes, Socket Mode, Block Kit rendering, and the mapping of Slack payloads
+//! to trustpulse's operations.
+
+pub mod verify;
