@@ -4,6 +4,8 @@
 //! holds every SQL statement, [`cli`] and the server wire things together. See DESIGN.md §5.
 #![warn(clippy::self_named_module_files)]
 
+pub mod app;
+pub mod app_state;
 pub mod cli;
 pub mod config;
 pub mod privacy;
@@ -11,3 +13,4 @@ pub mod slack;
 pub mod store;
 pub mod survey;
 pub mod telemetry;
+pub mod schedule;

@@ -5,9 +5,7 @@ use jiff::tz::TimeZone;
 
 use crate::config::Settings;
 use crate::store::{CadenceScope, Store};
-use crate::survey::cadence::{
-    Cadence, CadenceFlags, Zone, format_duration, format_time, weekday_name,
-};
+use crate::survey::cadence::{Cadence, CadenceFlags};
 use crate::survey::roster::is_slack_user_id;
 
 #[derive(Subcommand, Debug)]
@@ -94,7 +92,7 @@ async fn set(args: SetArgs, store: &Store, settings: &Settings) -> anyhow::Resul
     };
     let cadence = flags.apply(&base, today)?;
     store.set_cadence(&scope, &cadence, now).await?;
-    println!("{}: {}", scope_name(&scope), describe(&cadence));
+    println!("{}: {}", scope_name(&scope), cadence.describe());
     Ok(())
 }
 
@@ -105,11 +103,11 @@ async fn show(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     if !stored.iter().any(|(scope, _)| *scope == CadenceScope::Org) {
         println!(
             "Org default (built in, not set yet): {}",
-            describe(&Cadence::builtin_default(today))
+            Cadence::builtin_default(today).describe()
         );
     }
     for (scope, cadence) in &stored {
-        println!("{}: {}", scope_name(scope), describe(cadence));
+        println!("{}: {}", scope_name(scope), cadence.describe());
     }
     Ok(())
 }
@@ -119,25 +117,4 @@ fn scope_name(scope: &CadenceScope) -> String {
         CadenceScope::Org => "Org default".to_owned(),
         CadenceScope::Manager(id) => format!("Team of {id}"),
     }
-}
-
-/// One line a person can read: "every week on mon at 10:00 in each seller's time zone, …".
-pub fn describe(c: &Cadence) -> String {
-    let every = match c.every_weeks {
-        1 => "every week".to_owned(),
-        n => format!("every {n} weeks"),
-    };
-    let zone = match &c.zone {
-        Zone::Seller => "each seller's time zone".to_owned(),
-        Zone::Named(name) => name.clone(),
-    };
-    format!(
-        "{every} on {} at {} ({zone}), open for {}, reminder after {}; digest {} at {} (manager's time zone)",
-        weekday_name(c.weekday),
-        format_time(c.time),
-        format_duration(c.open_for),
-        format_duration(c.remind_after),
-        weekday_name(c.digest_weekday),
-        format_time(c.digest_time),
-    )
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod cadence;
 mod roster;
+mod wave;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the bot: Slack endpoints (or Socket Mode) and the delivery worker.
+    Serve,
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
     /// Import or show who reports to whom.
@@ -31,6 +34,9 @@ pub enum Command {
     /// Set or show how often teams are asked.
     #[command(subcommand)]
     Cadence(cadence::CadenceCommand),
+    /// Start, remind or close a team's pulse by hand.
+    #[command(subcommand)]
+    Wave(wave::WaveCommand),
     /// Manage who may use `/pulse admin`.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -39,14 +45,19 @@ pub enum Command {
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
+    if let Command::Serve = cli.command {
+        return crate::app::serve(&settings).await;
+    }
     let store = Store::connect(&settings.database_url).await?;
     let result = match cli.command {
+        Command::Serve => unreachable!("handled above"),
         Command::Migrate => {
             println!("The database is up to date.");
             Ok(())
         }
         Command::Roster(command) => roster::run(command, &store, &settings).await,
         Command::Cadence(command) => cadence::run(command, &store, &settings).await,
+        Command::Wave(command) => wave::run(command, &store, &settings).await,
         Command::Admin(command) => admin::run(command, &store, &settings).await,
     };
     store.close().await;

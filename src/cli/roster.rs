@@ -1,6 +1,6 @@
 //! `trustpulse roster import|show`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -9,6 +9,7 @@ use jiff::SignedDuration;
 
 use super::day;
 use crate::config::Settings;
+use crate::slack::client::SlackApi;
 use crate::store::{Membership, Store};
 use crate::survey::roster::{PersonRef, Roster, RosterError, RosterRow, parse_csv};
 
@@ -38,7 +39,7 @@ async fn import(file: &PathBuf, store: &Store, settings: &Settings) -> anyhow::R
         })
     })?;
     let rows = parse_csv(&text).map_err(refuse)?;
-    let rows = resolve(rows).map_err(refuse)?;
+    let rows = resolve(rows, settings).await.map_err(refuse)?;
     let roster = Roster::from_rows(&rows).map_err(refuse)?;
 
     let change = store.replace_roster(&roster, settings.now()).await?;
@@ -59,25 +60,51 @@ async fn import(file: &PathBuf, store: &Store, settings: &Settings) -> anyhow::R
     Ok(())
 }
 
-/// Turns every value into a Slack user id. Emails need a lookup in Slack, which the Slack
-/// integration provides; without it they are refused with their line.
-fn resolve(rows: Vec<RosterRow>) -> Result<Vec<RosterRow<String>>, RosterError> {
-    rows.into_iter()
-        .map(|row| {
-            let id = |person: PersonRef| match person {
-                PersonRef::Id(id) => Ok(id),
-                PersonRef::Email(email) => Err(RosterError::at(
+/// Turns every value into a Slack user id, looking emails up in Slack (`users.lookupByEmail`).
+/// An email no one in the workspace has rejects the file with its line.
+async fn resolve(rows: Vec<RosterRow>, settings: &Settings) -> Result<Vec<RosterRow<String>>, RosterError> {
+    let mut found: HashMap<String, String> = HashMap::new();
+    let slack = settings
+        .slack_bot_token
+        .as_ref()
+        .map(|token| SlackApi::new(&settings.slack_api_url, token));
+    for row in &rows {
+        for person in [&row.seller, &row.manager] {
+            let PersonRef::Email(email) = person else { continue };
+            if found.contains_key(email) {
+                continue;
+            }
+            let Some(slack) = &slack else {
+                return Err(RosterError::at(
                     row.line,
-                    format!("{email} is an email; looking emails up in Slack is not available yet, so use the Slack user id"),
-                )),
+                    format!("{email} is an email; set SLACK_BOT_TOKEN so trustpulse can look it up in Slack, or use the Slack user id"),
+                ));
             };
-            Ok(RosterRow {
-                line: row.line,
-                seller: id(row.seller)?,
-                manager: id(row.manager)?,
-            })
+            match slack.lookup_by_email(email).await {
+                Ok(Some(id)) => {
+                    found.insert(email.clone(), id);
+                }
+                Ok(None) => {
+                    return Err(RosterError::at(row.line, format!("no one in this Slack workspace has the email {email}")));
+                }
+                Err(e) => {
+                    return Err(RosterError::at(row.line, format!("could not look up {email} in Slack ({e})")));
+                }
+            }
+        }
+    }
+    let id = |person: PersonRef| match person {
+        PersonRef::Id(id) => id,
+        PersonRef::Email(email) => found[&email].clone(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| RosterRow {
+            line: row.line,
+            seller: id(row.seller),
+            manager: id(row.manager),
         })
-        .collect()
+        .collect())
 }
 
 async fn show(store: &Store, settings: &Settings) -> anyhow::Result<()> {

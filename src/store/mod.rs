@@ -5,6 +5,9 @@
 
 mod admins;
 mod cadences;
+mod inbox;
+mod installations;
+mod outbox;
 mod people;
 mod roster;
 pub mod schema;
@@ -12,6 +15,8 @@ mod submissions;
 mod waves;
 
 pub use cadences::CadenceScope;
+pub use installations::InstallationState;
+pub use outbox::{ClaimedJob, Job, OutboxCounts};
 pub use people::Person;
 pub use roster::{Membership, RosterChange};
 pub use submissions::SubmissionError;

@@ -133,6 +133,27 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// The seller's current manager, if they are on the roster.
+    pub async fn current_manager_of(&self, seller_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT manager_id FROM memberships WHERE seller_id = $1 AND left_at IS NULL")
+            .bind(seller_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every current team: (manager, sellers, sellers who can be asked).
+    pub async fn team_sizes(&self) -> anyhow::Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT m.manager_id, COUNT(*),
+                    SUM(CASE WHEN COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
+                             AND COALESCE(p.opted_out, 0) = 0 THEN 1 ELSE 0 END)
+             FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+             WHERE m.left_at IS NULL GROUP BY m.manager_id ORDER BY m.manager_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// When the roster last changed, if ever.
     pub async fn last_roster_import(&self) -> anyhow::Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar("SELECT MAX(imported_at) FROM roster_imports")

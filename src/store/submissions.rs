@@ -132,6 +132,34 @@ impl Store {
         Ok(Some(found.is_some()))
     }
 
+    /// Invitees of an open wave who have not answered yet, found by recomputing each invitee's
+    /// token; empty once the window key is gone.
+    pub async fn unanswered_invitees(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
+        let key: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT k.hmac_key FROM waves w JOIN window_keys k ON k.window_id = w.window_id
+             WHERE w.wave_id = $1 AND w.state = 'open'",
+        )
+        .bind(wave_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(key) = key.as_deref().and_then(WindowKey::from_bytes) else {
+            return Ok(Vec::new());
+        };
+        let answered: std::collections::HashSet<Vec<u8>> =
+            sqlx::query_scalar("SELECT token FROM participation WHERE wave_id = $1")
+                .bind(wave_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(self
+            .invitees(wave_id)
+            .await?
+            .into_iter()
+            .filter(|person| !answered.contains(key.token_for(person).as_bytes()))
+            .collect())
+    }
+
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).
     pub async fn ballots_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<Ballot>> {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use super::outbox::{Job, enqueue};
 use super::{Store, from_secs, new_id, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
@@ -92,7 +93,8 @@ fn wave_from_row(row: WaveRow) -> Wave {
 impl Store {
     /// Opens the wave of `manager_id` for `period`, taking the roster snapshot (eligible sellers
     /// only) and joining the team's open window, or starting a new window with a fresh random
-    /// key and the current *k*. Opening the same period again returns the existing wave.
+    /// key and the current *k*; queues one invitation per invitee in the same transaction.
+    /// Opening the same period again returns the existing wave.
     pub async fn open_wave(
         &self,
         manager_id: &str,
@@ -199,12 +201,23 @@ impl Store {
         .bind(secs(wave.closes_at))
         .execute(&mut *tx)
         .await?;
+        let team_id: Option<String> =
+            sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let team_id = team_id.unwrap_or_default();
         for person in &invitees {
             sqlx::query("INSERT INTO wave_invitees (wave_id, person_id) VALUES ($1, $2)")
                 .bind(&wave.wave_id)
                 .bind(person)
                 .execute(&mut *tx)
                 .await?;
+            // The invitations commit with the wave, or neither does.
+            let invite = Job::Invite {
+                wave_id: wave.wave_id.clone(),
+                person_id: person.clone(),
+            };
+            enqueue(&mut *tx, &team_id, &invite, now, now).await?;
         }
         tx.commit().await?;
         Ok(OpenedWave {
@@ -253,5 +266,22 @@ impl Store {
         .bind(wave_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+impl Store {
+    /// Queues one reminder for each invitee of an open wave who has not answered. Returns how
+    /// many were queued (a reminder already queued for someone is not queued again).
+    pub async fn queue_reminders(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<usize> {
+        let team_id = self.installation().await?.map(|(team, _)| team).unwrap_or_default();
+        let mut queued = 0;
+        for person_id in self.unanswered_invitees(wave_id).await? {
+            let job = Job::Remind {
+                wave_id: wave_id.to_owned(),
+                person_id,
+            };
+            queued += usize::from(enqueue(&self.pool, &team_id, &job, now, now).await?);
+        }
+        Ok(queued)
     }
 }

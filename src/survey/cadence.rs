@@ -141,6 +141,27 @@ impl Cadence {
     pub fn remind_at(&self, opens_at: Timestamp) -> Timestamp {
         opens_at + self.remind_after
     }
+
+    /// One line a person can read: "every week on mon at 10:00 (each seller's time zone), …".
+    pub fn describe(&self) -> String {
+        let every = match self.every_weeks {
+            1 => "every week".to_owned(),
+            n => format!("every {n} weeks"),
+        };
+        let zone = match &self.zone {
+            Zone::Seller => "each seller's time zone".to_owned(),
+            Zone::Named(name) => name.clone(),
+        };
+        format!(
+            "{every} on {} at {} ({zone}), open for {}, reminder after {}; digest {} at {} (manager's time zone)",
+            weekday_name(self.weekday),
+            format_time(self.time),
+            format_duration(self.open_for),
+            format_duration(self.remind_after),
+            weekday_name(self.digest_weekday),
+            format_time(self.digest_time),
+        )
+    }
 }
 
 /// The next instant at or after `now` that is `weekday` at `time` in `tz`, e.g. a digest time.

@@ -1,0 +1,155 @@
+//! Wiring: the store, the Slack client, the HTTP router, Socket Mode and the outbox worker, and
+//! a clean shutdown. The only place below `main` that reads the clock (through [`Clock`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::app_state::{AppState, Clock};
+use crate::config::Settings;
+use crate::schedule::worker;
+use crate::slack::client::SlackApi;
+use crate::slack::socket_mode::SocketMode;
+use crate::store::Store;
+
+pub struct Application {
+    state: AppState,
+    listener: TcpListener,
+    socket_mode: Option<SocketMode>,
+}
+
+impl Application {
+    /// Connects to the store (migrating it), checks the bot token with Slack, binds the HTTP
+    /// port and, with an app token, opens Socket Mode.
+    pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
+        let Some(bot_token) = &settings.slack_bot_token else {
+            anyhow::bail!("SLACK_BOT_TOKEN is not set: `serve` needs the bot token (xoxb-…) from your Slack app's OAuth page");
+        };
+        if settings.slack_app_token.is_none() && settings.slack_signing_secret.is_empty() {
+            anyhow::bail!(
+                "SLACK_SIGNING_SECRET is not set: in HTTP mode trustpulse must verify that requests come from Slack. \
+                 Set it (Basic Information → Signing Secret), or set SLACK_APP_TOKEN to use Socket Mode"
+            );
+        }
+        let store = Store::connect(&settings.database_url).await?;
+        let slack = SlackApi::new(&settings.slack_api_url, bot_token);
+        let now = clock.now();
+        let (team, bot_user) = slack.auth_test().await.map_err(|e| {
+            anyhow::anyhow!(
+                "Slack did not accept SLACK_BOT_TOKEN ({e}); check the token and that the app is installed in your workspace"
+            )
+        })?;
+        store.activate_installation(&team, &bot_user, now).await?;
+        tracing::info!(team, "connected to Slack");
+
+        let state = AppState {
+            store,
+            slack,
+            k: settings.min_respondents,
+            signing_secrets: Arc::new(settings.slack_signing_secret.clone()),
+            clock,
+            worker_kick: Arc::new(Notify::new()),
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", settings.listen))?;
+        let socket_mode = match &settings.slack_app_token {
+            Some(app_token) => Some(SocketMode::connect(state.clone(), app_token).await?),
+            None => None,
+        };
+        Ok(Application {
+            state,
+            listener,
+            socket_mode,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP (and runs the outbox worker when `with_worker`) until `shutdown` fires.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken, with_worker: bool) -> anyhow::Result<()> {
+        let worker_task = with_worker.then(|| tokio::spawn(worker::run_until_stopped(self.state.clone(), shutdown.clone())));
+        let app = router(self.state.clone());
+        let stop = shutdown.clone();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        shutdown.cancel();
+        if let Some(task) = worker_task {
+            let _ = task.await;
+        }
+        if let Some(socket_mode) = self.socket_mode {
+            socket_mode.shutdown().await;
+        }
+        served.context("the HTTP server stopped")
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::slack::http::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.installation().await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = ?e, "not ready: the store is unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+        }
+    }
+}
+
+/// `trustpulse serve`: runs until Ctrl-C or SIGTERM.
+pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let clock = settings.now.map_or(Clock::System, Clock::manual);
+    let app = Application::build(settings, clock).await?;
+    tracing::info!(addr = %app.local_addr(), "trustpulse is serving");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    app.run_until_stopped(shutdown, true).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,56 @@
+//! What every request handler and job needs: the store, the Slack client, the privacy minimum
+//! and the clock. Built once by `app.rs`.
+
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+use tokio::sync::Notify;
+
+use crate::privacy::MinRespondents;
+use crate::slack::client::SlackApi;
+use crate::store::Store;
+
+/// Where "now" comes from: the system clock, or a clock tests and the demo move by hand.
+#[derive(Clone)]
+pub enum Clock {
+    System,
+    Manual(Arc<Mutex<Timestamp>>),
+}
+
+impl Clock {
+    pub fn manual(at: Timestamp) -> Clock {
+        Clock::Manual(Arc::new(Mutex::new(at)))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Manual(at) => *at.lock().expect("clock lock"),
+        }
+    }
+
+    /// Moves a manual clock; a no-op on the system clock.
+    pub fn set(&self, to: Timestamp) {
+        if let Clock::Manual(at) = self {
+            *at.lock().expect("clock lock") = to;
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub slack: SlackApi,
+    pub k: MinRespondents,
+    pub signing_secrets: Arc<Vec<SecretString>>,
+    pub clock: Clock,
+    /// Wakes the outbox worker when new work was queued.
+    pub worker_kick: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

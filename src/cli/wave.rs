@@ -1,0 +1,52 @@
+//! `trustpulse wave start|remind|close --manager ID`. The CLI writes to the store; a running
+//! `serve` delivers what was queued.
+
+use clap::Subcommand;
+
+use crate::config::Settings;
+use crate::schedule::waves;
+use crate::store::Store;
+
+#[derive(Subcommand, Debug)]
+pub enum WaveCommand {
+    /// Open a pulse for the team now and queue one invitation per seller.
+    Start {
+        #[arg(long)]
+        manager: String,
+    },
+    /// Queue one reminder for each invitee who has not answered yet.
+    Remind {
+        #[arg(long)]
+        manager: String,
+    },
+    /// Close the team's open pulse now.
+    Close {
+        #[arg(long)]
+        manager: String,
+    },
+}
+
+pub async fn run(command: WaveCommand, store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let now = settings.now();
+    match command {
+        WaveCommand::Start { manager } => {
+            let opened = waves::start_wave(store, &manager, settings.min_respondents, now).await?;
+            if opened.created {
+                println!(
+                    "Pulse opened for {manager}'s team until {}: {} invitations queued (a running `trustpulse serve` sends them).",
+                    opened.wave.closes_at,
+                    opened.invitees.len()
+                );
+            }
+        }
+        WaveCommand::Remind { manager } => match waves::remind_wave(store, &manager, now).await? {
+            Some((_, queued)) => println!("{queued} reminders queued for {manager}'s team."),
+            None => anyhow::bail!("{manager}'s team has no open pulse to remind about"),
+        },
+        WaveCommand::Close { manager } => match waves::close_wave(store, &manager, now).await? {
+            Some(_) => println!("{manager}'s pulse is closed; no more answers are accepted."),
+            None => anyhow::bail!("{manager}'s team has no open pulse to close"),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The outbox worker: claims due rows with a lease, sends each through Slack, and records the
+//! result of each row right after its own call.
+//!
+//! Errors: permanent per recipient → failed at once; transient (5xx, network) → retried with
+//! growing, jittered gaps, then dead-lettered; a 429 → the row waits `Retry-After` (plus
+//! jitter) without using up an attempt; Slack refusing the bot's token → the installation is
+//! paused and no further calls are made.
+
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+use crate::app_state::AppState;
+use crate::slack::client::SlackError;
+use crate::slack::outbound::{Delivery, deliver};
+use crate::store::InstallationState;
+
+/// How long a claimed row is ours before another worker may rescue it.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// Rows claimed per round.
+pub const BATCH: i64 = 50;
+/// Transient failures before a row is dead-lettered (≈ 30 minutes of backoff in all).
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundReport {
+    pub sent: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub retried: usize,
+}
+
+impl RoundReport {
+    pub fn handled(&self) -> usize {
+        self.sent + self.skipped + self.failed + self.retried
+    }
+}
+
+/// Runs one round at `now`: claims what is due and sends it.
+pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundReport> {
+    let mut report = RoundReport::default();
+    if matches!(state.store.installation().await?, Some((_, InstallationState::Uninstalled | InstallationState::Paused))) {
+        return Ok(report);
+    }
+    let jobs = state.store.claim_due(now, LEASE, BATCH).await?;
+    let mut stop: Option<(String, Timestamp)> = None;
+    for claimed in jobs {
+        // After a 429 or an auth failure, hand the rest of the batch back untouched.
+        if let Some((reason, until)) = &stop {
+            state.store.retry_at(&claimed.job_id, reason, *until, false).await?;
+            continue;
+        }
+        let kind = claimed.job.kind();
+        let span = tracing::info_span!("job", job_id = %claimed.job_id, kind, attempt = claimed.attempts);
+        let _enter = span.enter();
+        match deliver(&state.slack, &state.store, &claimed.job, state.k.get(), now).await? {
+            Ok(Delivery::Sent) => {
+                state.store.mark_sent(&claimed.job_id, now).await?;
+                report.sent += 1;
+            }
+            Ok(Delivery::Skipped) => {
+                state.store.mark_sent(&claimed.job_id, now).await?;
+                report.skipped += 1;
+            }
+            Err(SlackError::RateLimited(wait)) => {
+                let until = now + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1)) + jitter(1_000);
+                tracing::warn!(retry_after_secs = wait.as_secs(), "rate limited by Slack; pausing sends");
+                state.store.retry_at(&claimed.job_id, "ratelimited", until, false).await?;
+                report.retried += 1;
+                stop = Some(("ratelimited".into(), until));
+            }
+            Err(e) if e.is_auth() => {
+                tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
+                if let Some((team, _)) = state.store.installation().await? {
+                    state.store.pause_installation(&team, now).await?;
+                }
+                state.store.retry_at(&claimed.job_id, &e.code(), now, false).await?;
+                report.retried += 1;
+                stop = Some((e.code(), now));
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
+                state.store.mark_failed(&claimed.job_id, &e.code(), now).await?;
+                report.failed += 1;
+            }
+            Err(e) => {
+                if claimed.attempts >= MAX_ATTEMPTS {
+                    tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
+                    state.store.mark_dead(&claimed.job_id, &e.code(), now).await?;
+                    report.failed += 1;
+                } else {
+                    let until = now + backoff(claimed.attempts);
+                    tracing::warn!(error = %e.code(), "transient failure; will retry");
+                    state.store.retry_at(&claimed.job_id, &e.code(), until, true).await?;
+                    report.retried += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// 2 s, 4 s, 8 s … capped at 10 minutes, each with up to 50% random jitter so that many rows
+/// failing together do not retry together.
+pub fn backoff(attempts: i64) -> SignedDuration {
+    let base = 2i64.saturating_pow(attempts.clamp(1, 20) as u32).min(600);
+    SignedDuration::from_secs(base) + jitter(base * 500)
+}
+
+fn jitter(max_millis: i64) -> SignedDuration {
+    SignedDuration::from_millis(rand::random_range(0..=max_millis.max(0)))
+}
+
+/// Runs rounds until `shutdown` fires: at once when kicked, otherwise every second.
+pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
+    loop {
+        let now = state.now();
+        match run_once(&state, now).await {
+            Ok(report) if report.handled() > 0 => tracing::debug!(?report, "outbox round"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = ?e, "outbox round failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = state.worker_kick.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let secs = |a| backoff(a).as_secs();
+        assert!((2..=3).contains(&secs(1)));
+        assert!((8..=12).contains(&secs(3)));
+        assert!((600..=900).contains(&secs(12)));
+    }
+}

@@ -1,0 +1,166 @@
+//! Block Kit for every message and view trustpulse shows, written as the JSON Slack documents
+//! and checked against slack-morphism's types. Pure functions: easy to read and to test.
+//!
+//! Nothing here ever receives an answer, so nothing here can show one.
+
+use serde_json::{Value, json};
+use slack_morphism::prelude::*;
+
+use super::client::Message;
+use crate::survey::{COMMENT_MAX_CHARS, Question, Score};
+
+/// Action and callback ids, shared with the interaction handlers.
+pub mod ids {
+    pub const OPEN_SURVEY: &str = "pulse_open";
+    pub const SURVEY_MODAL: &str = "pulse_answer";
+    pub const SCORE: &str = "score";
+    pub const COMMENT_BLOCK: &str = "comment";
+    pub const COMMENT: &str = "text";
+    pub const OPT_OUT: &str = "pulse_opt_out";
+    pub const OPT_IN: &str = "pulse_opt_in";
+}
+
+fn blocks(value: Value) -> Vec<SlackBlock> {
+    serde_json::from_value(value).expect("block templates match Block Kit")
+}
+
+pub fn view(value: Value) -> SlackView {
+    serde_json::from_value(value).expect("view templates match Block Kit")
+}
+
+pub fn message(text: &str, value: Value) -> Message {
+    SlackMessageContent::new().with_text(text.to_owned()).with_blocks(blocks(value))
+}
+
+pub fn plain(text: &str) -> Message {
+    SlackMessageContent::new().with_text(text.to_owned())
+}
+
+/// The privacy promise, in one line, on every survey surface.
+pub fn privacy_line(k: u32) -> String {
+    format!(
+        "Anonymous: your manager sees only team results, and only when at least {k} people answered. No one sees who said what."
+    )
+}
+
+fn survey_message(headline: &str, body: &str, wave_id: &str, k: u32) -> Message {
+    message(
+        &format!("{headline} {body}"),
+        json!([
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{headline}*\n{body}")}},
+            {"type": "actions", "elements": [{
+                "type": "button", "action_id": ids::OPEN_SURVEY, "value": wave_id, "style": "primary",
+                "text": {"type": "plain_text", "text": "Answer (20 seconds)"}
+            }]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": privacy_line(k)}]}
+        ]),
+    )
+}
+
+/// The invitation DM.
+pub fn invitation(wave_id: &str, closes: &str, k: u32) -> Message {
+    survey_message(
+        "Your trust pulse is open.",
+        &format!("Three quick questions about how your manager leads you: do they care about you, can they help you, can you trust them? Open until {closes}."),
+        wave_id,
+        k,
+    )
+}
+
+/// The one reminder.
+pub fn reminder(wave_id: &str, closes: &str, k: u32) -> Message {
+    survey_message(
+        "A reminder: the trust pulse closes soon.",
+        &format!("If you'd like your view counted, there is still time until {closes}. It takes about 20 seconds."),
+        wave_id,
+        k,
+    )
+}
+
+/// What the invitation DM becomes after the seller answers. It must never show an answer, so
+/// it holds no digit at all.
+pub fn recorded() -> Message {
+    let text = "Recorded, thank you. Your manager will only ever see results for the team as a whole.";
+    message(
+        text,
+        json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {text}")}}]),
+    )
+}
+
+/// The survey modal: three required 1–5 questions and an optional comment.
+pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
+    let options: Vec<Value> = (Score::MIN..=Score::MAX)
+        .map(|v| {
+            let score = Score::new(v).expect("in range");
+            json!({"text": {"type": "plain_text", "text": score.label()}, "value": v.to_string()})
+        })
+        .collect();
+    let mut body = vec![json!({"type": "context", "elements": [{"type": "mrkdwn", "text": privacy_line(k)}]})];
+    for question in Question::ALL {
+        body.push(json!({
+            "type": "input", "block_id": question.key(),
+            "label": {"type": "plain_text", "text": question.prompt()},
+            "element": {"type": "radio_buttons", "action_id": ids::SCORE, "options": options}
+        }));
+    }
+    body.push(json!({
+        "type": "input", "block_id": ids::COMMENT_BLOCK, "optional": true,
+        "label": {"type": "plain_text", "text": "Anything you'd like your manager to hear? (optional)"},
+        "hint": {"type": "plain_text", "text": format!("Your manager reads comments word for word, unattributed and in random order, only when at least {k} people answered. Leave out anything that would identify you.")},
+        "element": {"type": "plain_text_input", "action_id": ids::COMMENT, "multiline": true, "max_length": COMMENT_MAX_CHARS}
+    }));
+    view(json!({
+        "type": "modal", "callback_id": ids::SURVEY_MODAL, "private_metadata": private_metadata,
+        "title": {"type": "plain_text", "text": "Trust pulse"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": body
+    }))
+}
+
+/// A modal that only explains something (already answered, closed, …).
+pub fn notice_modal(title: &str, text: &str) -> SlackView {
+    view(json!({
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_of(m: &Message) -> String {
+        serde_json::to_string(m).unwrap()
+    }
+
+    #[test]
+    fn the_recorded_message_has_no_digit_at_all() {
+        assert!(!json_of(&recorded()).contains(|c: char| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn the_invitation_states_the_privacy_rule_and_has_one_button() {
+        let m = invitation("W1", "Thursday 26 November, 10:00", 5);
+        let text = json_of(&m);
+        assert!(text.contains("at least 5 people"));
+        assert_eq!(text.matches("\"button\"").count(), 1);
+        assert!(m.text.as_deref().unwrap().contains("trust pulse"));
+    }
+
+    #[test]
+    fn the_modal_asks_three_required_questions_and_an_optional_comment() {
+        let value = serde_json::to_value(survey_modal("meta", 5)).unwrap();
+        let blocks = value["blocks"].as_array().unwrap();
+        let inputs: Vec<&Value> = blocks.iter().filter(|b| b["type"] == "input").collect();
+        assert_eq!(inputs.len(), 4);
+        for (input, key) in inputs.iter().zip(["care", "help", "trust"]) {
+            assert_eq!(input["block_id"], key);
+            assert!(input.get("optional").is_none_or(|o| o == false));
+            assert_eq!(input["element"]["options"].as_array().unwrap().len(), 5);
+        }
+        assert_eq!(inputs[3]["optional"], true);
+    }
+}

@@ -1,0 +1,191 @@
+//! The Web API calls trustpulse makes, over slack-morphism, against real Slack or a fake one.
+//!
+//! Errors are reduced to what the caller needs to decide: Slack's error code, a rate limit with
+//! its `Retry-After`, or a transport failure. No error carries a request or response body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::store::Person;
+
+/// How a failed call should be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackError {
+    /// Slack answered `ok: false` with this code.
+    #[error("Slack error {0}")]
+    Api(String),
+    /// HTTP 429: wait this long before calling again.
+    #[error("rate limited by Slack (retry after {0:?})")]
+    RateLimited(Duration),
+    /// Network failure, timeout or a 5xx: worth retrying later.
+    #[error("could not reach Slack: {0}")]
+    Transport(String),
+}
+
+impl SlackError {
+    /// Slack refuses the bot itself: the token is bad, revoked or the app is gone.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, SlackError::Api(code) if matches!(code.as_str(),
+            "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive"
+            | "no_permission" | "missing_scope" | "team_access_not_granted" | "app_uninstalled"))
+    }
+
+    /// Slack refuses this one recipient for good (retrying cannot help).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SlackError::Api(code) if matches!(code.as_str(),
+            "user_not_found" | "users_not_found" | "cannot_dm_bot" | "channel_not_found" | "user_disabled"
+            | "user_not_visible" | "is_archived" | "messages_tab_disabled" | "invalid_blocks"
+            | "invalid_arguments" | "not_in_channel" | "msg_too_long" | "no_text"))
+    }
+
+    pub fn code(&self) -> String {
+        match self {
+            SlackError::Api(code) => code.clone(),
+            SlackError::RateLimited(_) => "ratelimited".to_owned(),
+            SlackError::Transport(_) => "transport".to_owned(),
+        }
+    }
+}
+
+impl From<SlackClientError> for SlackError {
+    fn from(e: SlackClientError) -> Self {
+        match e {
+            SlackClientError::ApiError(api) => SlackError::Api(api.code),
+            SlackClientError::RateLimitError(limit) => {
+                SlackError::RateLimited(limit.retry_after.unwrap_or(Duration::from_secs(1)))
+            }
+            SlackClientError::HttpError(http) => SlackError::Transport(format!("HTTP {}", http.status_code)),
+            // Only the kind, never the payload: protocol errors can quote the response body.
+            SlackClientError::HttpProtocolError(_) => SlackError::Transport("HTTP protocol error".into()),
+            SlackClientError::EndOfStream(_) => SlackError::Transport("connection closed".into()),
+            SlackClientError::SystemError(_) => SlackError::Transport("system error".into()),
+            SlackClientError::ProtocolError(_) => SlackError::Transport("unexpected response".into()),
+            SlackClientError::SocketModeProtocolError(_) => SlackError::Transport("socket mode error".into()),
+        }
+    }
+}
+
+pub type SlackResult<T> = Result<T, SlackError>;
+
+/// Builds the HTTP connector: https with bundled roots (no OS CA store needed) and plain http
+/// for a fake Slack on loopback.
+pub fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'))
+}
+
+/// The bot's view of the Web API.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+}
+
+/// A message: fallback text (for notifications and screen readers) plus blocks.
+pub type Message = SlackMessageContent;
+
+impl SlackApi {
+    pub fn new(api_url: &str, bot_token: &SecretString) -> SlackApi {
+        SlackApi {
+            client: Arc::new(SlackClient::new(connector(api_url))),
+            token: SlackApiToken::new(bot_token.expose_secret().to_owned().into()),
+        }
+    }
+
+    pub fn client(&self) -> Arc<SlackHyperClient> {
+        self.client.clone()
+    }
+
+    fn session(&self) -> SlackClientSession<'_, SlackClientHyperHttpsConnector> {
+        self.client.open_session(&self.token)
+    }
+
+    /// (team id, bot user id)
+    pub async fn auth_test(&self) -> SlackResult<(String, String)> {
+        let r = self.session().auth_test().await?;
+        Ok((r.team_id.to_string(), r.user_id.to_string()))
+    }
+
+    /// Opens (or finds) the DM channel with one person.
+    pub async fn open_dm(&self, person_id: &str) -> SlackResult<String> {
+        let req = SlackApiConversationsOpenRequest::new().with_users(vec![person_id.into()]);
+        Ok(self.session().conversations_open(&req).await?.channel.id.to_string())
+    }
+
+    /// Posts a message; returns its `ts`.
+    pub async fn post_message(&self, channel: &str, message: Message) -> SlackResult<String> {
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), message);
+        Ok(self.session().chat_post_message(&req).await?.ts.to_string())
+    }
+
+    pub async fn update_message(&self, channel: &str, ts: &str, message: Message) -> SlackResult<()> {
+        let req = SlackApiChatUpdateRequest::new(channel.into(), message, ts.into());
+        self.session().chat_update(&req).await?;
+        Ok(())
+    }
+
+    pub async fn post_ephemeral(&self, channel: &str, person_id: &str, message: Message) -> SlackResult<()> {
+        let req = SlackApiChatPostEphemeralRequest::new(channel.into(), person_id.into(), message);
+        self.session().chat_post_ephemeral(&req).await?;
+        Ok(())
+    }
+
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> SlackResult<()> {
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        self.session().views_open(&req).await?;
+        Ok(())
+    }
+
+    pub async fn update_view(&self, view_id: &str, view: SlackView) -> SlackResult<()> {
+        let req = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
+        self.session().views_update(&req).await?;
+        Ok(())
+    }
+
+    pub async fn publish_home(&self, person_id: &str, view: SlackView) -> SlackResult<()> {
+        let req = SlackApiViewsPublishRequest::new(person_id.into(), view);
+        self.session().views_publish(&req).await?;
+        Ok(())
+    }
+
+    pub async fn user_info(&self, person_id: &str) -> SlackResult<Person> {
+        let req = SlackApiUsersInfoRequest::new(person_id.into());
+        Ok(person_from_slack(&self.session().users_info(&req).await?.user))
+    }
+
+    /// The Slack user id for an email, or None when no one has it.
+    pub async fn lookup_by_email(&self, email: &str) -> SlackResult<Option<String>> {
+        let req = SlackApiUsersLookupByEmailRequest::new(email.into());
+        match self.session().users_lookup_by_email(&req).await {
+            Ok(found) => Ok(Some(found.user.id.to_string())),
+            Err(SlackClientError::ApiError(e)) if e.code == "users_not_found" => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What trustpulse keeps of a Slack user.
+pub fn person_from_slack(user: &SlackUser) -> Person {
+    let profile = user.profile.as_ref();
+    Person {
+        person_id: user.id.to_string(),
+        display_name: profile
+            .and_then(|p| p.display_name.clone().filter(|n| !n.is_empty()).or(p.real_name.clone()))
+            .or(user.real_name.clone())
+            .or(user.name.clone()),
+        email: profile.and_then(|p| p.email.as_ref()).map(|e| e.to_string()),
+        tz: user.tz.clone(),
+        is_bot: user.flags.is_bot.unwrap_or(false) || user.id.0 == "USLACKBOT",
+        is_deactivated: user.deleted.unwrap_or(false),
+        opted_out: false,
+    }
+}

@@ -1,0 +1,91 @@
+//! `/pulse help | status | privacy | admin`: the text of each reply (always ephemeral).
+
+use jiff::tz::TimeZone;
+
+use super::blocks::privacy_line;
+use crate::app_state::AppState;
+
+pub async fn reply(state: &AppState, user: &str, text: &str) -> anyhow::Result<String> {
+    let mut words = text.split_whitespace();
+    let command = words.next().unwrap_or("help").to_ascii_lowercase();
+    match command.as_str() {
+        "help" => Ok(help()),
+        "status" => status(state, user).await,
+        "privacy" => privacy(state, user).await,
+        "admin" => admin(state, user).await,
+        other => Ok(format!("I don't know `/pulse {other}`.\n\n{}", help())),
+    }
+}
+
+fn help() -> String {
+    [
+        "*trustpulse*: anonymous trust pulses for sales teams.",
+        "`/pulse status`: when your next pulse is, and what has been released for your team",
+        "`/pulse privacy`: exactly who sees what",
+        "`/pulse admin`: teams, rosters and cadences (admins only)",
+        "`/pulse help`: this message",
+    ]
+    .join("\n")
+}
+
+async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
+    let store = &state.store;
+    let now = state.now();
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let k = state.k.get();
+    let mut parts = Vec::new();
+    if store.is_current_manager(user).await? {
+        let open = if store.open_wave_of(user).await?.is_some() {
+            " A pulse is open for your team; nothing about it is visible until it closes."
+        } else {
+            ""
+        };
+        parts.push(format!("*Your team:* nothing has been released yet.{open}"));
+    }
+    if let Some(manager) = store.current_manager_of(user).await? {
+        let person = store.person(user).await?;
+        let cadence = store.effective_cadence(&manager, today).await?;
+        let tz = cadence.zone.resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
+        let next = cadence.next_slot(&tz, now).opens_at.to_zoned(tz).strftime("%A %-d %B at %H:%M");
+        let opted_out = person.is_some_and(|p| p.opted_out);
+        let when = if opted_out {
+            "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab).".to_owned()
+        } else {
+            format!("Your next pulse opens {next}.")
+        };
+        parts.push(format!(
+            "{when}\n*What <@{manager}> will see:* the team's average and share of agreement for each question, and comments word for word in random order, only once at least {k} people have answered. Never who answered, or when."
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("You are not on a team's roster, so there is no pulse for you. Your HR team manages the roster.".to_owned());
+    }
+    Ok(parts.join("\n\n"))
+}
+
+async fn privacy(state: &AppState, _user: &str) -> anyhow::Result<String> {
+    let k = state.k.get();
+    Ok(format!(
+        "*Privacy*\n• {}\n• Your manager sees averages, the share who agree and comments (word for word, random order, dated only by the end of the pulse). Never who answered, when, or in what order.\n• HR sees only how many people took part, and only for teams of at least {k}.\n• Who answered and what was answered are stored apart, with nothing linking them; the key that stops double answers is destroyed when results are released.\n• If fewer than {k} answer, the answers are kept and combined with the next pulse instead of being shown.\n• Answers cannot be changed once sent, and the message in Slack never shows them.",
+        privacy_line(k)
+    ))
+}
+
+async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
+    let store = &state.store;
+    if !store.is_admin(user).await? {
+        return Ok("Sorry, `/pulse admin` is for trustpulse admins. Your HR team can add you with `trustpulse admin add`.".to_owned());
+    }
+    let today = state.now().to_zoned(TimeZone::UTC).date();
+    let mut lines = vec![format!("*Org default:* {}", store.org_cadence(today).await?.describe())];
+    let teams = store.team_sizes().await?;
+    if teams.is_empty() {
+        lines.push("No roster yet: import one with `trustpulse roster import roster.csv`.".to_owned());
+    }
+    for (manager, sellers, eligible) in teams {
+        let open = if store.open_wave_of(&manager).await?.is_some() { ", pulse open" } else { "" };
+        lines.push(format!("• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}"));
+    }
+    lines.push("Change cadences and start, remind or close pulses from trustpulse's Home tab.".to_owned());
+    Ok(lines.join("\n"))
+}

@@ -1,0 +1,206 @@
+//! The App Home tab, by role, and the admin set-up modals it opens. A person can hold several
+//! roles (an admin who also manages a team); each role adds its section.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+use slack_morphism::prelude::SlackView;
+
+use super::blocks::{privacy_line, view};
+use crate::store::{CadenceScope, Store};
+use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};
+
+/// Action and callback ids of the admin screens.
+pub mod ids {
+    pub const EDIT_CADENCE: &str = "admin_edit_cadence";
+    pub const START: &str = "admin_start";
+    pub const REMIND: &str = "admin_remind";
+    pub const CLOSE: &str = "admin_close";
+    pub const ADD_ADMIN: &str = "admin_add";
+    pub const REMOVE_ADMIN: &str = "admin_remove";
+    pub const CADENCE_MODAL: &str = "cadence_modal";
+    pub const ADD_ADMIN_MODAL: &str = "add_admin_modal";
+    pub const ADMIN_USER_BLOCK: &str = "admin_user";
+    pub const ADMIN_USER: &str = "user";
+    /// `private_metadata` of the org default's cadence modal (a manager's id otherwise).
+    pub const ORG_SCOPE: &str = "org";
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+fn header(text: &str) -> Value {
+    json!({"type": "header", "text": {"type": "plain_text", "text": text}})
+}
+
+fn button(text: &str, action_id: &str, value: &str) -> Value {
+    json!({"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": text}})
+}
+
+pub async fn home_view(store: &Store, person_id: &str, k: u32, now: Timestamp) -> anyhow::Result<SlackView> {
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let mut blocks = Vec::new();
+    if store.is_admin(person_id).await? {
+        blocks.extend(admin_section(store, today).await?);
+    }
+    if store.is_current_manager(person_id).await? {
+        blocks.extend(manager_section(store, person_id, k).await?);
+    }
+    if let Some(manager) = store.current_manager_of(person_id).await? {
+        blocks.extend(seller_section(store, person_id, &manager, k, now).await?);
+    }
+    if blocks.is_empty() {
+        blocks.push(header("trustpulse"));
+        blocks.push(section(
+            "trustpulse asks sellers three anonymous questions about their manager and shows each manager how their team's trust is trending. You are not on a team's roster, so there is nothing for you here yet. Your HR team manages the roster.",
+        ));
+    }
+    Ok(view(json!({"type": "home", "blocks": blocks})))
+}
+
+async fn seller_section(store: &Store, person_id: &str, manager: &str, k: u32, now: Timestamp) -> anyhow::Result<Vec<Value>> {
+    let person = store.person(person_id).await?;
+    let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
+    let cadence = store.effective_cadence(manager, now.to_zoned(TimeZone::UTC).date()).await?;
+    let tz = cadence.zone.resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
+    let next = cadence.next_slot(&tz, now).opens_at.to_zoned(tz).strftime("%A %-d %B at %H:%M");
+    let state = if store.open_wave_of(manager).await?.is_some() {
+        "A pulse is open for your team right now."
+    } else {
+        "No pulse is open for your team right now."
+    };
+    let mut blocks = vec![
+        header("Your trust pulse"),
+        section(&format!(
+            "Every so often you get three questions about <@{manager}>: *Do they care about you? Can they help you? Can you trust them?* Each is a 1 to 5 agreement, plus an optional comment. It takes about 20 seconds."
+        )),
+        section(&format!(
+            "*Who sees what.* {} Your manager sees the team's averages, the share who agree, and comments word for word in random order, never who answered or when. HR sees only how many people took part.",
+            privacy_line(k)
+        )),
+        section(&format!("{state} The next one opens {next}.")),
+    ];
+    if opted_out {
+        blocks.push(section("You have opted out: you will not be asked until you opt back in."));
+        blocks.push(json!({"type": "actions", "elements": [button("Opt back in", super::blocks::ids::OPT_IN, "in")]}));
+    } else {
+        blocks.push(json!({"type": "actions", "elements": [button("Opt out of pulses", super::blocks::ids::OPT_OUT, "out")]}));
+    }
+    Ok(blocks)
+}
+
+async fn manager_section(store: &Store, manager: &str, k: u32) -> anyhow::Result<Vec<Value>> {
+    let eligible = store
+        .team_sizes()
+        .await?
+        .into_iter()
+        .find(|(m, _, _)| m == manager)
+        .map_or(0, |(_, _, eligible)| eligible);
+    let mut blocks = vec![header("Your team's trust")];
+    if eligible < i64::from(k) {
+        blocks.push(section(&format!(
+            "Your team has {eligible} people who can be asked, fewer than the privacy minimum of {k}, so it will not get results until it grows. This protects your sellers: with so few answers, individual answers could be worked out."
+        )));
+    }
+    let open = store.open_wave_of(manager).await?;
+    let state = match open {
+        Some(_) => "A pulse is open for your team. Nothing about it is visible until it closes, not even how many answered.",
+        None => "No pulse is open for your team right now.",
+    };
+    blocks.push(section(&format!("Nothing has been released for your team yet. {state}")));
+    Ok(blocks)
+}
+
+async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Result<Vec<Value>> {
+    let org = store.org_cadence(today).await?;
+    let mut blocks = vec![
+        header("Admin"),
+        section(&format!("*Org default cadence:* {}", org.describe())),
+        json!({"type": "actions", "elements": [button("Change org cadence", ids::EDIT_CADENCE, ids::ORG_SCOPE)]}),
+        json!({"type": "divider"}),
+    ];
+    let teams = store.team_sizes().await?;
+    if teams.is_empty() {
+        blocks.push(section("No roster yet. Import one with `trustpulse roster import roster.csv`."));
+    }
+    // Each team takes two blocks; stay well inside the 100-block limit of a Home tab.
+    for (manager, sellers, eligible) in teams.iter().take(40) {
+        let own = store.cadence(&CadenceScope::Manager(manager.clone())).await?;
+        let cadence = own.as_ref().map_or("org default".to_owned(), Cadence::describe);
+        let open = if store.open_wave_of(manager).await?.is_some() { " · *pulse open*" } else { "" };
+        blocks.push(section(&format!(
+            "*<@{manager}>'s team*: {sellers} sellers, {eligible} can be asked{open}\nCadence: {cadence}"
+        )));
+        blocks.push(json!({"type": "actions", "elements": [
+            button("Change cadence", ids::EDIT_CADENCE, manager),
+            button("Start pulse now", ids::START, manager),
+            button("Remind now", ids::REMIND, manager),
+            button("Close now", ids::CLOSE, manager),
+        ]}));
+    }
+    if teams.len() > 40 {
+        blocks.push(section(&format!("…and {} more teams: see `trustpulse roster show`.", teams.len() - 40)));
+    }
+    blocks.push(json!({"type": "divider"}));
+    let admins = store.admins().await?;
+    let names: Vec<String> = admins.iter().map(|a| format!("<@{a}>")).collect();
+    blocks.push(section(&format!("*Admins:* {}", names.join(", "))));
+    let mut actions = vec![button("Add admin", ids::ADD_ADMIN, "add")];
+    for admin in admins.iter().take(20) {
+        actions.push(button(&format!("Remove {admin}"), ids::REMOVE_ADMIN, admin));
+    }
+    blocks.push(json!({"type": "actions", "elements": actions}));
+    Ok(blocks)
+}
+
+/// The modal that edits a cadence, prefilled with its current values. `scope` is
+/// [`ids::ORG_SCOPE`] or a manager's id, carried in `private_metadata`.
+pub fn cadence_modal(scope: &str, current: &Cadence) -> SlackView {
+    let title = if scope == ids::ORG_SCOPE { "Org cadence".to_owned() } else { "Team cadence".to_owned() };
+    let field = |block_id: &str, label: &str, value: String, hint: &str| {
+        json!({
+            "type": "input", "block_id": block_id,
+            "label": {"type": "plain_text", "text": label},
+            "hint": {"type": "plain_text", "text": hint},
+            "element": {"type": "plain_text_input", "action_id": "value", "initial_value": value}
+        })
+    };
+    let intro = if scope == ids::ORG_SCOPE {
+        "The default for every team without its own cadence.".to_owned()
+    } else {
+        format!("Only <@{scope}>'s team.")
+    };
+    view(json!({
+        "type": "modal", "callback_id": ids::CADENCE_MODAL, "private_metadata": scope,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(&intro),
+            field("every", "How often", format!("{}w", current.every_weeks), "1w to 12w"),
+            field("weekday", "Day", weekday_name(current.weekday).to_owned(), "mon, tue, wed, thu, fri, sat or sun"),
+            field("time", "Time", format_time(current.time), "HH:MM, 24-hour clock"),
+            field("tz", "Time zone", current.zone.to_string(), "seller (each seller's own) or a zone such as Europe/Berlin"),
+            field("open-for", "Open for", format_duration(current.open_for), "e.g. 3d or 36h"),
+            field("remind-after", "Reminder after", format_duration(current.remind_after), "after the pulse opens, e.g. 2d"),
+            field("digest-weekday", "Digest day", weekday_name(current.digest_weekday).to_owned(), "the manager's weekly digest"),
+            field("digest-time", "Digest time", format_time(current.digest_time), "HH:MM in the manager's time zone"),
+        ]
+    }))
+}
+
+pub fn add_admin_modal() -> SlackView {
+    view(json!({
+        "type": "modal", "callback_id": ids::ADD_ADMIN_MODAL,
+        "title": {"type": "plain_text", "text": "Add an admin"},
+        "submit": {"type": "plain_text", "text": "Add"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section("Admins set up rosters and cadences and see participation counts. They never see a team's scores or comments."),
+            {"type": "input", "block_id": ids::ADMIN_USER_BLOCK,
+             "label": {"type": "plain_text", "text": "Person"},
+             "element": {"type": "users_select", "action_id": ids::ADMIN_USER}}
+        ]
+    }))
+}

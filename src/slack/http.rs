@@ -1,0 +1,111 @@
+//! Slack's HTTP endpoints. Every request is verified before anything reads its content; the
+//! only exception is Slack's exact `ssl_check=1` probe, which gets an empty 200 and nothing else.
+//!
+//! Status codes: 413 for a body over 1 MiB (before any HMAC work), 401 for anything that fails
+//! verification, 400 with `X-Slack-No-Retry: 1` for a verified body we cannot parse, 503 (which
+//! Slack retries) when the store is down.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use slack_morphism::prelude::*;
+
+use super::handlers;
+use super::verify::{is_ssl_check, verify};
+use crate::app_state::AppState;
+
+/// The largest body Slack sends is far below this.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/slack/events", post(events))
+        .route("/slack/interactions", post(interactions))
+        .route("/slack/commands", post(commands))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Verifies the request; `Err` is the response to send instead.
+fn check(state: &AppState, route: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+    if is_ssl_check(headers, body) {
+        return Err(StatusCode::OK.into_response());
+    }
+    verify(&state.signing_secrets, headers, body, state.now().as_second()).map_err(|reason| {
+        // The reason and the size only: never the body, a signature or a secret.
+        tracing::warn!(route, %reason, body_bytes = body.len(), "refused an unverified request");
+        StatusCode::UNAUTHORIZED.into_response()
+    })
+}
+
+fn unparseable(route: &str) -> Response {
+    tracing::warn!(route, "verified request with a body we cannot read");
+    let mut response = StatusCode::BAD_REQUEST.into_response();
+    response.headers_mut().insert("x-slack-no-retry", HeaderValue::from_static("1"));
+    response
+}
+
+fn internal(route: &str, error: anyhow::Error) -> Response {
+    tracing::error!(route, error = ?error, "could not handle a Slack request");
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
+}
+
+async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check(&state, "events", &headers, &body) {
+        return response;
+    }
+    let Ok(event) = serde_json::from_slice::<SlackPushEvent>(&body) else {
+        return unparseable("events");
+    };
+    match event {
+        SlackPushEvent::UrlVerification(v) => v.challenge.into_response(),
+        SlackPushEvent::EventCallback(callback) => match handlers::on_event(&state, callback).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(e) => internal("events", e),
+        },
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check(&state, "interactions", &headers, &body) {
+        return response;
+    }
+    let event = serde_urlencoded::from_bytes::<InteractionForm>(&body)
+        .ok()
+        .and_then(|form| serde_json::from_str::<SlackInteractionEvent>(&form.payload).ok());
+    let Some(event) = event else {
+        return unparseable("interactions");
+    };
+    match handlers::on_interaction(&state, event).await {
+        Ok(reply) => SlackInteractionResponse::from(reply).into_response(),
+        Err(e) => internal("interactions", e),
+    }
+}
+
+async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check(&state, "commands", &headers, &body) {
+        return response;
+    }
+    let Ok(command) = serde_urlencoded::from_bytes::<SlackCommandEvent>(&body) else {
+        return unparseable("commands");
+    };
+    match handlers::on_command(&state, &command).await {
+        Ok(reply) => axum::Json(reply).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "could not answer a command");
+            let sorry = SlackCommandEventResponse::new(SlackMessageContent::new().with_text(
+                "Sorry, something went wrong on our side. It has been logged; please try again in a minute.".into(),
+            ))
+            .with_response_type(SlackMessageResponseType::Ephemeral);
+            axum::Json(sorry).into_response()
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Socket Mode: the same handlers as the HTTP endpoints, over a WebSocket that trustpulse opens
+//! to Slack, so no public URL is needed. Slack authenticates the socket with the app-level
+//! token, so there is no request signature to check here.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::*;
+
+use super::handlers::{self, InteractionReply};
+use crate::app_state::AppState;
+
+pub struct SocketMode {
+    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
+}
+
+impl SocketMode {
+    /// Connects with the app-level token (`xapp-…`) and starts dispatching envelopes.
+    pub async fn connect(state: AppState, app_token: &SecretString) -> anyhow::Result<SocketMode> {
+        let env = Arc::new(
+            SlackClientEventsListenerEnvironment::new(state.slack.client())
+                .with_error_handler(on_error)
+                .with_user_state(state),
+        );
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(on_push)
+            .with_interaction_events(on_interaction)
+            .with_command_events(on_command);
+        // One connection is enough for one replica; Slack spreads envelopes over connections.
+        let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
+        let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
+        let token = SlackApiToken::new(app_token.expose_secret().to_owned().into());
+        listener
+            .listen_for(&token)
+            .await
+            .map_err(|e| anyhow::anyhow!("could not open a Socket Mode connection: {}", super::client::SlackError::from(e)))?;
+        listener.start().await;
+        Ok(SocketMode { listener })
+    }
+
+    pub async fn shutdown(&self) {
+        self.listener.shutdown().await;
+    }
+}
+
+async fn app_state(states: &SlackClientEventsUserState) -> AppState {
+    states
+        .read()
+        .await
+        .get_user_state::<AppState>()
+        .expect("the listener is built with the app state")
+        .clone()
+}
+
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackHyperClient>,
+    _states: SlackClientEventsUserState,
+) -> axum::http::StatusCode {
+    // Socket Mode still acknowledges the envelope; the error is ours to log.
+    tracing::error!(error = %err, "Socket Mode handler failed");
+    axum::http::StatusCode::OK
+}
+
+async fn on_push(
+    event: SlackPushEventCallback,
+    _client: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let state = app_state(&states).await;
+    handlers::on_event(&state, event).await.map_err(Into::into)
+}
+
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let state = app_state(&states).await;
+    let reply = handlers::on_interaction(&state, event).await.unwrap_or_else(|e| {
+        tracing::error!(error = ?e, "could not handle an interaction");
+        InteractionReply::Ack
+    });
+    Ok(reply.into())
+}
+
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackHyperClient>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let state = app_state(&states).await;
+    handlers::on_command(&state, &event).await.map_err(Into::into)
+}

@@ -1,0 +1,30 @@
+//! The inbox: Slack events already seen, so a retried delivery has its effect once.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::{Store, secs};
+
+impl Store {
+    /// Records an event id. Returns false when it was already recorded (a retry or a replay).
+    pub async fn record_event(&self, event_id: &str, event_type: &str, now: Timestamp) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO inbox (event_id, event_type, payload, received_at) VALUES ($1, $2, '', $3)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(event_type)
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets event ids older than `keep` (Slack retries for minutes; we keep them a day or more).
+    pub async fn prune_inbox(&self, now: Timestamp, keep: SignedDuration) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM inbox WHERE received_at < $1")
+            .bind(secs(now - keep))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,70 @@
+//! The Slack workspace the bot is installed in, and whether it may still call Slack.
+
+use jiff::Timestamp;
+
+use super::{Store, secs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallationState {
+    Active,
+    /// Slack refused our token (e.g. `invalid_auth`): no more calls until it works again.
+    Paused,
+    /// The app was uninstalled or its tokens revoked.
+    Uninstalled,
+}
+
+impl Store {
+    /// Records that the bot works in `team_id` (after a successful `auth.test`).
+    pub async fn activate_installation(&self, team_id: &str, bot_user_id: &str, now: Timestamp) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO installations (team_id, bot_user_id, state, updated_at) VALUES ($1, $2, 'active', $3)
+             ON CONFLICT (team_id) DO UPDATE SET bot_user_id = excluded.bot_user_id, state = 'active',
+                updated_at = excluded.updated_at",
+        )
+        .bind(team_id)
+        .bind(bot_user_id)
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Uninstall or revocation: forget the token, stop every pending send. Idempotent, in any
+    /// order. Returns how many pending sends were cancelled.
+    pub async fn uninstall(&self, team_id: &str, now: Timestamp) -> anyhow::Result<u64> {
+        sqlx::query(
+            "INSERT INTO installations (team_id, state, updated_at) VALUES ($1, 'uninstalled', $2)
+             ON CONFLICT (team_id) DO UPDATE SET bot_token = NULL, state = 'uninstalled', updated_at = excluded.updated_at",
+        )
+        .bind(team_id)
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        self.cancel_pending(now).await
+    }
+
+    pub async fn pause_installation(&self, team_id: &str, now: Timestamp) -> anyhow::Result<()> {
+        sqlx::query("UPDATE installations SET state = 'paused', updated_at = $2 WHERE team_id = $1 AND state = 'active'")
+            .bind(team_id)
+            .bind(secs(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The installation this trustpulse serves (one workspace per deployment), if known.
+    pub async fn installation(&self) -> anyhow::Result<Option<(String, InstallationState)>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT team_id, state FROM installations ORDER BY updated_at DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(team, state)| {
+            let state = match state.as_str() {
+                "active" => InstallationState::Active,
+                "paused" => InstallationState::Paused,
+                _ => InstallationState::Uninstalled,
+            };
+            (team, state)
+        }))
+    }
+}

@@ -1,0 +1,213 @@
+//! The outbox: work for Slack, written in the same transaction as the change that causes it, and
+//! delivered by the worker. Each row is claimed with a lease, sent, and marked right after its
+//! own Slack call, so a crash repeats at most the one call that was in flight.
+//!
+//! A job never carries an answer or a comment: see [`Job`].
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyExecutor;
+
+use super::{Backend, Store, from_secs, new_id, secs};
+
+/// One piece of work for Slack. Ids only: nothing a seller answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// DM the invitation of a wave to one invitee.
+    Invite { wave_id: String, person_id: String },
+    /// DM the one reminder of a wave to an invitee, if they still have not answered.
+    Remind { wave_id: String, person_id: String },
+    /// Refresh a person's App Home.
+    PublishHome { person_id: String },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Invite { .. } => "invite",
+            Job::Remind { .. } => "remind",
+            Job::PublishHome { .. } => "publish_home",
+        }
+    }
+
+    /// The key that makes queueing idempotent: one invitation and one reminder per invitee and
+    /// wave, whoever queues them and however often.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Job::Invite { wave_id, person_id } => format!("invite:{wave_id}:{person_id}"),
+            Job::Remind { wave_id, person_id } => format!("remind:{wave_id}:{person_id}"),
+            Job::PublishHome { person_id } => format!("home:{person_id}:{}", new_id()),
+        }
+    }
+}
+
+/// A claimed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub job_id: String,
+    pub job: Job,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// How many rows are in each state, for status pages, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub dead: i64,
+    pub cancelled: i64,
+}
+
+/// Queues `job` unless the same job is already queued. Returns whether a row was added.
+pub(super) async fn enqueue<'e>(
+    ex: impl AnyExecutor<'e>,
+    team_id: &str,
+    job: &Job,
+    due_at: Timestamp,
+    now: Timestamp,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
+         ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(team_id)
+    .bind(job.kind())
+    .bind(job.dedup_key())
+    .bind(serde_json::to_string(job)?)
+    .bind(secs(due_at))
+    .bind(secs(now))
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+impl Store {
+    pub async fn enqueue(&self, team_id: &str, job: &Job, due_at: Timestamp, now: Timestamp) -> anyhow::Result<bool> {
+        enqueue(&self.pool, team_id, job, due_at, now).await
+    }
+
+    /// Claims up to `limit` due rows (pending and due, or sending with an expired lease) for
+    /// `lease`. On PostgreSQL concurrent workers skip each other's rows (`SKIP LOCKED`).
+    pub async fn claim_due(&self, now: Timestamp, lease: SignedDuration, limit: i64) -> anyhow::Result<Vec<ClaimedJob>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', lease_until = $2, attempts = attempts + 1
+             WHERE job_id IN (
+                SELECT job_id FROM outbox
+                WHERE (state = 'pending' AND due_at <= $1) OR (state = 'sending' AND lease_until <= $1)
+                ORDER BY due_at LIMIT $3 {lock})
+             RETURNING job_id, payload, attempts"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(secs(now))
+            .bind(secs(now + lease))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(job_id, payload, attempts)| {
+                Ok(ClaimedJob {
+                    job: serde_json::from_str(&payload)?,
+                    job_id,
+                    attempts,
+                })
+            })
+            .collect()
+    }
+
+    /// Done (sent, or nothing left to send).
+    pub async fn mark_sent(&self, job_id: &str, now: Timestamp) -> anyhow::Result<()> {
+        self.finish(job_id, "sent", None, now).await
+    }
+
+    /// Failed for good; never retried. `error` is Slack's error code or a short reason, never
+    /// message content.
+    pub async fn mark_failed(&self, job_id: &str, error: &str, now: Timestamp) -> anyhow::Result<()> {
+        self.finish(job_id, "failed", Some(error), now).await
+    }
+
+    /// Gave up after too many transient failures.
+    pub async fn mark_dead(&self, job_id: &str, error: &str, now: Timestamp) -> anyhow::Result<()> {
+        self.finish(job_id, "dead", Some(error), now).await
+    }
+
+    async fn finish(&self, job_id: &str, state: &str, error: Option<&str>, now: Timestamp) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
+             WHERE job_id = $1 AND state = 'sending'",
+        )
+        .bind(job_id)
+        .bind(state)
+        .bind(error)
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a claimed row back to wait until `due_at`. With `count_attempt` false (a 429), the
+    /// attempt does not count against the row's limit.
+    pub async fn retry_at(&self, job_id: &str, error: &str, due_at: Timestamp, count_attempt: bool) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'pending', last_error = $2, due_at = $3, lease_until = NULL,
+                attempts = attempts - $4
+             WHERE job_id = $1 AND state = 'sending'",
+        )
+        .bind(job_id)
+        .bind(error)
+        .bind(secs(due_at))
+        .bind(i64::from(!count_attempt))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels every row not yet sent (after an uninstall). Returns how many.
+    pub async fn cancel_pending(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', done_at = $1, lease_until = NULL
+             WHERE state IN ('pending', 'sending')",
+        )
+        .bind(secs(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for (state, n) in rows {
+            match state.as_str() {
+                "pending" => counts.pending = n,
+                "sending" => counts.sending = n,
+                "sent" => counts.sent = n,
+                "failed" => counts.failed = n,
+                "dead" => counts.dead = n,
+                _ => counts.cancelled = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// When the next pending row is due, so the worker can sleep until then.
+    pub async fn next_due(&self) -> anyhow::Result<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(at.map(from_secs))
+    }
+}
