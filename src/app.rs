@@ -32,7 +32,9 @@ impl Application {
     /// port and, with an app token, opens Socket Mode.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let Some(bot_token) = &settings.slack_bot_token else {
-            anyhow::bail!("SLACK_BOT_TOKEN is not set: `serve` needs the bot token (xoxb-…) from your Slack app's OAuth page");
+            anyhow::bail!(
+                "SLACK_BOT_TOKEN is not set: `serve` needs the bot token (xoxb-…) from your Slack app's OAuth page"
+            );
         };
         if settings.slack_app_token.is_none() && settings.slack_signing_secret.is_empty() {
             anyhow::bail!(
@@ -74,7 +76,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -82,8 +86,17 @@ impl Application {
     }
 
     /// Serves HTTP (and runs the outbox worker when `with_worker`) until `shutdown` fires.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken, with_worker: bool) -> anyhow::Result<()> {
-        let worker_task = with_worker.then(|| tokio::spawn(worker::run_until_stopped(self.state.clone(), shutdown.clone())));
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+        with_worker: bool,
+    ) -> anyhow::Result<()> {
+        let worker_task = with_worker.then(|| {
+            tokio::spawn(worker::run_until_stopped(
+                self.state.clone(),
+                shutdown.clone(),
+            ))
+        });
         let app = router(self.state.clone());
         let stop = shutdown.clone();
         let served = axum::serve(self.listener, app)

@@ -72,6 +72,10 @@ pub struct Settings {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// Which logs to show, e.g. `info` or `trustpulse=debug,info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub rust_log: String,
+
     /// Pretend the current time is this instant (RFC 3339), for tests and rehearsals.
     #[arg(long, env = "TRUSTPULSE_NOW", hide = true, global = true)]
     pub now: Option<Timestamp>,
@@ -113,6 +117,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("min_respondents", &self.min_respondents)
             .field("log_format", &self.log_format)
+            .field("rust_log", &self.rust_log)
             .finish()
     }
 }

@@ -1,16 +1,39 @@
 //! Logging setup. Logs go to stderr; `RUST_LOG` filters them (default `info`).
 //!
 //! What must never be logged (DESIGN §3): an answer, a comment, a token, a secret, a signature
-//! or a raw request body. Types that hold such things redact themselves in `Debug`.
+//! or a raw request body. Our own code logs ids and reasons only, and types that hold secrets or
+//! answers redact themselves in `Debug`. Some libraries log whole payloads at their most verbose
+//! levels (slack-morphism prints every Socket Mode frame, which can hold a seller's answers, at
+//! TRACE), so those targets are capped at INFO whatever `RUST_LOG` says.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Directive;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Libraries whose debug or trace output can contain message bodies.
+const CAPPED_TARGETS: &[&str] = &[
+    "slack_morphism",
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
+/// `spec` (a `RUST_LOG`-style filter) with the payload-logging libraries capped at INFO.
+pub fn filter(spec: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in CAPPED_TARGETS {
+        let directive: Directive = format!("{target}=info").parse().expect("a valid directive");
+        filter = filter.add_directive(directive);
+    }
+    filter
+}
+
+pub fn init(format: LogFormat, rust_log: Option<&str>) {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(rust_log.unwrap_or("info")))
         .with_writer(std::io::stderr);
     // A second init (e.g. in tests) keeps the first subscriber.
     let _ = match format {

@@ -62,7 +62,10 @@ async fn import(file: &PathBuf, store: &Store, settings: &Settings) -> anyhow::R
 
 /// Turns every value into a Slack user id, looking emails up in Slack (`users.lookupByEmail`).
 /// An email no one in the workspace has rejects the file with its line.
-async fn resolve(rows: Vec<RosterRow>, settings: &Settings) -> Result<Vec<RosterRow<String>>, RosterError> {
+async fn resolve(
+    rows: Vec<RosterRow>,
+    settings: &Settings,
+) -> Result<Vec<RosterRow<String>>, RosterError> {
     let mut found: HashMap<String, String> = HashMap::new();
     let slack = settings
         .slack_bot_token
@@ -70,14 +73,18 @@ async fn resolve(rows: Vec<RosterRow>, settings: &Settings) -> Result<Vec<Roster
         .map(|token| SlackApi::new(&settings.slack_api_url, token));
     for row in &rows {
         for person in [&row.seller, &row.manager] {
-            let PersonRef::Email(email) = person else { continue };
+            let PersonRef::Email(email) = person else {
+                continue;
+            };
             if found.contains_key(email) {
                 continue;
             }
             let Some(slack) = &slack else {
                 return Err(RosterError::at(
                     row.line,
-                    format!("{email} is an email; set SLACK_BOT_TOKEN so trustpulse can look it up in Slack, or use the Slack user id"),
+                    format!(
+                        "{email} is an email; set SLACK_BOT_TOKEN so trustpulse can look it up in Slack, or use the Slack user id"
+                    ),
                 ));
             };
             match slack.lookup_by_email(email).await {
@@ -85,10 +92,16 @@ async fn resolve(rows: Vec<RosterRow>, settings: &Settings) -> Result<Vec<Roster
                     found.insert(email.clone(), id);
                 }
                 Ok(None) => {
-                    return Err(RosterError::at(row.line, format!("no one in this Slack workspace has the email {email}")));
+                    return Err(RosterError::at(
+                        row.line,
+                        format!("no one in this Slack workspace has the email {email}"),
+                    ));
                 }
                 Err(e) => {
-                    return Err(RosterError::at(row.line, format!("could not look up {email} in Slack ({e})")));
+                    return Err(RosterError::at(
+                        row.line,
+                        format!("could not look up {email} in Slack ({e})"),
+                    ));
                 }
             }
         }

@@ -29,7 +29,11 @@ pub async fn start_wave(
 }
 
 /// Queues the one reminder for everyone in the team's open pulse who has not answered.
-pub async fn remind_wave(store: &Store, manager_id: &str, now: Timestamp) -> anyhow::Result<Option<(Wave, usize)>> {
+pub async fn remind_wave(
+    store: &Store,
+    manager_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<Option<(Wave, usize)>> {
     let Some(wave) = store.open_wave_of(manager_id).await? else {
         return Ok(None);
     };
@@ -38,7 +42,11 @@ pub async fn remind_wave(store: &Store, manager_id: &str, now: Timestamp) -> any
 }
 
 /// Closes the team's open pulse now. Returns the wave that was closed, if there was one.
-pub async fn close_wave(store: &Store, manager_id: &str, now: Timestamp) -> anyhow::Result<Option<Wave>> {
+pub async fn close_wave(
+    store: &Store,
+    manager_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<Option<Wave>> {
     let Some(wave) = store.open_wave_of(manager_id).await? else {
         return Ok(None);
     };

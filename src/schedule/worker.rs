@@ -39,7 +39,13 @@ impl RoundReport {
 /// Runs one round at `now`: claims what is due and sends it.
 pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundReport> {
     let mut report = RoundReport::default();
-    if matches!(state.store.installation().await?, Some((_, InstallationState::Uninstalled | InstallationState::Paused))) {
+    if matches!(
+        state.store.installation().await?,
+        Some((
+            _,
+            InstallationState::Uninstalled | InstallationState::Paused
+        ))
+    ) {
         return Ok(report);
     }
     let jobs = state.store.claim_due(now, LEASE, BATCH).await?;
@@ -47,11 +53,15 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     for claimed in jobs {
         // After a 429 or an auth failure, hand the rest of the batch back untouched.
         if let Some((reason, until)) = &stop {
-            state.store.retry_at(&claimed.job_id, reason, *until, false).await?;
+            state
+                .store
+                .retry_at(&claimed.job_id, reason, *until, false)
+                .await?;
             continue;
         }
         let kind = claimed.job.kind();
-        let span = tracing::info_span!("job", job_id = %claimed.job_id, kind, attempt = claimed.attempts);
+        let span =
+            tracing::info_span!("job", job_id = %claimed.job_id, kind, attempt = claimed.attempts);
         let _enter = span.enter();
         match deliver(&state.slack, &state.store, &claimed.job, state.k.get(), now).await? {
             Ok(Delivery::Sent) => {
@@ -63,9 +73,17 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                 report.skipped += 1;
             }
             Err(SlackError::RateLimited(wait)) => {
-                let until = now + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1)) + jitter(1_000);
-                tracing::warn!(retry_after_secs = wait.as_secs(), "rate limited by Slack; pausing sends");
-                state.store.retry_at(&claimed.job_id, "ratelimited", until, false).await?;
+                let until = now
+                    + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1))
+                    + jitter(1_000);
+                tracing::warn!(
+                    retry_after_secs = wait.as_secs(),
+                    "rate limited by Slack; pausing sends"
+                );
+                state
+                    .store
+                    .retry_at(&claimed.job_id, "ratelimited", until, false)
+                    .await?;
                 report.retried += 1;
                 stop = Some(("ratelimited".into(), until));
             }
@@ -74,24 +92,36 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                 if let Some((team, _)) = state.store.installation().await? {
                     state.store.pause_installation(&team, now).await?;
                 }
-                state.store.retry_at(&claimed.job_id, &e.code(), now, false).await?;
+                state
+                    .store
+                    .retry_at(&claimed.job_id, &e.code(), now, false)
+                    .await?;
                 report.retried += 1;
                 stop = Some((e.code(), now));
             }
             Err(e) if e.is_permanent() => {
                 tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-                state.store.mark_failed(&claimed.job_id, &e.code(), now).await?;
+                state
+                    .store
+                    .mark_failed(&claimed.job_id, &e.code(), now)
+                    .await?;
                 report.failed += 1;
             }
             Err(e) => {
                 if claimed.attempts >= MAX_ATTEMPTS {
                     tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                    state.store.mark_dead(&claimed.job_id, &e.code(), now).await?;
+                    state
+                        .store
+                        .mark_dead(&claimed.job_id, &e.code(), now)
+                        .await?;
                     report.failed += 1;
                 } else {
                     let until = now + backoff(claimed.attempts);
                     tracing::warn!(error = %e.code(), "transient failure; will retry");
-                    state.store.retry_at(&claimed.job_id, &e.code(), until, true).await?;
+                    state
+                        .store
+                        .retry_at(&claimed.job_id, &e.code(), until, true)
+                        .await?;
                     report.retried += 1;
                 }
             }

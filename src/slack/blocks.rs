@@ -29,7 +29,9 @@ pub fn view(value: Value) -> SlackView {
 }
 
 pub fn message(text: &str, value: Value) -> Message {
-    SlackMessageContent::new().with_text(text.to_owned()).with_blocks(blocks(value))
+    SlackMessageContent::new()
+        .with_text(text.to_owned())
+        .with_blocks(blocks(value))
 }
 
 pub fn plain(text: &str) -> Message {
@@ -61,7 +63,9 @@ fn survey_message(headline: &str, body: &str, wave_id: &str, k: u32) -> Message 
 pub fn invitation(wave_id: &str, closes: &str, k: u32) -> Message {
     survey_message(
         "Your trust pulse is open.",
-        &format!("Three quick questions about how your manager leads you: do they care about you, can they help you, can you trust them? Open until {closes}."),
+        &format!(
+            "Three quick questions about how your manager leads you: do they care about you, can they help you, can you trust them? Open until {closes}."
+        ),
         wave_id,
         k,
     )
@@ -71,7 +75,9 @@ pub fn invitation(wave_id: &str, closes: &str, k: u32) -> Message {
 pub fn reminder(wave_id: &str, closes: &str, k: u32) -> Message {
     survey_message(
         "A reminder: the trust pulse closes soon.",
-        &format!("If you'd like your view counted, there is still time until {closes}. It takes about 20 seconds."),
+        &format!(
+            "If you'd like your view counted, there is still time until {closes}. It takes about 20 seconds."
+        ),
         wave_id,
         k,
     )
@@ -80,7 +86,8 @@ pub fn reminder(wave_id: &str, closes: &str, k: u32) -> Message {
 /// What the invitation DM becomes after the seller answers. It must never show an answer, so
 /// it holds no digit at all.
 pub fn recorded() -> Message {
-    let text = "Recorded, thank you. Your manager will only ever see results for the team as a whole.";
+    let text =
+        "Recorded, thank you. Your manager will only ever see results for the team as a whole.";
     message(
         text,
         json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {text}")}}]),
@@ -95,7 +102,8 @@ pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
             json!({"text": {"type": "plain_text", "text": score.label()}, "value": v.to_string()})
         })
         .collect();
-    let mut body = vec![json!({"type": "context", "elements": [{"type": "mrkdwn", "text": privacy_line(k)}]})];
+    let mut body =
+        vec![json!({"type": "context", "elements": [{"type": "mrkdwn", "text": privacy_line(k)}]})];
     for question in Question::ALL {
         body.push(json!({
             "type": "input", "block_id": question.key(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::ClientResult;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
@@ -58,13 +59,21 @@ impl From<SlackClientError> for SlackError {
             SlackClientError::RateLimitError(limit) => {
                 SlackError::RateLimited(limit.retry_after.unwrap_or(Duration::from_secs(1)))
             }
-            SlackClientError::HttpError(http) => SlackError::Transport(format!("HTTP {}", http.status_code)),
+            SlackClientError::HttpError(http) => {
+                SlackError::Transport(format!("HTTP {}", http.status_code))
+            }
             // Only the kind, never the payload: protocol errors can quote the response body.
-            SlackClientError::HttpProtocolError(_) => SlackError::Transport("HTTP protocol error".into()),
+            SlackClientError::HttpProtocolError(_) => {
+                SlackError::Transport("HTTP protocol error".into())
+            }
             SlackClientError::EndOfStream(_) => SlackError::Transport("connection closed".into()),
             SlackClientError::SystemError(_) => SlackError::Transport("system error".into()),
-            SlackClientError::ProtocolError(_) => SlackError::Transport("unexpected response".into()),
-            SlackClientError::SocketModeProtocolError(_) => SlackError::Transport("socket mode error".into()),
+            SlackClientError::ProtocolError(_) => {
+                SlackError::Transport("unexpected response".into())
+            }
+            SlackClientError::SocketModeProtocolError(_) => {
+                SlackError::Transport("socket mode error".into())
+            }
         }
     }
 }
@@ -80,7 +89,8 @@ pub fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
         .enable_http1()
         .enable_http2()
         .build();
-    SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'))
+    SlackClientHyperConnector::with_connector(https)
+        .with_slack_api_url(api_url.trim_end_matches('/'))
 }
 
 /// The bot's view of the Web API.
@@ -88,6 +98,21 @@ pub fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
 pub struct SlackApi {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
+    timeout: Duration,
+}
+
+/// How long one Web API call may take before it counts as a transient failure.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one call under the client's timeout and maps its error.
+async fn timed<T>(
+    timeout: Duration,
+    call: impl Future<Output = ClientResult<T>>,
+) -> SlackResult<T> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result.map_err(SlackError::from),
+        Err(_) => Err(SlackError::Transport("timed out".into())),
+    }
 }
 
 /// A message: fallback text (for notifications and screen readers) plus blocks.
@@ -98,7 +123,14 @@ impl SlackApi {
         SlackApi {
             client: Arc::new(SlackClient::new(connector(api_url))),
             token: SlackApiToken::new(bot_token.expose_secret().to_owned().into()),
+            timeout: CALL_TIMEOUT,
         }
+    }
+
+    /// The same client with another per-call timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> SlackApi {
+        self.timeout = timeout;
+        self
     }
 
     pub fn client(&self) -> Arc<SlackHyperClient> {
@@ -111,64 +143,85 @@ impl SlackApi {
 
     /// (team id, bot user id)
     pub async fn auth_test(&self) -> SlackResult<(String, String)> {
-        let r = self.session().auth_test().await?;
+        let r = timed(self.timeout, self.session().auth_test()).await?;
         Ok((r.team_id.to_string(), r.user_id.to_string()))
     }
 
     /// Opens (or finds) the DM channel with one person.
     pub async fn open_dm(&self, person_id: &str) -> SlackResult<String> {
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![person_id.into()]);
-        Ok(self.session().conversations_open(&req).await?.channel.id.to_string())
+        Ok(timed(self.timeout, self.session().conversations_open(&req))
+            .await?
+            .channel
+            .id
+            .to_string())
     }
 
     /// Posts a message; returns its `ts`.
     pub async fn post_message(&self, channel: &str, message: Message) -> SlackResult<String> {
         let req = SlackApiChatPostMessageRequest::new(channel.into(), message);
-        Ok(self.session().chat_post_message(&req).await?.ts.to_string())
+        Ok(timed(self.timeout, self.session().chat_post_message(&req))
+            .await?
+            .ts
+            .to_string())
     }
 
-    pub async fn update_message(&self, channel: &str, ts: &str, message: Message) -> SlackResult<()> {
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        message: Message,
+    ) -> SlackResult<()> {
         let req = SlackApiChatUpdateRequest::new(channel.into(), message, ts.into());
-        self.session().chat_update(&req).await?;
+        timed(self.timeout, self.session().chat_update(&req)).await?;
         Ok(())
     }
 
-    pub async fn post_ephemeral(&self, channel: &str, person_id: &str, message: Message) -> SlackResult<()> {
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        person_id: &str,
+        message: Message,
+    ) -> SlackResult<()> {
         let req = SlackApiChatPostEphemeralRequest::new(channel.into(), person_id.into(), message);
-        self.session().chat_post_ephemeral(&req).await?;
+        timed(self.timeout, self.session().chat_post_ephemeral(&req)).await?;
         Ok(())
     }
 
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> SlackResult<()> {
         let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        self.session().views_open(&req).await?;
+        timed(self.timeout, self.session().views_open(&req)).await?;
         Ok(())
     }
 
     pub async fn update_view(&self, view_id: &str, view: SlackView) -> SlackResult<()> {
         let req = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
-        self.session().views_update(&req).await?;
+        timed(self.timeout, self.session().views_update(&req)).await?;
         Ok(())
     }
 
     pub async fn publish_home(&self, person_id: &str, view: SlackView) -> SlackResult<()> {
         let req = SlackApiViewsPublishRequest::new(person_id.into(), view);
-        self.session().views_publish(&req).await?;
+        timed(self.timeout, self.session().views_publish(&req)).await?;
         Ok(())
     }
 
     pub async fn user_info(&self, person_id: &str) -> SlackResult<Person> {
         let req = SlackApiUsersInfoRequest::new(person_id.into());
-        Ok(person_from_slack(&self.session().users_info(&req).await?.user))
+        Ok(person_from_slack(
+            &timed(self.timeout, self.session().users_info(&req))
+                .await?
+                .user,
+        ))
     }
 
     /// The Slack user id for an email, or None when no one has it.
     pub async fn lookup_by_email(&self, email: &str) -> SlackResult<Option<String>> {
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());
-        match self.session().users_lookup_by_email(&req).await {
+        match timed(self.timeout, self.session().users_lookup_by_email(&req)).await {
             Ok(found) => Ok(Some(found.user.id.to_string())),
-            Err(SlackClientError::ApiError(e)) if e.code == "users_not_found" => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(SlackError::Api(code)) if code == "users_not_found" => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
@@ -179,10 +232,17 @@ pub fn person_from_slack(user: &SlackUser) -> Person {
     Person {
         person_id: user.id.to_string(),
         display_name: profile
-            .and_then(|p| p.display_name.clone().filter(|n| !n.is_empty()).or(p.real_name.clone()))
+            .and_then(|p| {
+                p.display_name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .or(p.real_name.clone())
+            })
             .or(user.real_name.clone())
             .or(user.name.clone()),
-        email: profile.and_then(|p| p.email.as_ref()).map(|e| e.to_string()),
+        email: profile
+            .and_then(|p| p.email.as_ref())
+            .map(|e| e.to_string()),
         tz: user.tz.clone(),
         is_bot: user.flags.is_bot.unwrap_or(false) || user.id.0 == "USLACKBOT",
         is_deactivated: user.deleted.unwrap_or(false),

@@ -45,11 +45,18 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     if let Some(manager) = store.current_manager_of(user).await? {
         let person = store.person(user).await?;
         let cadence = store.effective_cadence(&manager, today).await?;
-        let tz = cadence.zone.resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
-        let next = cadence.next_slot(&tz, now).opens_at.to_zoned(tz).strftime("%A %-d %B at %H:%M");
+        let tz = cadence
+            .zone
+            .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
+        let next = cadence
+            .next_slot(&tz, now)
+            .opens_at
+            .to_zoned(tz)
+            .strftime("%A %-d %B at %H:%M");
         let opted_out = person.is_some_and(|p| p.opted_out);
         let when = if opted_out {
-            "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab).".to_owned()
+            "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab)."
+                .to_owned()
         } else {
             format!("Your next pulse opens {next}.")
         };
@@ -77,15 +84,28 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
         return Ok("Sorry, `/pulse admin` is for trustpulse admins. Your HR team can add you with `trustpulse admin add`.".to_owned());
     }
     let today = state.now().to_zoned(TimeZone::UTC).date();
-    let mut lines = vec![format!("*Org default:* {}", store.org_cadence(today).await?.describe())];
+    let mut lines = vec![format!(
+        "*Org default:* {}",
+        store.org_cadence(today).await?.describe()
+    )];
     let teams = store.team_sizes().await?;
     if teams.is_empty() {
-        lines.push("No roster yet: import one with `trustpulse roster import roster.csv`.".to_owned());
+        lines.push(
+            "No roster yet: import one with `trustpulse roster import roster.csv`.".to_owned(),
+        );
     }
     for (manager, sellers, eligible) in teams {
-        let open = if store.open_wave_of(&manager).await?.is_some() { ", pulse open" } else { "" };
-        lines.push(format!("• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}"));
+        let open = if store.open_wave_of(&manager).await?.is_some() {
+            ", pulse open"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}"
+        ));
     }
-    lines.push("Change cadences and start, remind or close pulses from trustpulse's Home tab.".to_owned());
+    lines.push(
+        "Change cadences and start, remind or close pulses from trustpulse's Home tab.".to_owned(),
+    );
     Ok(lines.join("\n"))
 }

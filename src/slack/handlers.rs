@@ -40,10 +40,12 @@ impl From<InteractionReply> for SlackInteractionResponse {
                 SlackViewSubmissionResponse::Clear(SlackViewSubmissionClearResponse::new()).into()
             }
             InteractionReply::Errors(errors) => {
-                SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors)).into()
+                SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))
+                    .into()
             }
             InteractionReply::Update(view) => {
-                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(view)).into()
+                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(view))
+                    .into()
             }
         }
     }
@@ -56,7 +58,11 @@ impl From<InteractionReply> for SlackInteractionResponse {
 pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> anyhow::Result<()> {
     let now = state.now();
     let kind = event_kind(&callback.event);
-    if !state.store.record_event(&callback.event_id.to_string(), kind, now).await? {
+    if !state
+        .store
+        .record_event(&callback.event_id.to_string(), kind, now)
+        .await?
+    {
         tracing::debug!(event_id = %callback.event_id, kind, "duplicate event delivery ignored");
         return Ok(());
     }
@@ -65,14 +71,18 @@ pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> any
     match callback.event {
         SlackEventCallbackBody::AppHomeOpened(ev) => {
             if ev.tab.as_deref().is_none_or(|tab| tab == "home") {
-                let job = Job::PublishHome { person_id: ev.user.to_string() };
+                let job = Job::PublishHome {
+                    person_id: ev.user.to_string(),
+                };
                 state.store.enqueue(&team, &job, now, now).await?;
                 state.worker_kick.notify_one();
             }
         }
         SlackEventCallbackBody::AppUninstalled(_) => uninstall(state, &team).await?,
         // slack-morphism does not model `tokens_revoked`; it arrives as raw JSON.
-        SlackEventCallbackBody::Unknown(raw) if is_bot_token_revocation(&raw) => uninstall(state, &team).await?,
+        SlackEventCallbackBody::Unknown(raw) if is_bot_token_revocation(&raw) => {
+            uninstall(state, &team).await?
+        }
         SlackEventCallbackBody::UserChange(ev) => {
             let person = super::client::person_from_slack(&ev.user);
             state.store.upsert_person(&person, now).await?;
@@ -88,12 +98,19 @@ pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> any
 
 async fn uninstall(state: &AppState, team: &str) -> anyhow::Result<()> {
     let cancelled = state.store.uninstall(team, state.now()).await?;
-    tracing::warn!(team, cancelled, "trustpulse was uninstalled or its token revoked: no further Slack calls");
+    tracing::warn!(
+        team,
+        cancelled,
+        "trustpulse was uninstalled or its token revoked: no further Slack calls"
+    );
     Ok(())
 }
 
 fn is_bot_token_revocation(raw: &serde_json::Value) -> bool {
-    raw["type"] == "tokens_revoked" && raw["tokens"]["bot"].as_array().is_some_and(|bots| !bots.is_empty())
+    raw["type"] == "tokens_revoked"
+        && raw["tokens"]["bot"]
+            .as_array()
+            .is_some_and(|bots| !bots.is_empty())
 }
 
 fn event_kind(event: &SlackEventCallbackBody) -> &'static str {
@@ -119,7 +136,10 @@ struct SurveyMeta {
     ts: Option<String>,
 }
 
-pub async fn on_interaction(state: &AppState, event: SlackInteractionEvent) -> anyhow::Result<InteractionReply> {
+pub async fn on_interaction(
+    state: &AppState,
+    event: SlackInteractionEvent,
+) -> anyhow::Result<InteractionReply> {
     match event {
         SlackInteractionEvent::BlockActions(ev) => on_block_action(state, ev).await,
         SlackInteractionEvent::ViewSubmission(ev) => on_view_submission(state, ev).await,
@@ -127,7 +147,10 @@ pub async fn on_interaction(state: &AppState, event: SlackInteractionEvent) -> a
     }
 }
 
-async fn on_block_action(state: &AppState, ev: SlackInteractionBlockActionsEvent) -> anyhow::Result<InteractionReply> {
+async fn on_block_action(
+    state: &AppState,
+    ev: SlackInteractionBlockActionsEvent,
+) -> anyhow::Result<InteractionReply> {
     let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
         return Ok(InteractionReply::Ack);
     };
@@ -141,28 +164,45 @@ async fn on_block_action(state: &AppState, ev: SlackInteractionBlockActionsEvent
     match action.action_id.to_string().as_str() {
         ids::OPEN_SURVEY => {
             let (channel, ts) = match &ev.container {
-                SlackInteractionActionContainer::Message(m) => {
-                    (m.channel_id.as_ref().map(|c| c.to_string()), Some(m.message_ts.to_string()))
-                }
+                SlackInteractionActionContainer::Message(m) => (
+                    m.channel_id.as_ref().map(|c| c.to_string()),
+                    Some(m.message_ts.to_string()),
+                ),
                 _ => (None, None),
             };
             let view = match refusal_for(state, &value, &user).await? {
                 Some(refusal) => refusal_modal(&refusal),
                 None => {
-                    let meta = SurveyMeta { wave: value, channel, ts };
+                    let meta = SurveyMeta {
+                        wave: value,
+                        channel,
+                        ts,
+                    };
                     blocks::survey_modal(&serde_json::to_string(&meta)?, k)
                 }
             };
             open_view(state, &trigger, view).await;
         }
         ids::OPT_OUT | ids::OPT_IN => {
-            state.store.set_opted_out(&user, action.action_id.0 == ids::OPT_OUT, now).await?;
+            state
+                .store
+                .set_opted_out(&user, action.action_id.0 == ids::OPT_OUT, now)
+                .await?;
             refresh_home(state, &user).await?;
         }
-        admin_ids::EDIT_CADENCE | admin_ids::START | admin_ids::REMIND | admin_ids::CLOSE
-        | admin_ids::ADD_ADMIN | admin_ids::REMOVE_ADMIN => {
+        admin_ids::EDIT_CADENCE
+        | admin_ids::START
+        | admin_ids::REMIND
+        | admin_ids::CLOSE
+        | admin_ids::ADD_ADMIN
+        | admin_ids::REMOVE_ADMIN => {
             if !state.store.is_admin(&user).await? {
-                open_view(state, &trigger, blocks::notice_modal("Admins only", NOT_ADMIN)).await;
+                open_view(
+                    state,
+                    &trigger,
+                    blocks::notice_modal("Admins only", NOT_ADMIN),
+                )
+                .await;
                 return Ok(InteractionReply::Ack);
             }
             let view = on_admin_action(state, &action.action_id.0, &value).await?;
@@ -176,9 +216,17 @@ async fn on_block_action(state: &AppState, ev: SlackInteractionBlockActionsEvent
     Ok(InteractionReply::Ack)
 }
 
-const NOT_ADMIN: &str = "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.";
+/// How long the DM update may take inside a modal submission (Slack wants an answer in 3 s).
+const DM_UPDATE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1500);
 
-async fn on_admin_action(state: &AppState, action: &str, value: &str) -> anyhow::Result<Option<SlackView>> {
+const NOT_ADMIN: &str =
+    "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.";
+
+async fn on_admin_action(
+    state: &AppState,
+    action: &str,
+    value: &str,
+) -> anyhow::Result<Option<SlackView>> {
     let now = state.now();
     let today = now.to_zoned(TimeZone::UTC).date();
     let notice = |title: &str, text: String| Some(blocks::notice_modal(title, &text));
@@ -195,10 +243,13 @@ async fn on_admin_action(state: &AppState, action: &str, value: &str) -> anyhow:
             Ok(opened) => {
                 state.worker_kick.notify_one();
                 tracing::info!(wave_id = %opened.wave.wave_id, invited = opened.invitees.len(), "pulse started from Slack");
-                notice("Pulse started", format!(
-                    "<@{value}>'s team has a pulse open now: {} invitations are on their way.",
-                    opened.invitees.len()
-                ))
+                notice(
+                    "Pulse started",
+                    format!(
+                        "<@{value}>'s team has a pulse open now: {} invitations are on their way.",
+                        opened.invitees.len()
+                    ),
+                )
             }
             Err(OpenWaveError::Internal(e)) => return Err(e),
             Err(refusal) => notice("Not started", refusal.to_string()),
@@ -206,20 +257,36 @@ async fn on_admin_action(state: &AppState, action: &str, value: &str) -> anyhow:
         admin_ids::REMIND => match waves::remind_wave(&state.store, value, now).await? {
             Some(_) => {
                 state.worker_kick.notify_one();
-                notice("Reminder queued", format!(
-                    "Everyone in <@{value}>'s team who has not answered yet gets one reminder. Who that is stays private."
-                ))
+                notice(
+                    "Reminder queued",
+                    format!(
+                        "Everyone in <@{value}>'s team who has not answered yet gets one reminder. Who that is stays private."
+                    ),
+                )
             }
-            None => notice("Nothing to remind", format!("<@{value}>'s team has no open pulse.")),
+            None => notice(
+                "Nothing to remind",
+                format!("<@{value}>'s team has no open pulse."),
+            ),
         },
         admin_ids::CLOSE => match waves::close_wave(&state.store, value, now).await? {
-            Some(_) => notice("Pulse closed", format!("<@{value}>'s pulse is closed; no more answers are accepted.")),
-            None => notice("Nothing to close", format!("<@{value}>'s team has no open pulse.")),
+            Some(_) => notice(
+                "Pulse closed",
+                format!("<@{value}>'s pulse is closed; no more answers are accepted."),
+            ),
+            None => notice(
+                "Nothing to close",
+                format!("<@{value}>'s team has no open pulse."),
+            ),
         },
         admin_ids::ADD_ADMIN => Some(home::add_admin_modal()),
         admin_ids::REMOVE_ADMIN => {
             if state.store.admins().await?.len() <= 1 {
-                notice("Still needed", "You are the last admin. Add another admin before removing this one.".to_owned())
+                notice(
+                    "Still needed",
+                    "You are the last admin. Add another admin before removing this one."
+                        .to_owned(),
+                )
             } else {
                 state.store.remove_admin(value).await?;
                 None
@@ -237,7 +304,9 @@ async fn open_view(state: &AppState, trigger: &str, view: SlackView) {
 
 async fn refresh_home(state: &AppState, person: &str) -> anyhow::Result<()> {
     let now = state.now();
-    let job = Job::PublishHome { person_id: person.to_owned() };
+    let job = Job::PublishHome {
+        person_id: person.to_owned(),
+    };
     state.store.enqueue("", &job, now, now).await?;
     state.worker_kick.notify_one();
     Ok(())
@@ -245,14 +314,24 @@ async fn refresh_home(state: &AppState, person: &str) -> anyhow::Result<()> {
 
 /// Why `person` cannot answer `wave_id` right now, if they cannot. Checked before the modal
 /// opens so nobody fills it in for nothing; checked again, atomically, when it is submitted.
-async fn refusal_for(state: &AppState, wave_id: &str, person: &str) -> anyhow::Result<Option<SubmissionError>> {
+async fn refusal_for(
+    state: &AppState,
+    wave_id: &str,
+    person: &str,
+) -> anyhow::Result<Option<SubmissionError>> {
     let Some(wave) = state.store.wave(wave_id).await? else {
         return Ok(Some(SubmissionError::UnknownWave));
     };
     if wave.state != crate::store::WaveState::Open || state.now() >= wave.closes_at {
         return Ok(Some(SubmissionError::WaveClosed));
     }
-    if !state.store.invitees(wave_id).await?.iter().any(|p| p == person) {
+    if !state
+        .store
+        .invitees(wave_id)
+        .await?
+        .iter()
+        .any(|p| p == person)
+    {
         return Ok(Some(SubmissionError::NotInvited));
     }
     if state.store.has_answered(wave_id, person).await? == Some(true) {
@@ -275,7 +354,9 @@ fn refusal_modal(refusal: &SubmissionError) -> SlackView {
             "Not your pulse",
             "This pulse was sent to another team, so your answer cannot be counted here.",
         ),
-        SubmissionError::UnknownWave => ("Pulse not found", "This pulse does not exist (any more)."),
+        SubmissionError::UnknownWave => {
+            ("Pulse not found", "This pulse does not exist (any more).")
+        }
         SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => (
             "Not saved",
             "Something went wrong on our side and your answers were not saved. Please try again in a minute.",
@@ -284,23 +365,38 @@ fn refusal_modal(refusal: &SubmissionError) -> SlackView {
     blocks::notice_modal(title, text)
 }
 
-async fn on_view_submission(state: &AppState, ev: SlackInteractionViewSubmissionEvent) -> anyhow::Result<InteractionReply> {
+async fn on_view_submission(
+    state: &AppState,
+    ev: SlackInteractionViewSubmissionEvent,
+) -> anyhow::Result<InteractionReply> {
     let user = ev.user.id.to_string();
     let (callback, metadata) = match &ev.view.view {
         SlackView::Modal(m) => (
-            m.callback_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+            m.callback_id
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             m.private_metadata.clone().unwrap_or_default(),
         ),
         SlackView::Home(_) => return Ok(InteractionReply::Ack),
     };
-    let values = ev.view.state_params.state.map(|s| s.values).unwrap_or_default();
+    let values = ev
+        .view
+        .state_params
+        .state
+        .map(|s| s.values)
+        .unwrap_or_default();
     let field = |block: &str, action: &str| -> Option<&SlackViewStateValue> {
-        values.get(&block.into()).and_then(|actions| actions.get(&action.into()))
+        values
+            .get(&block.into())
+            .and_then(|actions| actions.get(&action.into()))
     };
     match callback.as_str() {
         ids::SURVEY_MODAL => {
             let Ok(meta) = serde_json::from_str::<SurveyMeta>(&metadata) else {
-                return Ok(InteractionReply::Update(refusal_modal(&SubmissionError::UnknownWave)));
+                return Ok(InteractionReply::Update(refusal_modal(
+                    &SubmissionError::UnknownWave,
+                )));
             };
             let mut errors = HashMap::new();
             let mut score = |question: Question| -> i64 {
@@ -310,46 +406,75 @@ async fn on_view_submission(state: &AppState, ev: SlackInteractionViewSubmission
                 match chosen.map(Score::parse) {
                     Some(Ok(score)) => score.value(),
                     Some(Err(_)) => {
-                        errors.insert(question.key().to_owned(), "Please choose one of the five answers.".to_owned());
+                        errors.insert(
+                            question.key().to_owned(),
+                            "Please choose one of the five answers.".to_owned(),
+                        );
                         0
                     }
                     None => {
-                        errors.insert(question.key().to_owned(), "Please choose an answer.".to_owned());
+                        errors.insert(
+                            question.key().to_owned(),
+                            "Please choose an answer.".to_owned(),
+                        );
                         0
                     }
                 }
             };
-            let (care, help, trust) = (score(Question::Care), score(Question::Help), score(Question::Trust));
+            let (care, help, trust) = (
+                score(Question::Care),
+                score(Question::Help),
+                score(Question::Trust),
+            );
             if !errors.is_empty() {
                 return Ok(InteractionReply::Errors(errors));
             }
             let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
-            let answers = Answers { care, help, trust, comment };
-            match state.store.record_submission(&meta.wave, &user, &answers, state.now()).await {
+            let answers = Answers {
+                care,
+                help,
+                trust,
+                comment,
+            };
+            match state
+                .store
+                .record_submission(&meta.wave, &user, &answers, state.now())
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(wave_id = %meta.wave, "submission recorded");
                     if let (Some(channel), Some(ts)) = (meta.channel, meta.ts) {
                         // Not through the outbox: a stored "update this DM" row would record who
-                        // answered and when. If this call fails, the DM keeps its button, and a
-                        // second click says "already answered".
-                        let slack = state.slack.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = slack.update_message(&channel, &ts, blocks::recorded()).await {
-                                tracing::warn!(error = %e.code(), "could not update the invitation DM");
+                        // answered and when. Bounded so the modal is still acknowledged in time;
+                        // if it fails, the DM keeps its button and a second click says
+                        // "already answered".
+                        let update = state
+                            .slack
+                            .update_message(&channel, &ts, blocks::recorded());
+                        match tokio::time::timeout(DM_UPDATE_BUDGET, update).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e.code(), "could not update the invitation DM")
                             }
-                        });
+                            Err(_) => tracing::warn!("updating the invitation DM took too long"),
+                        }
                     }
                     Ok(InteractionReply::Update(blocks::notice_modal(
                         "Thank you",
                         "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
                     )))
                 }
-                Err(SubmissionError::InvalidAnswer(AnswerError::CommentTooLong(e))) => Ok(InteractionReply::Errors(
-                    HashMap::from([(ids::COMMENT_BLOCK.to_owned(), format!("Please shorten this: {e}."))]),
-                )),
+                Err(SubmissionError::InvalidAnswer(AnswerError::CommentTooLong(e))) => {
+                    Ok(InteractionReply::Errors(HashMap::from([(
+                        ids::COMMENT_BLOCK.to_owned(),
+                        format!("Please shorten this: {e}."),
+                    )])))
+                }
                 Err(SubmissionError::Internal(e)) => {
                     tracing::error!(wave_id = %meta.wave, error = ?e, "could not record a submission");
-                    Ok(InteractionReply::Update(refusal_modal(&SubmissionError::Internal(anyhow::anyhow!("")))))
+                    Ok(InteractionReply::Update(refusal_modal(
+                        &SubmissionError::Internal(anyhow::anyhow!("")),
+                    )))
                 }
                 Err(refusal) => {
                     tracing::info!(wave_id = %meta.wave, reason = %refusal, "submission refused");
@@ -359,7 +484,10 @@ async fn on_view_submission(state: &AppState, ev: SlackInteractionViewSubmission
         }
         admin_ids::CADENCE_MODAL => {
             if !state.store.is_admin(&user).await? {
-                return Ok(InteractionReply::Update(blocks::notice_modal("Admins only", NOT_ADMIN)));
+                return Ok(InteractionReply::Update(blocks::notice_modal(
+                    "Admins only",
+                    NOT_ADMIN,
+                )));
             }
             let text = |block: &str| field(block, "value").and_then(|v| v.value.clone());
             let flags = CadenceFlags {
@@ -394,16 +522,23 @@ async fn on_view_submission(state: &AppState, ev: SlackInteractionViewSubmission
         }
         admin_ids::ADD_ADMIN_MODAL => {
             if !state.store.is_admin(&user).await? {
-                return Ok(InteractionReply::Update(blocks::notice_modal("Admins only", NOT_ADMIN)));
+                return Ok(InteractionReply::Update(blocks::notice_modal(
+                    "Admins only",
+                    NOT_ADMIN,
+                )));
             }
-            let chosen = field(admin_ids::ADMIN_USER_BLOCK, admin_ids::ADMIN_USER).and_then(|v| v.selected_user.clone());
+            let chosen = field(admin_ids::ADMIN_USER_BLOCK, admin_ids::ADMIN_USER)
+                .and_then(|v| v.selected_user.clone());
             let Some(person) = chosen else {
                 return Ok(InteractionReply::Errors(HashMap::from([(
                     admin_ids::ADMIN_USER_BLOCK.to_owned(),
                     "Please choose a person.".to_owned(),
                 )])));
             };
-            state.store.add_admin(&person.to_string(), state.now()).await?;
+            state
+                .store
+                .add_admin(&person.to_string(), state.now())
+                .await?;
             refresh_home(state, &user).await?;
             Ok(InteractionReply::Clear)
         }
@@ -415,8 +550,18 @@ async fn on_view_submission(state: &AppState, ev: SlackInteractionViewSubmission
 // /pulse
 
 /// Answers a `/pulse` command. Every reply is ephemeral.
-pub async fn on_command(state: &AppState, command: &SlackCommandEvent) -> anyhow::Result<SlackCommandEventResponse> {
-    let text = super::commands::reply(state, &command.user_id.to_string(), command.text.as_deref().unwrap_or("")).await?;
-    Ok(SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
-        .with_response_type(SlackMessageResponseType::Ephemeral))
+pub async fn on_command(
+    state: &AppState,
+    command: &SlackCommandEvent,
+) -> anyhow::Result<SlackCommandEventResponse> {
+    let text = super::commands::reply(
+        state,
+        &command.user_id.to_string(),
+        command.text.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok(
+        SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
+            .with_response_type(SlackMessageResponseType::Ephemeral),
+    )
 }

@@ -38,7 +38,12 @@ fn button(text: &str, action_id: &str, value: &str) -> Value {
     json!({"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": text}})
 }
 
-pub async fn home_view(store: &Store, person_id: &str, k: u32, now: Timestamp) -> anyhow::Result<SlackView> {
+pub async fn home_view(
+    store: &Store,
+    person_id: &str,
+    k: u32,
+    now: Timestamp,
+) -> anyhow::Result<SlackView> {
     let today = now.to_zoned(TimeZone::UTC).date();
     let mut blocks = Vec::new();
     if store.is_admin(person_id).await? {
@@ -59,12 +64,26 @@ pub async fn home_view(store: &Store, person_id: &str, k: u32, now: Timestamp) -
     Ok(view(json!({"type": "home", "blocks": blocks})))
 }
 
-async fn seller_section(store: &Store, person_id: &str, manager: &str, k: u32, now: Timestamp) -> anyhow::Result<Vec<Value>> {
+async fn seller_section(
+    store: &Store,
+    person_id: &str,
+    manager: &str,
+    k: u32,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Value>> {
     let person = store.person(person_id).await?;
     let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
-    let cadence = store.effective_cadence(manager, now.to_zoned(TimeZone::UTC).date()).await?;
-    let tz = cadence.zone.resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
-    let next = cadence.next_slot(&tz, now).opens_at.to_zoned(tz).strftime("%A %-d %B at %H:%M");
+    let cadence = store
+        .effective_cadence(manager, now.to_zoned(TimeZone::UTC).date())
+        .await?;
+    let tz = cadence
+        .zone
+        .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
+    let next = cadence
+        .next_slot(&tz, now)
+        .opens_at
+        .to_zoned(tz)
+        .strftime("%A %-d %B at %H:%M");
     let state = if store.open_wave_of(manager).await?.is_some() {
         "A pulse is open for your team right now."
     } else {
@@ -82,7 +101,9 @@ async fn seller_section(store: &Store, person_id: &str, manager: &str, k: u32, n
         section(&format!("{state} The next one opens {next}.")),
     ];
     if opted_out {
-        blocks.push(section("You have opted out: you will not be asked until you opt back in."));
+        blocks.push(section(
+            "You have opted out: you will not be asked until you opt back in.",
+        ));
         blocks.push(json!({"type": "actions", "elements": [button("Opt back in", super::blocks::ids::OPT_IN, "in")]}));
     } else {
         blocks.push(json!({"type": "actions", "elements": [button("Opt out of pulses", super::blocks::ids::OPT_OUT, "out")]}));
@@ -105,10 +126,14 @@ async fn manager_section(store: &Store, manager: &str, k: u32) -> anyhow::Result
     }
     let open = store.open_wave_of(manager).await?;
     let state = match open {
-        Some(_) => "A pulse is open for your team. Nothing about it is visible until it closes, not even how many answered.",
+        Some(_) => {
+            "A pulse is open for your team. Nothing about it is visible until it closes, not even how many answered."
+        }
         None => "No pulse is open for your team right now.",
     };
-    blocks.push(section(&format!("Nothing has been released for your team yet. {state}")));
+    blocks.push(section(&format!(
+        "Nothing has been released for your team yet. {state}"
+    )));
     Ok(blocks)
 }
 
@@ -122,13 +147,23 @@ async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Resul
     ];
     let teams = store.team_sizes().await?;
     if teams.is_empty() {
-        blocks.push(section("No roster yet. Import one with `trustpulse roster import roster.csv`."));
+        blocks.push(section(
+            "No roster yet. Import one with `trustpulse roster import roster.csv`.",
+        ));
     }
     // Each team takes two blocks; stay well inside the 100-block limit of a Home tab.
     for (manager, sellers, eligible) in teams.iter().take(40) {
-        let own = store.cadence(&CadenceScope::Manager(manager.clone())).await?;
-        let cadence = own.as_ref().map_or("org default".to_owned(), Cadence::describe);
-        let open = if store.open_wave_of(manager).await?.is_some() { " · *pulse open*" } else { "" };
+        let own = store
+            .cadence(&CadenceScope::Manager(manager.clone()))
+            .await?;
+        let cadence = own
+            .as_ref()
+            .map_or("org default".to_owned(), Cadence::describe);
+        let open = if store.open_wave_of(manager).await?.is_some() {
+            " · *pulse open*"
+        } else {
+            ""
+        };
         blocks.push(section(&format!(
             "*<@{manager}>'s team*: {sellers} sellers, {eligible} can be asked{open}\nCadence: {cadence}"
         )));
@@ -140,7 +175,10 @@ async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Resul
         ]}));
     }
     if teams.len() > 40 {
-        blocks.push(section(&format!("…and {} more teams: see `trustpulse roster show`.", teams.len() - 40)));
+        blocks.push(section(&format!(
+            "…and {} more teams: see `trustpulse roster show`.",
+            teams.len() - 40
+        )));
     }
     blocks.push(json!({"type": "divider"}));
     let admins = store.admins().await?;
@@ -157,7 +195,11 @@ async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Resul
 /// The modal that edits a cadence, prefilled with its current values. `scope` is
 /// [`ids::ORG_SCOPE`] or a manager's id, carried in `private_metadata`.
 pub fn cadence_modal(scope: &str, current: &Cadence) -> SlackView {
-    let title = if scope == ids::ORG_SCOPE { "Org cadence".to_owned() } else { "Team cadence".to_owned() };
+    let title = if scope == ids::ORG_SCOPE {
+        "Org cadence".to_owned()
+    } else {
+        "Team cadence".to_owned()
+    };
     let field = |block_id: &str, label: &str, value: String, hint: &str| {
         json!({
             "type": "input", "block_id": block_id,

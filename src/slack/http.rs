@@ -33,7 +33,13 @@ fn check(state: &AppState, route: &str, headers: &HeaderMap, body: &[u8]) -> Res
     if is_ssl_check(headers, body) {
         return Err(StatusCode::OK.into_response());
     }
-    verify(&state.signing_secrets, headers, body, state.now().as_second()).map_err(|reason| {
+    verify(
+        &state.signing_secrets,
+        headers,
+        body,
+        state.now().as_second(),
+    )
+    .map_err(|reason| {
         // The reason and the size only: never the body, a signature or a secret.
         tracing::warn!(route, %reason, body_bytes = body.len(), "refused an unverified request");
         StatusCode::UNAUTHORIZED.into_response()
@@ -43,7 +49,9 @@ fn check(state: &AppState, route: &str, headers: &HeaderMap, body: &[u8]) -> Res
 fn unparseable(route: &str) -> Response {
     tracing::warn!(route, "verified request with a body we cannot read");
     let mut response = StatusCode::BAD_REQUEST.into_response();
-    response.headers_mut().insert("x-slack-no-retry", HeaderValue::from_static("1"));
+    response
+        .headers_mut()
+        .insert("x-slack-no-retry", HeaderValue::from_static("1"));
     response
 }
 
@@ -61,7 +69,8 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     match event {
         SlackPushEvent::UrlVerification(v) => v.challenge.into_response(),
-        SlackPushEvent::EventCallback(callback) => match handlers::on_event(&state, callback).await {
+        SlackPushEvent::EventCallback(callback) => match handlers::on_event(&state, callback).await
+        {
             Ok(()) => StatusCode::OK.into_response(),
             Err(e) => internal("events", e),
         },

@@ -16,7 +16,13 @@ pub enum Delivery {
     Skipped,
 }
 
-pub async fn deliver(api: &SlackApi, store: &Store, job: &Job, k: u32, now: Timestamp) -> anyhow::Result<SlackResult<Delivery>> {
+pub async fn deliver(
+    api: &SlackApi,
+    store: &Store,
+    job: &Job,
+    k: u32,
+    now: Timestamp,
+) -> anyhow::Result<SlackResult<Delivery>> {
     match job {
         Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
             let Some(wave) = store.wave(wave_id).await? else {
@@ -37,17 +43,26 @@ pub async fn deliver(api: &SlackApi, store: &Store, job: &Job, k: u32, now: Time
                 .and_then(|p| p.tz)
                 .and_then(|name| jiff::tz::db().get(&name).ok())
                 .unwrap_or(TimeZone::UTC);
-            let closes = wave.closes_at.to_zoned(tz).strftime("%A %-d %B, %H:%M").to_string();
+            let closes = wave
+                .closes_at
+                .to_zoned(tz)
+                .strftime("%A %-d %B, %H:%M")
+                .to_string();
             let message = if is_reminder {
                 blocks::reminder(wave_id, &closes, k)
             } else {
                 blocks::invitation(wave_id, &closes, k)
             };
-            Ok(send_dm(api, person_id, message).await.map(|()| Delivery::Sent))
+            Ok(send_dm(api, person_id, message)
+                .await
+                .map(|()| Delivery::Sent))
         }
         Job::PublishHome { person_id } => {
             let view = home::home_view(store, person_id, k, now).await?;
-            Ok(api.publish_home(person_id, view).await.map(|()| Delivery::Sent))
+            Ok(api
+                .publish_home(person_id, view)
+                .await
+                .map(|()| Delivery::Sent))
         }
     }
 }

@@ -30,10 +30,12 @@ impl SocketMode {
         let config = SlackClientSocketModeConfig::new().with_max_connections_count(1);
         let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
         let token = SlackApiToken::new(app_token.expose_secret().to_owned().into());
-        listener
-            .listen_for(&token)
-            .await
-            .map_err(|e| anyhow::anyhow!("could not open a Socket Mode connection: {}", super::client::SlackError::from(e)))?;
+        listener.listen_for(&token).await.map_err(|e| {
+            anyhow::anyhow!(
+                "could not open a Socket Mode connection: {}",
+                super::client::SlackError::from(e)
+            )
+        })?;
         listener.start().await;
         Ok(SocketMode { listener })
     }
@@ -77,10 +79,12 @@ async fn on_interaction(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let state = app_state(&states).await;
-    let reply = handlers::on_interaction(&state, event).await.unwrap_or_else(|e| {
-        tracing::error!(error = ?e, "could not handle an interaction");
-        InteractionReply::Ack
-    });
+    let reply = handlers::on_interaction(&state, event)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "could not handle an interaction");
+            InteractionReply::Ack
+        });
     Ok(reply.into())
 }
 
@@ -90,5 +94,7 @@ async fn on_command(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let state = app_state(&states).await;
-    handlers::on_command(&state, &event).await.map_err(Into::into)
+    handlers::on_command(&state, &event)
+        .await
+        .map_err(Into::into)
 }

@@ -6,7 +6,12 @@ use super::{Store, secs};
 
 impl Store {
     /// Records an event id. Returns false when it was already recorded (a retry or a replay).
-    pub async fn record_event(&self, event_id: &str, event_type: &str, now: Timestamp) -> anyhow::Result<bool> {
+    pub async fn record_event(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
         let done = sqlx::query(
             "INSERT INTO inbox (event_id, event_type, payload, received_at) VALUES ($1, $2, '', $3)
              ON CONFLICT (event_id) DO NOTHING",

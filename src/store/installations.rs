@@ -15,7 +15,12 @@ pub enum InstallationState {
 
 impl Store {
     /// Records that the bot works in `team_id` (after a successful `auth.test`).
-    pub async fn activate_installation(&self, team_id: &str, bot_user_id: &str, now: Timestamp) -> anyhow::Result<()> {
+    pub async fn activate_installation(
+        &self,
+        team_id: &str,
+        bot_user_id: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO installations (team_id, bot_user_id, state, updated_at) VALUES ($1, $2, 'active', $3)
              ON CONFLICT (team_id) DO UPDATE SET bot_user_id = excluded.bot_user_id, state = 'active',
@@ -54,10 +59,11 @@ impl Store {
 
     /// The installation this trustpulse serves (one workspace per deployment), if known.
     pub async fn installation(&self) -> anyhow::Result<Option<(String, InstallationState)>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT team_id, state FROM installations ORDER BY updated_at DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT team_id, state FROM installations ORDER BY updated_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(team, state)| {
             let state = match state.as_str() {
                 "active" => InstallationState::Active,

@@ -88,13 +88,24 @@ pub(super) async fn enqueue<'e>(
 }
 
 impl Store {
-    pub async fn enqueue(&self, team_id: &str, job: &Job, due_at: Timestamp, now: Timestamp) -> anyhow::Result<bool> {
+    pub async fn enqueue(
+        &self,
+        team_id: &str,
+        job: &Job,
+        due_at: Timestamp,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
         enqueue(&self.pool, team_id, job, due_at, now).await
     }
 
     /// Claims up to `limit` due rows (pending and due, or sending with an expired lease) for
     /// `lease`. On PostgreSQL concurrent workers skip each other's rows (`SKIP LOCKED`).
-    pub async fn claim_due(&self, now: Timestamp, lease: SignedDuration, limit: i64) -> anyhow::Result<Vec<ClaimedJob>> {
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ClaimedJob>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -133,7 +144,12 @@ impl Store {
 
     /// Failed for good; never retried. `error` is Slack's error code or a short reason, never
     /// message content.
-    pub async fn mark_failed(&self, job_id: &str, error: &str, now: Timestamp) -> anyhow::Result<()> {
+    pub async fn mark_failed(
+        &self,
+        job_id: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         self.finish(job_id, "failed", Some(error), now).await
     }
 
@@ -142,7 +158,13 @@ impl Store {
         self.finish(job_id, "dead", Some(error), now).await
     }
 
-    async fn finish(&self, job_id: &str, state: &str, error: Option<&str>, now: Timestamp) -> anyhow::Result<()> {
+    async fn finish(
+        &self,
+        job_id: &str,
+        state: &str,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
              WHERE job_id = $1 AND state = 'sending'",
@@ -158,7 +180,13 @@ impl Store {
 
     /// Puts a claimed row back to wait until `due_at`. With `count_attempt` false (a 429), the
     /// attempt does not count against the row's limit.
-    pub async fn retry_at(&self, job_id: &str, error: &str, due_at: Timestamp, count_attempt: bool) -> anyhow::Result<()> {
+    pub async fn retry_at(
+        &self,
+        job_id: &str,
+        error: &str,
+        due_at: Timestamp,
+        count_attempt: bool,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE outbox SET state = 'pending', last_error = $2, due_at = $3, lease_until = NULL,
                 attempts = attempts - $4
@@ -186,9 +214,10 @@ impl Store {
     }
 
     pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = OutboxCounts::default();
         for (state, n) in rows {
             match state.as_str() {
@@ -205,9 +234,10 @@ impl Store {
 
     /// When the next pending row is due, so the worker can sleep until then.
     pub async fn next_due(&self) -> anyhow::Result<Option<Timestamp>> {
-        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(at.map(from_secs))
     }
 }

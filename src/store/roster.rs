@@ -135,10 +135,12 @@ impl Store {
 
     /// The seller's current manager, if they are on the roster.
     pub async fn current_manager_of(&self, seller_id: &str) -> anyhow::Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT manager_id FROM memberships WHERE seller_id = $1 AND left_at IS NULL")
-            .bind(seller_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT manager_id FROM memberships WHERE seller_id = $1 AND left_at IS NULL",
+        )
+        .bind(seller_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Every current team: (manager, sellers, sellers who can be asked).

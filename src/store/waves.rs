@@ -201,10 +201,11 @@ impl Store {
         .bind(secs(wave.closes_at))
         .execute(&mut *tx)
         .await?;
-        let team_id: Option<String> =
-            sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
+        let team_id: Option<String> = sqlx::query_scalar(
+            "SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         let team_id = team_id.unwrap_or_default();
         for person in &invitees {
             sqlx::query("INSERT INTO wave_invitees (wave_id, person_id) VALUES ($1, $2)")
@@ -273,7 +274,11 @@ impl Store {
     /// Queues one reminder for each invitee of an open wave who has not answered. Returns how
     /// many were queued (a reminder already queued for someone is not queued again).
     pub async fn queue_reminders(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<usize> {
-        let team_id = self.installation().await?.map(|(team, _)| team).unwrap_or_default();
+        let team_id = self
+            .installation()
+            .await?
+            .map(|(team, _)| team)
+            .unwrap_or_default();
         let mut queued = 0;
         for person_id in self.unanswered_invitees(wave_id).await? {
             let job = Job::Remind {

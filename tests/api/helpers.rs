@@ -16,6 +16,7 @@ pub const PG_VAR: &str = "TEST_DATABASE_URL";
 /// A database that exists for one test only.
 pub struct TestDb {
     pub store: Store,
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -31,6 +32,7 @@ impl TestDb {
         let store = Store::connect(&url).await.unwrap();
         TestDb {
             store,
+            url,
             cleanup: Cleanup::File(dir),
         }
     }
@@ -62,6 +64,7 @@ impl TestDb {
         let store = Store::connect(&url).await.unwrap();
         Some(TestDb {
             store,
+            url,
             cleanup: Cleanup::Postgres { admin_url, name },
         })
     }

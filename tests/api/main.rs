@@ -1,9 +1,11 @@
 //! Integration tests: one binary (zero-to-production style). Store tests run on SQLite and on
 //! PostgreSQL; see `helpers::TestDb`.
 
+mod app;
 mod helpers;
 
 mod cli;
+mod slack_wave;
 mod store_cadences;
 mod store_roster;
 mod store_schema;

@@ -1,0 +1,476 @@
+//! The fake Slack Web API: an axum server on loopback with a workspace of users.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Map, Value, json};
+
+use super::methods::METHODS;
+use super::socket::SocketServer;
+
+pub const TEAM_ID: &str = "T0TEAM";
+pub const APP_ID: &str = "A0TRUSTPULSE";
+pub const BOT_USER_ID: &str = "U0TRUSTBOT";
+pub const BOT_TOKEN: &str = "xoxb-fake-bot-token";
+pub const APP_TOKEN: &str = "xapp-fake-app-token";
+
+/// A person in the fake workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeUser {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub tz: String,
+    pub is_bot: bool,
+    pub deleted: bool,
+}
+
+impl FakeUser {
+    pub fn new(id: &str, tz: &str) -> FakeUser {
+        let name = id.to_ascii_lowercase();
+        FakeUser {
+            id: id.to_owned(),
+            email: format!("{name}@example.com"),
+            name,
+            tz: tz.to_owned(),
+            is_bot: false,
+            deleted: false,
+        }
+    }
+
+    /// The user object as Slack's `users.info` returns it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "team_id": TEAM_ID, "name": self.name, "deleted": self.deleted,
+            "real_name": self.name, "tz": self.tz, "tz_label": self.tz, "tz_offset": 0,
+            "is_bot": self.is_bot, "is_app_user": false, "is_admin": false, "is_owner": false,
+            "updated": 1_700_000_000,
+            "profile": {"real_name": self.name, "display_name": self.name, "email": self.email, "team": TEAM_ID}
+        })
+    }
+}
+
+/// One recorded Web API call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub args: Value,
+    /// The HTTP status the fake answered with.
+    pub status: u16,
+    /// Slack's `error` code when the call failed.
+    pub error: Option<String>,
+}
+
+/// A message as the fake keeps it (after `chat.update`, its latest version).
+#[derive(Debug, Clone)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+    pub text: String,
+    pub blocks: Value,
+    pub updated: bool,
+}
+
+/// A scripted failure for the next call of a method.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
+    /// HTTP 500.
+    ServerError,
+    /// HTTP 200 `{"ok": false, "error": code}`.
+    Error(String),
+    /// Answer only after this long.
+    Hang(Duration),
+}
+
+#[derive(Default)]
+struct Workspace {
+    users: BTreeMap<String, FakeUser>,
+    calls: Vec<Call>,
+    messages: Vec<PostedMessage>,
+    /// Last view opened with `views.open`, by the user whose trigger it was.
+    modals: HashMap<String, Value>,
+    homes: HashMap<String, Value>,
+    triggers: HashMap<String, String>,
+    faults: VecDeque<(String, Fault)>,
+    revoked: bool,
+    next_ts: u64,
+    next_id: u64,
+}
+
+/// A running fake Slack. Cheap to clone.
+#[derive(Clone)]
+pub struct FakeSlack {
+    addr: SocketAddr,
+    state: Arc<Mutex<Workspace>>,
+    socket: SocketServer,
+}
+
+impl FakeSlack {
+    pub async fn start(users: Vec<FakeUser>) -> anyhow::Result<FakeSlack> {
+        let socket = SocketServer::start().await?;
+        let workspace = Workspace {
+            users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            next_ts: 1_700_000_000_000_100,
+            ..Workspace::default()
+        };
+        let state = Arc::new(Mutex::new(workspace));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let fake = FakeSlack {
+            addr,
+            state,
+            socket,
+        };
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(fake)
+    }
+
+    /// The Web API base URL to give trustpulse (`SLACK_API_URL`).
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    pub fn socket(&self) -> &SocketServer {
+        &self.socket
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Workspace) -> T) -> T {
+        f(&mut self.state.lock().expect("fake slack lock"))
+    }
+
+    pub fn add_user(&self, user: FakeUser) {
+        self.with(|w| w.users.insert(user.id.clone(), user));
+    }
+
+    pub fn user(&self, id: &str) -> Option<FakeUser> {
+        self.with(|w| w.users.get(id).cloned())
+    }
+
+    /// Makes the next call of `method` ("*" for any) fail with `fault`.
+    pub fn fail_next(&self, method: &str, fault: Fault) {
+        self.with(|w| w.faults.push_back((method.to_owned(), fault)));
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.with(|w| w.calls.clone())
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// The messages the bot posted in its DM with `user`, oldest first.
+    pub fn dm_messages(&self, user: &str) -> Vec<PostedMessage> {
+        let channel = dm_channel(user);
+        self.with(|w| {
+            w.messages
+                .iter()
+                .filter(|m| m.channel == channel)
+                .cloned()
+                .collect()
+        })
+    }
+
+    pub fn all_messages(&self) -> Vec<PostedMessage> {
+        self.with(|w| w.messages.clone())
+    }
+
+    /// The modal most recently opened for `user`.
+    pub fn open_modal(&self, user: &str) -> Option<Value> {
+        self.with(|w| w.modals.get(user).cloned())
+    }
+
+    /// The Home tab last published for `user`.
+    pub fn home(&self, user: &str) -> Option<Value> {
+        self.with(|w| w.homes.get(user).cloned())
+    }
+
+    /// A fresh `trigger_id` for an interaction by `user`; `views.open` with it opens a modal
+    /// for that user.
+    pub fn new_trigger(&self, user: &str) -> String {
+        self.with(|w| {
+            w.next_id += 1;
+            let trigger = format!("{}.{}.fake{:06}", w.next_id, TEAM_ID, w.next_id);
+            w.triggers.insert(trigger.clone(), user.to_owned());
+            trigger
+        })
+    }
+}
+
+/// The DM channel id the fake uses for a user.
+pub fn dm_channel(user: &str) -> String {
+    format!("D{}", user.trim_start_matches(['U', 'W']))
+}
+
+fn slack_error(code: &str) -> Value {
+    json!({"ok": false, "error": code})
+}
+
+async fn api(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(spec) = METHODS.get(method.as_str()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(slack_error("unknown_method")),
+        )
+            .into_response();
+    };
+    let mut args = Map::new();
+    if let Some(q) = query {
+        args.extend(form_args(q.as_bytes()));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => args.extend(map),
+            _ => {
+                return fake.answer(
+                    &method,
+                    Value::Object(args),
+                    200,
+                    slack_error("invalid_json"),
+                );
+            }
+        }
+    } else if !body.is_empty() {
+        args.extend(form_args(&body));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| args.get("token").and_then(Value::as_str).map(str::to_owned));
+    let args = Value::Object(args);
+
+    let expected = if method == "apps.connections.open" {
+        APP_TOKEN
+    } else {
+        BOT_TOKEN
+    };
+    match token.as_deref() {
+        None | Some("") => return fake.answer(&method, args, 200, slack_error("not_authed")),
+        Some(_) if fake.with(|w| w.revoked) => {
+            return fake.answer(&method, args, 200, slack_error("token_revoked"));
+        }
+        Some(t) if t != expected => {
+            return fake.answer(&method, args, 200, slack_error("invalid_auth"));
+        }
+        Some(_) => {}
+    }
+    for required in spec.required.iter().filter(|r| *r != "token") {
+        if args.get(required).is_none_or(|v| v.is_null() || v == "") {
+            let mut error = slack_error("invalid_arguments");
+            error["response_metadata"] =
+                json!({"messages": [format!("[ERROR] missing required field: {required}")]});
+            return fake.answer(&method, args, 200, error);
+        }
+    }
+    let fault = fake.with(|w| {
+        let index = w
+            .faults
+            .iter()
+            .position(|(m, _)| *m == method || m == "*")?;
+        w.faults.remove(index).map(|(_, fault)| fault)
+    });
+    match fault {
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            fake.record(&method, args, 429, Some("ratelimited"));
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(slack_error("ratelimited")),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                "retry-after",
+                retry_after_secs.to_string().parse().expect("digits"),
+            );
+            return response;
+        }
+        Some(Fault::ServerError) => {
+            fake.record(&method, args, 500, Some("internal_error"));
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+        Some(Fault::Error(code)) => return fake.answer(&method, args, 200, slack_error(&code)),
+        Some(Fault::Hang(duration)) => tokio::time::sleep(duration).await,
+        None => {}
+    }
+    let result = fake.perform(&method, &args);
+    fake.answer(&method, args, 200, result)
+}
+
+fn form_args(bytes: &[u8]) -> Map<String, Value> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+impl FakeSlack {
+    fn record(&self, method: &str, args: Value, status: u16, error: Option<&str>) {
+        let call = Call {
+            method: method.to_owned(),
+            args,
+            status,
+            error: error.map(str::to_owned),
+        };
+        self.with(|w| w.calls.push(call));
+    }
+
+    fn answer(&self, method: &str, args: Value, status: u16, body: Value) -> Response {
+        let error = body["error"].as_str().map(str::to_owned);
+        self.record(method, args, status, error.as_deref());
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            axum::Json(body),
+        )
+            .into_response()
+    }
+
+    /// The effect and documented response of a successful call.
+    fn perform(&self, method: &str, args: &Value) -> Value {
+        let arg = |name: &str| args[name].as_str().unwrap_or("").to_owned();
+        self.with(|w| match method {
+            "auth.test" => json!({
+                "ok": true, "url": "https://fake.slack.test/", "team": "Fake Sales Org", "user": "trustpulse",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0TRUSTBOT"
+            }),
+            "conversations.open" => {
+                // slack-morphism sends `users` as a JSON array; Slack documents a comma list.
+                let users = match &args["users"] {
+                    Value::Array(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    Value::String(list) => list.split(',').map(str::to_owned).collect(),
+                    _ => Vec::new(),
+                };
+                let [user] = users.as_slice() else { return slack_error("not_enough_users") };
+                match w.users.get(user) {
+                    None => slack_error("user_not_found"),
+                    Some(u) if u.deleted => slack_error("user_disabled"),
+                    Some(u) if u.is_bot => slack_error("cannot_dm_bot"),
+                    Some(_) => json!({"ok": true, "channel": {"id": dm_channel(user)}}),
+                }
+            }
+            "chat.postMessage" => {
+                let channel = arg("channel");
+                if !channel.starts_with('D') && !channel.starts_with('C') {
+                    return slack_error("channel_not_found");
+                }
+                w.next_ts += 1;
+                let ts = format!("{}.{:06}", w.next_ts / 1_000_000, w.next_ts % 1_000_000);
+                let text = arg("text");
+                w.messages.push(PostedMessage {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                    text: text.clone(),
+                    blocks: args["blocks"].clone(),
+                    updated: false,
+                });
+                json!({"ok": true, "channel": channel, "ts": ts,
+                       "message": {"type": "message", "text": text, "ts": ts, "user": BOT_USER_ID, "bot_id": "B0TRUSTBOT"}})
+            }
+            "chat.update" => {
+                let (channel, ts) = (arg("channel"), arg("ts"));
+                match w.messages.iter_mut().find(|m| m.channel == channel && m.ts == ts) {
+                    None => slack_error("message_not_found"),
+                    Some(m) => {
+                        m.text = arg("text");
+                        m.blocks = args["blocks"].clone();
+                        m.updated = true;
+                        json!({"ok": true, "channel": channel, "ts": ts, "text": m.text})
+                    }
+                }
+            }
+            "chat.postEphemeral" => {
+                w.next_ts += 1;
+                json!({"ok": true, "message_ts": format!("{}.{:06}", w.next_ts / 1_000_000, w.next_ts % 1_000_000)})
+            }
+            "views.open" => {
+                let trigger = arg("trigger_id");
+                let Some(user) = w.triggers.remove(&trigger) else { return slack_error("invalid_trigger_id") };
+                w.next_id += 1;
+                let view = stateful_view(&args["view"], w.next_id);
+                w.modals.insert(user, view.clone());
+                json!({"ok": true, "view": view})
+            }
+            "views.update" | "views.push" => {
+                w.next_id += 1;
+                json!({"ok": true, "view": stateful_view(&args["view"], w.next_id)})
+            }
+            "views.publish" => {
+                w.next_id += 1;
+                let view = stateful_view(&args["view"], w.next_id);
+                w.homes.insert(arg("user_id"), view.clone());
+                json!({"ok": true, "view": view})
+            }
+            "users.info" => match w.users.get(&arg("user")) {
+                Some(u) => json!({"ok": true, "user": u.to_json()}),
+                None => slack_error("user_not_found"),
+            },
+            "users.list" => {
+                let members: Vec<Value> = w.users.values().map(FakeUser::to_json).collect();
+                json!({"ok": true, "members": members, "cache_ts": 1_700_000_000, "response_metadata": {"next_cursor": ""}})
+            }
+            "users.lookupByEmail" => {
+                let email = arg("email").to_ascii_lowercase();
+                match w.users.values().find(|u| u.email == email && !u.deleted) {
+                    Some(u) => json!({"ok": true, "user": u.to_json()}),
+                    None => slack_error("users_not_found"),
+                }
+            }
+            "usergroups.users.list" => json!({"ok": true, "users": w.users.keys().collect::<Vec<_>>()}),
+            "apps.connections.open" => json!({"ok": true, "url": self.socket.url()}),
+            _ => METHODS[method].example.clone(),
+        })
+    }
+
+    /// Slack revokes every token (after `app_uninstalled` / `tokens_revoked`).
+    pub fn revoke_tokens(&self) {
+        self.with(|w| w.revoked = true);
+    }
+}
+
+/// A view as Slack returns it: the request's view plus id, team, state and hash.
+fn stateful_view(view: &Value, id: u64) -> Value {
+    let mut view = match view {
+        Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    if let Value::Object(map) = &mut view {
+        map.insert("id".into(), json!(format!("V{id:08}")));
+        map.insert("team_id".into(), json!(TEAM_ID));
+        map.insert("app_id".into(), json!(APP_ID));
+        map.insert("bot_id".into(), json!("B0TRUSTBOT"));
+        map.insert("hash".into(), json!(format!("{id}.fakehash")));
+        map.insert("root_view_id".into(), json!(format!("V{id:08}")));
+        map.insert("state".into(), json!({"values": {}}));
+    }
+    view
+}

@@ -1,0 +1,229 @@
+//! `spawn_app`: the real trustpulse on port 0 against a fake Slack, with a manual clock and a
+//! fresh database, plus a log capture shared by the whole test binary.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use trustpulse::app::{AppState, Application, Clock};
+use trustpulse::config::{LogFormat, Settings};
+use trustpulse::schedule::worker;
+use trustpulse::sim::fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack, FakeUser, PostedMessage};
+use trustpulse::sim::payloads;
+use trustpulse::sim::slack_side::{Reply, Transport};
+
+use crate::helpers::{TestDb, now, roster};
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+
+/// Everything every test logged, at TRACE (with the library caps trustpulse applies).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(trustpulse::telemetry::filter("trace"))
+            .with_writer(move || LogSink(sink.clone()))
+            .try_init();
+        buffer
+    })
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct TestApp {
+    pub fake: FakeSlack,
+    pub state: AppState,
+    pub slack: Transport,
+    pub base_url: String,
+    shutdown: CancellationToken,
+    db: Option<TestDb>,
+}
+
+pub fn settings(db_url: &str, fake: &FakeSlack, socket_mode: bool) -> Settings {
+    Settings {
+        database_url: db_url.to_owned(),
+        slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
+        slack_signing_secret: vec![SIGNING_SECRET.to_owned().into()],
+        slack_app_token: socket_mode.then(|| APP_TOKEN.to_owned().into()),
+        slack_api_url: fake.api_url(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        min_respondents: crate::helpers::k(5),
+        log_format: LogFormat::Text,
+        rust_log: "trace".into(),
+        now: None,
+    }
+}
+
+impl TestApp {
+    /// trustpulse in HTTP mode, the clock at [`now`].
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(false, now()).await
+    }
+
+    pub async fn spawn_socket_mode() -> TestApp {
+        TestApp::spawn_with(true, now()).await
+    }
+
+    pub async fn spawn_with(socket_mode: bool, at: Timestamp) -> TestApp {
+        log_buffer();
+        let db = TestDb::sqlite().await;
+        let fake = FakeSlack::start(Vec::new()).await.unwrap();
+        let clock = Clock::manual(at);
+        let app = Application::build(&settings(&db.url, &fake, socket_mode), clock.clone())
+            .await
+            .unwrap();
+        let base_url = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let shutdown = CancellationToken::new();
+        // The worker does not run by itself: tests drive it with `deliver`.
+        tokio::spawn(app.run_until_stopped(shutdown.clone(), false));
+        let slack = if socket_mode {
+            fake.socket().wait_connected().await.unwrap();
+            Transport::SocketMode(fake.socket().clone())
+        } else {
+            Transport::Http {
+                base_url: base_url.clone(),
+                secret: SIGNING_SECRET.to_owned(),
+                clock,
+            }
+        };
+        TestApp {
+            fake,
+            state,
+            slack,
+            base_url,
+            shutdown,
+            db: Some(db),
+        }
+    }
+
+    pub fn set_now(&self, at: Timestamp) {
+        self.state.clock.set(at);
+    }
+
+    /// Runs the outbox worker until nothing more is due at the current time.
+    pub async fn deliver(&self) -> worker::RoundReport {
+        let mut total = worker::RoundReport::default();
+        loop {
+            let round = worker::run_once(&self.state, self.state.now())
+                .await
+                .unwrap();
+            if round.handled() == 0 {
+                return total;
+            }
+            total.sent += round.sent;
+            total.skipped += round.skipped;
+            total.failed += round.failed;
+            total.retried += round.retried;
+        }
+    }
+
+    /// Adds people to the fake workspace and imports `manager`'s team of them.
+    pub async fn team(&self, manager: &str, sellers: &[FakeUser]) {
+        self.fake.add_user(FakeUser::new(manager, "Europe/Berlin"));
+        let mut pairs = Vec::new();
+        for seller in sellers {
+            self.fake.add_user(seller.clone());
+            pairs.push((seller.id.clone(), manager.to_owned()));
+        }
+        let store = &self.state.store;
+        for seller in sellers {
+            let person = trustpulse::store::Person {
+                tz: Some(seller.tz.clone()),
+                is_bot: seller.is_bot,
+                is_deactivated: seller.deleted,
+                ..trustpulse::store::Person::from_id(&seller.id)
+            };
+            store.upsert_person(&person, now()).await.unwrap();
+        }
+        let mut all = store.memberships(now()).await.unwrap();
+        all.retain(|m| m.left_at.is_none());
+        let mut pairs_ref: Vec<(&str, &str)> = all
+            .iter()
+            .map(|m| (m.seller_id.as_str(), m.manager_id.as_str()))
+            .collect();
+        pairs_ref.extend(pairs.iter().map(|(s, m)| (s.as_str(), m.as_str())));
+        store
+            .replace_roster(&roster(&pairs_ref), now())
+            .await
+            .unwrap();
+    }
+
+    /// The latest bot message in `user`'s DM.
+    pub fn last_dm(&self, user: &str) -> PostedMessage {
+        self.fake
+            .dm_messages(user)
+            .pop()
+            .unwrap_or_else(|| panic!("no DM to {user}"))
+    }
+
+    /// `user` clicks the answer button of their latest DM; returns the modal that opened.
+    pub async fn open_survey(&self, user: &str) -> Value {
+        let dm = self.last_dm(user);
+        let click = payloads::button_click(
+            &self.fake,
+            user,
+            &dm,
+            trustpulse::slack::blocks::ids::OPEN_SURVEY,
+        );
+        let reply = self.slack.interaction(click).await.unwrap();
+        assert_eq!(reply.status, 200);
+        self.fake.open_modal(user).expect("a modal opened")
+    }
+
+    /// `user` opens the survey and submits these option values.
+    pub async fn answer(
+        &self,
+        user: &str,
+        care: &str,
+        help: &str,
+        trust: &str,
+        comment: Option<&str>,
+    ) -> Reply {
+        let modal = self.open_survey(user).await;
+        let values = payloads::survey_values(care, help, trust, comment);
+        self.slack
+            .interaction(payloads::view_submission(user, &modal, values))
+            .await
+            .unwrap()
+    }
+
+    pub async fn command(&self, user: &str, text: &str) -> Reply {
+        self.slack
+            .command(payloads::slash_command(&self.fake, user, "/pulse", text))
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(db) = self.db.take() {
+            db.finish().await;
+        }
+    }
+}
+
+/// `n` sellers of `manager` named `{manager}S1…`, in the given zones round-robin.
+pub fn sellers(manager: &str, n: usize, zones: &[&str]) -> Vec<FakeUser> {
+    (1..=n)
+        .map(|i| FakeUser::new(&format!("{manager}S{i}"), zones[(i - 1) % zones.len()]))
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! A whole wave through the real HTTP endpoints (and Socket Mode) and the fake Slack.
+
+use serde_json::Value;
+use trustpulse::schedule::waves;
+use trustpulse::sim::fake_slack::FakeUser;
+use trustpulse::sim::payloads;
+
+use crate::app::{TestApp, sellers};
+use crate::helpers::now;
+
+const ZONES: [&str; 3] = ["America/New_York", "Europe/Berlin", "Asia/Tokyo"];
+
+fn has_answer_digit(text: &str) -> bool {
+    text.contains(['1', '2', '3', '4', '5'])
+}
+
+async fn ballot_count(app: &TestApp, wave_id: &str) -> usize {
+    app.state
+        .store
+        .ballots_of_wave(wave_id)
+        .await
+        .unwrap()
+        .len()
+}
+
+fn modal_title(reply: &Value) -> String {
+    reply["view"]["title"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn whole_wave(app: TestApp) {
+    // A team of 8 who can be asked, plus a bot and a deactivated account on the roster.
+    let team = sellers("U0BOSS1", 8, &ZONES);
+    let mut bot = FakeUser::new("U0BOSS1BOT", "UTC");
+    bot.is_bot = true;
+    let mut gone = FakeUser::new("U0BOSS1GONE", "UTC");
+    gone.deleted = true;
+    let mut everyone = team.clone();
+    everyone.extend([bot, gone]);
+    app.team("U0BOSS1", &everyone).await;
+    app.team("U0BOSS2", &sellers("U0BOSS2", 5, &ZONES)).await;
+
+    let opened = waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+    assert_eq!(opened.invitees.len(), 8);
+    let wave = opened.wave.wave_id.clone();
+    assert_eq!(app.deliver().await.sent, 8);
+    for seller in &team {
+        assert_eq!(
+            app.fake.dm_messages(&seller.id).len(),
+            1,
+            "{} is invited once",
+            seller.id
+        );
+    }
+    for nobody in ["U0BOSS1", "U0BOSS1BOT", "U0BOSS1GONE"] {
+        assert!(
+            app.fake.dm_messages(nobody).is_empty(),
+            "{nobody} must not be invited"
+        );
+    }
+    let invitation = app.last_dm("U0BOSS1S1");
+    assert!(
+        invitation.text.contains("trust pulse"),
+        "{}",
+        invitation.text
+    );
+
+    // Six answer through the modal.
+    let mut first_submission = None;
+    for (i, seller) in team.iter().take(6).enumerate() {
+        let modal = app.open_survey(&seller.id).await;
+        let values = payloads::survey_values(
+            "4",
+            "2",
+            "5",
+            Some("Keep the Friday pipeline reviews short"),
+        );
+        let submission = payloads::view_submission(&seller.id, &modal, values);
+        let reply = app.slack.interaction(submission.clone()).await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["response_action"], "update", "{:?}", reply.body);
+        assert_eq!(modal_title(&reply.body), "Thank you");
+        if i == 0 {
+            first_submission = Some(submission);
+        }
+        // The DM now says "recorded", with no digit anywhere.
+        let dm = app.last_dm(&seller.id);
+        assert!(dm.updated, "the DM of {} was updated", seller.id);
+        assert!(
+            !has_answer_digit(&dm.text) && !has_answer_digit(&dm.blocks.to_string()),
+            "{dm:?}"
+        );
+    }
+    assert_eq!(ballot_count(&app, &wave).await, 6);
+
+    // A second submission (replayed payload) and a second click change nothing.
+    let replay = app
+        .slack
+        .interaction(first_submission.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(modal_title(&replay.body), "Already answered");
+    // The click comes from the original invitation, as on a second device that still shows it.
+    let click = payloads::button_click(
+        &app.fake,
+        "U0BOSS1S1",
+        &invitation,
+        trustpulse::slack::blocks::ids::OPEN_SURVEY,
+    );
+    app.slack.interaction(click).await.unwrap();
+    let modal = app.fake.open_modal("U0BOSS1S1").unwrap();
+    assert_eq!(
+        modal["title"]["text"], "Already answered",
+        "a second click explains instead of asking again"
+    );
+    assert_eq!(ballot_count(&app, &wave).await, 6);
+
+    // Out-of-range values are shown on their field and written nowhere.
+    let modal = app.open_survey("U0BOSS1S7").await;
+    for (care, help, trust, bad_field) in [
+        ("0", "3", "3", "care"),
+        ("3", "6", "3", "help"),
+        ("3", "3", "4.5", "trust"),
+    ] {
+        let values = payloads::survey_values(care, help, trust, None);
+        let reply = app
+            .slack
+            .interaction(payloads::view_submission("U0BOSS1S7", &modal, values))
+            .await
+            .unwrap();
+        assert_eq!(reply.body["response_action"], "errors", "{:?}", reply.body);
+        assert!(
+            reply.body["errors"][bad_field].is_string(),
+            "{:?}",
+            reply.body
+        );
+    }
+    assert_eq!(ballot_count(&app, &wave).await, 6);
+
+    // Someone from another team forging a submission for this wave is refused.
+    let forged = payloads::view_submission(
+        "U0BOSS2S1",
+        &modal,
+        payloads::survey_values("1", "1", "1", None),
+    );
+    let reply = app.slack.interaction(forged).await.unwrap();
+    assert_eq!(modal_title(&reply.body), "Not your pulse");
+    assert_eq!(ballot_count(&app, &wave).await, 6);
+
+    // The reminder reaches exactly the two who did not answer.
+    let before = app.fake.calls_to("chat.postMessage").len();
+    let (_, queued) = waves::remind_wave(&app.state.store, "U0BOSS1", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued, 2);
+    assert_eq!(app.deliver().await.sent, 2);
+    let reminded: Vec<String> = app.fake.calls_to("chat.postMessage")[before..]
+        .iter()
+        .map(|c| c.args["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reminded, ["D0BOSS1S7", "D0BOSS1S8"]);
+    // Reminding again sends nothing new.
+    waves::remind_wave(&app.state.store, "U0BOSS1", now())
+        .await
+        .unwrap();
+    assert_eq!(app.deliver().await.sent, 0);
+
+    // After close, an answer is refused and changes nothing.
+    waves::close_wave(&app.state.store, "U0BOSS1", now())
+        .await
+        .unwrap();
+    let values = payloads::survey_values("5", "5", "5", None);
+    let reply = app
+        .slack
+        .interaction(payloads::view_submission("U0BOSS1S7", &modal, values))
+        .await
+        .unwrap();
+    assert_eq!(modal_title(&reply.body), "Pulse closed");
+    assert_eq!(ballot_count(&app, &wave).await, 6);
+
+    // An unknown wave.
+    let mut unknown = modal.clone();
+    unknown["private_metadata"] =
+        Value::String(r#"{"wave":"nope","channel":null,"ts":null}"#.into());
+    let reply = app
+        .slack
+        .interaction(payloads::view_submission(
+            "U0BOSS1S8",
+            &unknown,
+            payloads::survey_values("3", "3", "3", None),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(modal_title(&reply.body), "Pulse not found");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_wave_over_signed_http() {
+    whole_wave(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_wave_over_socket_mode() {
+    whole_wave(TestApp::spawn_socket_mode().await).await;
+}
