@@ -31,13 +31,11 @@ pub async fn run(command: WaveCommand, store: &Store, settings: &Settings) -> an
     match command {
         WaveCommand::Start { manager } => {
             let opened = waves::start_wave(store, &manager, settings.min_respondents, now).await?;
-            if opened.created {
-                println!(
-                    "Pulse opened for {manager}'s team until {}: {} invitations queued (a running `trustpulse serve` sends them).",
-                    opened.wave.closes_at,
-                    opened.invitees.len()
-                );
-            }
+            println!(
+                "Pulse opened for {manager}'s team until {}: {} invitations queued (a running `trustpulse serve` sends them).",
+                opened.wave.closes_at,
+                opened.invitees.len()
+            );
         }
         WaveCommand::Remind { manager } => match waves::remind_wave(store, &manager, now).await? {
             Some((_, queued)) => println!("{queued} reminders queued for {manager}'s team."),

@@ -19,6 +19,12 @@ pub async fn start_wave(
             manager_id: manager_id.to_owned(),
         });
     }
+    if let Some(open) = store.open_wave_of(manager_id).await? {
+        return Err(OpenWaveError::AlreadyOpen {
+            manager_id: manager_id.to_owned(),
+            wave_id: open.wave_id,
+        });
+    }
     let today = now.to_zoned(TimeZone::UTC).date();
     let cadence = store.effective_cadence(manager_id, today).await?;
     // A pulse started by hand is its own slot, named by the instant it started.

@@ -60,7 +60,7 @@ pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> any
     let kind = event_kind(&callback.event);
     if !state
         .store
-        .record_event(&callback.event_id.to_string(), kind, now)
+        .record_event(callback.event_id.as_ref(), kind, now)
         .await?
     {
         tracing::debug!(event_id = %callback.event_id, kind, "duplicate event delivery ignored");
@@ -69,14 +69,14 @@ pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> any
     tracing::info!(event_id = %callback.event_id, kind, "event");
     let team = callback.team_id.to_string();
     match callback.event {
-        SlackEventCallbackBody::AppHomeOpened(ev) => {
-            if ev.tab.as_deref().is_none_or(|tab| tab == "home") {
-                let job = Job::PublishHome {
-                    person_id: ev.user.to_string(),
-                };
-                state.store.enqueue(&team, &job, now, now).await?;
-                state.worker_kick.notify_one();
-            }
+        SlackEventCallbackBody::AppHomeOpened(ev)
+            if ev.tab.as_deref().is_none_or(|tab| tab == "home") =>
+        {
+            let job = Job::PublishHome {
+                person_id: ev.user.to_string(),
+            };
+            state.store.enqueue(&team, &job, now, now).await?;
+            state.worker_kick.notify_one();
         }
         SlackEventCallbackBody::AppUninstalled(_) => uninstall(state, &team).await?,
         // slack-morphism does not model `tokens_revoked`; it arrives as raw JSON.
@@ -535,10 +535,7 @@ async fn on_view_submission(
                     "Please choose a person.".to_owned(),
                 )])));
             };
-            state
-                .store
-                .add_admin(&person.to_string(), state.now())
-                .await?;
+            state.store.add_admin(person.as_ref(), state.now()).await?;
             refresh_home(state, &user).await?;
             Ok(InteractionReply::Clear)
         }
@@ -556,7 +553,7 @@ pub async fn on_command(
 ) -> anyhow::Result<SlackCommandEventResponse> {
     let text = super::commands::reply(
         state,
-        &command.user_id.to_string(),
+        command.user_id.as_ref(),
         command.text.as_deref().unwrap_or(""),
     )
     .await?;

@@ -28,10 +28,16 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// Verifies the request; `Err` is the response to send instead.
-fn check(state: &AppState, route: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// Verifies the request; `Err` is the status to answer with instead (an empty 200 for Slack's
+/// SSL probe, 401 for anything unverified).
+fn check(
+    state: &AppState,
+    route: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), StatusCode> {
     if is_ssl_check(headers, body) {
-        return Err(StatusCode::OK.into_response());
+        return Err(StatusCode::OK);
     }
     verify(
         &state.signing_secrets,
@@ -42,7 +48,7 @@ fn check(state: &AppState, route: &str, headers: &HeaderMap, body: &[u8]) -> Res
     .map_err(|reason| {
         // The reason and the size only: never the body, a signature or a secret.
         tracing::warn!(route, %reason, body_bytes = body.len(), "refused an unverified request");
-        StatusCode::UNAUTHORIZED.into_response()
+        StatusCode::UNAUTHORIZED
     })
 }
 
@@ -61,8 +67,8 @@ fn internal(route: &str, error: anyhow::Error) -> Response {
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = check(&state, "events", &headers, &body) {
-        return response;
+    if let Err(status) = check(&state, "events", &headers, &body) {
+        return status.into_response();
     }
     let Ok(event) = serde_json::from_slice::<SlackPushEvent>(&body) else {
         return unparseable("events");
@@ -84,8 +90,8 @@ struct InteractionForm {
 }
 
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = check(&state, "interactions", &headers, &body) {
-        return response;
+    if let Err(status) = check(&state, "interactions", &headers, &body) {
+        return status.into_response();
     }
     let event = serde_urlencoded::from_bytes::<InteractionForm>(&body)
         .ok()
@@ -100,8 +106,8 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
 }
 
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = check(&state, "commands", &headers, &body) {
-        return response;
+    if let Err(status) = check(&state, "commands", &headers, &body) {
+        return status.into_response();
     }
     let Ok(command) = serde_urlencoded::from_bytes::<SlackCommandEvent>(&body) else {
         return unparseable("commands");

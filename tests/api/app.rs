@@ -83,13 +83,27 @@ impl TestApp {
     }
 
     pub async fn spawn_with(socket_mode: bool, at: Timestamp) -> TestApp {
+        TestApp::spawn_full(socket_mode, at, &[SIGNING_SECRET]).await
+    }
+
+    /// HTTP mode with one given signing secret, the clock at `at`.
+    pub async fn spawn_with_secret(secret: &str, at: Timestamp) -> TestApp {
+        TestApp::spawn_full(false, at, &[secret]).await
+    }
+
+    /// HTTP mode accepting several signing secrets (a rotation).
+    pub async fn spawn_with_secrets(secrets: &[&str]) -> TestApp {
+        TestApp::spawn_full(false, now(), secrets).await
+    }
+
+    async fn spawn_full(socket_mode: bool, at: Timestamp, secrets: &[&str]) -> TestApp {
         log_buffer();
         let db = TestDb::sqlite().await;
         let fake = FakeSlack::start(Vec::new()).await.unwrap();
         let clock = Clock::manual(at);
-        let app = Application::build(&settings(&db.url, &fake, socket_mode), clock.clone())
-            .await
-            .unwrap();
+        let mut settings = settings(&db.url, &fake, socket_mode);
+        settings.slack_signing_secret = secrets.iter().map(|s| s.to_string().into()).collect();
+        let app = Application::build(&settings, clock.clone()).await.unwrap();
         let base_url = format!("http://{}", app.local_addr());
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
@@ -101,7 +115,7 @@ impl TestApp {
         } else {
             Transport::Http {
                 base_url: base_url.clone(),
-                secret: SIGNING_SECRET.to_owned(),
+                secret: secrets[0].to_owned(),
                 clock,
             }
         };
@@ -113,10 +127,6 @@ impl TestApp {
             shutdown,
             db: Some(db),
         }
-    }
-
-    pub fn set_now(&self, at: Timestamp) {
-        self.state.clock.set(at);
     }
 
     /// Runs the outbox worker until nothing more is due at the current time.

@@ -5,6 +5,11 @@ mod app;
 mod helpers;
 
 mod cli;
+mod roster_email;
+mod slack_events;
+mod slack_logs;
+mod slack_security;
+mod slack_surfaces;
 mod slack_wave;
 mod store_cadences;
 mod store_roster;

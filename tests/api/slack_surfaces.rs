@@ -1,0 +1,290 @@
+//! `/pulse` and App Home for a seller, a manager, an admin and a stranger; admin set-up from
+//! Slack through modals.
+
+use serde_json::Value;
+use trustpulse::sim::fake_slack::FakeUser;
+use trustpulse::sim::payloads;
+use trustpulse::slack::home::ids;
+use trustpulse::store::CadenceScope;
+
+use crate::app::{TestApp, sellers};
+use crate::helpers::now;
+
+async fn setup() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.team(
+        "U0BOSS1",
+        &sellers("U0BOSS1", 6, &["Europe/Berlin", "America/New_York"]),
+    )
+    .await;
+    app.fake.add_user(FakeUser::new("U0HR1", "Europe/London"));
+    app.fake.add_user(FakeUser::new("U0STRANGER", "UTC"));
+    app.state.store.add_admin("U0HR1", now()).await.unwrap();
+    app
+}
+
+fn text(reply: &trustpulse::sim::slack_side::Reply) -> String {
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body["response_type"], "ephemeral",
+        "every /pulse reply is ephemeral"
+    );
+    reply.body["text"].as_str().unwrap().to_owned()
+}
+
+async fn home_text(app: &TestApp, user: &str) -> String {
+    let event = payloads::event_callback(&format!("EvHome{user}"), payloads::app_home_opened(user));
+    app.slack.event(event).await.unwrap();
+    app.deliver().await;
+    app.fake
+        .home(user)
+        .expect("a home was published")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulse_answers_each_role_privately() {
+    let app = setup().await;
+    let seller = text(&app.command("U0BOSS1S1", "status").await);
+    assert!(
+        seller.contains("Your next pulse opens Monday 30 November at 10:00"),
+        "{seller}"
+    );
+    assert!(seller.contains("What <@U0BOSS1> will see"), "{seller}");
+    let manager = text(&app.command("U0BOSS1", "status").await);
+    assert!(
+        manager.contains("nothing has been released yet"),
+        "{manager}"
+    );
+    let stranger = text(&app.command("U0STRANGER", "status").await);
+    assert!(stranger.contains("not on a team's roster"), "{stranger}");
+
+    let admin = text(&app.command("U0HR1", "admin").await);
+    assert!(
+        admin.contains("<@U0BOSS1>: 6 sellers, 6 can be asked"),
+        "{admin}"
+    );
+    for not_admin in ["U0BOSS1", "U0BOSS1S1", "U0STRANGER"] {
+        let refusal = text(&app.command(not_admin, "admin").await);
+        assert!(
+            refusal.starts_with("Sorry, `/pulse admin` is for trustpulse admins"),
+            "{refusal}"
+        );
+        assert!(!refusal.contains("6 sellers"));
+    }
+    assert!(text(&app.command("U0STRANGER", "privacy").await).contains("at least 5 people"));
+    assert!(text(&app.command("U0STRANGER", "").await).contains("/pulse status"));
+    assert!(
+        text(&app.command("U0STRANGER", "results please").await)
+            .contains("I don't know `/pulse results`")
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_home_shows_each_role_its_own_view() {
+    let app = setup().await;
+    let seller = home_text(&app, "U0BOSS1S1").await;
+    assert!(
+        seller.contains("Your trust pulse") && seller.contains(ids_opt_out()),
+        "{seller}"
+    );
+    assert!(!seller.contains("Admin") && !seller.contains("Your team's trust"));
+    let manager = home_text(&app, "U0BOSS1").await;
+    assert!(
+        manager.contains("Your team's trust") && manager.contains("Nothing has been released"),
+        "{manager}"
+    );
+    assert!(
+        !manager.contains(ids::START),
+        "a manager gets no admin buttons"
+    );
+    let admin = home_text(&app, "U0HR1").await;
+    assert!(
+        admin.contains("Org default cadence")
+            && admin.contains(ids::START)
+            && admin.contains("6 sellers"),
+        "{admin}"
+    );
+    let stranger = home_text(&app, "U0STRANGER").await;
+    assert!(stranger.contains("not on a team's roster"), "{stranger}");
+    app.stop().await;
+}
+
+fn ids_opt_out() -> &'static str {
+    trustpulse::slack::blocks::ids::OPT_OUT
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_changes_a_teams_cadence_through_the_modal_and_bad_values_show_on_their_field() {
+    let app = setup().await;
+    let click = payloads::view_button_click(&app.fake, "U0HR1", ids::EDIT_CADENCE, "U0BOSS1");
+    assert_eq!(app.slack.interaction(click).await.unwrap().status, 200);
+    let modal = app
+        .fake
+        .open_modal("U0HR1")
+        .expect("the cadence modal opened");
+    assert_eq!(modal["callback_id"], ids::CADENCE_MODAL);
+
+    let submit = |fields: &[(&str, &str)]| {
+        payloads::view_submission("U0HR1", &modal, payloads::text_values(fields))
+    };
+    let good = [
+        ("every", "2w"),
+        ("weekday", "tue"),
+        ("time", "09:30"),
+        ("tz", "Europe/Berlin"),
+        ("open-for", "3d"),
+        ("remind-after", "2d"),
+        ("digest-weekday", "mon"),
+        ("digest-time", "09:00"),
+    ];
+    let mut bad = good;
+    bad[2] = ("time", "25:99");
+    let reply = app.slack.interaction(submit(&bad)).await.unwrap();
+    assert_eq!(reply.body["response_action"], "errors");
+    let message = reply.body["errors"]["time"].as_str().unwrap();
+    assert!(
+        message.contains("'25:99' is not a time of day") && message.contains("10:00"),
+        "{message}"
+    );
+    let stored = app
+        .state
+        .store
+        .cadence(&CadenceScope::Manager("U0BOSS1".into()))
+        .await
+        .unwrap();
+    assert_eq!(stored, None, "a refused change changes nothing");
+
+    let reply = app.slack.interaction(submit(&good)).await.unwrap();
+    assert_eq!(reply.body["response_action"], "clear", "{:?}", reply.body);
+    let stored = app
+        .state
+        .store
+        .cadence(&CadenceScope::Manager("U0BOSS1".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.every_weeks, 2);
+    assert_eq!(
+        stored.describe(),
+        "every 2 weeks on tue at 09:30 (Europe/Berlin), open for 3d, reminder after 2d; digest mon at 09:00 (manager's time zone)"
+    );
+
+    // The same modal submitted by a non-admin is refused.
+    let forged = payloads::view_submission("U0BOSS1", &modal, payloads::text_values(&good));
+    let reply = app.slack.interaction(forged).await.unwrap();
+    assert_eq!(reply.body["view"]["title"]["text"], "Admins only");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_starts_reminds_and_closes_a_pulse_from_slack_and_manages_admins() {
+    let app = setup().await;
+    let press =
+        |action: &str, value: &str| payloads::view_button_click(&app.fake, "U0HR1", action, value);
+    let title = |modal: Option<Value>| modal.unwrap()["title"]["text"].as_str().unwrap().to_owned();
+
+    app.slack
+        .interaction(press(ids::START, "U0BOSS1"))
+        .await
+        .unwrap();
+    assert_eq!(title(app.fake.open_modal("U0HR1")), "Pulse started");
+    assert_eq!(
+        app.deliver().await.sent,
+        6 + 1,
+        "six invitations and the admin's refreshed home"
+    );
+    app.slack
+        .interaction(press(ids::START, "U0BOSS1"))
+        .await
+        .unwrap();
+    assert_eq!(title(app.fake.open_modal("U0HR1")), "Not started");
+    app.slack
+        .interaction(press(ids::REMIND, "U0BOSS1"))
+        .await
+        .unwrap();
+    assert_eq!(title(app.fake.open_modal("U0HR1")), "Reminder queued");
+    app.slack
+        .interaction(press(ids::CLOSE, "U0BOSS1"))
+        .await
+        .unwrap();
+    assert_eq!(title(app.fake.open_modal("U0HR1")), "Pulse closed");
+    assert!(
+        app.state
+            .store
+            .open_wave_of("U0BOSS1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A manager pressing an admin button gets a polite refusal and nothing happens.
+    let forged = payloads::view_button_click(&app.fake, "U0BOSS1", ids::START, "U0BOSS1");
+    app.slack.interaction(forged).await.unwrap();
+    assert_eq!(title(app.fake.open_modal("U0BOSS1")), "Admins only");
+    assert!(
+        app.state
+            .store
+            .open_wave_of("U0BOSS1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Adding an admin through the users_select modal; the last admin cannot remove themselves.
+    app.slack
+        .interaction(press(ids::ADD_ADMIN, "add"))
+        .await
+        .unwrap();
+    let modal = app.fake.open_modal("U0HR1").unwrap();
+    let values = serde_json::json!({ids::ADMIN_USER_BLOCK: {ids::ADMIN_USER: {"type": "users_select", "selected_user": "U0STRANGER"}}});
+    let reply = app
+        .slack
+        .interaction(payloads::view_submission("U0HR1", &modal, values))
+        .await
+        .unwrap();
+    assert_eq!(reply.body["response_action"], "clear");
+    assert_eq!(
+        app.state.store.admins().await.unwrap(),
+        ["U0HR1", "U0STRANGER"]
+    );
+    app.slack
+        .interaction(press(ids::REMOVE_ADMIN, "U0STRANGER"))
+        .await
+        .unwrap();
+    assert_eq!(app.state.store.admins().await.unwrap(), ["U0HR1"]);
+    app.slack
+        .interaction(press(ids::REMOVE_ADMIN, "U0HR1"))
+        .await
+        .unwrap();
+    assert_eq!(title(app.fake.open_modal("U0HR1")), "Still needed");
+    assert_eq!(app.state.store.admins().await.unwrap(), ["U0HR1"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_opts_out_from_home_and_is_not_invited() {
+    let app = setup().await;
+    let click = payloads::view_button_click(
+        &app.fake,
+        "U0BOSS1S1",
+        trustpulse::slack::blocks::ids::OPT_OUT,
+        "out",
+    );
+    app.slack.interaction(click).await.unwrap();
+    app.deliver().await;
+    assert!(
+        app.fake
+            .home("U0BOSS1S1")
+            .unwrap()
+            .to_string()
+            .contains("You have opted out")
+    );
+    let opened =
+        trustpulse::schedule::waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+            .await
+            .unwrap();
+    assert!(!opened.invitees.contains(&"U0BOSS1S1".to_owned()));
+    app.stop().await;
+}
