@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::app_state::{AppState, Clock};
 use crate::config::Settings;
 use crate::schedule::worker;
-use crate::slack::client::SlackApi;
+use crate::slack::client::{SlackApi, SlackError};
 use crate::slack::socket_mode::SocketMode;
 use crate::store::Store;
 
@@ -45,10 +45,14 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let slack = SlackApi::new(&settings.slack_api_url, bot_token);
         let now = clock.now();
-        let (team, bot_user) = slack.auth_test().await.map_err(|e| {
-            anyhow::anyhow!(
-                "Slack did not accept SLACK_BOT_TOKEN ({e}); check the token and that the app is installed in your workspace"
-            )
+        let (team, bot_user) = slack.auth_test().await.map_err(|e| match e {
+            SlackError::Api(code) => anyhow::anyhow!(
+                "Slack did not accept SLACK_BOT_TOKEN (Slack error {code}); check the token and that the app is installed in your workspace"
+            ),
+            other => anyhow::anyhow!(
+                "could not reach Slack at {} ({other}); check SLACK_API_URL and the network",
+                settings.slack_api_url
+            ),
         })?;
         store.activate_installation(&team, &bot_user, now).await?;
         tracing::info!(team, "connected to Slack");
