@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::privacy::MinRespondents;
-use crate::store::{OpenWaveError, OpenedWave, Store, Wave};
+use crate::store::{OpenWaveError, OpenedWave, Store, Wave, WaveTiming};
 
 /// Opens a pulse for `manager_id` now, open for the team's cadence's `open_for`, and queues the
 /// invitations.
@@ -29,9 +29,13 @@ pub async fn start_wave(
     let cadence = store.effective_cadence(manager_id, today).await?;
     // A pulse started by hand is its own slot, named by the instant it started.
     let period = format!("manual-{}", now.as_second());
-    store
-        .open_wave(manager_id, &period, cadence.closes_at(now), k, now)
-        .await
+    // By hand, everyone is asked now, and reminded after the cadence's delay.
+    let schedule = |_: Option<&str>| (now, Some(cadence.remind_at(now)));
+    let timing = WaveTiming {
+        closes_at: cadence.closes_at(now),
+        schedule: &schedule,
+    };
+    store.open_wave(manager_id, &period, &timing, k, now).await
 }
 
 /// Queues the one reminder for everyone in the team's open pulse who has not answered.

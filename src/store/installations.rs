@@ -74,3 +74,22 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Pauses every send to the workspace until `until` (after a 429), for all replicas.
+    pub async fn pause_sends_until(&self, until: Timestamp) -> anyhow::Result<()> {
+        sqlx::query("UPDATE installations SET paused_until = $1 WHERE paused_until IS NULL OR paused_until < $1")
+            .bind(secs(until))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Until when sends are paused by a 429, if they are at `now`.
+    pub async fn sends_paused_until(&self, now: Timestamp) -> anyhow::Result<Option<Timestamp>> {
+        let until: Option<i64> = sqlx::query_scalar("SELECT MAX(paused_until) FROM installations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(until.filter(|u| *u > secs(now)).map(super::from_secs))
+    }
+}

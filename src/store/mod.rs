@@ -7,6 +7,7 @@ mod admins;
 mod cadences;
 mod inbox;
 mod installations;
+mod marks;
 mod outbox;
 mod people;
 mod roster;
@@ -20,7 +21,7 @@ pub use outbox::{ClaimedJob, Job, OutboxCounts};
 pub use people::Person;
 pub use roster::{Membership, RosterChange};
 pub use submissions::SubmissionError;
-pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState};
+pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
 
 use anyhow::Context;
 use jiff::Timestamp;

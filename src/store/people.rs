@@ -110,13 +110,38 @@ impl Store {
         Ok(row.map(person_from_row))
     }
 
+    /// The bot's DM channel with a person, once known.
+    pub async fn dm_channel(&self, person_id: &str) -> anyhow::Result<Option<String>> {
+        let channel: Option<Option<String>> =
+            sqlx::query_scalar("SELECT dm_channel FROM people WHERE person_id = $1")
+                .bind(person_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(channel.flatten())
+    }
+
+    pub async fn set_dm_channel(
+        &self,
+        person_id: &str,
+        channel: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        ensure_person(&self.pool, person_id, now).await?;
+        sqlx::query("UPDATE people SET dm_channel = $2 WHERE person_id = $1")
+            .bind(person_id)
+            .bind(channel)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_opted_out(
         &self,
         person_id: &str,
         opted_out: bool,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        super::people::ensure_person(&self.pool, person_id, now).await?;
+        ensure_person(&self.pool, person_id, now).await?;
         sqlx::query("UPDATE people SET opted_out = $2, updated_at = $3 WHERE person_id = $1")
             .bind(person_id)
             .bind(i64::from(opted_out))

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::outbox::{Job, enqueue};
+use super::outbox::{Job, enqueue, enqueue_or_bring_forward};
 use super::{Store, from_secs, new_id, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
@@ -34,6 +34,21 @@ pub struct Wave {
     pub opens_at: Timestamp,
     pub closes_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+}
+
+/// When each invitee of a new wave is invited and reminded, given their Slack time zone, and
+/// when the wave closes.
+pub struct WaveTiming<'a> {
+    pub closes_at: Timestamp,
+    /// (invite at, remind at) for a seller with this time zone.
+    #[allow(clippy::type_complexity)]
+    pub schedule: &'a (dyn Fn(Option<&str>) -> (Timestamp, Option<Timestamp>) + Sync),
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error())
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 /// The result of opening a wave: the wave, who was invited, and whether this call created it
@@ -99,7 +114,28 @@ impl Store {
         &self,
         manager_id: &str,
         period: &str,
-        closes_at: Timestamp,
+        timing: &WaveTiming<'_>,
+        k: MinRespondents,
+        now: Timestamp,
+    ) -> Result<OpenedWave, OpenWaveError> {
+        // Two replicas opening the same slot at once: the loser hits a unique key, and its
+        // retry finds the winner's wave.
+        let mut attempt = 0;
+        loop {
+            match self.try_open_wave(manager_id, period, timing, k, now).await {
+                Err(OpenWaveError::Internal(e)) if attempt < 3 && is_unique_violation(&e) => {
+                    attempt += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_open_wave(
+        &self,
+        manager_id: &str,
+        period: &str,
+        timing: &WaveTiming<'_>,
         k: MinRespondents,
         now: Timestamp,
     ) -> Result<OpenedWave, OpenWaveError> {
@@ -134,8 +170,8 @@ impl Store {
             });
         }
 
-        let invitees: Vec<String> = sqlx::query_scalar(
-            "SELECT m.seller_id FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+        let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
              WHERE m.manager_id = $1 AND m.left_at IS NULL
                AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
                AND COALESCE(p.opted_out, 0) = 0
@@ -144,7 +180,7 @@ impl Store {
         .bind(manager_id)
         .fetch_all(&mut *tx)
         .await?;
-        if invitees.is_empty() {
+        if snapshot.is_empty() {
             return Err(OpenWaveError::NoEligibleSellers {
                 manager_id: manager_id.to_owned(),
             });
@@ -179,14 +215,22 @@ impl Store {
             }
         };
 
+        let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
+            .into_iter()
+            .map(|(person, tz)| {
+                let (invite_at, remind_at) = (timing.schedule)(tz.as_deref());
+                (person, invite_at, remind_at)
+            })
+            .collect();
+        let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
         let wave = Wave {
             wave_id: new_id(),
             manager_id: manager_id.to_owned(),
             window_id,
             period: period.to_owned(),
             state: WaveState::Open,
-            opens_at: now,
-            closes_at,
+            opens_at,
+            closes_at: timing.closes_at,
             closed_at: None,
         };
         sqlx::query(
@@ -207,20 +251,29 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let team_id = team_id.unwrap_or_default();
-        for person in &invitees {
+        for (person, invite_at, remind_at) in &schedule {
             sqlx::query("INSERT INTO wave_invitees (wave_id, person_id) VALUES ($1, $2)")
                 .bind(&wave.wave_id)
                 .bind(person)
                 .execute(&mut *tx)
                 .await?;
-            // The invitations commit with the wave, or neither does.
+            // The invitations (and the reminders, which go only to those who have not answered
+            // by then) commit with the wave, or nothing does.
             let invite = Job::Invite {
                 wave_id: wave.wave_id.clone(),
                 person_id: person.clone(),
             };
-            enqueue(&mut *tx, &team_id, &invite, now, now).await?;
+            enqueue(&mut *tx, &team_id, &invite, *invite_at, now).await?;
+            if let Some(remind_at) = remind_at {
+                let remind = Job::Remind {
+                    wave_id: wave.wave_id.clone(),
+                    person_id: person.clone(),
+                };
+                enqueue(&mut *tx, &team_id, &remind, *remind_at, now).await?;
+            }
         }
         tx.commit().await?;
+        let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
         Ok(OpenedWave {
             wave,
             invitees,
@@ -271,8 +324,9 @@ impl Store {
 }
 
 impl Store {
-    /// Queues one reminder for each invitee of an open wave who has not answered. Returns how
-    /// many were queued (a reminder already queued for someone is not queued again).
+    /// Makes the one reminder of each invitee of an open wave who has not answered due now:
+    /// queues it, or brings a reminder queued for later forward. A reminder already sent is not
+    /// sent again. Returns how many reminders are due now because of this call.
     pub async fn queue_reminders(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<usize> {
         let team_id = self
             .installation()
@@ -285,7 +339,8 @@ impl Store {
                 wave_id: wave_id.to_owned(),
                 person_id,
             };
-            queued += usize::from(enqueue(&self.pool, &team_id, &job, now, now).await?);
+            queued +=
+                usize::from(enqueue_or_bring_forward(&self.pool, &team_id, &job, now, now).await?);
         }
         Ok(queued)
     }

@@ -6,7 +6,7 @@ use std::sync::Once;
 use jiff::Timestamp;
 use sqlx::Connection;
 use trustpulse::privacy::MinRespondents;
-use trustpulse::store::{OpenedWave, Person, Store};
+use trustpulse::store::{OpenWaveError, OpenedWave, Person, Store, WaveTiming};
 use trustpulse::survey::Answers;
 use trustpulse::survey::roster::{Roster, RosterRow};
 
@@ -170,17 +170,25 @@ pub async fn import_teams(store: &Store, teams: &[Vec<(String, String)>]) {
     store.replace_roster(&roster(&pairs), now()).await.unwrap();
 }
 
+/// Opens `manager`'s wave for `period` at [`now`]: everyone invited now, no reminder.
+pub async fn open_wave_at(
+    store: &Store,
+    manager: &str,
+    period: &str,
+    closes_at: Timestamp,
+) -> Result<OpenedWave, OpenWaveError> {
+    let schedule = |_: Option<&str>| (now(), None);
+    let timing = WaveTiming {
+        closes_at,
+        schedule: &schedule,
+    };
+    store.open_wave(manager, period, &timing, k(5), now()).await
+}
+
 /// Imports a team of `n` for `manager` and opens its wave, closing three days later.
 pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWave {
     import_teams(store, &[team(manager, n)]).await;
-    store
-        .open_wave(
-            manager,
-            "2026-11-23",
-            ts("2026-11-26T10:00:00Z"),
-            k(5),
-            now(),
-        )
+    open_wave_at(store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"))
         .await
         .unwrap()
 }

@@ -81,8 +81,7 @@ on_both_backends! {
 
     async fn someone_outside_the_roster_snapshot_is_refused(store: Store) {
         import_teams(&store, &[team("U0BOSS1", 5), team("U0BOSS2", 5)]).await;
-        let wave = store
-            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+        let wave = open_wave_at(&store, "U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"))
             .await
             .unwrap()
             .wave;
@@ -169,8 +168,7 @@ fn ballot_round_trip(postgres: bool) {
             if let Some(open) = store.open_wave_of("U0BOSS1").await.unwrap() {
                 store.close_wave(&open.wave_id, now()).await.unwrap();
             }
-            store
-                .open_wave("U0BOSS1", &format!("round-{round}"), ts("2026-11-26T10:00:00Z"), k(5), now())
+            open_wave_at(&store, "U0BOSS1", &format!("round-{round}"), ts("2026-11-26T10:00:00Z"))
                 .await
                 .unwrap()
                 .wave

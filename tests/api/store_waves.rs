@@ -9,8 +9,7 @@ on_both_backends! {
         store.upsert_person(&bot("U0BOSS1S7"), now()).await.unwrap();
         store.upsert_person(&deactivated("U0BOSS1S8"), now()).await.unwrap();
         store.set_opted_out("U0BOSS1S6", true, now()).await.unwrap();
-        let opened = store
-            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+        let opened = open_wave_at(&store, "U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"))
             .await
             .unwrap();
         assert!(opened.created);
@@ -22,8 +21,7 @@ on_both_backends! {
 
     async fn opening_the_same_slot_twice_gives_the_same_wave(store: Store) {
         let first = open_team_wave(&store, "U0BOSS1", 5).await;
-        let again = store
-            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+        let again = open_wave_at(&store, "U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"))
             .await
             .unwrap();
         assert!(!again.created);
@@ -33,14 +31,12 @@ on_both_backends! {
 
     async fn a_team_has_at_most_one_open_wave(store: Store) {
         let first = open_team_wave(&store, "U0BOSS1", 5).await;
-        let err = store
-            .open_wave("U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"), k(5), now())
+        let err = open_wave_at(&store, "U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"))
             .await
             .unwrap_err();
         assert!(matches!(err, OpenWaveError::AlreadyOpen { .. }), "{err:?}");
         store.close_wave(&first.wave.wave_id, now()).await.unwrap();
-        let second = store
-            .open_wave("U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"), k(5), now())
+        let second = open_wave_at(&store, "U0BOSS1", "2026-11-30", ts("2026-12-03T10:00:00Z"))
             .await
             .unwrap();
         // Unreleased, the window carries over to the next wave (pooling under k).
@@ -50,8 +46,7 @@ on_both_backends! {
     async fn a_team_with_nobody_to_ask_gets_a_clear_refusal(store: Store) {
         import_teams(&store, &[team("U0BOSS1", 1)]).await;
         store.upsert_person(&bot("U0BOSS1S1"), now()).await.unwrap();
-        let err = store
-            .open_wave("U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"), k(5), now())
+        let err = open_wave_at(&store, "U0BOSS1", "2026-11-23", ts("2026-11-26T10:00:00Z"))
             .await
             .unwrap_err();
         assert!(matches!(err, OpenWaveError::NoEligibleSellers { .. }), "{err:?}");
