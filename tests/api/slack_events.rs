@@ -120,8 +120,8 @@ async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value)
     let counts = app.state.store.outbox_counts().await.unwrap();
     assert_eq!(
         (counts.pending, counts.cancelled),
-        (0, 6),
-        "pending invitations are cancelled"
+        (0, 12),
+        "pending invitations and their reminders are cancelled"
     );
     // Nothing more reaches Slack, even when new work is queued.
     waves::close_wave(&app.state.store, "U0BOSS1", now())
