@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::app_state::{AppState, Clock};
 use crate::config::Settings;
+use crate::schedule::pacing::{Pacer, PacingConfig};
 use crate::schedule::worker;
 use crate::slack::client::{SlackApi, SlackError};
 use crate::slack::socket_mode::SocketMode;
@@ -63,6 +64,10 @@ impl Application {
             k: settings.min_respondents,
             signing_secrets: Arc::new(settings.slack_signing_secret.clone()),
             clock,
+            pacer: Arc::new(Pacer::new(PacingConfig {
+                enabled: true,
+                posts_per_minute: settings.posts_per_minute,
+            })),
             worker_kick: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(settings.listen)

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use tokio::sync::Notify;
 
 use crate::privacy::MinRespondents;
+use crate::schedule::pacing::Pacer;
 use crate::slack::client::SlackApi;
 use crate::store::Store;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub k: MinRespondents,
     pub signing_secrets: Arc<Vec<SecretString>>,
     pub clock: Clock,
+    /// Paces Slack calls for every sender in this process.
+    pub pacer: Arc<Pacer>,
     /// Wakes the outbox worker when new work was queued.
     pub worker_kick: Arc<Notify>,
 }

@@ -68,6 +68,10 @@ pub struct Settings {
     #[arg(long, env = "TRUSTPULSE_MIN_RESPONDENTS", default_value_t = MinRespondents::default(), global = true)]
     pub min_respondents: MinRespondents,
 
+    /// Workspace-wide cap on DMs posted per minute (Slack allows "several hundred").
+    #[arg(long, env = "TRUSTPULSE_POSTS_PER_MINUTE", default_value_t = crate::schedule::pacing::DEFAULT_POSTS_PER_MINUTE, global = true, value_parser = clap::value_parser!(u32).range(1..=6000))]
+    pub posts_per_minute: u32,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -116,6 +120,7 @@ impl fmt::Debug for Settings {
             .field("slack_api_url", &self.slack_api_url)
             .field("listen", &self.listen)
             .field("min_respondents", &self.min_respondents)
+            .field("posts_per_minute", &self.posts_per_minute)
             .field("log_format", &self.log_format)
             .field("rust_log", &self.rust_log)
             .finish()

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app_state::AppState;
 use crate::slack::client::SlackError;
-use crate::slack::outbound::{Delivery, deliver};
+use crate::slack::outbound::{Delivery, NotDelivered, deliver};
 use crate::store::InstallationState;
 
 /// How long a claimed row is ours before another worker may rescue it.
@@ -27,12 +27,15 @@ pub struct RoundReport {
     pub sent: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Put back after a transient failure (counts against the attempts).
     pub retried: usize,
+    /// Put back for pacing, a 429 or a paused installation (does not count).
+    pub deferred: usize,
 }
 
 impl RoundReport {
     pub fn handled(&self) -> usize {
-        self.sent + self.skipped + self.failed + self.retried
+        self.sent + self.skipped + self.failed + self.retried + self.deferred
     }
 }
 
@@ -48,11 +51,15 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     ) {
         return Ok(report);
     }
+    if state.store.sends_paused_until(now).await?.is_some() {
+        return Ok(report);
+    }
     let jobs = state.store.claim_due(now, LEASE, BATCH).await?;
-    let mut stop: Option<(String, Timestamp)> = None;
+    // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes back
+    // untouched, due when sending can resume.
+    let mut hand_back: Option<(String, Timestamp)> = None;
     for claimed in jobs {
-        // After a 429 or an auth failure, hand the rest of the batch back untouched.
-        if let Some((reason, until)) = &stop {
+        if let Some((reason, until)) = &hand_back {
             state
                 .store
                 .retry_at(&claimed.job_id, reason, *until, false)
@@ -63,7 +70,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
         let span =
             tracing::info_span!("job", job_id = %claimed.job_id, kind, attempt = claimed.attempts);
         let _enter = span.enter();
-        match deliver(&state.slack, &state.store, &claimed.job, state.k.get(), now).await? {
+        match deliver(state, &claimed.job, now).await? {
             Ok(Delivery::Sent) => {
                 state.store.mark_sent(&claimed.job_id, now).await?;
                 report.sent += 1;
@@ -72,22 +79,33 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                 state.store.mark_sent(&claimed.job_id, now).await?;
                 report.skipped += 1;
             }
-            Err(SlackError::RateLimited(wait)) => {
-                let until = now
-                    + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1))
-                    + jitter(1_000);
+            Err(NotDelivered::Paced(deferral)) => {
+                let until = whole_second_at_or_after(deferral.until);
+                state
+                    .store
+                    .retry_at(&claimed.job_id, "paced", until, false)
+                    .await?;
+                report.deferred += 1;
+                if deferral.workspace_wide {
+                    hand_back = Some(("paced".into(), until));
+                }
+            }
+            Err(NotDelivered::Slack(SlackError::RateLimited(wait))) => {
+                let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1));
+                let until = whole_second_at_or_after(now + wait + jitter(1_000));
                 tracing::warn!(
                     retry_after_secs = wait.as_secs(),
-                    "rate limited by Slack; pausing sends"
+                    "rate limited by Slack; pausing every send to the workspace"
                 );
+                state.store.pause_sends_until(until).await?;
                 state
                     .store
                     .retry_at(&claimed.job_id, "ratelimited", until, false)
                     .await?;
-                report.retried += 1;
-                stop = Some(("ratelimited".into(), until));
+                report.deferred += 1;
+                hand_back = Some(("ratelimited".into(), until));
             }
-            Err(e) if e.is_auth() => {
+            Err(NotDelivered::Slack(e)) if e.is_auth() => {
                 tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
                 if let Some((team, _)) = state.store.installation().await? {
                     state.store.pause_installation(&team, now).await?;
@@ -96,10 +114,10 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                     .store
                     .retry_at(&claimed.job_id, &e.code(), now, false)
                     .await?;
-                report.retried += 1;
-                stop = Some((e.code(), now));
+                report.deferred += 1;
+                hand_back = Some((e.code(), now));
             }
-            Err(e) if e.is_permanent() => {
+            Err(NotDelivered::Slack(e)) if e.is_permanent() => {
                 tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
                 state
                     .store
@@ -107,7 +125,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                     .await?;
                 report.failed += 1;
             }
-            Err(e) => {
+            Err(NotDelivered::Slack(e)) => {
                 if claimed.attempts >= MAX_ATTEMPTS {
                     tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
                     state
@@ -116,7 +134,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                         .await?;
                     report.failed += 1;
                 } else {
-                    let until = now + backoff(claimed.attempts);
+                    let until = whole_second_at_or_after(now + backoff(claimed.attempts));
                     tracing::warn!(error = %e.code(), "transient failure; will retry");
                     state
                         .store
@@ -128,6 +146,16 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
         }
     }
     Ok(report)
+}
+
+/// Due times are stored in whole seconds; round up so a job is never due before it may go.
+fn whole_second_at_or_after(at: Timestamp) -> Timestamp {
+    let floor = Timestamp::from_second(at.as_second()).unwrap_or(at);
+    if floor < at {
+        floor + SignedDuration::from_secs(1)
+    } else {
+        floor
+    }
 }
 
 /// 2 s, 4 s, 8 s … capped at 10 minutes, each with up to 50% random jitter so that many rows

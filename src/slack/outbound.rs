@@ -1,12 +1,15 @@
-//! Delivering one outbox job to Slack. The worker decides about retries; this only sends.
+//! Delivering one outbox job to Slack, paced. The worker decides about retries; this only
+//! sends, or says why not.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::blocks;
-use super::client::{Message, SlackApi, SlackResult};
+use super::client::{Message, SlackError};
 use super::home;
-use crate::store::{Job, Store, WaveState};
+use crate::app_state::AppState;
+use crate::schedule::pacing::Deferral;
+use crate::store::{Job, WaveState};
 
 /// What happened to a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,13 +19,34 @@ pub enum Delivery {
     Skipped,
 }
 
+/// Why a job was not delivered this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotDelivered {
+    /// Slack refused or could not be reached.
+    Slack(SlackError),
+    /// Our own pacing: not before this instant.
+    Paced(Deferral),
+}
+
+impl From<SlackError> for NotDelivered {
+    fn from(e: SlackError) -> Self {
+        NotDelivered::Slack(e)
+    }
+}
+
+impl From<Deferral> for NotDelivered {
+    fn from(d: Deferral) -> Self {
+        NotDelivered::Paced(d)
+    }
+}
+
 pub async fn deliver(
-    api: &SlackApi,
-    store: &Store,
+    state: &AppState,
     job: &Job,
-    k: u32,
     now: Timestamp,
-) -> anyhow::Result<SlackResult<Delivery>> {
+) -> anyhow::Result<Result<Delivery, NotDelivered>> {
+    let store = &state.store;
+    let k = state.k.get();
     match job {
         Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
             let Some(wave) = store.wave(wave_id).await? else {
@@ -53,21 +77,57 @@ pub async fn deliver(
             } else {
                 blocks::invitation(wave_id, &closes, k)
             };
-            Ok(send_dm(api, person_id, message)
+            send_dm(state, person_id, message, now)
                 .await
-                .map(|()| Delivery::Sent))
+                .map(|r| r.map(|()| Delivery::Sent))
         }
         Job::PublishHome { person_id } => {
+            if let Err(deferral) = state.pacer.try_acquire("views.publish", None, now) {
+                return Ok(Err(deferral.into()));
+            }
             let view = home::home_view(store, person_id, k, now).await?;
-            Ok(api
+            Ok(state
+                .slack
                 .publish_home(person_id, view)
                 .await
-                .map(|()| Delivery::Sent))
+                .map(|()| Delivery::Sent)
+                .map_err(Into::into))
         }
     }
 }
 
-async fn send_dm(api: &SlackApi, person_id: &str, message: Message) -> SlackResult<()> {
-    let channel = api.open_dm(person_id).await?;
-    api.post_message(&channel, message).await.map(|_| ())
+/// Posts into the bot's DM with a person, opening it (once, then remembered) if needed.
+async fn send_dm(
+    state: &AppState,
+    person_id: &str,
+    message: Message,
+    now: Timestamp,
+) -> anyhow::Result<Result<(), NotDelivered>> {
+    let channel = match state.store.dm_channel(person_id).await? {
+        Some(channel) => channel,
+        None => {
+            if let Err(deferral) = state.pacer.try_acquire("conversations.open", None, now) {
+                return Ok(Err(deferral.into()));
+            }
+            match state.slack.open_dm(person_id).await {
+                Ok(channel) => {
+                    state.store.set_dm_channel(person_id, &channel, now).await?;
+                    channel
+                }
+                Err(e) => return Ok(Err(e.into())),
+            }
+        }
+    };
+    if let Err(deferral) = state
+        .pacer
+        .try_acquire("chat.postMessage", Some(&channel), now)
+    {
+        return Ok(Err(deferral.into()));
+    }
+    Ok(state
+        .slack
+        .post_message(&channel, message)
+        .await
+        .map(|_| ())
+        .map_err(Into::into))
 }
