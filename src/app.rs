@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::app_state::{AppState, Clock};
 use crate::config::Settings;
 use crate::schedule::pacing::{Pacer, PacingConfig};
-use crate::schedule::worker;
+use crate::schedule;
 use crate::slack::client::{SlackApi, SlackError};
 use crate::slack::socket_mode::SocketMode;
 use crate::store::Store;
@@ -26,6 +26,8 @@ pub struct Application {
     state: AppState,
     listener: TcpListener,
     socket_mode: Option<SocketMode>,
+    /// Held while serving on SQLite; the OS releases it when the process ends, even on kill -9.
+    _single_replica: Option<std::fs::File>,
 }
 
 impl Application {
@@ -43,6 +45,7 @@ impl Application {
                  Set it (Basic Information → Signing Secret), or set SLACK_APP_TOKEN to use Socket Mode"
             );
         }
+        let single_replica = lock_sqlite(&settings.database_url)?;
         let store = Store::connect(&settings.database_url).await?;
         let slack = SlackApi::new(&settings.slack_api_url, bot_token);
         let now = clock.now();
@@ -81,6 +84,7 @@ impl Application {
             state,
             listener,
             socket_mode,
+            _single_replica: single_replica,
         })
     }
 
@@ -101,7 +105,7 @@ impl Application {
         with_worker: bool,
     ) -> anyhow::Result<()> {
         let worker_task = with_worker.then(|| {
-            tokio::spawn(worker::run_until_stopped(
+            tokio::spawn(schedule::run_until_stopped(
                 self.state.clone(),
                 shutdown.clone(),
             ))
@@ -119,6 +123,33 @@ impl Application {
             socket_mode.shutdown().await;
         }
         served.context("the HTTP server stopped")
+    }
+}
+
+/// SQLite serves one replica: a second `serve` on the same file would double every send. An
+/// exclusive OS lock on `<file>.serve-lock` enforces it.
+fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest.trim_start_matches("//").split('?').next().unwrap_or("");
+    if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("could not create the lock file {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `trustpulse serve` is already running on {path}. SQLite runs one replica; stop the other one, \
+             or use PostgreSQL (DATABASE_URL=postgres://…) to run several"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("could not lock {lock_path}")),
     }
 }
 

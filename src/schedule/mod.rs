@@ -3,5 +3,43 @@
 //! `now`; only the serve loop reads the clock.
 
 pub mod pacing;
+pub mod planner;
 pub mod waves;
 pub mod worker;
+
+use jiff::SignedDuration;
+use tokio_util::sync::CancellationToken;
+
+use crate::app_state::AppState;
+
+/// How often the planner looks at the cadences. Slots are minutes apart at the finest, and a
+/// tick is cheap and idempotent.
+pub const PLANNER_EVERY: SignedDuration = SignedDuration::from_secs(30);
+
+/// The background loop of `serve`: the planner every [`PLANNER_EVERY`], the outbox worker at
+/// once when kicked and otherwise every second, until `shutdown` fires. A failed round is
+/// logged and retried on the next turn; work in flight finishes before the loop returns.
+pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
+    let mut last_tick = None;
+    loop {
+        let now = state.now();
+        if last_tick.is_none_or(|at| now.duration_since(at) >= PLANNER_EVERY) {
+            match planner::tick(&state, now).await {
+                Ok(report) if report != planner::TickReport::default() => tracing::info!(?report, "planner tick"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = ?e, "planner tick failed"),
+            }
+            last_tick = Some(now);
+        }
+        match worker::run_once(&state, now).await {
+            Ok(report) if report.handled() > 0 => tracing::debug!(?report, "outbox round"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = ?e, "outbox round failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = state.worker_kick.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -7,7 +7,6 @@
 //! paused and no further calls are made.
 
 use jiff::{SignedDuration, Timestamp};
-use tokio_util::sync::CancellationToken;
 
 use crate::app_state::AppState;
 use crate::slack::client::SlackError;
@@ -167,23 +166,6 @@ pub fn backoff(attempts: i64) -> SignedDuration {
 
 fn jitter(max_millis: i64) -> SignedDuration {
     SignedDuration::from_millis(rand::random_range(0..=max_millis.max(0)))
-}
-
-/// Runs rounds until `shutdown` fires: at once when kicked, otherwise every second.
-pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
-    loop {
-        let now = state.now();
-        match run_once(&state, now).await {
-            Ok(report) if report.handled() > 0 => tracing::debug!(?report, "outbox round"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = ?e, "outbox round failed"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = state.worker_kick.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-        }
-    }
 }
 
 #[cfg(test)]

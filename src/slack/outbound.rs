@@ -81,6 +81,11 @@ pub async fn deliver(
                 .await
                 .map(|r| r.map(|()| Delivery::Sent))
         }
+        Job::Digest { manager_id, .. } => {
+            send_dm(state, manager_id, blocks::digest_nothing_released(k), now)
+                .await
+                .map(|r| r.map(|()| Delivery::Sent))
+        }
         Job::PublishHome { person_id } => {
             if let Err(deferral) = state.pacer.try_acquire("views.publish", None, now) {
                 return Ok(Err(deferral.into()));

@@ -20,6 +20,8 @@ pub enum Job {
     Remind { wave_id: String, person_id: String },
     /// Refresh a person's App Home.
     PublishHome { person_id: String },
+    /// A manager's weekly digest, for the week of `week` (the digest's local date).
+    Digest { manager_id: String, week: String },
 }
 
 impl Job {
@@ -28,6 +30,7 @@ impl Job {
             Job::Invite { .. } => "invite",
             Job::Remind { .. } => "remind",
             Job::PublishHome { .. } => "publish_home",
+            Job::Digest { .. } => "digest",
         }
     }
 
@@ -38,6 +41,7 @@ impl Job {
             Job::Invite { wave_id, person_id } => format!("invite:{wave_id}:{person_id}"),
             Job::Remind { wave_id, person_id } => format!("remind:{wave_id}:{person_id}"),
             Job::PublishHome { person_id } => format!("home:{person_id}:{}", new_id()),
+            Job::Digest { manager_id, week } => format!("digest:{manager_id}:{week}"),
         }
     }
 }

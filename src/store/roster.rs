@@ -156,6 +156,18 @@ impl Store {
         .await?)
     }
 
+    /// The Slack time zones of a team's current sellers who can be asked (None: unknown).
+    pub async fn team_time_zones(&self, manager_id: &str) -> anyhow::Result<Vec<Option<String>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+             WHERE m.manager_id = $1 AND m.left_at IS NULL
+               AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0 AND COALESCE(p.opted_out, 0) = 0",
+        )
+        .bind(manager_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// When the roster last changed, if ever.
     pub async fn last_roster_import(&self) -> anyhow::Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar("SELECT MAX(imported_at) FROM roster_imports")

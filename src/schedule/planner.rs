@@ -1,0 +1,168 @@
+//! The planner: from the cadences, what is due at `now`. Every step is idempotent through a
+//! unique key (a wave per team and slot, a job per dedup key, a mark per decision), so ticking
+//! the same `now` twice, or from several replicas at once, does each thing once.
+//!
+//! - A slot opens when its first seller's local time comes (with `--tz seller` each seller is
+//!   invited at the cadence time in their own zone; otherwise all at once), and closes
+//!   `open_for` after its last seller's opening.
+//! - Each invitee's one reminder is queued with the wave, due `remind_after` after their own
+//!   invitation; the worker sends it only if they have not answered by then.
+//! - Downtime: a slot whose opening passed while nothing ticked is opened late, once, if it
+//!   would still be open, with its invitations due at once (its reminders too, unless their
+//!   time has passed as well, in which case there is no reminder); a slot whose whole wave
+//!   passed is skipped and logged once. Never twice.
+//! - Waves close at their time, whoever opened them.
+//! - Each manager's weekly digest is queued at their digest time, in their own time zone.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Span, Timestamp};
+
+use crate::app_state::AppState;
+use crate::store::{Job, OpenWaveError, WaveTiming};
+use crate::survey::cadence::{Cadence, next_weekly};
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub opened: usize,
+    pub closed: usize,
+    pub skipped: usize,
+    pub digests: usize,
+}
+
+/// Digests older than this are not sent late after downtime: the next week's will do.
+const DIGEST_GRACE: SignedDuration = SignedDuration::from_hours(12);
+
+pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport> {
+    let store = &state.store;
+    let mut report = TickReport::default();
+    for wave in store.waves_due_to_close(now).await? {
+        if store.close_wave(&wave.wave_id, now).await? {
+            tracing::info!(wave_id = %wave.wave_id, "pulse closed");
+            report.closed += 1;
+        }
+    }
+    let today = now.to_zoned(TimeZone::UTC).date();
+    for (manager, _, _) in store.team_sizes().await? {
+        let cadence = store.effective_cadence(&manager, today).await?;
+        let zones: Vec<TimeZone> = {
+            let mut zones: Vec<TimeZone> = store
+                .team_time_zones(&manager)
+                .await?
+                .iter()
+                .map(|tz| cadence.zone.resolve(tz.as_deref()))
+                .collect();
+            zones.dedup();
+            if zones.is_empty() {
+                zones.push(cadence.zone.resolve(None));
+            }
+            zones
+        };
+        for date in due_slots(&cadence, &zones, now) {
+            plan_slot(state, &manager, &cadence, date, &zones, now, &mut report).await?;
+        }
+        plan_digest(state, &manager, &cadence, now, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Slot dates whose first opening is at or before `now`, recent enough to still matter.
+fn due_slots(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Vec<Date> {
+    let horizon = now - cadence.open_for - SignedDuration::from_hours(72);
+    let from = horizon.to_zoned(TimeZone::UTC).date();
+    let until = now.to_zoned(TimeZone::UTC).date() + Span::new().days(2);
+    let mut slots = Vec::new();
+    let mut date = cadence.slot_on_or_after(from);
+    while date <= until {
+        let first = zones.iter().map(|tz| cadence.opening_at(date, tz)).min();
+        if first.is_some_and(|first| first <= now) {
+            slots.push(date);
+        }
+        date = cadence.slot_on_or_after(date.tomorrow().expect("sane date"));
+    }
+    slots
+}
+
+async fn plan_slot(
+    state: &AppState,
+    manager: &str,
+    cadence: &Cadence,
+    date: Date,
+    zones: &[TimeZone],
+    now: Timestamp,
+    report: &mut TickReport,
+) -> anyhow::Result<()> {
+    let store = &state.store;
+    let period = date.to_string();
+    if store.wave_for_period(manager, &period).await?.is_some() {
+        return Ok(());
+    }
+    let last = zones.iter().map(|tz| cadence.opening_at(date, tz)).max().unwrap_or(now);
+    let closes_at = cadence.closes_at(last);
+    if now >= closes_at {
+        if store.mark_once(&format!("missed:{manager}:{period}"), now).await? {
+            tracing::warn!(manager, period, "a pulse slot passed entirely while trustpulse was not running; skipped");
+        }
+        report.skipped += 1;
+        return Ok(());
+    }
+    let schedule = |tz: Option<&str>| {
+        let invite_at = cadence.opening_at(date, &cadence.zone.resolve(tz));
+        let remind_at = cadence.remind_at(invite_at);
+        (invite_at, (remind_at > now).then_some(remind_at))
+    };
+    let timing = WaveTiming {
+        closes_at,
+        schedule: &schedule,
+    };
+    match store.open_wave(manager, &period, &timing, state.k, now).await {
+        Ok(opened) => {
+            if opened.created {
+                tracing::info!(wave_id = %opened.wave.wave_id, period, invited = opened.invitees.len(), "pulse opened");
+                report.opened += 1;
+                state.worker_kick.notify_one();
+            }
+        }
+        Err(OpenWaveError::Internal(e)) => return Err(e),
+        Err(refusal) => {
+            if store.mark_once(&format!("not-opened:{manager}:{period}"), now).await? {
+                tracing::warn!(manager, period, reason = %refusal, "a scheduled pulse was not opened");
+            }
+            report.skipped += 1;
+        }
+    }
+    Ok(())
+}
+
+async fn plan_digest(
+    state: &AppState,
+    manager: &str,
+    cadence: &Cadence,
+    now: Timestamp,
+    report: &mut TickReport,
+) -> anyhow::Result<()> {
+    let store = &state.store;
+    let person = store.person(manager).await?;
+    let tz = person
+        .and_then(|p| p.tz)
+        .and_then(|name| jiff::tz::db().get(&name).ok())
+        .unwrap_or(TimeZone::UTC);
+    // The latest digest time at or before now (digest times are a week apart).
+    let week_ago = now - SignedDuration::from_hours(24 * 7) + SignedDuration::from_secs(1);
+    let due = next_weekly(cadence.digest_weekday, cadence.digest_time, &tz, week_ago);
+    if due > now || now.duration_since(due) > DIGEST_GRACE {
+        return Ok(());
+    }
+    let week = due.to_zoned(tz).date().to_string();
+    let job = Job::Digest {
+        manager_id: manager.to_owned(),
+        week,
+    };
+    let team = store.installation().await?.map(|(team, _)| team).unwrap_or_default();
+    if store.enqueue(&team, &job, due, now).await? {
+        report.digests += 1;
+        state.worker_kick.notify_one();
+    }
+    Ok(())
+}
