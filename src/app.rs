@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::app_state::{AppState, Clock};
 use crate::config::Settings;
-use crate::schedule::pacing::{Pacer, PacingConfig};
 use crate::schedule;
+use crate::schedule::pacing::{Pacer, PacingConfig};
 use crate::slack::client::{SlackApi, SlackError};
 use crate::slack::socket_mode::SocketMode;
 use crate::store::Store;
@@ -132,7 +132,11 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
     let Some(rest) = database_url.strip_prefix("sqlite:") else {
         return Ok(None);
     };
-    let path = rest.trim_start_matches("//").split('?').next().unwrap_or("");
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
     if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
         return Ok(None);
     }
@@ -149,7 +153,9 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
             "another `trustpulse serve` is already running on {path}. SQLite runs one replica; stop the other one, \
              or use PostgreSQL (DATABASE_URL=postgres://…) to run several"
         ),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("could not lock {lock_path}")),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("could not lock {lock_path}"))
+        }
     }
 }
 

@@ -25,7 +25,9 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
         let now = state.now();
         if last_tick.is_none_or(|at| now.duration_since(at) >= PLANNER_EVERY) {
             match planner::tick(&state, now).await {
-                Ok(report) if report != planner::TickReport::default() => tracing::info!(?report, "planner tick"),
+                Ok(report) if report != planner::TickReport::default() => {
+                    tracing::info!(?report, "planner tick")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = ?e, "planner tick failed"),
             }

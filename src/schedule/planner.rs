@@ -98,11 +98,22 @@ async fn plan_slot(
     if store.wave_for_period(manager, &period).await?.is_some() {
         return Ok(());
     }
-    let last = zones.iter().map(|tz| cadence.opening_at(date, tz)).max().unwrap_or(now);
+    let last = zones
+        .iter()
+        .map(|tz| cadence.opening_at(date, tz))
+        .max()
+        .unwrap_or(now);
     let closes_at = cadence.closes_at(last);
     if now >= closes_at {
-        if store.mark_once(&format!("missed:{manager}:{period}"), now).await? {
-            tracing::warn!(manager, period, "a pulse slot passed entirely while trustpulse was not running; skipped");
+        if store
+            .mark_once(&format!("missed:{manager}:{period}"), now)
+            .await?
+        {
+            tracing::warn!(
+                manager,
+                period,
+                "a pulse slot passed entirely while trustpulse was not running; skipped"
+            );
         }
         report.skipped += 1;
         return Ok(());
@@ -116,7 +127,10 @@ async fn plan_slot(
         closes_at,
         schedule: &schedule,
     };
-    match store.open_wave(manager, &period, &timing, state.k, now).await {
+    match store
+        .open_wave(manager, &period, &timing, state.k, now)
+        .await
+    {
         Ok(opened) => {
             if opened.created {
                 tracing::info!(wave_id = %opened.wave.wave_id, period, invited = opened.invitees.len(), "pulse opened");
@@ -126,7 +140,10 @@ async fn plan_slot(
         }
         Err(OpenWaveError::Internal(e)) => return Err(e),
         Err(refusal) => {
-            if store.mark_once(&format!("not-opened:{manager}:{period}"), now).await? {
+            if store
+                .mark_once(&format!("not-opened:{manager}:{period}"), now)
+                .await?
+            {
                 tracing::warn!(manager, period, reason = %refusal, "a scheduled pulse was not opened");
             }
             report.skipped += 1;
@@ -159,7 +176,11 @@ async fn plan_digest(
         manager_id: manager.to_owned(),
         week,
     };
-    let team = store.installation().await?.map(|(team, _)| team).unwrap_or_default();
+    let team = store
+        .installation()
+        .await?
+        .map(|(team, _)| team)
+        .unwrap_or_default();
     if store.enqueue(&team, &job, due, now).await? {
         report.digests += 1;
         state.worker_kick.notify_one();

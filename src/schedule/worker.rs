@@ -41,6 +41,9 @@ impl RoundReport {
 /// Runs one round at `now`: claims what is due and sends it.
 pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundReport> {
     let mut report = RoundReport::default();
+    if !state.store.has_due_work(now).await? {
+        return Ok(report);
+    }
     if matches!(
         state.store.installation().await?,
         Some((

@@ -101,7 +101,8 @@ struct Workspace {
     modals: HashMap<String, Value>,
     homes: HashMap<String, Value>,
     triggers: HashMap<String, String>,
-    faults: VecDeque<(String, Fault)>,
+    /// (method or "*", calls of it to let through first, fault)
+    faults: VecDeque<(String, usize, Fault)>,
     revoked: bool,
     next_ts: u64,
     next_id: u64,
@@ -163,7 +164,15 @@ impl FakeSlack {
 
     /// Makes the next call of `method` ("*" for any) fail with `fault`.
     pub fn fail_next(&self, method: &str, fault: Fault) {
-        self.with(|w| w.faults.push_back((method.to_owned(), fault)));
+        self.fail_call(method, 1, fault);
+    }
+
+    /// Makes the `n`-th call of `method` from now (1 = the next) fail with `fault`.
+    pub fn fail_call(&self, method: &str, n: usize, fault: Fault) {
+        self.with(|w| {
+            w.faults
+                .push_back((method.to_owned(), n.saturating_sub(1), fault))
+        });
     }
 
     /// Every call so far, in order.
@@ -297,8 +306,12 @@ async fn api(
         let index = w
             .faults
             .iter()
-            .position(|(m, _)| *m == method || m == "*")?;
-        w.faults.remove(index).map(|(_, fault)| fault)
+            .position(|(m, _, _)| *m == method || m == "*")?;
+        if w.faults[index].1 > 0 {
+            w.faults[index].1 -= 1;
+            return None;
+        }
+        w.faults.remove(index).map(|(_, _, fault)| fault)
     });
     match fault {
         Some(Fault::RateLimited { retry_after_secs }) => {

@@ -99,10 +99,13 @@ pub fn digest_nothing_released(k: u32) -> Message {
     let text = format!(
         "Your weekly trust digest: nothing has been released for your team yet. Results appear once at least {k} of your sellers have answered a pulse, so that no one's answers can be singled out."
     );
-    message(&text, json!([
-        {"type": "header", "text": {"type": "plain_text", "text": "Your team's trust this week"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    ]))
+    message(
+        &text,
+        json!([
+            {"type": "header", "text": {"type": "plain_text", "text": "Your team's trust this week"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        ]),
+    )
 }
 
 /// The survey modal: three required 1–5 questions and an optional comment.

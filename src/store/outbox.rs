@@ -129,6 +129,18 @@ impl Store {
         enqueue(&self.pool, team_id, job, due_at, now).await
     }
 
+    /// Whether anything is due at `now` (a cheap read, so an idle worker takes no write lock).
+    pub async fn has_due_work(&self, now: Timestamp) -> anyhow::Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT job_id FROM outbox
+             WHERE (state = 'pending' AND due_at <= $1) OR (state = 'sending' AND lease_until <= $1) LIMIT 1",
+        )
+        .bind(secs(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Claims up to `limit` due rows (pending and due, or sending with an expired lease) for
     /// `lease`. On PostgreSQL concurrent workers skip each other's rows (`SKIP LOCKED`).
     pub async fn claim_due(

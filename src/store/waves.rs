@@ -302,23 +302,29 @@ impl Store {
     }
 
     /// The team's wave for a cadence slot, if it was opened.
-    pub async fn wave_for_period(&self, manager_id: &str, period: &str) -> anyhow::Result<Option<Wave>> {
-        let row: Option<WaveRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_WAVE} WHERE manager_id = $1 AND period = $2")))
-                .bind(manager_id)
-                .bind(period)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn wave_for_period(
+        &self,
+        manager_id: &str,
+        period: &str,
+    ) -> anyhow::Result<Option<Wave>> {
+        let row: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_WAVE} WHERE manager_id = $1 AND period = $2"
+        )))
+        .bind(manager_id)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(wave_from_row))
     }
 
     /// Open waves whose closing time has come.
     pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<Wave>> {
-        let rows: Vec<WaveRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1")))
-                .bind(secs(now))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1"
+        )))
+        .bind(secs(now))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(wave_from_row).collect())
     }
 

@@ -162,6 +162,17 @@ impl TestApp {
         }
     }
 
+    /// A second trustpulse on the same database and fake Slack (another replica).
+    pub async fn second_replica(&self) -> anyhow::Result<AppState> {
+        let db = self.db.as_ref().expect("a database");
+        let app = Application::build(
+            &settings(&db.url, &self.fake, false),
+            Clock::manual(self.state.now()),
+        )
+        .await?;
+        Ok(app.state().clone())
+    }
+
     /// Adds people to the fake workspace and imports `manager`'s team of them.
     pub async fn team(&self, manager: &str, sellers: &[FakeUser]) {
         self.fake.add_user(FakeUser::new(manager, "Europe/Berlin"));
@@ -171,6 +182,11 @@ impl TestApp {
             pairs.push((seller.id.clone(), manager.to_owned()));
         }
         let store = &self.state.store;
+        let boss = trustpulse::store::Person {
+            tz: Some("Europe/Berlin".into()),
+            ..trustpulse::store::Person::from_id(manager)
+        };
+        store.upsert_person(&boss, now()).await.unwrap();
         for seller in sellers {
             let person = trustpulse::store::Person {
                 tz: Some(seller.tz.clone()),

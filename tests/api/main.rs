@@ -3,6 +3,7 @@
 
 mod app;
 mod helpers;
+mod schedule;
 
 mod cli;
 mod roster_email;

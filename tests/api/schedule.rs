@@ -1,0 +1,463 @@
+//! The planner and the worker over simulated time: cadences across time zones and DST,
+//! downtime, 429s, error classes, and the SQLite single-replica rule.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::date;
+use jiff::{SignedDuration, Timestamp};
+use trustpulse::schedule::{planner, waves, worker};
+use trustpulse::sim::fake_slack::{Fault, dm_channel};
+use trustpulse::store::{CadenceScope, InstallationState};
+use trustpulse::survey::cadence::{Cadence, CadenceFlags};
+
+use crate::app::{TestApp, sellers};
+use crate::helpers::{now, ts};
+
+const MINUTE: SignedDuration = SignedDuration::from_secs(60);
+const HOUR: SignedDuration = SignedDuration::from_secs(3600);
+
+async fn set_org_cadence(app: &TestApp, flags: CadenceFlags) {
+    let today = date(2026, 11, 23);
+    let cadence = flags
+        .apply(&Cadence::builtin_default(today), today)
+        .unwrap();
+    app.state
+        .store
+        .set_cadence(&CadenceScope::Org, &cadence, now())
+        .await
+        .unwrap();
+}
+
+/// DM channels known from an earlier pulse, so only `chat.postMessage` is called.
+async fn dms_known(app: &TestApp, people: &[&str]) {
+    for person in people {
+        app.state
+            .store
+            .set_dm_channel(person, &dm_channel(person), now())
+            .await
+            .unwrap();
+    }
+}
+
+/// What each DM channel received, and when (the simulated time of the step that sent it).
+type Sent = BTreeMap<String, Vec<(Timestamp, String)>>;
+
+/// One step of simulated time: a planner tick, then the worker until nothing is due.
+async fn step(app: &TestApp, at: Timestamp, sent: &mut Sent) {
+    app.state.clock.set(at);
+    let before = app.fake.calls_to("chat.postMessage").len();
+    planner::tick(&app.state, at).await.unwrap();
+    while worker::run_once(&app.state, at).await.unwrap().handled() > 0 {}
+    for call in &app.fake.calls_to("chat.postMessage")[before..] {
+        if call.error.is_none() {
+            let channel = call.args["channel"].as_str().unwrap().to_owned();
+            let text = call.args["text"].as_str().unwrap();
+            let kind = if text.contains("digest") {
+                "digest"
+            } else if text.contains("reminder") {
+                "reminder"
+            } else {
+                "invitation"
+            };
+            sent.entry(channel).or_default().push((at, kind.to_owned()));
+        }
+    }
+}
+
+async fn simulate(app: &TestApp, from: Timestamp, until: Timestamp, every: SignedDuration) -> Sent {
+    let mut sent = Sent::new();
+    let mut at = from;
+    while at <= until {
+        step(app, at, &mut sent).await;
+        at += every;
+    }
+    sent
+}
+
+async fn weekly_seller_cadence_over_a_week(every: SignedDuration) -> (Sent, Option<Timestamp>) {
+    let app = TestApp::spawn().await;
+    let team = sellers(
+        "U0BOSS1",
+        9,
+        &["America/New_York", "Europe/Berlin", "Asia/Tokyo"],
+    );
+    app.team("U0BOSS1", &team).await;
+    let ids: Vec<&str> = team
+        .iter()
+        .map(|s| s.id.as_str())
+        .chain(["U0BOSS1"])
+        .collect();
+    dms_known(&app, &ids).await;
+    set_org_cadence(
+        &app,
+        CadenceFlags {
+            every: Some("1w".into()),
+            weekday: Some("mon".into()),
+            time: Some("10:00".into()),
+            tz: Some("seller".into()),
+            open_for: Some("3d".into()),
+            remind_after: Some("2d".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let sent = simulate(
+        &app,
+        ts("2026-11-29T00:00:00Z"),
+        ts("2026-12-04T00:00:00Z"),
+        every,
+    )
+    .await;
+    let wave = app
+        .state
+        .store
+        .wave_for_period("U0BOSS1", "2026-11-30")
+        .await
+        .unwrap()
+        .unwrap();
+    app.stop().await;
+    (sent, wave.closed_at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_seller_cadence_asks_each_seller_at_ten_their_time_and_ticking_rate_does_not_matter()
+ {
+    let (by_minute, closed_by_minute) = weekly_seller_cadence_over_a_week(MINUTE).await;
+    let (by_hour, closed_by_hour) = weekly_seller_cadence_over_a_week(HOUR).await;
+    let expected_invite = [
+        ("America/New_York", "2026-11-30T15:00:00Z"),
+        ("Europe/Berlin", "2026-11-30T09:00:00Z"),
+        ("Asia/Tokyo", "2026-11-30T01:00:00Z"),
+    ];
+    for i in 1..=9 {
+        let channel = dm_channel(&format!("U0BOSS1S{i}"));
+        let (zone, invite_at) = expected_invite[(i - 1) % 3];
+        let invite_at = ts(invite_at);
+        let remind_at = invite_at + SignedDuration::from_hours(48);
+        assert_eq!(
+            by_minute[&channel],
+            vec![
+                (invite_at, "invitation".to_owned()),
+                (remind_at, "reminder".to_owned())
+            ],
+            "seller {i} in {zone}: invited at 10:00 local, reminded once two days later"
+        );
+    }
+    // The manager gets the weekly digest at 09:00 Berlin time, and no survey.
+    assert_eq!(
+        by_minute[&dm_channel("U0BOSS1")],
+        vec![(ts("2026-11-30T08:00:00Z"), "digest".to_owned())]
+    );
+    // The wave closes three days after its last seller's opening.
+    assert_eq!(closed_by_minute, Some(ts("2026-12-03T15:00:00Z")));
+    assert_eq!(
+        by_minute, by_hour,
+        "ticking every minute or every hour sends the same, at the same times"
+    );
+    assert_eq!(closed_by_minute, closed_by_hour);
+}
+
+async fn dst_slot(
+    time: &str,
+    from: &str,
+    until: &str,
+    slot: &str,
+) -> (Vec<String>, Timestamp, usize) {
+    let app = TestApp::spawn().await;
+    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["America/New_York"]))
+        .await;
+    set_org_cadence(
+        &app,
+        CadenceFlags {
+            weekday: Some("sun".into()),
+            time: Some(time.into()),
+            tz: Some("America/New_York".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let sent = simulate(&app, ts(from), ts(until), SignedDuration::from_mins(15)).await;
+    let wave = app
+        .state
+        .store
+        .wave_for_period("U0BOSS1", slot)
+        .await
+        .unwrap()
+        .expect("the slot opened");
+    let waves: Vec<String> = [slot].iter().map(|s| s.to_string()).collect();
+    let invitations = sent
+        .values()
+        .flatten()
+        .filter(|(_, kind)| kind == "invitation")
+        .count();
+    app.stop().await;
+    (waves, wave.opens_at, invitations)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_in_the_spring_gap_or_the_autumn_repeat_opens_exactly_once() {
+    // 2027-03-14: New York jumps from 02:00 to 03:00; 02:30 opens at the jump (07:00Z).
+    let (_, opens_at, invitations) = dst_slot(
+        "02:30",
+        "2027-03-14T00:00:00Z",
+        "2027-03-14T12:00:00Z",
+        "2027-03-14",
+    )
+    .await;
+    assert_eq!(opens_at, ts("2027-03-14T07:00:00Z"));
+    assert_eq!(invitations, 5, "five sellers, one invitation each");
+    // 2026-11-01: 01:30 happens twice; the first (05:30Z) opens, the second (06:30Z) does not.
+    let (_, opens_at, invitations) = dst_slot(
+        "01:30",
+        "2026-11-01T00:00:00Z",
+        "2026-11-01T12:00:00Z",
+        "2026-11-01",
+    )
+    .await;
+    assert_eq!(opens_at, ts("2026-11-01T05:30:00Z"));
+    assert_eq!(invitations, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
+    let app = TestApp::spawn().await;
+    let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
+    app.team("U0BOSS1", &team).await;
+    let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
+    dms_known(&app, &ids).await;
+    set_org_cadence(
+        &app,
+        CadenceFlags {
+            tz: Some("Europe/Berlin".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut sent = Sent::new();
+    // Down from 08:00Z to 11:00Z across the 09:00Z slot: sent once, late, then never again.
+    step(&app, ts("2026-11-30T08:00:00Z"), &mut sent).await;
+    assert!(
+        sent.values().flatten().all(|(_, kind)| kind == "digest"),
+        "no invitation before the slot"
+    );
+    for at in [
+        "2026-11-30T11:00:00Z",
+        "2026-11-30T11:00:00Z",
+        "2026-11-30T11:30:00Z",
+        "2026-11-30T12:00:00Z",
+    ] {
+        step(&app, ts(at), &mut sent).await;
+    }
+    let invitations: Vec<_> = sent
+        .values()
+        .flatten()
+        .filter(|(_, k)| k == "invitation")
+        .collect();
+    assert_eq!(invitations.len(), 5);
+    assert!(
+        invitations
+            .iter()
+            .all(|(at, _)| *at == ts("2026-11-30T11:00:00Z")),
+        "{invitations:?}"
+    );
+
+    // Down for the whole of the next week's pulse (Mon 09:00Z to Thu 09:00Z): skipped, twice over.
+    let calls = app.fake.calls_to("chat.postMessage").len();
+    for at in ["2026-12-10T12:00:00Z", "2026-12-10T12:01:00Z"] {
+        app.state.clock.set(ts(at));
+        let report = planner::tick(&app.state, ts(at)).await.unwrap();
+        assert_eq!((report.opened, report.skipped), (0, 1));
+    }
+    while worker::run_once(&app.state, ts("2026-12-10T12:01:00Z"))
+        .await
+        .unwrap()
+        .handled()
+        > 0
+    {}
+    assert!(
+        app.state
+            .store
+            .wave_for_period("U0BOSS1", "2026-12-07")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let new_posts = app.fake.calls_to("chat.postMessage")[calls..].len();
+    assert!(
+        new_posts <= 1,
+        "at most the digest, no invitation: {new_posts}"
+    );
+    let skipped_logs = crate::app::captured_logs()
+        .matches("period=\"2026-12-07\"")
+        .count();
+    assert!(skipped_logs <= 1, "the skip is logged once");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_nothing() {
+    let app = TestApp::spawn().await;
+    let team = sellers("U0BOSS1", 60, &["Europe/Berlin"]);
+    app.team("U0BOSS1", &team).await;
+    let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
+    dms_known(&app, &ids).await;
+    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+    app.fake.fail_call(
+        "chat.postMessage",
+        50,
+        Fault::RateLimited {
+            retry_after_secs: 7,
+        },
+    );
+
+    let mut per_second: Vec<(Timestamp, usize, usize)> = Vec::new();
+    let mut at = now();
+    for _ in 0..40 {
+        app.state.clock.set(at);
+        let before = app.fake.calls_to("chat.postMessage").len();
+        while worker::run_once(&app.state, at).await.unwrap().handled() > 0 {}
+        let calls = app.fake.calls_to("chat.postMessage");
+        let limited = calls[before..].iter().filter(|c| c.status == 429).count();
+        per_second.push((at, calls.len() - before, limited));
+        at += SignedDuration::from_secs(1);
+    }
+    let calls = app.fake.calls_to("chat.postMessage");
+    assert_eq!(calls.iter().filter(|c| c.status == 429).count(), 1);
+    let delivered: std::collections::BTreeSet<&str> = calls
+        .iter()
+        .filter(|c| c.error.is_none())
+        .map(|c| c.args["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(delivered.len(), 60, "nothing dropped");
+    let limited_at = per_second
+        .iter()
+        .find(|(_, _, limited)| *limited > 0)
+        .unwrap()
+        .0;
+    let quiet: usize = per_second
+        .iter()
+        .filter(|(t, _, _)| *t > limited_at && *t < limited_at + SignedDuration::from_secs(7))
+        .map(|(_, n, _)| n)
+        .sum();
+    assert_eq!(quiet, 0, "no call to the workspace for Retry-After seconds");
+    assert!(
+        per_second.iter().all(|(_, n, _)| *n <= 5),
+        "never more than the pace allows: {per_second:?}"
+    );
+    app.stop().await;
+}
+
+async fn one_seller_wave(app: &TestApp) {
+    app.team("U0BOSS1", &sellers("U0BOSS1", 1, &["Europe/Berlin"]))
+        .await;
+    dms_known(app, &["U0BOSS1S1"]).await;
+    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+}
+
+/// Runs the worker at every due time for a day of simulated time.
+async fn run_for_a_day(app: &TestApp) {
+    let end = app.state.now() + SignedDuration::from_hours(24);
+    loop {
+        let now = app.state.now();
+        while worker::run_once(&app.state, now).await.unwrap().handled() > 0 {}
+        match app.state.store.next_due().await.unwrap() {
+            Some(next) if next > now && next < end => app.state.clock.set(next),
+            _ => return,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_is_one_call_and_never_retried() {
+    let app = TestApp::spawn().await;
+    one_seller_wave(&app).await;
+    app.fake
+        .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
+    run_for_a_day(&app).await;
+    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
+    assert_eq!(app.state.store.outbox_counts().await.unwrap().failed, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
+    let app = TestApp::spawn().await;
+    one_seller_wave(&app).await;
+    for _ in 0..8 {
+        app.fake.fail_next("chat.postMessage", Fault::ServerError);
+    }
+    let mut times = Vec::new();
+    let end = app.state.now() + SignedDuration::from_hours(24);
+    loop {
+        let now = app.state.now();
+        let before = app.fake.calls_to("chat.postMessage").len();
+        while worker::run_once(&app.state, now).await.unwrap().handled() > 0 {}
+        if app.fake.calls_to("chat.postMessage").len() > before {
+            times.push(now);
+        }
+        match app.state.store.next_due().await.unwrap() {
+            // The reminder, due two days later, is not part of this.
+            Some(next) if next > now && next < end => app.state.clock.set(next),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        app.fake.calls_to("chat.postMessage").len(),
+        8,
+        "eight attempts, then no more"
+    );
+    assert_eq!(app.state.store.outbox_counts().await.unwrap().dead, 1);
+    let gaps: Vec<i64> = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_secs())
+        .collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] >= g[0]),
+        "growing gaps: {gaps:?}"
+    );
+    assert!(gaps[0] >= 2 && *gaps.last().unwrap() >= 128, "{gaps:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
+    let app = TestApp::spawn().await;
+    app.team("U0BOSS1", &sellers("U0BOSS1", 3, &["Europe/Berlin"]))
+        .await;
+    dms_known(&app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3"]).await;
+    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+    app.fake
+        .fail_next("chat.postMessage", Fault::Error("invalid_auth".into()));
+    run_for_a_day(&app).await;
+    assert_eq!(
+        app.fake.calls_to("chat.postMessage").len(),
+        1,
+        "no call after the token was refused"
+    );
+    let (_, state) = app.state.store.installation().await.unwrap().unwrap();
+    assert_eq!(state, InstallationState::Paused);
+    assert_eq!(
+        app.state.store.outbox_counts().await.unwrap().pending,
+        6,
+        "nothing is lost: it waits"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
+    let app = TestApp::spawn().await;
+    let second = app.second_replica().await;
+    let err = second.err().expect("the second serve must refuse");
+    assert!(
+        err.to_string().contains("already running") && err.to_string().contains("PostgreSQL"),
+        "{err}"
+    );
+    app.stop().await;
+}
