@@ -7,11 +7,12 @@
 //! paused and no further calls are made.
 
 use jiff::{SignedDuration, Timestamp};
+use tracing::Instrument;
 
 use crate::app_state::AppState;
 use crate::slack::client::SlackError;
 use crate::slack::outbound::{Delivery, NotDelivered, deliver};
-use crate::store::InstallationState;
+use crate::store::{ClaimedJob, InstallationState};
 
 /// How long a claimed row is ours before another worker may rescue it.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
@@ -68,86 +69,100 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
                 .await?;
             continue;
         }
-        let kind = claimed.job.kind();
-        let span =
-            tracing::info_span!("job", job_id = %claimed.job_id, kind, attempt = claimed.attempts);
-        let _enter = span.enter();
-        match deliver(state, &claimed.job, now).await? {
-            Ok(Delivery::Sent) => {
-                state.store.mark_sent(&claimed.job_id, now).await?;
-                report.sent += 1;
-            }
-            Ok(Delivery::Skipped) => {
-                state.store.mark_sent(&claimed.job_id, now).await?;
-                report.skipped += 1;
-            }
-            Err(NotDelivered::Paced(deferral)) => {
-                let until = whole_second_at_or_after(deferral.until);
-                state
-                    .store
-                    .retry_at(&claimed.job_id, "paced", until, false)
-                    .await?;
-                report.deferred += 1;
-                if deferral.workspace_wide {
-                    hand_back = Some(("paced".into(), until));
-                }
-            }
-            Err(NotDelivered::Slack(SlackError::RateLimited(wait))) => {
-                let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1));
-                let until = whole_second_at_or_after(now + wait + jitter(1_000));
-                tracing::warn!(
-                    retry_after_secs = wait.as_secs(),
-                    "rate limited by Slack; pausing every send to the workspace"
-                );
-                state.store.pause_sends_until(until).await?;
-                state
-                    .store
-                    .retry_at(&claimed.job_id, "ratelimited", until, false)
-                    .await?;
-                report.deferred += 1;
-                hand_back = Some(("ratelimited".into(), until));
-            }
-            Err(NotDelivered::Slack(e)) if e.is_auth() => {
-                tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
-                if let Some((team, _)) = state.store.installation().await? {
-                    state.store.pause_installation(&team, now).await?;
-                }
-                state
-                    .store
-                    .retry_at(&claimed.job_id, &e.code(), now, false)
-                    .await?;
-                report.deferred += 1;
-                hand_back = Some((e.code(), now));
-            }
-            Err(NotDelivered::Slack(e)) if e.is_permanent() => {
-                tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-                state
-                    .store
-                    .mark_failed(&claimed.job_id, &e.code(), now)
-                    .await?;
-                report.failed += 1;
-            }
-            Err(NotDelivered::Slack(e)) => {
-                if claimed.attempts >= MAX_ATTEMPTS {
-                    tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                    state
-                        .store
-                        .mark_dead(&claimed.job_id, &e.code(), now)
-                        .await?;
-                    report.failed += 1;
-                } else {
-                    let until = whole_second_at_or_after(now + backoff(claimed.attempts));
-                    tracing::warn!(error = %e.code(), "transient failure; will retry");
-                    state
-                        .store
-                        .retry_at(&claimed.job_id, &e.code(), until, true)
-                        .await?;
-                    report.retried += 1;
-                }
-            }
+        let span = tracing::info_span!("job", job_id = %claimed.job_id, kind = claimed.job.kind(), attempt = claimed.attempts);
+        if let Some(stop) = handle(state, &claimed, now, &mut report)
+            .instrument(span)
+            .await?
+        {
+            hand_back = Some(stop);
         }
     }
     Ok(report)
+}
+
+/// Delivers one claimed job and records its outcome. Returns `Some((reason, until))` when the
+/// rest of the batch must wait (a 429, an auth failure, a spent workspace budget).
+async fn handle(
+    state: &AppState,
+    claimed: &ClaimedJob,
+    now: Timestamp,
+    report: &mut RoundReport,
+) -> anyhow::Result<Option<(String, Timestamp)>> {
+    match deliver(state, &claimed.job, now).await? {
+        Ok(Delivery::Sent) => {
+            state.store.mark_sent(&claimed.job_id, now).await?;
+            report.sent += 1;
+        }
+        Ok(Delivery::Skipped) => {
+            state.store.mark_sent(&claimed.job_id, now).await?;
+            report.skipped += 1;
+        }
+        Err(NotDelivered::Paced(deferral)) => {
+            let until = whole_second_at_or_after(deferral.until);
+            state
+                .store
+                .retry_at(&claimed.job_id, "paced", until, false)
+                .await?;
+            report.deferred += 1;
+            if deferral.workspace_wide {
+                return Ok(Some(("paced".into(), until)));
+            }
+        }
+        Err(NotDelivered::Slack(SlackError::RateLimited(wait))) => {
+            let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1));
+            let until = whole_second_at_or_after(now + wait + jitter(1_000));
+            tracing::warn!(
+                retry_after_secs = wait.as_secs(),
+                "rate limited by Slack; pausing every send to the workspace"
+            );
+            state.store.pause_sends_until(until).await?;
+            state
+                .store
+                .retry_at(&claimed.job_id, "ratelimited", until, false)
+                .await?;
+            report.deferred += 1;
+            return Ok(Some(("ratelimited".into(), until)));
+        }
+        Err(NotDelivered::Slack(e)) if e.is_auth() => {
+            tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
+            if let Some((team, _)) = state.store.installation().await? {
+                state.store.pause_installation(&team, now).await?;
+            }
+            state
+                .store
+                .retry_at(&claimed.job_id, &e.code(), now, false)
+                .await?;
+            report.deferred += 1;
+            return Ok(Some((e.code(), now)));
+        }
+        Err(NotDelivered::Slack(e)) if e.is_permanent() => {
+            tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
+            state
+                .store
+                .mark_failed(&claimed.job_id, &e.code(), now)
+                .await?;
+            report.failed += 1;
+        }
+        Err(NotDelivered::Slack(e)) => {
+            if claimed.attempts >= MAX_ATTEMPTS {
+                tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
+                state
+                    .store
+                    .mark_dead(&claimed.job_id, &e.code(), now)
+                    .await?;
+                report.failed += 1;
+            } else {
+                let until = whole_second_at_or_after(now + backoff(claimed.attempts));
+                tracing::warn!(error = %e.code(), "transient failure; will retry");
+                state
+                    .store
+                    .retry_at(&claimed.job_id, &e.code(), until, true)
+                    .await?;
+                report.retried += 1;
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Due times are stored in whole seconds; round up so a job is never due before it may go.

@@ -97,9 +97,18 @@ impl TestApp {
         TestApp::spawn_full(false, now(), secrets).await
     }
 
+    /// HTTP mode on a fresh PostgreSQL database, or None when no server is configured.
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let db = TestDb::postgres().await?;
+        Some(TestApp::spawn_on(db, false, now(), &[SIGNING_SECRET]).await)
+    }
+
     async fn spawn_full(socket_mode: bool, at: Timestamp, secrets: &[&str]) -> TestApp {
+        TestApp::spawn_on(TestDb::sqlite().await, socket_mode, at, secrets).await
+    }
+
+    async fn spawn_on(db: TestDb, socket_mode: bool, at: Timestamp, secrets: &[&str]) -> TestApp {
         log_buffer();
-        let db = TestDb::sqlite().await;
         let fake = FakeSlack::start(Vec::new()).await.unwrap();
         let clock = Clock::manual(at);
         let mut settings = settings(&db.url, &fake, socket_mode);

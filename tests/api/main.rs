@@ -6,6 +6,7 @@ mod helpers;
 mod schedule;
 
 mod cli;
+mod replicas;
 mod roster_email;
 mod slack_events;
 mod slack_logs;
