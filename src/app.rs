@@ -67,6 +67,7 @@ impl Application {
             k: settings.min_respondents,
             signing_secrets: Arc::new(settings.slack_signing_secret.clone()),
             clock,
+            lease: jiff::SignedDuration::from_secs(i64::from(settings.lease_secs)),
             pacer: Arc::new(Pacer::new(PacingConfig {
                 enabled: true,
                 posts_per_minute: settings.posts_per_minute,

@@ -46,6 +46,8 @@ pub struct AppState {
     pub k: MinRespondents,
     pub signing_secrets: Arc<Vec<SecretString>>,
     pub clock: Clock,
+    /// How long a claimed outbox row is this process's before another may rescue it.
+    pub lease: jiff::SignedDuration,
     /// Paces Slack calls for every sender in this process.
     pub pacer: Arc<Pacer>,
     /// Wakes the outbox worker when new work was queued.

@@ -80,6 +80,16 @@ pub struct Settings {
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub rust_log: String,
 
+    /// How long a claimed outbox row belongs to this process before another may rescue it.
+    #[arg(
+        long,
+        env = "TRUSTPULSE_LEASE_SECS",
+        default_value_t = 120,
+        hide = true,
+        global = true
+    )]
+    pub lease_secs: u32,
+
     /// Pretend the current time is this instant (RFC 3339), for tests and rehearsals.
     #[arg(long, env = "TRUSTPULSE_NOW", hide = true, global = true)]
     pub now: Option<Timestamp>,
@@ -121,6 +131,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("min_respondents", &self.min_respondents)
             .field("posts_per_minute", &self.posts_per_minute)
+            .field("lease_secs", &self.lease_secs)
             .field("log_format", &self.log_format)
             .field("rust_log", &self.rust_log)
             .finish()

@@ -14,8 +14,6 @@ use crate::slack::client::SlackError;
 use crate::slack::outbound::{Delivery, NotDelivered, deliver};
 use crate::store::{ClaimedJob, InstallationState};
 
-/// How long a claimed row is ours before another worker may rescue it.
-pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// Rows claimed per round.
 pub const BATCH: i64 = 50;
 /// Transient failures before a row is dead-lettered (≈ 30 minutes of backoff in all).
@@ -57,7 +55,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     if state.store.sends_paused_until(now).await?.is_some() {
         return Ok(report);
     }
-    let jobs = state.store.claim_due(now, LEASE, BATCH).await?;
+    let jobs = state.store.claim_due(now, state.lease, BATCH).await?;
     // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes back
     // untouched, due when sending can resume.
     let mut hand_back: Option<(String, Timestamp)> = None;

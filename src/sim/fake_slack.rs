@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
+use tokio::sync::watch;
 
 use super::methods::METHODS;
 use super::socket::SocketServer;
@@ -114,6 +115,8 @@ pub struct FakeSlack {
     addr: SocketAddr,
     state: Arc<Mutex<Workspace>>,
     socket: SocketServer,
+    /// Successful `chat.postMessage` calls so far, for [`FakeSlack::wait_for_posts`].
+    posts: Arc<watch::Sender<usize>>,
 }
 
 impl FakeSlack {
@@ -131,6 +134,7 @@ impl FakeSlack {
             addr,
             state,
             socket,
+            posts: Arc::new(watch::channel(0).0),
         };
         let app = Router::new()
             .route("/api/{method}", any(api))
@@ -173,6 +177,18 @@ impl FakeSlack {
             w.faults
                 .push_back((method.to_owned(), n.saturating_sub(1), fault))
         });
+    }
+
+    /// Waits until at least `n` messages were posted (e.g. to interrupt a fan-out midway).
+    pub async fn wait_for_posts(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        let mut posts = self.posts.subscribe();
+        match tokio::time::timeout(timeout, posts.wait_for(|seen| *seen >= n)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => anyhow::bail!(
+                "only {} of {n} messages were posted in time",
+                *self.posts.borrow()
+            ),
+        }
     }
 
     /// Every call so far, in order.
@@ -406,6 +422,7 @@ impl FakeSlack {
                     blocks: args["blocks"].clone(),
                     updated: false,
                 });
+                self.posts.send_modify(|n| *n += 1);
                 json!({"ok": true, "channel": channel, "ts": ts,
                        "message": {"type": "message", "text": text, "ts": ts, "user": BOT_USER_ID, "bot_id": "B0TRUSTBOT"}})
             }

@@ -67,6 +67,7 @@ pub fn settings(db_url: &str, fake: &FakeSlack, socket_mode: bool) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         min_respondents: crate::helpers::k(5),
         posts_per_minute: 300,
+        lease_secs: 120,
         log_format: LogFormat::Text,
         rust_log: "trace".into(),
         now: None,

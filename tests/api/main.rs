@@ -2,6 +2,7 @@
 //! PostgreSQL; see `helpers::TestDb`.
 
 mod app;
+mod crash;
 mod helpers;
 mod schedule;
 
