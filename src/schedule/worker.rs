@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::app_state::AppState;
 use crate::slack::client::SlackError;
-use crate::slack::outbound::{Delivery, NotDelivered, deliver};
+use crate::slack::outbound::{Delivery, NotDelivered, Prefetched, deliver};
 use crate::store::{ClaimedJob, InstallationState};
 
 /// Rows claimed per round.
@@ -59,6 +59,11 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes back
     // untouched, due when sending can resume.
     let mut hand_back: Option<(String, Timestamp)> = None;
+    let prefetched = Prefetched::load(
+        &state.store,
+        &jobs.iter().map(|c| &c.job).collect::<Vec<_>>(),
+    )
+    .await?;
     for claimed in jobs {
         if let Some((reason, until)) = &hand_back {
             state
@@ -68,7 +73,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
             continue;
         }
         let span = tracing::info_span!("job", job_id = %claimed.job_id, kind = claimed.job.kind(), attempt = claimed.attempts);
-        if let Some(stop) = handle(state, &claimed, now, &mut report)
+        if let Some(stop) = handle(state, &claimed, &prefetched, now, &mut report)
             .instrument(span)
             .await?
         {
@@ -83,10 +88,11 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
 async fn handle(
     state: &AppState,
     claimed: &ClaimedJob,
+    prefetched: &Prefetched,
     now: Timestamp,
     report: &mut RoundReport,
 ) -> anyhow::Result<Option<(String, Timestamp)>> {
-    match deliver(state, &claimed.job, now).await? {
+    match deliver(state, &claimed.job, prefetched, now).await? {
         Ok(Delivery::Sent) => {
             state.store.mark_sent(&claimed.job_id, now).await?;
             report.sent += 1;

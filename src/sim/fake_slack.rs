@@ -105,6 +105,14 @@ struct Workspace {
     /// (method or "*", calls of it to let through first, fault)
     faults: VecDeque<(String, usize, Fault)>,
     revoked: bool,
+    /// When set, `chat.postMessage` answers 429 beyond this many posts per minute in the
+    /// workspace or more than one per second to a channel, as Slack does.
+    post_limit: Option<u32>,
+    recent_posts: VecDeque<std::time::Instant>,
+    last_post_to: HashMap<String, std::time::Instant>,
+    /// Arrival time of each successful post, for latency measurements.
+    post_times: Vec<std::time::Instant>,
+    posted_channels: std::collections::HashSet<String>,
     next_ts: u64,
     next_id: u64,
 }
@@ -115,8 +123,8 @@ pub struct FakeSlack {
     addr: SocketAddr,
     state: Arc<Mutex<Workspace>>,
     socket: SocketServer,
-    /// Successful `chat.postMessage` calls so far, for [`FakeSlack::wait_for_posts`].
-    posts: Arc<watch::Sender<usize>>,
+    /// How many distinct channels have received a message, for [`FakeSlack::wait_for_recipients`].
+    recipients: Arc<watch::Sender<usize>>,
 }
 
 impl FakeSlack {
@@ -134,7 +142,7 @@ impl FakeSlack {
             addr,
             state,
             socket,
-            posts: Arc::new(watch::channel(0).0),
+            recipients: Arc::new(watch::channel(0).0),
         };
         let app = Router::new()
             .route("/api/{method}", any(api))
@@ -179,14 +187,25 @@ impl FakeSlack {
         });
     }
 
-    /// Waits until at least `n` messages were posted (e.g. to interrupt a fan-out midway).
-    pub async fn wait_for_posts(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        let mut posts = self.posts.subscribe();
-        match tokio::time::timeout(timeout, posts.wait_for(|seen| *seen >= n)).await {
+    /// Enforces Slack-like limits on `chat.postMessage` (see [`Workspace`]).
+    pub fn enforce_post_limit(&self, posts_per_minute: u32) {
+        self.with(|w| w.post_limit = Some(posts_per_minute));
+    }
+
+    /// When each successful post arrived.
+    pub fn post_times(&self) -> Vec<std::time::Instant> {
+        self.with(|w| w.post_times.clone())
+    }
+
+    /// Waits until at least `n` distinct channels have received a message (e.g. to interrupt a
+    /// fan-out midway, or to see it complete).
+    pub async fn wait_for_recipients(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        let mut seen = self.recipients.subscribe();
+        match tokio::time::timeout(timeout, seen.wait_for(|count| *count >= n)).await {
             Ok(Ok(_)) => Ok(()),
             _ => anyhow::bail!(
-                "only {} of {n} messages were posted in time",
-                *self.posts.borrow()
+                "only {} of {n} recipients were reached in time",
+                *self.recipients.borrow()
             ),
         }
     }
@@ -352,6 +371,19 @@ async fn api(
         None => {}
     }
     let result = fake.perform(&method, &args);
+    if let Some(retry_after) = result["retry_after"].as_u64() {
+        fake.record(&method, args, 429, Some("ratelimited"));
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(slack_error("ratelimited")),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            "retry-after",
+            retry_after.to_string().parse().expect("digits"),
+        );
+        return response;
+    }
     fake.answer(&method, args, 200, result)
 }
 
@@ -412,6 +444,22 @@ impl FakeSlack {
                 if !channel.starts_with('D') && !channel.starts_with('C') {
                     return slack_error("channel_not_found");
                 }
+                if let Some(limit) = w.post_limit {
+                    let now = std::time::Instant::now();
+                    while w.recent_posts.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+                        w.recent_posts.pop_front();
+                    }
+                    let channel_busy = w.last_post_to.get(&channel).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(1));
+                    if w.recent_posts.len() >= limit as usize || channel_busy {
+                        return json!({"ok": false, "error": "ratelimited", "retry_after": 1});
+                    }
+                    w.recent_posts.push_back(now);
+                    w.last_post_to.insert(channel.clone(), now);
+                }
+                w.post_times.push(std::time::Instant::now());
+                if w.posted_channels.insert(channel.clone()) {
+                    self.recipients.send_modify(|n| *n += 1);
+                }
                 w.next_ts += 1;
                 let ts = format!("{}.{:06}", w.next_ts / 1_000_000, w.next_ts % 1_000_000);
                 let text = arg("text");
@@ -422,7 +470,6 @@ impl FakeSlack {
                     blocks: args["blocks"].clone(),
                     updated: false,
                 });
-                self.posts.send_modify(|n| *n += 1);
                 json!({"ok": true, "channel": channel, "ts": ts,
                        "message": {"type": "message", "text": text, "ts": ts, "user": BOT_USER_ID, "bot_id": "B0TRUSTBOT"}})
             }

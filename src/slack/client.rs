@@ -247,5 +247,6 @@ pub fn person_from_slack(user: &SlackUser) -> Person {
         is_bot: user.flags.is_bot.unwrap_or(false) || user.id.0 == "USLACKBOT",
         is_deactivated: user.deleted.unwrap_or(false),
         opted_out: false,
+        dm_channel: None,
     }
 }

@@ -9,7 +9,9 @@ use super::client::{Message, SlackError};
 use super::home;
 use crate::app_state::AppState;
 use crate::schedule::pacing::Deferral;
-use crate::store::{Job, WaveState};
+use std::collections::HashMap;
+
+use crate::store::{Job, Person, Store, Wave, WaveState};
 
 /// What happened to a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,32 +42,65 @@ impl From<Deferral> for NotDelivered {
     }
 }
 
+/// The waves and people a batch of jobs refers to, loaded in two queries rather than two per
+/// job.
+#[derive(Default)]
+pub struct Prefetched {
+    waves: HashMap<String, Wave>,
+    people: HashMap<String, Person>,
+}
+
+impl Prefetched {
+    pub async fn load(store: &Store, jobs: &[&Job]) -> anyhow::Result<Prefetched> {
+        let mut wave_ids = Vec::new();
+        let mut person_ids = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
+                    wave_ids.push(wave_id.as_str());
+                    person_ids.push(person_id.as_str());
+                }
+                Job::Digest { manager_id, .. } => person_ids.push(manager_id.as_str()),
+                Job::PublishHome { .. } => {}
+            }
+        }
+        wave_ids.sort_unstable();
+        wave_ids.dedup();
+        person_ids.sort_unstable();
+        person_ids.dedup();
+        Ok(Prefetched {
+            waves: store.waves_by_ids(&wave_ids).await?,
+            people: store.people_by_ids(&person_ids).await?,
+        })
+    }
+}
+
 pub async fn deliver(
     state: &AppState,
     job: &Job,
+    prefetched: &Prefetched,
     now: Timestamp,
 ) -> anyhow::Result<Result<Delivery, NotDelivered>> {
-    let store = &state.store;
     let k = state.k.get();
     match job {
         Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
-            let Some(wave) = store.wave(wave_id).await? else {
+            let Some(wave) = prefetched.waves.get(wave_id) else {
                 return Ok(Ok(Delivery::Skipped));
             };
             if wave.state != WaveState::Open || now >= wave.closes_at {
                 return Ok(Ok(Delivery::Skipped));
             }
-            let person = store.person(person_id).await?;
-            if person.as_ref().is_some_and(|p| !p.is_eligible()) {
+            let person = prefetched.people.get(person_id);
+            if person.is_some_and(|p| !p.is_eligible()) {
                 return Ok(Ok(Delivery::Skipped));
             }
             let is_reminder = matches!(job, Job::Remind { .. });
-            if is_reminder && store.has_answered(wave_id, person_id).await? != Some(false) {
+            if is_reminder && state.store.has_answered(wave_id, person_id).await? != Some(false) {
                 return Ok(Ok(Delivery::Skipped));
             }
             let tz = person
-                .and_then(|p| p.tz)
-                .and_then(|name| jiff::tz::db().get(&name).ok())
+                .and_then(|p| p.tz.as_deref())
+                .and_then(|name| jiff::tz::db().get(name).ok())
                 .unwrap_or(TimeZone::UTC);
             let closes = wave
                 .closes_at
@@ -77,12 +112,18 @@ pub async fn deliver(
             } else {
                 blocks::invitation(wave_id, &closes, k)
             };
-            send_dm(state, person_id, message, now)
+            let known = person.and_then(|p| p.dm_channel.clone());
+            send_dm(state, person_id, known, message, now)
                 .await
                 .map(|r| r.map(|()| Delivery::Sent))
         }
         Job::Digest { manager_id, .. } => {
-            send_dm(state, manager_id, blocks::digest_nothing_released(k), now)
+            let known = prefetched
+                .people
+                .get(manager_id)
+                .and_then(|p| p.dm_channel.clone());
+            let message = blocks::digest_nothing_released(k);
+            send_dm(state, manager_id, known, message, now)
                 .await
                 .map(|r| r.map(|()| Delivery::Sent))
         }
@@ -90,7 +131,7 @@ pub async fn deliver(
             if let Err(deferral) = state.pacer.try_acquire("views.publish", None, now) {
                 return Ok(Err(deferral.into()));
             }
-            let view = home::home_view(store, person_id, k, now).await?;
+            let view = home::home_view(&state.store, person_id, k, now).await?;
             Ok(state
                 .slack
                 .publish_home(person_id, view)
@@ -105,10 +146,11 @@ pub async fn deliver(
 async fn send_dm(
     state: &AppState,
     person_id: &str,
+    known_channel: Option<String>,
     message: Message,
     now: Timestamp,
 ) -> anyhow::Result<Result<(), NotDelivered>> {
-    let channel = match state.store.dm_channel(person_id).await? {
+    let channel = match known_channel {
         Some(channel) => channel,
         None => {
             if let Err(deferral) = state.pacer.try_acquire("conversations.open", None, now) {

@@ -14,6 +14,8 @@ pub struct Person {
     pub is_bot: bool,
     pub is_deactivated: bool,
     pub opted_out: bool,
+    /// The bot's DM channel with the person, once known.
+    pub dm_channel: Option<String>,
 }
 
 impl Person {
@@ -27,6 +29,7 @@ impl Person {
             is_bot: false,
             is_deactivated: false,
             opted_out: false,
+            dm_channel: None,
         }
     }
 
@@ -44,10 +47,13 @@ type PersonRow = (
     i64,
     i64,
     i64,
+    Option<String>,
 );
 
+const SELECT_PERSON: &str = "SELECT person_id, display_name, email, tz, is_bot, is_deactivated, opted_out, dm_channel FROM people";
+
 fn person_from_row(row: PersonRow) -> Person {
-    let (person_id, display_name, email, tz, is_bot, is_deactivated, opted_out) = row;
+    let (person_id, display_name, email, tz, is_bot, is_deactivated, opted_out, dm_channel) = row;
     Person {
         person_id,
         display_name,
@@ -56,6 +62,7 @@ fn person_from_row(row: PersonRow) -> Person {
         is_bot: is_bot != 0,
         is_deactivated: is_deactivated != 0,
         opted_out: opted_out != 0,
+        dm_channel,
     }
 }
 
@@ -100,24 +107,38 @@ impl Store {
     }
 
     pub async fn person(&self, person_id: &str) -> anyhow::Result<Option<Person>> {
-        let row: Option<PersonRow> = sqlx::query_as(
-            "SELECT person_id, display_name, email, tz, is_bot, is_deactivated, opted_out
-             FROM people WHERE person_id = $1",
-        )
+        let row: Option<PersonRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_PERSON} WHERE person_id = $1"
+        )))
         .bind(person_id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(person_from_row))
     }
 
-    /// The bot's DM channel with a person, once known.
-    pub async fn dm_channel(&self, person_id: &str) -> anyhow::Result<Option<String>> {
-        let channel: Option<Option<String>> =
-            sqlx::query_scalar("SELECT dm_channel FROM people WHERE person_id = $1")
-                .bind(person_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(channel.flatten())
+    /// Several people at once (one query), by id.
+    pub async fn people_by_ids(
+        &self,
+        ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashMap<String, Person>> {
+        let mut found = std::collections::HashMap::new();
+        // Bounded lists keep each statement well under every backend's parameter limit.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{SELECT_PERSON} WHERE person_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let person = person_from_row(row);
+                found.insert(person.person_id.clone(), person);
+            }
+        }
+        Ok(found)
     }
 
     pub async fn set_dm_channel(

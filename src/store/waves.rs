@@ -301,6 +301,30 @@ impl Store {
         Ok(row.map(wave_from_row))
     }
 
+    /// Several waves at once (one query), by id.
+    pub async fn waves_by_ids(
+        &self,
+        ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashMap<String, Wave>> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{SELECT_WAVE} WHERE wave_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, WaveRow>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let wave = wave_from_row(row);
+                found.insert(wave.wave_id.clone(), wave);
+            }
+        }
+        Ok(found)
+    }
+
     /// The team's wave for a cadence slot, if it was opened.
     pub async fn wave_for_period(
         &self,

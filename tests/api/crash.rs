@@ -55,7 +55,7 @@ async fn kill_dash_nine_mid_fan_out_loses_nothing_and_duplicates_at_most_one() {
         .wave;
 
     let mut first = serve(dir.path(), &db_url, &fake);
-    fake.wait_for_posts(200, Duration::from_secs(60))
+    fake.wait_for_recipients(200, Duration::from_secs(60))
         .await
         .unwrap();
     first.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
@@ -67,7 +67,7 @@ async fn kill_dash_nine_mid_fan_out_loses_nothing_and_duplicates_at_most_one() {
     );
 
     let mut second = serve(dir.path(), &db_url, &fake);
-    let finished = fake.wait_for_posts(500, Duration::from_secs(60)).await;
+    let finished = fake.wait_for_recipients(500, Duration::from_secs(60)).await;
     second.kill().unwrap();
     second.wait().unwrap();
     finished.unwrap();
