@@ -69,6 +69,7 @@ async fn run(
         store: store.clone(),
         slack: SlackApi::new(&fake.api_url(), &BOT_TOKEN.to_owned().into()),
         k: MinRespondents::default(),
+        release_policy: Default::default(),
         signing_secrets: Arc::new(Vec::new()),
         clock: Clock::System,
         lease: jiff::SignedDuration::from_secs(120),

@@ -65,6 +65,7 @@ impl Application {
             store,
             slack,
             k: settings.min_respondents,
+            release_policy: settings.release_policy(),
             signing_secrets: Arc::new(settings.slack_signing_secret.clone()),
             clock,
             lease: jiff::SignedDuration::from_secs(i64::from(settings.lease_secs)),

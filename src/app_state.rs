@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use tokio::sync::Notify;
 
 use crate::privacy::MinRespondents;
+use crate::privacy::window::ReleasePolicy;
 use crate::schedule::pacing::Pacer;
 use crate::slack::client::SlackApi;
 use crate::store::Store;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub store: Store,
     pub slack: SlackApi,
     pub k: MinRespondents,
+    pub release_policy: ReleasePolicy,
     pub signing_secrets: Arc<Vec<SecretString>>,
     pub clock: Clock,
     /// How long a claimed outbox row is this process's before another may rescue it.

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 
 use crate::privacy::MinRespondents;
+use crate::privacy::window::ReleasePolicy;
 use crate::store::redact_url;
 
 #[derive(clap::Args, Clone)]
@@ -68,6 +69,14 @@ pub struct Settings {
     #[arg(long, env = "TRUSTPULSE_MIN_RESPONDENTS", default_value_t = MinRespondents::default(), global = true)]
     pub min_respondents: MinRespondents,
 
+    /// Comments are shown only when at least this many people answered (default: k; at least 3).
+    #[arg(long, env = "TRUSTPULSE_MIN_COMMENT_RESPONDENTS", global = true)]
+    pub min_comment_respondents: Option<MinRespondents>,
+
+    /// A window under k is pooled with the team's next pulses, up to this many in all.
+    #[arg(long, env = "TRUSTPULSE_MAX_WINDOW_WAVES", default_value_t = crate::privacy::window::DEFAULT_MAX_WINDOW_WAVES, global = true, value_parser = clap::value_parser!(u32).range(1..=12))]
+    pub max_window_waves: u32,
+
     /// Workspace-wide cap on DMs posted per minute (Slack allows "several hundred").
     #[arg(long, env = "TRUSTPULSE_POSTS_PER_MINUTE", default_value_t = crate::schedule::pacing::DEFAULT_POSTS_PER_MINUTE, global = true, value_parser = clap::value_parser!(u32).range(1..=6000))]
     pub posts_per_minute: u32,
@@ -110,6 +119,13 @@ fn secret(text: &str) -> Result<SecretString, String> {
 }
 
 impl Settings {
+    pub fn release_policy(&self) -> ReleasePolicy {
+        ReleasePolicy {
+            min_comment_respondents: self.min_comment_respondents,
+            max_window_waves: self.max_window_waves,
+        }
+    }
+
     /// The current instant: the clock, unless `--now` pins it.
     pub fn now(&self) -> Timestamp {
         self.now.unwrap_or_else(Timestamp::now)
@@ -130,6 +146,8 @@ impl fmt::Debug for Settings {
             .field("slack_api_url", &self.slack_api_url)
             .field("listen", &self.listen)
             .field("min_respondents", &self.min_respondents)
+            .field("min_comment_respondents", &self.min_comment_respondents)
+            .field("max_window_waves", &self.max_window_waves)
             .field("posts_per_minute", &self.posts_per_minute)
             .field("lease_secs", &self.lease_secs)
             .field("log_format", &self.log_format)

@@ -8,6 +8,7 @@ pub mod app;
 pub mod app_state;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod privacy;
 pub mod schedule;
 pub mod sim;

@@ -4,6 +4,7 @@
 use clap::Subcommand;
 
 use crate::config::Settings;
+use crate::privacy::window::WindowDecision;
 use crate::schedule::waves;
 use crate::store::Store;
 
@@ -41,10 +42,25 @@ pub async fn run(command: WaveCommand, store: &Store, settings: &Settings) -> an
             Some((_, queued)) => println!("{queued} reminders queued for {manager}'s team."),
             None => anyhow::bail!("{manager}'s team has no open pulse to remind about"),
         },
-        WaveCommand::Close { manager } => match waves::close_wave(store, &manager, now).await? {
-            Some(_) => println!("{manager}'s pulse is closed; no more answers are accepted."),
-            None => anyhow::bail!("{manager}'s team has no open pulse to close"),
-        },
+        WaveCommand::Close { manager } => {
+            match waves::close_wave(store, &manager, &settings.release_policy(), now).await? {
+                Some((_, decision)) => {
+                    let outcome = match decision {
+                        WindowDecision::Release => "its results are released to the manager",
+                        WindowDecision::Hold => {
+                            "too few answered to show results safely, so the answers are kept for the next pulse"
+                        }
+                        WindowDecision::ReleaseShort => {
+                            "too few answered even pooled over several pulses, so it is reported with no numbers"
+                        }
+                    };
+                    println!(
+                        "{manager}'s pulse is closed; no more answers are accepted. {outcome}."
+                    );
+                }
+                None => anyhow::bail!("{manager}'s team has no open pulse to close"),
+            }
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! participation tokens that stop double answers without storing who answered.
 
 pub mod token;
+pub mod window;
 
 use std::fmt;
 use std::str::FromStr;

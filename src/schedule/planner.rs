@@ -19,6 +19,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
 use crate::app_state::AppState;
+use crate::schedule::waves;
 use crate::store::{Job, OpenWaveError, WaveTiming};
 use crate::survey::cadence::{Cadence, next_weekly};
 
@@ -38,8 +39,10 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     let store = &state.store;
     let mut report = TickReport::default();
     for wave in store.waves_due_to_close(now).await? {
-        if store.close_wave(&wave.wave_id, now).await? {
-            tracing::info!(wave_id = %wave.wave_id, "pulse closed");
+        if waves::close_and_release(store, &wave, &state.release_policy, now)
+            .await?
+            .is_some()
+        {
             report.closed += 1;
         }
     }

@@ -3,7 +3,9 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::digest::release::{Thresholds, WindowFacts, compute_release};
 use crate::privacy::MinRespondents;
+use crate::privacy::window::{ReleasePolicy, WindowDecision, decide};
 use crate::store::{OpenWaveError, OpenedWave, Store, Wave, WaveTiming};
 
 /// Opens a pulse for `manager_id` now, open for the team's cadence's `open_for`, and queues the
@@ -51,15 +53,61 @@ pub async fn remind_wave(
     Ok(Some((wave, queued)))
 }
 
-/// Closes the team's open pulse now. Returns the wave that was closed, if there was one.
+/// Closes the team's open pulse now (and releases its window if due). Returns the wave that
+/// was closed and what happened to its window, if there was an open pulse.
 pub async fn close_wave(
     store: &Store,
     manager_id: &str,
+    policy: &ReleasePolicy,
     now: Timestamp,
-) -> anyhow::Result<Option<Wave>> {
+) -> anyhow::Result<Option<(Wave, WindowDecision)>> {
     let Some(wave) = store.open_wave_of(manager_id).await? else {
         return Ok(None);
     };
-    store.close_wave(&wave.wave_id, now).await?;
-    Ok(Some(wave))
+    let decision = close_and_release(store, &wave, policy, now).await?;
+    Ok(decision.map(|d| (wave, d)))
+}
+
+/// Closes one wave and decides its window: release with numbers, hold for the next wave, or
+/// release as "not enough responses" after the maximum number of waves. Returns None when
+/// the wave was already closed (another replica got there first).
+pub async fn close_and_release(
+    store: &Store,
+    wave: &Wave,
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<Option<WindowDecision>> {
+    if !store.close_wave(&wave.wave_id, now).await? {
+        return Ok(None);
+    }
+    let Some(window) = store.window_state(&wave.window_id).await? else {
+        return Ok(None);
+    };
+    let decision = decide(
+        window.respondents,
+        window.k,
+        window.waves_closed,
+        policy.max_window_waves,
+    );
+    match decision {
+        WindowDecision::Hold => store.hold_window(&window).await?,
+        WindowDecision::Release | WindowDecision::ReleaseShort => {
+            let facts = WindowFacts {
+                tally: window.tally,
+                respondents: window.respondents,
+                invited: window.invited,
+                comments: window.comments.clone(),
+                window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
+                waves: window.waves_closed,
+            };
+            let thresholds = Thresholds {
+                k: window.k,
+                comment_minimum: policy.comment_minimum(window.k),
+            };
+            let release = compute_release(facts, thresholds);
+            store.release_window(&window, &release, now).await?;
+        }
+    }
+    tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
+    Ok(Some(decision))
 }

@@ -269,16 +269,18 @@ async fn on_admin_action(
                 format!("<@{value}>'s team has no open pulse."),
             ),
         },
-        admin_ids::CLOSE => match waves::close_wave(&state.store, value, now).await? {
-            Some(_) => notice(
-                "Pulse closed",
-                format!("<@{value}>'s pulse is closed; no more answers are accepted."),
-            ),
-            None => notice(
-                "Nothing to close",
-                format!("<@{value}>'s team has no open pulse."),
-            ),
-        },
+        admin_ids::CLOSE => {
+            match waves::close_wave(&state.store, value, &state.release_policy, now).await? {
+                Some(_) => notice(
+                    "Pulse closed",
+                    format!("<@{value}>'s pulse is closed; no more answers are accepted."),
+                ),
+                None => notice(
+                    "Nothing to close",
+                    format!("<@{value}>'s team has no open pulse."),
+                ),
+            }
+        }
         admin_ids::ADD_ADMIN => Some(home::add_admin_modal()),
         admin_ids::REMOVE_ADMIN => {
             if state.store.admins().await?.len() <= 1 {

@@ -66,6 +66,8 @@ pub fn settings(db_url: &str, fake: &FakeSlack, socket_mode: bool) -> Settings {
         slack_api_url: fake.api_url(),
         listen: "127.0.0.1:0".parse().unwrap(),
         min_respondents: crate::helpers::k(5),
+        min_comment_respondents: None,
+        max_window_waves: 4,
         posts_per_minute: 300,
         lease_secs: 120,
         log_format: LogFormat::Text,

@@ -124,9 +124,14 @@ async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value)
         "pending invitations and their reminders are cancelled"
     );
     // Nothing more reaches Slack, even when new work is queued.
-    waves::close_wave(&app.state.store, "U0BOSS1", now())
-        .await
-        .unwrap();
+    waves::close_wave(
+        &app.state.store,
+        "U0BOSS1",
+        &app.state.release_policy,
+        now(),
+    )
+    .await
+    .unwrap();
     waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
         .await
         .unwrap();

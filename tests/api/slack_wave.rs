@@ -170,10 +170,30 @@ async fn whole_wave(app: TestApp) {
         .unwrap();
     assert_eq!(app.deliver().await.sent, 0);
 
-    // After close, an answer is refused and changes nothing.
-    waves::close_wave(&app.state.store, "U0BOSS1", now())
+    // Closing releases the window (6 answered, k = 5) and freezes it; a later answer is refused
+    // and changes nothing.
+    let window = opened.wave.window_id.clone();
+    waves::close_wave(
+        &app.state.store,
+        "U0BOSS1",
+        &app.state.release_policy,
+        now(),
+    )
+    .await
+    .unwrap();
+    let released = app
+        .state
+        .store
+        .release_bytes(&window)
         .await
-        .unwrap();
+        .unwrap()
+        .expect("released");
+    assert!(released.contains("\"respondents\":6"), "{released}");
+    assert_eq!(
+        ballot_count(&app, &wave).await,
+        0,
+        "the raw ballots are gone; the release remains"
+    );
     let values = payloads::survey_values("5", "5", "5", None);
     let reply = app
         .slack
@@ -181,7 +201,10 @@ async fn whole_wave(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(modal_title(&reply.body), "Pulse closed");
-    assert_eq!(ballot_count(&app, &wave).await, 6);
+    assert_eq!(
+        app.state.store.release_bytes(&window).await.unwrap(),
+        Some(released)
+    );
 
     // An unknown wave.
     let mut unknown = modal.clone();
