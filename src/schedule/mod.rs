@@ -2,6 +2,7 @@
 //! screens and the planner, and the outbox worker that talks to Slack. Time always comes in as
 //! `now`; only the serve loop reads the clock.
 
+pub mod digests;
 pub mod pacing;
 pub mod planner;
 pub mod waves;

@@ -408,7 +408,17 @@ impl FakeSlack {
 
     fn answer(&self, method: &str, args: Value, status: u16, body: Value) -> Response {
         let error = body["error"].as_str().map(str::to_owned);
+        let new_recipient = method == "chat.postMessage"
+            && error.is_none()
+            && self.with(|w| {
+                w.posted_channels
+                    .insert(body["channel"].as_str().unwrap_or_default().to_owned())
+            });
         self.record(method, args, status, error.as_deref());
+        // Only once the call is on record, so a waiting test sees it.
+        if new_recipient {
+            self.recipients.send_modify(|n| *n += 1);
+        }
         (
             StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             axum::Json(body),
@@ -457,9 +467,6 @@ impl FakeSlack {
                     w.last_post_to.insert(channel.clone(), now);
                 }
                 w.post_times.push(std::time::Instant::now());
-                if w.posted_channels.insert(channel.clone()) {
-                    self.recipients.send_modify(|n| *n += 1);
-                }
                 w.next_ts += 1;
                 let ts = format!("{}.{:06}", w.next_ts / 1_000_000, w.next_ts % 1_000_000);
                 let text = arg("text");

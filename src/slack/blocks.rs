@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 
 use super::client::Message;
+use crate::digest::Digest;
 use crate::survey::{COMMENT_MAX_CHARS, Question, Score};
 
 /// Action and callback ids, shared with the interaction handlers.
@@ -94,18 +95,57 @@ pub fn recorded() -> Message {
     )
 }
 
-/// The weekly digest while a team has nothing released.
-pub fn digest_nothing_released(k: u32) -> Message {
-    let text = format!(
-        "Your weekly trust digest: nothing has been released for your team yet. Results appear once at least {k} of your sellers have answered a pulse, so that no one's answers can be singled out."
-    );
-    message(
-        &text,
-        json!([
-            {"type": "header", "text": {"type": "plain_text", "text": "Your team's trust this week"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-        ]),
-    )
+/// The digest's blocks (DM, App Home); its text is the notification fallback.
+pub fn digest_blocks(digest: &Digest) -> Vec<Value> {
+    let mut out = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "Your team's trust"}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": digest.headline}}),
+    ];
+    if !digest.questions.is_empty() {
+        let lines: Vec<String> = digest
+            .to_text()
+            .lines()
+            .skip(1)
+            .take(digest.questions.len())
+            .map(|l| format!("`{l}`"))
+            .collect();
+        out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
+    }
+    if let Some((_, tip)) = digest.focus {
+        let question = digest.focus.map(|(q, _)| q.key()).unwrap_or_default();
+        out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Focus this week: {question}.* {tip}")}}));
+    }
+    if let Some(date) = &digest.comments_date {
+        let quoted: Vec<String> = digest
+            .comments
+            .iter()
+            .map(|c| format!("> {}", c.replace('\n', " ")))
+            .collect();
+        let mut text = format!(
+            "*Comments* (word for word, in random order, window ended {date})\n{}",
+            quoted.join("\n")
+        );
+        // A section holds 3,000 characters; longer comment lists are cut with a note.
+        if text.chars().count() > 2900 {
+            text = text.chars().take(2850).collect::<String>()
+                + "\n… (more in the text version of this digest)";
+        }
+        out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
+    }
+    if !digest.notes.is_empty() {
+        let notes: Vec<Value> = digest
+            .notes
+            .iter()
+            .map(|n| json!({"type": "mrkdwn", "text": n}))
+            .collect();
+        out.push(json!({"type": "context", "elements": notes}));
+    }
+    out
+}
+
+/// The weekly digest DM.
+pub fn digest_message(digest: &Digest) -> Message {
+    message(&digest.to_text(), Value::Array(digest_blocks(digest)))
 }
 
 /// The survey modal: three required 1–5 questions and an optional comment.

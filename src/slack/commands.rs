@@ -35,12 +35,8 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     let k = state.k.get();
     let mut parts = Vec::new();
     if store.is_current_manager(user).await? {
-        let open = if store.open_wave_of(user).await?.is_some() {
-            " A pulse is open for your team; nothing about it is visible until it closes."
-        } else {
-            ""
-        };
-        parts.push(format!("*Your team:* nothing has been released yet.{open}"));
+        let digest = crate::schedule::digests::digest_for(state, user, now).await?;
+        parts.push(format!("*Your team's trust*\n{}", digest.to_text()));
     }
     if let Some(manager) = store.current_manager_of(user).await? {
         let person = store.person(user).await?;
@@ -70,12 +66,36 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     Ok(parts.join("\n\n"))
 }
 
-async fn privacy(state: &AppState, _user: &str) -> anyhow::Result<String> {
+async fn privacy(state: &AppState, user: &str) -> anyhow::Result<String> {
     let k = state.k.get();
+    let team_state = match state.store.current_manager_of(user).await? {
+        Some(manager) => format!(
+            "\n\n*Your team now:* {}",
+            window_in_words(state, &manager).await?
+        ),
+        None => String::new(),
+    };
     Ok(format!(
         "*Privacy*\n• {}\n• Your manager sees averages, the share who agree and comments (word for word, random order, dated only by the end of the pulse). Never who answered, when, or in what order.\n• HR sees only how many people took part, and only for teams of at least {k}.\n• Who answered and what was answered are stored apart, with nothing linking them; the key that stops double answers is destroyed when results are released.\n• If fewer than {k} answer, the answers are kept and combined with the next pulse instead of being shown.\n• Answers cannot be changed once sent, and the message in Slack never shows them.",
         privacy_line(k)
-    ))
+    ) + &team_state)
+}
+
+/// The state of a team's current window in words, with no number: what sellers may know.
+pub async fn window_in_words(state: &AppState, manager: &str) -> anyhow::Result<String> {
+    let k = state.k.get();
+    let store = &state.store;
+    let open = store.open_wave_of(manager).await?.is_some();
+    let held = store
+        .held_window(manager, state.release_policy.max_window_waves)
+        .await?
+        .is_some();
+    Ok(match (open, held) {
+        (true, true) => format!("a pulse is open. Too few answered the last one, so its answers are kept and will be combined with this one's; <@{manager}> sees results only if at least {k} different people answered in all."),
+        (true, false) => format!("a pulse is open. <@{manager}> sees results after it closes, and only if at least {k} people answered."),
+        (false, true) => "too few answered the last pulse, so its answers are kept, unseen, and will be combined with the next one's.".to_owned(),
+        (false, false) => format!("no pulse is open. <@{manager}> sees each released result: averages and shares for the team, and comments word for word, once at least {k} people answered."),
+    })
 }
 
 async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::SlackView;
 
 use super::blocks::{privacy_line, view};
+use crate::app_state::AppState;
 use crate::store::{CadenceScope, Store};
 use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};
 
@@ -39,21 +40,21 @@ fn button(text: &str, action_id: &str, value: &str) -> Value {
 }
 
 pub async fn home_view(
-    store: &Store,
+    state: &AppState,
     person_id: &str,
-    k: u32,
     now: Timestamp,
 ) -> anyhow::Result<SlackView> {
+    let store = &state.store;
     let today = now.to_zoned(TimeZone::UTC).date();
     let mut blocks = Vec::new();
     if store.is_admin(person_id).await? {
-        blocks.extend(admin_section(store, today).await?);
+        blocks.extend(admin_section(store, state.k.get(), today).await?);
     }
     if store.is_current_manager(person_id).await? {
-        blocks.extend(manager_section(store, person_id, k).await?);
+        blocks.extend(manager_section(state, person_id, now).await?);
     }
     if let Some(manager) = store.current_manager_of(person_id).await? {
-        blocks.extend(seller_section(store, person_id, &manager, k, now).await?);
+        blocks.extend(seller_section(state, person_id, &manager, now).await?);
     }
     if blocks.is_empty() {
         blocks.push(header("trustpulse"));
@@ -65,12 +66,13 @@ pub async fn home_view(
 }
 
 async fn seller_section(
-    store: &Store,
+    state: &AppState,
     person_id: &str,
     manager: &str,
-    k: u32,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Value>> {
+    let store = &state.store;
+    let k = state.k.get();
     let person = store.person(person_id).await?;
     let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
     let cadence = store
@@ -84,11 +86,7 @@ async fn seller_section(
         .opens_at
         .to_zoned(tz)
         .strftime("%A %-d %B at %H:%M");
-    let state = if store.open_wave_of(manager).await?.is_some() {
-        "A pulse is open for your team right now."
-    } else {
-        "No pulse is open for your team right now."
-    };
+    let window = super::commands::window_in_words(state, manager).await?;
     let mut blocks = vec![
         header("Your trust pulse"),
         section(&format!(
@@ -98,7 +96,9 @@ async fn seller_section(
             "*Who sees what.* {} Your manager sees the team's averages, the share who agree, and comments word for word in random order, never who answered or when. HR sees only how many people took part.",
             privacy_line(k)
         )),
-        section(&format!("{state} The next one opens {next}.")),
+        section(&format!(
+            "*Your team now:* {window} The next pulse opens {next}."
+        )),
     ];
     if opted_out {
         blocks.push(section(
@@ -111,33 +111,21 @@ async fn seller_section(
     Ok(blocks)
 }
 
-async fn manager_section(store: &Store, manager: &str, k: u32) -> anyhow::Result<Vec<Value>> {
-    let eligible = store
-        .team_sizes()
-        .await?
-        .into_iter()
-        .find(|(m, _, _)| m == manager)
-        .map_or(0, |(_, _, eligible)| eligible);
-    let mut blocks = vec![header("Your team's trust")];
-    if eligible < i64::from(k) {
-        blocks.push(section(&format!(
-            "Your team has {eligible} people who can be asked, fewer than the privacy minimum of {k}, so it will not get results until it grows. This protects your sellers: with so few answers, individual answers could be worked out."
-        )));
-    }
-    let open = store.open_wave_of(manager).await?;
-    let state = match open {
-        Some(_) => {
-            "A pulse is open for your team. Nothing about it is visible until it closes, not even how many answered."
-        }
-        None => "No pulse is open for your team right now.",
-    };
-    blocks.push(section(&format!(
-        "Nothing has been released for your team yet. {state}"
-    )));
-    Ok(blocks)
+async fn manager_section(
+    state: &AppState,
+    manager: &str,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Value>> {
+    let digest = crate::schedule::digests::digest_for(state, manager, now).await?;
+    Ok(super::blocks::digest_blocks(&digest))
 }
 
-async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Result<Vec<Value>> {
+async fn admin_section(
+    store: &Store,
+    k: u32,
+    today: jiff::civil::Date,
+) -> anyhow::Result<Vec<Value>> {
+    let participation = store.latest_participation().await?;
     let org = store.org_cadence(today).await?;
     let mut blocks = vec![
         header("Admin"),
@@ -164,8 +152,19 @@ async fn admin_section(store: &Store, today: jiff::civil::Date) -> anyhow::Resul
         } else {
             ""
         };
+        // Participation only, and only where at least k were invited: HR never sees a score.
+        let took_part = participation
+            .iter()
+            .find(|p| p.manager_id == *manager && p.invited >= k)
+            .map(|p| {
+                format!(
+                    " · last release: {} of {} took part",
+                    p.respondents, p.invited
+                )
+            })
+            .unwrap_or_default();
         blocks.push(section(&format!(
-            "*<@{manager}>'s team*: {sellers} sellers, {eligible} can be asked{open}\nCadence: {cadence}"
+            "*<@{manager}>'s team*: {sellers} sellers, {eligible} can be asked{open}{took_part}\nCadence: {cadence}"
         )));
         blocks.push(json!({"type": "actions", "elements": [
             button("Change cadence", ids::EDIT_CADENCE, manager),

@@ -122,7 +122,8 @@ pub async fn deliver(
                 .people
                 .get(manager_id)
                 .and_then(|p| p.dm_channel.clone());
-            let message = blocks::digest_nothing_released(k);
+            let digest = crate::schedule::digests::digest_for(state, manager_id, now).await?;
+            let message = blocks::digest_message(&digest);
             send_dm(state, manager_id, known, message, now)
                 .await
                 .map(|r| r.map(|()| Delivery::Sent))
@@ -131,7 +132,7 @@ pub async fn deliver(
             if let Err(deferral) = state.pacer.try_acquire("views.publish", None, now) {
                 return Ok(Err(deferral.into()));
             }
-            let view = home::home_view(&state.store, person_id, k, now).await?;
+            let view = home::home_view(state, person_id, now).await?;
             Ok(state
                 .slack
                 .publish_home(person_id, view)

@@ -52,7 +52,10 @@ async fn step(app: &TestApp, at: Timestamp, sent: &mut Sent) {
         if call.error.is_none() {
             let channel = call.args["channel"].as_str().unwrap().to_owned();
             let text = call.args["text"].as_str().unwrap();
-            let kind = if text.contains("digest") {
+            let kind = if call.args["blocks"]
+                .to_string()
+                .contains("Your team's trust")
+            {
                 "digest"
             } else if text.contains("reminder") {
                 "reminder"

@@ -53,7 +53,7 @@ async fn pulse_answers_each_role_privately() {
     assert!(seller.contains("What <@U0BOSS1> will see"), "{seller}");
     let manager = text(&app.command("U0BOSS1", "status").await);
     assert!(
-        manager.contains("nothing has been released yet"),
+        manager.contains("Nothing has been released for your team yet"),
         "{manager}"
     );
     let stranger = text(&app.command("U0STRANGER", "status").await);

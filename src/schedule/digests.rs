@@ -1,0 +1,45 @@
+//! Assembling a manager's digest from the store: released windows, the held window (as known at
+//! its last close), and whether a pulse is open. Nothing here reads an open window's answers.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::app_state::AppState;
+use crate::digest::view::{DigestInput, TREND_RELEASES};
+use crate::digest::{Digest, build_digest};
+
+pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyhow::Result<Digest> {
+    let store = &state.store;
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let cadence = store.effective_cadence(manager, today).await?;
+    let person = store.person(manager).await?;
+    let tz = cadence
+        .zone
+        .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
+    let pulse_open = store.open_wave_of(manager).await?.is_some();
+    let next_pulse = cadence
+        .next_slot(&tz, now)
+        .opens_at
+        .to_zoned(tz)
+        .strftime("%A %-d %B at %H:%M")
+        .to_string();
+    let eligible = store
+        .team_sizes()
+        .await?
+        .into_iter()
+        .find(|(m, _, _)| m == manager)
+        .map_or(0, |(_, _, eligible)| eligible as u32);
+    let input = DigestInput {
+        releases: store.releases_of(manager, TREND_RELEASES as i64).await?,
+        held: store
+            .held_window(manager, state.release_policy.max_window_waves)
+            .await?,
+        pulse_open,
+        next_pulse: Some(next_pulse),
+        eligible,
+        k: state.k.get(),
+        // ISO-ish week count since the epoch: the tip changes every week.
+        week: (now.as_second().div_euclid(7 * 86_400)) as u32,
+    };
+    Ok(build_digest(&input))
+}
