@@ -29,8 +29,13 @@ pub async fn start_wave(
     }
     let today = now.to_zoned(TimeZone::UTC).date();
     let cadence = store.effective_cadence(manager_id, today).await?;
-    // A pulse started by hand is its own slot, named by the instant it started.
-    let period = format!("manual-{}", now.as_second());
+    // A pulse started by hand is its own slot. The open-pulse check above stops doubles, so the
+    // name only has to be new: two pulses started within one second must not share it.
+    let period = format!(
+        "manual-{}-{}",
+        now.as_second(),
+        hex::encode(rand::random::<[u8; 4]>())
+    );
     // By hand, everyone is asked now, and reminded after the cadence's delay.
     let schedule = |_: Option<&str>| (now, Some(cadence.remind_at(now)));
     let timing = WaveTiming {

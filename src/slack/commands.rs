@@ -114,14 +114,27 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
             "No roster yet: import one with `trustpulse roster import roster.csv`.".to_owned(),
         );
     }
+    let participation = store.latest_participation().await?;
+    let k = state.k.get();
     for (manager, sellers, eligible) in teams {
         let open = if store.open_wave_of(&manager).await?.is_some() {
             ", pulse open"
         } else {
             ""
         };
+        // Participation only, and only where at least k were invited: never a score.
+        let took_part = participation
+            .iter()
+            .find(|p| p.manager_id == manager && p.invited >= k)
+            .map(|p| {
+                format!(
+                    "; last release: {} of {} took part",
+                    p.respondents, p.invited
+                )
+            })
+            .unwrap_or_default();
         lines.push(format!(
-            "• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}"
+            "• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}{took_part}"
         ));
     }
     lines.push(

@@ -7,6 +7,7 @@ mod helpers;
 mod schedule;
 
 mod cli;
+mod releases;
 mod replicas;
 mod roster_email;
 mod slack_events;
