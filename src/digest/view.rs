@@ -34,6 +34,8 @@ pub struct DigestInput {
     pub k: u32,
     /// A week number, so the tip changes every week.
     pub week: u32,
+    /// The manager's own prediction for the latest release's window (the self-check).
+    pub prediction: Option<crate::survey::Ballot>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +48,8 @@ pub struct QuestionLine {
     pub distribution: Option<[u32; 5]>,
     /// Sparkline over the last releases, oldest first ("·" for a release without numbers).
     pub trend: String,
+    /// The manager's predicted score, when they made the self-check for this release.
+    pub predicted: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +133,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
                     favourable_pct: result.favourable_pct,
                     distribution: result.distribution,
                     trend: recent.iter().map(|r| spark(r, question)).collect(),
+                    predicted: input.prediction.map(|p| p.score(question).value()),
                 });
             }
             let weakest = Question::ALL
@@ -189,8 +194,27 @@ impl Digest {
                 .distribution
                 .map(|d| format!("  [1–5: {} {} {} {} {}]", d[0], d[1], d[2], d[3], d[4]))
                 .unwrap_or_default();
+            // The self-check: how far the team's answer is from what the manager predicted.
+            let gap = line
+                .predicted
+                .map(|p| {
+                    let d = (line.mean * 10.0).round() as i64 - p * 10;
+                    let sign = if d > 0 {
+                        "+"
+                    } else if d < 0 {
+                        "−"
+                    } else {
+                        "±"
+                    };
+                    format!(
+                        "  you predicted {p}: team {sign}{}.{}",
+                        d.abs() / 10,
+                        d.abs() % 10
+                    )
+                })
+                .unwrap_or_default();
             out.push(format!(
-                "{:<6}{:.1}{change}  {}% agree  trend {}{distribution}",
+                "{:<6}{:.1}{change}  {}% agree  trend {}{distribution}{gap}",
                 label(line.question),
                 line.mean,
                 line.favourable_pct,

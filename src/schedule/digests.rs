@@ -40,6 +40,7 @@ pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyh
         k: state.k.get(),
         // ISO-ish week count since the epoch: the tip changes every week.
         week: (now.as_second().div_euclid(7 * 86_400)) as u32,
+        prediction: store.prediction_for_latest_release(manager).await?,
     };
     Ok(build_digest(&input))
 }

@@ -19,6 +19,8 @@ pub mod ids {
     pub const COMMENT: &str = "text";
     pub const OPT_OUT: &str = "pulse_opt_out";
     pub const OPT_IN: &str = "pulse_opt_in";
+    pub const SELF_CHECK: &str = "self_check_open";
+    pub const SELF_CHECK_MODAL: &str = "self_check";
 }
 
 fn blocks(value: Value) -> Vec<SlackBlock> {
@@ -175,6 +177,32 @@ pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
         "type": "modal", "callback_id": ids::SURVEY_MODAL, "private_metadata": private_metadata,
         "title": {"type": "plain_text", "text": "Trust pulse"},
         "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": body
+    }))
+}
+
+/// The manager's self-check: predict how the team will answer, once per window.
+pub fn self_check_modal() -> SlackView {
+    let options: Vec<Value> = (Score::MIN..=Score::MAX)
+        .map(|v| {
+            let score = Score::new(v).expect("in range");
+            json!({"text": {"type": "plain_text", "text": score.label()}, "value": v.to_string()})
+        })
+        .collect();
+    let mut body = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text":
+        "How do you think your team will answer this time? When the results are released, your digest shows the gap between your prediction and the team's answers. Only you ever see your prediction."}})];
+    for question in Question::ALL {
+        body.push(json!({
+            "type": "input", "block_id": question.key(),
+            "label": {"type": "plain_text", "text": format!("How would your team answer: “{}”", question.prompt())},
+            "element": {"type": "radio_buttons", "action_id": ids::SCORE, "options": options}
+        }));
+    }
+    view(json!({
+        "type": "modal", "callback_id": ids::SELF_CHECK_MODAL,
+        "title": {"type": "plain_text", "text": "Your self-check"},
+        "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": body
     }))

@@ -15,7 +15,7 @@ use super::blocks::{self, ids};
 use super::home::{self, ids as admin_ids};
 use crate::app_state::AppState;
 use crate::schedule::waves;
-use crate::store::{CadenceScope, Job, OpenWaveError, SubmissionError};
+use crate::store::{CadenceScope, Job, OpenWaveError, PredictionOutcome, SubmissionError};
 use crate::survey::cadence::CadenceFlags;
 use crate::survey::{AnswerError, Answers, Question, Score};
 
@@ -180,6 +180,17 @@ async fn on_block_action(
                     };
                     blocks::survey_modal(&serde_json::to_string(&meta)?, k)
                 }
+            };
+            open_view(state, &trigger, view).await;
+        }
+        ids::SELF_CHECK => {
+            let view = if state.store.can_predict(&user).await? {
+                blocks::self_check_modal()
+            } else {
+                blocks::notice_modal(
+                    "Self-check",
+                    "There is no pulse to predict right now, or you already made this one's prediction.",
+                )
             };
             open_view(state, &trigger, view).await;
         }
@@ -483,6 +494,45 @@ async fn on_view_submission(
                     Ok(InteractionReply::Update(refusal_modal(&refusal)))
                 }
             }
+        }
+        ids::SELF_CHECK_MODAL => {
+            let chosen = |question: Question| {
+                field(question.key(), ids::SCORE)
+                    .and_then(|v| v.selected_option.as_ref())
+                    .and_then(|o| Score::parse(&o.value).ok())
+            };
+            let (Some(care), Some(help), Some(trust)) = (
+                chosen(Question::Care),
+                chosen(Question::Help),
+                chosen(Question::Trust),
+            ) else {
+                let errors = Question::ALL
+                    .into_iter()
+                    .filter(|q| chosen(*q).is_none())
+                    .map(|q| {
+                        (
+                            q.key().to_owned(),
+                            "Please choose one of the five answers.".to_owned(),
+                        )
+                    })
+                    .collect();
+                return Ok(InteractionReply::Errors(errors));
+            };
+            let prediction = crate::survey::Ballot { care, help, trust };
+            let text = match state.store.record_prediction(&user, &prediction).await? {
+                PredictionOutcome::Recorded => {
+                    "Saved. When the results are released, your digest shows how close you were."
+                }
+                PredictionOutcome::AlreadyPredicted => {
+                    "You already made your prediction for this pulse; it stays as it was."
+                }
+                PredictionOutcome::NoOpenWindow => "There is no pulse to predict right now.",
+            };
+            refresh_home(state, &user).await?;
+            Ok(InteractionReply::Update(blocks::notice_modal(
+                "Self-check",
+                text,
+            )))
         }
         admin_ids::CADENCE_MODAL => {
             if !state.store.is_admin(&user).await? {

@@ -392,3 +392,73 @@ async fn no_one_but_the_teams_manager_receives_its_numbers() {
     assert!(!value.to_string().contains("4.0"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managers_self_check_shows_the_gap_to_them_alone_and_once_per_window() {
+    use trustpulse::sim::payloads;
+    use trustpulse::slack::blocks::ids;
+    let app = TestApp::spawn().await;
+    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
+        .await;
+    app.fake
+        .add_user(trustpulse::sim::fake_slack::FakeUser::new("U0HR1", "UTC"));
+    app.state.store.add_admin("U0HR1", now()).await.unwrap();
+    let wave = waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap()
+        .wave;
+
+    let press = payloads::view_button_click(&app.fake, "U0BOSS1", ids::SELF_CHECK, "predict");
+    app.slack.interaction(press).await.unwrap();
+    let modal = app.fake.open_modal("U0BOSS1").unwrap();
+    assert_eq!(modal["callback_id"], ids::SELF_CHECK_MODAL);
+    let values = payloads::survey_values("5", "4", "5", None);
+    let reply = app
+        .slack
+        .interaction(payloads::view_submission("U0BOSS1", &modal, values.clone()))
+        .await
+        .unwrap();
+    assert!(reply.body.to_string().contains("Saved"), "{:?}", reply.body);
+    // Once per window.
+    let again = app
+        .slack
+        .interaction(payloads::view_submission("U0BOSS1", &modal, values))
+        .await
+        .unwrap();
+    assert!(
+        again
+            .body
+            .to_string()
+            .contains("already made your prediction"),
+        "{:?}",
+        again.body
+    );
+
+    for seller in [
+        "U0BOSS1S1",
+        "U0BOSS1S2",
+        "U0BOSS1S3",
+        "U0BOSS1S4",
+        "U0BOSS1S5",
+    ] {
+        app.state
+            .store
+            .record_submission(&wave.wave_id, seller, &answers(4, 2, 5), now())
+            .await
+            .unwrap();
+    }
+    close(&app).await;
+    let text = digest_text(&app, "U0BOSS1").await;
+    assert!(text.contains("you predicted 5: team −1.0"), "{text}");
+    assert!(text.contains("you predicted 4: team −2.0"), "{text}");
+    for viewer in ["U0HR1", "U0BOSS1S1"] {
+        let home =
+            serde_json::to_string(&home_view(&app.state, viewer, now()).await.unwrap()).unwrap();
+        let status = app.command(viewer, "status").await.body.to_string();
+        assert!(
+            !home.contains("predicted") && !status.contains("predicted"),
+            "{viewer} sees the prediction"
+        );
+    }
+    app.stop().await;
+}
