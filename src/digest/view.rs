@@ -160,7 +160,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
     if let Some(held) = input.held {
         let more = held.max_waves.saturating_sub(held.waves_closed);
         notes.push(format!(
-            "{} of {} answered the last pulse, under the minimum of {}. These answers are kept and will be combined with the next pulse's ({} more at most) so that they can be shown safely.",
+            "{} of {} answered the last pulse, under the minimum of {}. These answers are kept and will be combined with the next pulse's (for up to {} more pulses), so that they can be shown safely.",
             held.respondents, held.invited, held.k, more
         ));
     }

@@ -11,3 +11,6 @@ pub mod http;
 pub mod outbound;
 pub mod socket_mode;
 pub mod verify;
+
+#[cfg(test)]
+mod digest_snapshots;

@@ -1,0 +1,149 @@
+//! Snapshots of the digest as a manager receives it (Block Kit and its text), for each kind of
+//! week. Product copy changes show up in review as snapshot diffs.
+
+use crate::digest::build_digest;
+use crate::digest::release::{
+    Release, ReleaseBody, Tally, Thresholds, WindowFacts, compute_release,
+};
+use crate::digest::view::{DigestInput, HeldWindow};
+use crate::survey::Ballot;
+
+use super::blocks::digest_message;
+
+fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str], waves: u32) -> Release {
+    let ballots: Vec<Ballot> = scores
+        .iter()
+        .map(|(c, h, t)| Ballot::new(*c, *h, *t).unwrap())
+        .collect();
+    compute_release(
+        WindowFacts {
+            tally: Tally::of(&ballots),
+            respondents: ballots.len() as u32,
+            invited: 8,
+            comments: comments.iter().map(|c| c.to_string()).collect(),
+            window_end: end.into(),
+            waves,
+        },
+        Thresholds {
+            k: 5,
+            comment_minimum: 5,
+        },
+    )
+}
+
+fn input(releases: Vec<Release>) -> DigestInput {
+    DigestInput {
+        releases,
+        eligible: 8,
+        k: 5,
+        week: 2,
+        next_pulse: Some("Monday 14 December at 10:00".into()),
+        ..Default::default()
+    }
+}
+
+fn snapshot(name: &str, input: &DigestInput) {
+    let message = digest_message(&build_digest(input));
+    insta::assert_snapshot!(
+        format!("{name}_text"),
+        message.text.clone().unwrap_or_default()
+    );
+    insta::assert_json_snapshot!(format!("{name}_blocks"), message.blocks);
+}
+
+const WEEK1: &[(i64, i64, i64)] = &[
+    (4, 2, 5),
+    (4, 3, 4),
+    (3, 2, 4),
+    (4, 3, 5),
+    (5, 2, 4),
+    (4, 3, 4),
+];
+const WEEK2_UP: &[(i64, i64, i64)] = &[
+    (5, 4, 5),
+    (4, 4, 4),
+    (4, 3, 5),
+    (5, 4, 5),
+    (5, 3, 4),
+    (4, 4, 4),
+];
+const WEEK2_DOWN: &[(i64, i64, i64)] = &[
+    (3, 2, 3),
+    (3, 1, 4),
+    (2, 2, 3),
+    (4, 2, 3),
+    (3, 1, 3),
+    (3, 2, 4),
+];
+
+#[test]
+fn first_release() {
+    snapshot(
+        "first_release",
+        &input(vec![release("2026-12-03", WEEK1, &[], 1)]),
+    );
+}
+
+#[test]
+fn a_rise() {
+    snapshot(
+        "a_rise",
+        &input(vec![
+            release("2026-12-03", WEEK1, &[], 1),
+            release("2026-12-10", WEEK2_UP, &[], 1),
+        ]),
+    );
+}
+
+#[test]
+fn a_fall() {
+    snapshot(
+        "a_fall",
+        &input(vec![
+            release("2026-12-03", WEEK1, &[], 1),
+            release("2026-12-10", WEEK2_DOWN, &[], 1),
+        ]),
+    );
+}
+
+#[test]
+fn not_enough_responses() {
+    let short = Release {
+        window_end: "2026-12-24".into(),
+        waves: 4,
+        body: ReleaseBody::NotEnoughResponses,
+    };
+    let mut held = input(vec![short]);
+    held.held = Some(HeldWindow {
+        respondents: 3,
+        invited: 6,
+        waves_closed: 1,
+        k: 5,
+        max_waves: 4,
+    });
+    snapshot("not_enough_responses", &held);
+}
+
+#[test]
+fn pooled_window() {
+    snapshot(
+        "pooled_window",
+        &input(vec![release("2026-12-10", &WEEK1[..5], &[], 2)]),
+    );
+}
+
+#[test]
+fn with_comments() {
+    let comments = ["More ride-alongs, fewer dashboards, please."];
+    snapshot(
+        "with_comments",
+        &input(vec![release("2026-12-03", WEEK1, &comments, 1)]),
+    );
+}
+
+#[test]
+fn with_a_self_check_gap() {
+    let mut i = input(vec![release("2026-12-03", WEEK1, &[], 1)]);
+    i.prediction = Some(Ballot::new(5, 4, 5).unwrap());
+    snapshot("with_a_self_check_gap", &i);
+}
