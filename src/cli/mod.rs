@@ -45,12 +45,14 @@ pub enum Command {
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
-    if let Command::Serve = cli.command {
-        return crate::app::serve(&settings).await;
-    }
+    let command = match cli.command {
+        // `serve` owns its store and runs until stopped.
+        Command::Serve => return crate::app::serve(&settings).await,
+        other => other,
+    };
     let store = Store::connect(&settings.database_url).await?;
-    let result = match cli.command {
-        Command::Serve => unreachable!("handled above"),
+    let result = match command {
+        Command::Serve => Ok(()),
         Command::Migrate => {
             println!("The database is up to date.");
             Ok(())
