@@ -351,16 +351,7 @@ async fn api(
     match fault {
         Some(Fault::RateLimited { retry_after_secs }) => {
             fake.record(&method, args, 429, Some("ratelimited"));
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(slack_error("ratelimited")),
-            )
-                .into_response();
-            response.headers_mut().insert(
-                "retry-after",
-                retry_after_secs.to_string().parse().expect("digits"),
-            );
-            return response;
+            return rate_limited(retry_after_secs);
         }
         Some(Fault::ServerError) => {
             fake.record(&method, args, 500, Some("internal_error"));
@@ -373,18 +364,23 @@ async fn api(
     let result = fake.perform(&method, &args);
     if let Some(retry_after) = result["retry_after"].as_u64() {
         fake.record(&method, args, 429, Some("ratelimited"));
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(slack_error("ratelimited")),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            "retry-after",
-            retry_after.to_string().parse().expect("digits"),
-        );
-        return response;
+        return rate_limited(retry_after);
     }
     fake.answer(&method, args, 200, result)
+}
+
+/// Slack's 429: `Retry-After` in seconds and `{"ok": false, "error": "ratelimited"}`.
+fn rate_limited(retry_after_secs: u64) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(slack_error("ratelimited")),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        "retry-after",
+        retry_after_secs.to_string().parse().expect("digits"),
+    );
+    response
 }
 
 fn form_args(bytes: &[u8]) -> Map<String, Value> {

@@ -74,21 +74,7 @@ pub(super) async fn enqueue<'e>(
     due_at: Timestamp,
     now: Timestamp,
 ) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
-         ON CONFLICT (dedup_key) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(team_id)
-    .bind(job.kind())
-    .bind(job.dedup_key())
-    .bind(serde_json::to_string(job)?)
-    .bind(secs(due_at))
-    .bind(secs(now))
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    insert_job(ex, team_id, job, due_at, now, "DO NOTHING").await
 }
 
 /// Queues `job` due at `due_at`, or, if it is already queued and still pending for later,
@@ -100,21 +86,33 @@ pub(super) async fn enqueue_or_bring_forward<'e>(
     due_at: Timestamp,
     now: Timestamp,
 ) -> anyhow::Result<bool> {
-    let done = sqlx::query(
+    let bring_forward = "DO UPDATE SET due_at = excluded.due_at WHERE outbox.state = 'pending' AND outbox.due_at > excluded.due_at";
+    insert_job(ex, team_id, job, due_at, now, bring_forward).await
+}
+
+async fn insert_job<'e>(
+    ex: impl AnyExecutor<'e>,
+    team_id: &str,
+    job: &Job,
+    due_at: Timestamp,
+    now: Timestamp,
+    on_conflict: &'static str,
+) -> anyhow::Result<bool> {
+    let sql = format!(
         "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at)
          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
-         ON CONFLICT (dedup_key) DO UPDATE SET due_at = excluded.due_at
-         WHERE outbox.state = 'pending' AND outbox.due_at > excluded.due_at",
-    )
-    .bind(new_id())
-    .bind(team_id)
-    .bind(job.kind())
-    .bind(job.dedup_key())
-    .bind(serde_json::to_string(job)?)
-    .bind(secs(due_at))
-    .bind(secs(now))
-    .execute(ex)
-    .await?;
+         ON CONFLICT (dedup_key) {on_conflict}"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(new_id())
+        .bind(team_id)
+        .bind(job.kind())
+        .bind(job.dedup_key())
+        .bind(serde_json::to_string(job)?)
+        .bind(secs(due_at))
+        .bind(secs(now))
+        .execute(ex)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
