@@ -3,6 +3,7 @@
 
 mod admin;
 mod cadence;
+mod digest;
 mod roster;
 mod wave;
 
@@ -37,6 +38,9 @@ pub enum Command {
     /// Start, remind or close a team's pulse by hand.
     #[command(subcommand)]
     Wave(wave::WaveCommand),
+    /// Send a manager's digest by hand.
+    #[command(subcommand)]
+    Digest(digest::DigestCommand),
     /// Manage who may use `/pulse admin`.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -60,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Roster(command) => roster::run(command, &store, &settings).await,
         Command::Cadence(command) => cadence::run(command, &store, &settings).await,
         Command::Wave(command) => wave::run(command, &store, &settings).await,
+        Command::Digest(command) => digest::run(command, &store, &settings).await,
         Command::Admin(command) => admin::run(command, &store, &settings).await,
     };
     store.close().await;

@@ -48,6 +48,48 @@ impl Store {
             .collect())
     }
 
+    /// Every application table's name (migrations' bookkeeping excluded).
+    pub async fn tables(&self) -> anyhow::Result<Vec<String>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' ORDER BY table_name"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Every row of `table` as one line of text (all columns cast to text), for audits: what
+    /// an operator with database access could read.
+    pub async fn dump_table(&self, table: &str) -> anyhow::Result<Vec<String>> {
+        let columns = self.columns_of(table).await?;
+        let cast: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let name = format!("\"{}\"", c.name.replace('"', ""));
+                let text = match (
+                    self.backend,
+                    c.declared_type.contains("BLOB") || c.declared_type.contains("BYTEA"),
+                ) {
+                    (Backend::Sqlite, true) => format!("hex({name})"),
+                    (Backend::Postgres, true) => format!("encode({name}, 'hex')"),
+                    (_, false) => format!("CAST({name} AS TEXT)"),
+                };
+                format!("COALESCE({text}, '')")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM \"{}\"",
+            cast.join(" || '|' || "),
+            table.replace('"', "")
+        );
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Whether SQLite keeps a hidden, insertion-ordered rowid for `table` (always false on
     /// PostgreSQL, which has none).
     pub async fn has_hidden_rowid(&self, table: &str) -> anyhow::Result<bool> {

@@ -270,3 +270,43 @@ fn admins_are_added_listed_and_removed() {
             .contains("no longer an admin")
     );
 }
+
+#[test]
+fn wave_and_digest_commands_queue_work_for_the_server() {
+    let cli = Cli::new();
+    let roster = (1..=5)
+        .map(|i| format!("U0SELLER{i},U0BOSS1\n"))
+        .collect::<String>();
+    cli.ok(&[
+        "roster",
+        "import",
+        &cli.file("r.csv", &format!("seller,manager\n{roster}")),
+    ]);
+    let out = cli.ok(&["wave", "start", "--manager", "U0BOSS1"]);
+    assert!(out.contains("5 invitations queued"), "{out}");
+    assert!(
+        cli.fails(&["wave", "start", "--manager", "U0BOSS1"])
+            .contains("already has an open pulse")
+    );
+    assert!(
+        cli.ok(&["wave", "remind", "--manager", "U0BOSS1"])
+            .contains("5 reminders queued")
+    );
+    let closed = cli.ok(&["wave", "close", "--manager", "U0BOSS1"]);
+    assert!(
+        closed.contains("too few answered to show results safely"),
+        "{closed}"
+    );
+    assert!(
+        cli.fails(&["wave", "close", "--manager", "U0BOSS1"])
+            .contains("no open pulse")
+    );
+    assert!(
+        cli.ok(&["digest", "send", "--manager", "U0BOSS1"])
+            .contains("digest is queued")
+    );
+    assert!(
+        cli.fails(&["digest", "send", "--manager", "U0NOBODY"])
+            .contains("leads no team")
+    );
+}

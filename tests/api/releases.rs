@@ -462,3 +462,68 @@ async fn a_managers_self_check_shows_the_gap_to_them_alone_and_once_per_window()
     }
     app.stop().await;
 }
+
+/// Every row of every table, as an operator could read them.
+async fn dump(store: &trustpulse::store::Store) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for table in store.tables().await.unwrap() {
+        for row in store.dump_table(&table).await.unwrap() {
+            rows.push((table.clone(), row));
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_row_of_any_table_links_a_respondent_to_an_answer_or_comment() {
+    let app = TestApp::spawn().await;
+    app.team("U0BOSS1", &sellers("U0BOSS1", 6, &["Europe/Berlin"]))
+        .await;
+    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+    app.deliver().await;
+    let comment = "Quarterly targets feel arbitrary";
+    for seller in [
+        "U0BOSS1S1",
+        "U0BOSS1S2",
+        "U0BOSS1S3",
+        "U0BOSS1S4",
+        "U0BOSS1S5",
+    ] {
+        app.answer(seller, "2", "3", "4", Some(comment)).await;
+    }
+    // Who could identify a respondent: their id, their DM channel, a message ts, a trigger id.
+    let identifying = |row: &str| {
+        row.contains("U0BOSS1S")
+            || row.contains("D0BOSS1S")
+            || row.contains("1700000000.")
+            || row.contains(".T0TEAM.")
+    };
+    let holds_answer =
+        |table: &str, row: &str| table == "ballots" || row.contains(comment) || table == "releases";
+    for (when, rows) in [
+        ("open", dump(&app.state.store).await),
+        ("released", {
+            close(&app).await;
+            dump(&app.state.store).await
+        }),
+    ] {
+        assert!(rows.iter().any(|(t, _)| t == "people"), "the dump works");
+        for (table, row) in &rows {
+            assert!(
+                !(holds_answer(table, row) && identifying(row)),
+                "{when}: {table} links a person to an answer: {row}"
+            );
+        }
+        if when == "released" {
+            for gone in ["ballots", "comments", "participation", "window_keys"] {
+                assert!(
+                    rows.iter().all(|(t, _)| t != gone),
+                    "{gone} still has rows after release"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}
