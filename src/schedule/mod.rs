@@ -3,6 +3,7 @@
 //! `now`; only the serve loop reads the clock.
 
 pub mod digests;
+pub mod directory;
 pub mod pacing;
 pub mod planner;
 pub mod waves;
@@ -22,6 +23,23 @@ pub const PLANNER_EVERY: SignedDuration = SignedDuration::from_secs(30);
 /// logged and retried on the next turn; work in flight finishes before the loop returns.
 pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
     let mut last_tick = None;
+    // The directory sync can take minutes on a large workspace: its own task, its own pace.
+    let sync_state = state.clone();
+    let sync_shutdown = shutdown.clone();
+    let directory_task = tokio::spawn(async move {
+        loop {
+            match directory::sync(&sync_state, sync_state.now()).await {
+                Ok(people) => tracing::info!(people, "synced people from Slack's directory"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "directory sync failed; will retry in a day, events still apply")
+                }
+            }
+            tokio::select! {
+                _ = sync_shutdown.cancelled() => return,
+                _ = tokio::time::sleep(directory::SYNC_EVERY.unsigned_abs()) => {}
+            }
+        }
+    });
     loop {
         let now = state.now();
         if last_tick.is_none_or(|at| now.duration_since(at) >= PLANNER_EVERY) {
@@ -40,7 +58,10 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
             Err(e) => tracing::error!(error = ?e, "outbox round failed"),
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => {
+                directory_task.abort();
+                return;
+            }
             _ = state.worker_kick.notified() => {}
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }

@@ -215,6 +215,23 @@ impl SlackApi {
         ))
     }
 
+    /// One page of the workspace's users (`users.list`, tier 2) and the cursor of the next.
+    pub async fn users_page(
+        &self,
+        cursor: Option<String>,
+    ) -> SlackResult<(Vec<Person>, Option<String>)> {
+        let req = SlackApiUsersListRequest::new()
+            .with_limit(200)
+            .opt_cursor(cursor.map(Into::into));
+        let page = timed(self.timeout, self.session().users_list(&req)).await?;
+        let next = page
+            .response_metadata
+            .and_then(|m| m.next_cursor)
+            .map(|c| c.to_string())
+            .filter(|c| !c.is_empty());
+        Ok((page.members.iter().map(person_from_slack).collect(), next))
+    }
+
     /// The Slack user id for an email, or None when no one has it.
     pub async fn lookup_by_email(&self, email: &str) -> SlackResult<Option<String>> {
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());

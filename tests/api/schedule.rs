@@ -464,3 +464,63 @@ async fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_sync_gives_people_imported_by_id_their_time_zone_and_flags() {
+    use trustpulse::schedule::directory;
+    use trustpulse::sim::fake_slack::FakeUser;
+    let app = TestApp::spawn().await;
+    let mut bot = FakeUser::new("U0SELLERBOT", "UTC");
+    bot.is_bot = true;
+    for user in [
+        FakeUser::new("U0SELLER1", "Asia/Tokyo"),
+        FakeUser::new("U0SELLER2", "America/Chicago"),
+        bot,
+    ] {
+        app.fake.add_user(user);
+    }
+    let pairs = [
+        ("U0SELLER1", "U0BOSS1"),
+        ("U0SELLER2", "U0BOSS1"),
+        ("U0SELLERBOT", "U0BOSS1"),
+    ];
+    app.state
+        .store
+        .replace_roster(&crate::helpers::roster(&pairs), now())
+        .await
+        .unwrap();
+    app.state
+        .store
+        .set_opted_out("U0SELLER2", true, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.state
+            .store
+            .person("U0SELLER1")
+            .await
+            .unwrap()
+            .unwrap()
+            .tz,
+        None
+    );
+
+    let recorded = directory::sync(&app.state, now()).await.unwrap();
+    assert_eq!(recorded, 3);
+    let store = &app.state.store;
+    assert_eq!(
+        store
+            .person("U0SELLER1")
+            .await
+            .unwrap()
+            .unwrap()
+            .tz
+            .as_deref(),
+        Some("Asia/Tokyo")
+    );
+    let second = store.person("U0SELLER2").await.unwrap().unwrap();
+    assert_eq!(second.tz.as_deref(), Some("America/Chicago"));
+    assert!(second.opted_out, "a sync never undoes an opt-out");
+    assert!(store.person("U0SELLERBOT").await.unwrap().unwrap().is_bot);
+    app.stop().await;
+}

@@ -1,0 +1,38 @@
+//! Keeping people current from Slack's directory: time zones (a `seller` cadence asks each
+//! seller at their own local time), bots and deactivated accounts (never asked). Events
+//! (`user_change`, `team_join`) keep it fresh between syncs; a full sync at start-up and once a
+//! day covers people imported by id before Slack ever told us about them, and missed events.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::app_state::AppState;
+
+/// How often the whole directory is read again.
+pub const SYNC_EVERY: SignedDuration = SignedDuration::from_hours(24);
+
+/// Reads every page of `users.list` (tier 2: pages of 200, paced at 20 a minute) and records
+/// each person. Returns how many people were recorded.
+pub async fn sync(state: &AppState, now: Timestamp) -> anyhow::Result<usize> {
+    let mut cursor = None;
+    let mut recorded = 0;
+    loop {
+        // Tier 2; a directory of 10,000 people is 50 pages, a few minutes at most.
+        while let Err(deferral) = state.pacer.try_acquire("users.list", None, state.now()) {
+            let wait = deferral.until.duration_since(state.now()).unsigned_abs();
+            tokio::time::sleep(wait.min(std::time::Duration::from_secs(5))).await;
+        }
+        let (people, next) = state
+            .slack
+            .users_page(cursor)
+            .await
+            .map_err(|e| anyhow::anyhow!("could not read Slack's user directory: {e}"))?;
+        for person in &people {
+            state.store.upsert_person(person, now).await?;
+        }
+        recorded += people.len();
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(recorded),
+        }
+    }
+}
