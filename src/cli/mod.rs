@@ -29,6 +29,15 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
+    /// See the whole product offline: a simulated sales org, a fake Slack, simulated weeks.
+    Demo {
+        /// Makes the run repeatable.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many weeks to simulate.
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=104))]
+        weeks: u32,
+    },
     /// Import or show who reports to whom.
     #[command(subcommand)]
     Roster(roster::RosterCommand),
@@ -52,11 +61,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         // `serve` owns its store and runs until stopped.
         Command::Serve => return crate::app::serve(&settings).await,
+        // The demo brings its own fake Slack and a temporary database.
+        Command::Demo { seed, weeks } => {
+            crate::sim::demo::run(seed, weeks, &mut std::io::stdout()).await?;
+            return Ok(());
+        }
         other => other,
     };
     let store = Store::connect(&settings.database_url).await?;
     let result = match command {
-        Command::Serve => Ok(()),
+        Command::Serve | Command::Demo { .. } => Ok(()),
         Command::Migrate => {
             println!("The database is up to date.");
             Ok(())

@@ -484,7 +484,8 @@ impl FakeSlack {
                         m.text = arg("text");
                         m.blocks = args["blocks"].clone();
                         m.updated = true;
-                        json!({"ok": true, "channel": channel, "ts": ts, "text": m.text})
+                        json!({"ok": true, "channel": channel, "ts": ts, "text": m.text,
+                               "message": {"text": m.text, "user": BOT_USER_ID}})
                     }
                 }
             }

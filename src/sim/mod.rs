@@ -6,6 +6,7 @@
 //! shape, answers with the documented response shapes, and records every call. It also plays
 //! Slack's side: signed events, interactions and commands over HTTP, and Socket Mode.
 
+pub mod demo;
 pub mod fake_slack;
 pub mod methods;
 pub mod payloads;

@@ -3,6 +3,7 @@
 
 mod app;
 mod crash;
+mod demo;
 mod helpers;
 mod schedule;
 

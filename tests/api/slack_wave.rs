@@ -96,6 +96,10 @@ async fn whole_wave(app: TestApp) {
         );
     }
     assert_eq!(ballot_count(&app, &wave).await, 6);
+    assert!(
+        !crate::app::captured_logs().contains("could not update the invitation DM"),
+        "trustpulse understood Slack's answer to every chat.update"
+    );
 
     // A second submission (replayed payload) and a second click change nothing.
     let replay = app

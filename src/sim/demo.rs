@@ -1,0 +1,305 @@
+//! `trustpulse demo`: the whole product offline. A fake Slack, a simulated sales org and the
+//! real trustpulse (store, scheduler, signed HTTP endpoints, releases), driven through
+//! simulated weeks in a few seconds.
+//!
+//! Two teams of eight sellers in three time zones: one under a command-and-control manager
+//! whose team's trust slowly erodes, one under a manager who coaches and whose team's trust
+//! grows. Sellers answer by clicking their DM and submitting the modal, signed as Slack would.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+
+use anyhow::Context;
+use jiff::{SignedDuration, Timestamp};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+use super::fake_slack::{BOT_TOKEN, FakeSlack, FakeUser, dm_channel};
+use super::payloads;
+use super::slack_side::Transport;
+use crate::app::{Application, Clock};
+use crate::config::{LogFormat, Settings};
+use crate::schedule::{directory, planner, worker};
+use crate::store::CadenceScope;
+use crate::survey::cadence::{Cadence, CadenceFlags};
+use crate::survey::roster::{Roster, RosterRow};
+
+const SIGNING_SECRET: &str = "demo-signing-secret";
+
+/// A simulated manager: their team's trust starts at `start` and moves by `drift` a week.
+struct Manager {
+    id: &'static str,
+    name: &'static str,
+    style: &'static str,
+    start: [f64; 3],
+    drift: [f64; 3],
+}
+
+const MANAGERS: [Manager; 2] = [
+    Manager {
+        id: "U0DEMOALEX",
+        name: "Alex",
+        style: "command-and-control",
+        start: [3.9, 3.4, 4.2],
+        drift: [-0.07, -0.03, -0.11],
+    },
+    Manager {
+        id: "U0DEMOSAM",
+        name: "Sam",
+        style: "coaching",
+        start: [3.1, 2.8, 3.0],
+        drift: [0.09, 0.12, 0.08],
+    },
+];
+
+const ZONES: [&str; 3] = ["America/New_York", "Europe/London", "Asia/Singapore"];
+const SELLERS_PER_TEAM: usize = 8;
+
+const COMMENTS: [&str; 6] = [
+    "More ride-alongs on the hard calls would help.",
+    "Pipeline reviews feel like interrogations lately.",
+    "Thanks for backing me on the discount with finance.",
+    "Targets changed twice this quarter without an explanation.",
+    "The new one-to-ones are the best part of my week.",
+    "I would like more feedback on my demos.",
+];
+
+/// What the demo did, for its summary.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    pub invitations: usize,
+    pub answers: usize,
+    pub releases: usize,
+    /// Per manager: the trust mean of the first and the last release with numbers.
+    pub trust: BTreeMap<String, (f64, f64)>,
+}
+
+pub async fn run(
+    seed: u64,
+    weeks: u32,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<DemoSummary> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut users = vec![FakeUser::new("U0DEMOHR", "Europe/London")];
+    let mut pairs = Vec::new();
+    for manager in &MANAGERS {
+        users.push(FakeUser::new(manager.id, "Europe/London"));
+        for i in 1..=SELLERS_PER_TEAM {
+            let seller = format!("{}S{i}", manager.id);
+            users.push(FakeUser::new(&seller, ZONES[(i - 1) % ZONES.len()]));
+            pairs.push(RosterRow {
+                line: pairs.len() as u64 + 2,
+                seller,
+                manager: manager.id.to_owned(),
+            });
+        }
+    }
+    let fake = FakeSlack::start(users).await?;
+    let dir = tempfile_dir()?;
+    let settings = Settings {
+        database_url: format!("sqlite:{}?mode=rwc", dir.join("demo.db").display()),
+        slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
+        slack_signing_secret: vec![SIGNING_SECRET.to_owned().into()],
+        slack_app_token: None,
+        slack_api_url: fake.api_url(),
+        listen: "127.0.0.1:0".parse()?,
+        min_respondents: crate::privacy::MinRespondents::default(),
+        min_comment_respondents: None,
+        max_window_waves: crate::privacy::window::DEFAULT_MAX_WINDOW_WAVES,
+        posts_per_minute: crate::schedule::pacing::DEFAULT_POSTS_PER_MINUTE,
+        log_format: LogFormat::Text,
+        rust_log: "warn".into(),
+        lease_secs: 120,
+        now: None,
+    };
+    // Monday 4 January 2027, midnight UTC: before the first seller's 10:00 (Singapore's).
+    let start: Timestamp = "2027-01-04T00:00:00Z".parse()?;
+    let clock = Clock::manual(start);
+    let app = Application::build(&settings, clock.clone()).await?;
+    let base_url = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(shutdown.clone(), false));
+    let slack = Transport::Http {
+        base_url,
+        secret: SIGNING_SECRET.to_owned(),
+        clock: clock.clone(),
+    };
+
+    let store = &state.store;
+    store
+        .replace_roster(&Roster::from_rows(&pairs)?, start)
+        .await?;
+    store.add_admin("U0DEMOHR", start).await?;
+    let today = start.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let cadence = CadenceFlags {
+        every: Some("1w".into()),
+        weekday: Some("mon".into()),
+        time: Some("10:00".into()),
+        tz: Some("seller".into()),
+        open_for: Some("3d".into()),
+        remind_after: Some("2d".into()),
+        digest_weekday: Some("mon".into()),
+        digest_time: Some("09:00".into()),
+    }
+    .apply(&Cadence::builtin_default(today), today)?;
+    store
+        .set_cadence(&CadenceScope::Org, &cadence, start)
+        .await?;
+    directory::sync(&state, start).await?;
+
+    writeln!(out, "trustpulse demo: {} weeks, seed {seed}", weeks)?;
+    for manager in &MANAGERS {
+        writeln!(
+            out,
+            "  {} ({}) leads {SELLERS_PER_TEAM} sellers in New York, London and Singapore",
+            manager.name, manager.style
+        )?;
+    }
+    writeln!(
+        out,
+        "  Pulses: Mondays 10:00 in each seller's time zone, open 3 days; digests Mondays 09:00.\n"
+    )?;
+
+    let mut summary = DemoSummary::default();
+    let mut answered: HashSet<String> = HashSet::new();
+    let mut seen_messages = 0;
+    let end = start + SignedDuration::from_hours(24 * 7 * i64::from(weeks) + 24);
+    let mut now = start;
+    while now <= end {
+        clock.set(now);
+        planner::tick(&state, now).await?;
+        drain(&state, &clock, now + SignedDuration::from_mins(59)).await?;
+        let messages = fake.all_messages();
+        for message in &messages[seen_messages..] {
+            let week = (message_week(now, start)) as f64;
+            if let Some(manager) = MANAGERS
+                .iter()
+                .find(|m| message.channel == dm_channel(m.id))
+            {
+                writeln!(
+                    out,
+                    "── {} · digest for {} ──",
+                    clock.now().to_zoned(jiff::tz::TimeZone::UTC).date(),
+                    manager.name
+                )?;
+                writeln!(out, "{}\n", message.text)?;
+                continue;
+            }
+            if message.text.contains("reminder") {
+                continue;
+            }
+            summary.invitations += 1;
+            let Some(manager) = MANAGERS
+                .iter()
+                .find(|m| message.channel.starts_with(&dm_channel(m.id)))
+            else {
+                continue;
+            };
+            // About four in five sellers answer, right away.
+            if rng.random_bool(0.8)
+                && answered.insert(format!("{}:{}", message.channel, message.ts))
+            {
+                let seller = format!("U{}", &message.channel[1..]);
+                let click = payloads::button_click(
+                    &fake,
+                    &seller,
+                    message,
+                    crate::slack::blocks::ids::OPEN_SURVEY,
+                );
+                slack.interaction(click).await?;
+                let modal = fake
+                    .open_modal(&seller)
+                    .context("the survey modal opened")?;
+                let score = |q: usize, rng: &mut StdRng| -> String {
+                    let mean = manager.start[q] + manager.drift[q] * week;
+                    let noisy = mean + rng.random_range(-1.0..1.0);
+                    (noisy.round().clamp(1.0, 5.0) as i64).to_string()
+                };
+                let (care, help, trust) =
+                    (score(0, &mut rng), score(1, &mut rng), score(2, &mut rng));
+                let comment = rng
+                    .random_bool(0.25)
+                    .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())]);
+                let values = payloads::survey_values(&care, &help, &trust, comment);
+                let reply = slack
+                    .interaction(payloads::view_submission(&seller, &modal, values))
+                    .await?;
+                if reply.body["response_action"] == "update" {
+                    summary.answers += 1;
+                }
+            }
+        }
+        seen_messages = messages.len();
+        now += SignedDuration::from_hours(1);
+    }
+
+    for manager in &MANAGERS {
+        let releases = store.releases_of(manager.id, 1000).await?;
+        summary.releases += releases.len();
+        let trust: Vec<f64> = releases
+            .iter()
+            .filter_map(|r| r.result(crate::survey::Question::Trust).map(|q| q.mean()))
+            .collect();
+        if let (Some(first), Some(last)) = (trust.first(), trust.last()) {
+            summary
+                .trust
+                .insert(manager.name.to_owned(), (*first, *last));
+        }
+    }
+    writeln!(out, "Summary")?;
+    writeln!(out, "  invitations sent   {}", summary.invitations)?;
+    writeln!(out, "  answers recorded   {}", summary.answers)?;
+    writeln!(out, "  releases           {}", summary.releases)?;
+    for (name, (first, last)) in &summary.trust {
+        writeln!(
+            out,
+            "  {name}'s team trust: first release {first:.1}, last release {last:.1}"
+        )?;
+    }
+    let mut by_method: BTreeMap<String, usize> = BTreeMap::new();
+    for call in fake.calls() {
+        *by_method.entry(call.method).or_default() += 1;
+    }
+    let calls: Vec<String> = by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+    writeln!(out, "  Slack calls        {}", calls.join(", "))?;
+    shutdown.cancel();
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(summary)
+}
+
+/// Runs the worker until nothing more can go before `until`, letting simulated time pass over
+/// pacing pauses.
+async fn drain(
+    state: &crate::app::AppState,
+    clock: &Clock,
+    until: Timestamp,
+) -> anyhow::Result<()> {
+    loop {
+        let now = clock.now();
+        let round = worker::run_once(state, now).await?;
+        if round.handled() > 0 && round.deferred == 0 {
+            continue;
+        }
+        match state.store.next_due().await? {
+            Some(next) if round.deferred > 0 && next > now && next <= until => clock.set(next),
+            _ if round.handled() > 0 => {}
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn message_week(now: Timestamp, start: Timestamp) -> i64 {
+    now.duration_since(start).as_secs() / (7 * 86_400)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "trustpulse-demo-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,61 @@
+//! `trustpulse demo`: the whole product offline, as a newcomer runs it.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+        .args(["demo", "--seed", "1", "--weeks", "12"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+
+    for manager in ["Alex", "Sam"] {
+        let digests = text.matches(&format!("digest for {manager} ──")).count();
+        assert!(
+            digests >= 11,
+            "{manager} gets a digest every week: {digests}"
+        );
+        let releases = text
+            .split("── ")
+            .filter(|d| d.contains(&format!("digest for {manager}")) && d.contains("% agree"))
+            .count();
+        assert!(
+            releases >= 8,
+            "{manager}'s digests show releases: {releases}"
+        );
+    }
+    let trust = |name: &str| -> (f64, f64) {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("{name}'s team trust")))
+            .unwrap();
+        let numbers: Vec<f64> = line
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|w| w.trim_matches('.').parse().ok())
+            .collect();
+        (numbers[0], numbers[1])
+    };
+    let (alex_first, alex_last) = trust("Alex");
+    let (sam_first, sam_last) = trust("Sam");
+    assert!(
+        alex_last < alex_first,
+        "command-and-control erodes trust: {alex_first} → {alex_last}"
+    );
+    assert!(
+        sam_last > sam_first,
+        "coaching grows trust: {sam_first} → {sam_last}"
+    );
+    assert!(text.contains("invitations sent") && text.contains("chat.postMessage"));
+    // No seller is ever named, so no line can put a seller next to a score.
+    assert!(
+        !text.contains("U0DEMOALEXS") && !text.contains("U0DEMOSAMS") && !text.contains("D0DEMO"),
+        "{text}"
+    );
+}
