@@ -4,7 +4,9 @@
 mod app;
 mod crash;
 mod demo;
+mod deploy;
 mod helpers;
+mod manifests;
 mod schedule;
 
 mod cli;

@@ -1,0 +1,107 @@
+//! deploy/: every file parses, and names only settings the binary reads (DESIGN §6).
+
+use std::collections::BTreeSet;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/deploy/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The environment variables `trustpulse` reads, from its own `--help`.
+fn known_settings() -> BTreeSet<String> {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let mut names: BTreeSet<String> = help
+        .split("[env: ")
+        .skip(1)
+        .map(|rest| rest.split([']', '=']).next().unwrap().to_owned())
+        .collect();
+    names.insert("RUST_LOG".into());
+    names
+}
+
+#[test]
+fn compose_and_kubernetes_name_only_real_settings_and_parse() {
+    let known = known_settings();
+    for required in [
+        "DATABASE_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "TRUSTPULSE_LISTEN",
+    ] {
+        assert!(known.contains(required), "--help lists {required}");
+    }
+    let compose: serde_yaml::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let env = compose["services"]["trustpulse"]["environment"]
+        .as_mapping()
+        .unwrap();
+    let compose_names: BTreeSet<String> =
+        env.keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    assert!(
+        compose_names.is_subset(&known),
+        "{:?}",
+        compose_names.difference(&known).collect::<Vec<_>>()
+    );
+    assert_eq!(compose["services"]["trustpulse"]["deploy"]["replicas"], 2);
+    assert!(
+        compose_names.contains("SLACK_SIGNING_SECRET") && compose_names.contains("DATABASE_URL")
+    );
+
+    let deployment: serde_yaml::Value =
+        serde_yaml::from_str(&read("kubernetes/deployment.yaml")).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let k8s_names: BTreeSet<String> = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        k8s_names.is_subset(&known),
+        "{:?}",
+        k8s_names.difference(&known).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        compose_names, k8s_names,
+        "compose and Kubernetes give the same settings"
+    );
+    for file in [
+        "kubernetes/service.yaml",
+        "kubernetes/migrate-job.yaml",
+        "kubernetes/secret.example.yaml",
+    ] {
+        serde_yaml::from_str::<serde_yaml::Value>(&read(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
+#[test]
+fn systemd_and_docker_run_serve_unprivileged_with_a_state_directory() {
+    let unit = read("systemd/trustpulse.service");
+    for line in [
+        "ExecStart=/usr/local/bin/trustpulse serve",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=trustpulse",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit has {line}");
+    }
+    let dockerfile = read("Dockerfile");
+    assert!(
+        dockerfile.contains("USER trustpulse")
+            && dockerfile.contains("HEALTHCHECK")
+            && dockerfile.contains("CMD [\"serve\"]")
+    );
+    assert_eq!(
+        dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM")),
+        2,
+        "multi-stage"
+    );
+}
