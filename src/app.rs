@@ -162,11 +162,52 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
 }
 
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::metrics();
     Router::new()
-        .merge(crate::slack::http::routes())
+        .merge(crate::slack::http::routes().layer(axum::middleware::from_fn(count_request)))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Requests by route and status, and how long each took to acknowledge.
+async fn count_request(
+    path: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = path
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "other".to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("trustpulse_http_requests_total", "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("trustpulse_ack_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Prometheus text format. Outbox depth and the age of its oldest due row are read at scrape.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Ok(counts) = state.store.outbox_counts().await {
+        metrics::gauge!("trustpulse_outbox_pending").set(counts.pending as f64);
+        metrics::gauge!("trustpulse_outbox_dead").set(counts.dead as f64);
+    }
+    if let Ok(next) = state.store.next_due().await {
+        let age = next.map_or(0.0, |due| {
+            state.now().duration_since(due).as_secs_f64().max(0.0)
+        });
+        metrics::gauge!("trustpulse_outbox_oldest_due_seconds").set(age);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::telemetry::metrics().render(),
+    )
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

@@ -41,3 +41,17 @@ pub fn init(format: LogFormat, rust_log: Option<&str>) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// The process-wide Prometheus recorder, installed on first use. Metric labels are fixed words
+/// (routes, outcomes, kinds), never a person, a team or a wave.
+pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            .expect("fixed buckets are valid")
+            .install_recorder()
+            .expect("the metrics recorder is installed once")
+    })
+}

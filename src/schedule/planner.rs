@@ -136,6 +136,8 @@ async fn plan_slot(
     {
         Ok(opened) => {
             if opened.created {
+                metrics::counter!("trustpulse_invitations_queued_total")
+                    .increment(opened.invitees.len() as u64);
                 tracing::info!(wave_id = %opened.wave.wave_id, period, invited = opened.invitees.len(), "pulse opened");
                 report.opened += 1;
                 state.worker_kick.notify_one();

@@ -42,7 +42,12 @@ pub async fn start_wave(
         closes_at: cadence.closes_at(now),
         schedule: &schedule,
     };
-    store.open_wave(manager_id, &period, &timing, k, now).await
+    let opened = store
+        .open_wave(manager_id, &period, &timing, k, now)
+        .await?;
+    metrics::counter!("trustpulse_invitations_queued_total")
+        .increment(opened.invitees.len() as u64);
+    Ok(opened)
 }
 
 /// Queues the one reminder for everyone in the team's open pulse who has not answered.
@@ -113,6 +118,12 @@ pub async fn close_and_release(
             store.release_window(&window, &release, now).await?;
         }
     }
+    let outcome = match decision {
+        WindowDecision::Release => "released",
+        WindowDecision::Hold => "held",
+        WindowDecision::ReleaseShort => "not_enough_responses",
+    };
+    metrics::counter!("trustpulse_windows_total", "outcome" => outcome).increment(1);
     tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
     Ok(Some(decision))
 }

@@ -95,6 +95,7 @@ async fn handle(
     match deliver(state, &claimed.job, prefetched, now).await? {
         Ok(Delivery::Sent) => {
             state.store.mark_sent(&claimed.job_id, now).await?;
+            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
             report.sent += 1;
         }
         Ok(Delivery::Skipped) => {
@@ -119,6 +120,7 @@ async fn handle(
                 retry_after_secs = wait.as_secs(),
                 "rate limited by Slack; pausing every send to the workspace"
             );
+            metrics::counter!("trustpulse_slack_rate_limited_total").increment(1);
             state.store.pause_sends_until(until).await?;
             state
                 .store
@@ -145,6 +147,7 @@ async fn handle(
                 .store
                 .mark_failed(&claimed.job_id, &e.code(), now)
                 .await?;
+            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
             report.failed += 1;
         }
         Err(NotDelivered::Slack(e)) => {
@@ -154,6 +157,7 @@ async fn handle(
                     .store
                     .mark_dead(&claimed.job_id, &e.code(), now)
                     .await?;
+                metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "dead").increment(1);
                 report.failed += 1;
             } else {
                 let until = whole_second_at_or_after(now + backoff(claimed.attempts));

@@ -440,6 +440,8 @@ async fn on_view_submission(
                 score(Question::Trust),
             );
             if !errors.is_empty() {
+                metrics::counter!("trustpulse_submissions_total", "outcome" => "invalid")
+                    .increment(1);
                 return Ok(InteractionReply::Errors(errors));
             }
             let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
@@ -455,6 +457,8 @@ async fn on_view_submission(
                 .await
             {
                 Ok(()) => {
+                    metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
+                        .increment(1);
                     tracing::info!(wave_id = %meta.wave, "submission recorded");
                     if let (Some(channel), Some(ts)) = (meta.channel, meta.ts) {
                         // Not through the outbox: a stored "update this DM" row would record who
@@ -490,6 +494,17 @@ async fn on_view_submission(
                     )))
                 }
                 Err(refusal) => {
+                    let reason = match refusal {
+                        SubmissionError::UnknownWave => "unknown_wave",
+                        SubmissionError::WaveClosed => "closed",
+                        SubmissionError::NotInvited => "not_invited",
+                        SubmissionError::AlreadyAnswered => "already_answered",
+                        SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => {
+                            "invalid"
+                        }
+                    };
+                    metrics::counter!("trustpulse_submissions_total", "outcome" => reason)
+                        .increment(1);
                     tracing::info!(wave_id = %meta.wave, reason = %refusal, "submission refused");
                     Ok(InteractionReply::Update(refusal_modal(&refusal)))
                 }

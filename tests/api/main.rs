@@ -7,6 +7,7 @@ mod demo;
 mod deploy;
 mod helpers;
 mod manifests;
+mod metrics;
 mod schedule;
 
 mod cli;
