@@ -181,7 +181,15 @@ async fn count_request(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "other".to_owned());
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    // The route and Slack's retry number identify the work; nothing identifies a respondent.
+    let retry = request
+        .headers()
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_owned();
+    let span = tracing::info_span!("slack_request", route = %route, retry = %retry);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("trustpulse_http_requests_total", "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("trustpulse_ack_seconds", "route" => route)
