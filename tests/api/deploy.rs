@@ -105,3 +105,53 @@ fn systemd_and_docker_run_serve_unprivileged_with_a_state_directory() {
         "multi-stage"
     );
 }
+
+#[test]
+fn the_binary_starts_with_exactly_the_environment_compose_and_kubernetes_give_it() {
+    let compose: serde_yaml::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let compose_env: Vec<(String, String)> = compose["services"]["trustpulse"]["environment"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                v.as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let deployment: serde_yaml::Value =
+        serde_yaml::from_str(&read("kubernetes/deployment.yaml")).unwrap();
+    let k8s_env: Vec<(String, String)> =
+        deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["value"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+    for (name, env) in [("compose", compose_env), ("kubernetes", k8s_env)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustpulse"));
+        command.arg("migrate").current_dir(dir.path()).env_clear();
+        for (key, value) in env {
+            // Secrets come from the operator; the database is a scratch file here.
+            let value = match key.as_str() {
+                "DATABASE_URL" => "sqlite:scratch.db?mode=rwc".to_owned(),
+                "SLACK_BOT_TOKEN" | "SLACK_SIGNING_SECRET" => "placeholder".to_owned(),
+                _ => value,
+            };
+            command.env(key, value);
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
