@@ -39,7 +39,10 @@ pub async fn run(command: WaveCommand, store: &Store, settings: &Settings) -> an
             );
         }
         WaveCommand::Remind { manager } => match waves::remind_wave(store, &manager, now).await? {
-            Some((_, queued)) => println!("{queued} reminders queued for {manager}'s team."),
+            // No count: during an open pulse, "how many were reminded" would tell how many answered.
+            Some(_) => println!(
+                "Reminders queued for everyone in {manager}'s team who has not answered yet. Who, and how many, stays private."
+            ),
             None => anyhow::bail!("{manager}'s team has no open pulse to remind about"),
         },
         WaveCommand::Close { manager } => {
