@@ -7,22 +7,32 @@ use jiff::tz::TimeZone;
 use crate::app_state::AppState;
 use crate::digest::view::{DigestInput, TREND_RELEASES};
 use crate::digest::{Digest, build_digest};
+use crate::store::Person;
 
-pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyhow::Result<Digest> {
-    let store = &state.store;
+/// When `manager`'s team's next pulse opens for `person` (in their own time zone under a
+/// `seller` cadence), in words: "Monday 30 November at 10:00".
+pub async fn next_pulse_words(
+    state: &AppState,
+    manager: &str,
+    person: Option<&Person>,
+    now: Timestamp,
+) -> anyhow::Result<String> {
     let today = now.to_zoned(TimeZone::UTC).date();
-    let cadence = store.effective_cadence(manager, today).await?;
-    let person = store.person(manager).await?;
-    let tz = cadence
-        .zone
-        .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
-    let pulse_open = store.open_wave_of(manager).await?.is_some();
-    let next_pulse = cadence
+    let cadence = state.store.effective_cadence(manager, today).await?;
+    let tz = cadence.zone.resolve(person.and_then(|p| p.tz.as_deref()));
+    Ok(cadence
         .next_slot(&tz, now)
         .opens_at
         .to_zoned(tz)
         .strftime("%A %-d %B at %H:%M")
-        .to_string();
+        .to_string())
+}
+
+pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyhow::Result<Digest> {
+    let store = &state.store;
+    let person = store.person(manager).await?;
+    let pulse_open = store.open_wave_of(manager).await?.is_some();
+    let next_pulse = next_pulse_words(state, manager, person.as_ref(), now).await?;
     let eligible = store
         .team_sizes()
         .await?

@@ -4,6 +4,7 @@ use jiff::tz::TimeZone;
 
 use super::blocks::privacy_line;
 use crate::app_state::AppState;
+use crate::schedule::digests::next_pulse_words;
 
 pub async fn reply(state: &AppState, user: &str, text: &str) -> anyhow::Result<String> {
     let mut words = text.split_whitespace();
@@ -31,7 +32,6 @@ fn help() -> String {
 async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     let store = &state.store;
     let now = state.now();
-    let today = now.to_zoned(TimeZone::UTC).date();
     let k = state.k.get();
     let mut parts = Vec::new();
     if store.is_current_manager(user).await? {
@@ -40,15 +40,7 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     }
     if let Some(manager) = store.current_manager_of(user).await? {
         let person = store.person(user).await?;
-        let cadence = store.effective_cadence(&manager, today).await?;
-        let tz = cadence
-            .zone
-            .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
-        let next = cadence
-            .next_slot(&tz, now)
-            .opens_at
-            .to_zoned(tz)
-            .strftime("%A %-d %B at %H:%M");
+        let next = next_pulse_words(state, &manager, person.as_ref(), now).await?;
         let opted_out = person.is_some_and(|p| p.opted_out);
         let when = if opted_out {
             "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab)."

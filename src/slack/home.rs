@@ -75,17 +75,8 @@ async fn seller_section(
     let k = state.k.get();
     let person = store.person(person_id).await?;
     let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
-    let cadence = store
-        .effective_cadence(manager, now.to_zoned(TimeZone::UTC).date())
-        .await?;
-    let tz = cadence
-        .zone
-        .resolve(person.as_ref().and_then(|p| p.tz.as_deref()));
-    let next = cadence
-        .next_slot(&tz, now)
-        .opens_at
-        .to_zoned(tz)
-        .strftime("%A %-d %B at %H:%M");
+    let next =
+        crate::schedule::digests::next_pulse_words(state, manager, person.as_ref(), now).await?;
     let window = super::commands::window_in_words(state, manager).await?;
     let mut blocks = vec![
         header("Your trust pulse"),
