@@ -20,7 +20,7 @@ use super::payloads;
 use super::slack_side::Transport;
 use crate::app::{Application, Clock};
 use crate::config::{LogFormat, Settings};
-use crate::schedule::{directory, planner, worker};
+use crate::schedule::{directory, planner};
 use crate::store::CadenceScope;
 use crate::survey::cadence::{Cadence, CadenceFlags};
 use crate::survey::roster::{Roster, RosterRow};
@@ -170,7 +170,12 @@ pub async fn run(
     while now <= end {
         clock.set(now);
         planner::tick(&state, now).await?;
-        drain(&state, &clock, now + SignedDuration::from_mins(59)).await?;
+        super::deliver_due(
+            &state,
+            SignedDuration::from_mins(59),
+            now + SignedDuration::from_mins(59),
+        )
+        .await?;
         let messages = fake.all_messages();
         for message in &messages[seen_messages..] {
             let week = (message_week(now, start)) as f64;
@@ -268,27 +273,6 @@ pub async fn run(
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(summary)
-}
-
-/// Runs the worker until nothing more can go before `until`, letting simulated time pass over
-/// pacing pauses.
-async fn drain(
-    state: &crate::app::AppState,
-    clock: &Clock,
-    until: Timestamp,
-) -> anyhow::Result<()> {
-    loop {
-        let now = clock.now();
-        let round = worker::run_once(state, now).await?;
-        if round.handled() > 0 && round.deferred == 0 {
-            continue;
-        }
-        match state.store.next_due().await? {
-            Some(next) if round.deferred > 0 && next > now && next <= until => clock.set(next),
-            _ if round.handled() > 0 => {}
-            _ => return Ok(()),
-        }
-    }
 }
 
 fn message_week(now: Timestamp, start: Timestamp) -> i64 {

@@ -146,32 +146,13 @@ impl TestApp {
     /// for a moment, simulated time moves on to when it may go, at most a minute at a time;
     /// work due later (a reminder in two days) is left for the test to reach.
     pub async fn deliver(&self) -> worker::RoundReport {
-        let mut total = worker::RoundReport::default();
-        loop {
-            let now = self.state.now();
-            let round = worker::run_once(&self.state, now).await.unwrap();
-            total.sent += round.sent;
-            total.skipped += round.skipped;
-            total.failed += round.failed;
-            total.retried += round.retried;
-            total.deferred += round.deferred;
-            if round.handled() > 0 && round.deferred == 0 {
-                continue;
-            }
-            let paused = self.state.store.sends_paused_until(now).await.unwrap();
-            let next = paused.or(self.state.store.next_due().await.unwrap());
-            match next {
-                Some(at)
-                    if round.deferred > 0
-                        && at > now
-                        && at <= now + jiff::SignedDuration::from_secs(60) =>
-                {
-                    self.state.clock.set(at)
-                }
-                _ if round.handled() > 0 => {}
-                _ => return total,
-            }
-        }
+        trustpulse::sim::deliver_due(
+            &self.state,
+            jiff::SignedDuration::from_secs(60),
+            Timestamp::MAX,
+        )
+        .await
+        .unwrap()
     }
 
     /// A second trustpulse on the same database and fake Slack (another replica).
