@@ -39,6 +39,7 @@ async fn run(
     fake_limit: Option<u32>,
 ) -> anyhow::Result<Run> {
     let fake = FakeSlack::start(Vec::new()).await?;
+    fake.keep_no_bodies();
     if let Some(limit) = fake_limit {
         fake.enforce_post_limit(limit);
     }
@@ -85,7 +86,7 @@ async fn run(
     let plan = planning.elapsed();
 
     let sending = Instant::now();
-    while fake.post_times().len() < invitations {
+    while fake.post_count() < invitations {
         let now = Timestamp::now();
         let round = worker::run_once(&state, now).await?;
         if round.handled() == 0 {

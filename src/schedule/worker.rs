@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::app_state::AppState;
 use crate::slack::client::SlackError;
 use crate::slack::outbound::{Delivery, NotDelivered, Prefetched, deliver};
-use crate::store::{ClaimedJob, InstallationState};
+use crate::store::{ClaimedJob, InstallationState, OutboxRound};
 
 /// Rows claimed per round.
 pub const BATCH: i64 = 50;
@@ -55,29 +55,25 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     if state.store.sends_paused_until(now).await?.is_some() {
         return Ok(report);
     }
-    let jobs = state.store.claim_due(now, state.lease, BATCH).await?;
-    // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes back
-    // untouched, due when sending can resume.
-    let mut hand_back: Option<(String, Timestamp)> = None;
+    let mut round = state.store.outbox_round().await?;
+    let jobs = round.claim_due(now, state.lease, BATCH).await?;
     let prefetched = Prefetched::load(
         &state.store,
         &jobs.iter().map(|c| &c.job).collect::<Vec<_>>(),
     )
     .await?;
-    for claimed in jobs {
-        if let Some((reason, until)) = &hand_back {
-            state
-                .store
-                .retry_at(&claimed.job_id, reason, *until, false)
-                .await?;
-            continue;
-        }
+    let mut jobs = jobs.iter();
+    for claimed in jobs.by_ref() {
         let span = tracing::info_span!("job", job_id = %claimed.job_id, kind = claimed.job.kind(), attempt = claimed.attempts);
-        if let Some(stop) = handle(state, &claimed, &prefetched, now, &mut report)
+        let stop = handle(state, &mut round, claimed, &prefetched, now, &mut report)
             .instrument(span)
-            .await?
-        {
-            hand_back = Some(stop);
+            .await?;
+        // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes
+        // back untouched, due when sending can resume.
+        if let Some((reason, until)) = stop {
+            let rest: Vec<&str> = jobs.map(|c| c.job_id.as_str()).collect();
+            round.hand_back(&rest, &reason, until).await?;
+            break;
         }
     }
     Ok(report)
@@ -87,6 +83,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
 /// rest of the batch must wait (a 429, an auth failure, a spent workspace budget).
 async fn handle(
     state: &AppState,
+    round: &mut OutboxRound,
     claimed: &ClaimedJob,
     prefetched: &Prefetched,
     now: Timestamp,
@@ -94,18 +91,17 @@ async fn handle(
 ) -> anyhow::Result<Option<(String, Timestamp)>> {
     match deliver(state, &claimed.job, prefetched, now).await? {
         Ok(Delivery::Sent) => {
-            state.store.mark_sent(&claimed.job_id, now).await?;
+            round.mark_sent(&claimed.job_id, now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
             report.sent += 1;
         }
         Ok(Delivery::Skipped) => {
-            state.store.mark_sent(&claimed.job_id, now).await?;
+            round.mark_sent(&claimed.job_id, now).await?;
             report.skipped += 1;
         }
         Err(NotDelivered::Paced(deferral)) => {
             let until = whole_second_at_or_after(deferral.until);
-            state
-                .store
+            round
                 .retry_at(&claimed.job_id, "paced", until, false)
                 .await?;
             report.deferred += 1;
@@ -122,8 +118,7 @@ async fn handle(
             );
             metrics::counter!("trustpulse_slack_rate_limited_total").increment(1);
             state.store.pause_sends_until(until).await?;
-            state
-                .store
+            round
                 .retry_at(&claimed.job_id, "ratelimited", until, false)
                 .await?;
             report.deferred += 1;
@@ -134,8 +129,7 @@ async fn handle(
             if let Some((team, _)) = state.store.installation().await? {
                 state.store.pause_installation(&team, now).await?;
             }
-            state
-                .store
+            round
                 .retry_at(&claimed.job_id, &e.code(), now, false)
                 .await?;
             report.deferred += 1;
@@ -143,27 +137,20 @@ async fn handle(
         }
         Err(NotDelivered::Slack(e)) if e.is_permanent() => {
             tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-            state
-                .store
-                .mark_failed(&claimed.job_id, &e.code(), now)
-                .await?;
+            round.mark_failed(&claimed.job_id, &e.code(), now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
             report.failed += 1;
         }
         Err(NotDelivered::Slack(e)) => {
             if claimed.attempts >= MAX_ATTEMPTS {
                 tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                state
-                    .store
-                    .mark_dead(&claimed.job_id, &e.code(), now)
-                    .await?;
+                round.mark_dead(&claimed.job_id, &e.code(), now).await?;
                 metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "dead").increment(1);
                 report.failed += 1;
             } else {
                 let until = whole_second_at_or_after(now + backoff(claimed.attempts));
                 tracing::warn!(error = %e.code(), "transient failure; will retry");
-                state
-                    .store
+                round
                     .retry_at(&claimed.job_id, &e.code(), until, true)
                     .await?;
                 report.retried += 1;

@@ -113,6 +113,8 @@ struct Workspace {
     /// Arrival time of each successful post, for latency measurements.
     post_times: Vec<std::time::Instant>,
     posted_channels: std::collections::HashSet<String>,
+    /// Load runs: keep each call's method, status and time, not its arguments or messages.
+    lean: bool,
     next_ts: u64,
     next_id: u64,
 }
@@ -192,9 +194,20 @@ impl FakeSlack {
         self.with(|w| w.post_limit = Some(posts_per_minute));
     }
 
+    /// Stops keeping call arguments and posted messages, so that a load run of 100,000 posts
+    /// measures trustpulse rather than the fake's memory. Calls keep method, status and error.
+    pub fn keep_no_bodies(&self) {
+        self.with(|w| w.lean = true);
+    }
+
     /// When each successful post arrived.
     pub fn post_times(&self) -> Vec<std::time::Instant> {
         self.with(|w| w.post_times.clone())
+    }
+
+    /// How many posts have succeeded so far.
+    pub fn post_count(&self) -> usize {
+        self.with(|w| w.post_times.len())
     }
 
     /// Waits until at least `n` distinct channels have received a message (e.g. to interrupt a
@@ -399,7 +412,16 @@ impl FakeSlack {
             status,
             error: error.map(str::to_owned),
         };
-        self.with(|w| w.calls.push(call));
+        self.with(|w| {
+            if w.lean {
+                w.calls.push(Call {
+                    args: Value::Null,
+                    ..call
+                });
+            } else {
+                w.calls.push(call);
+            }
+        });
     }
 
     fn answer(&self, method: &str, args: Value, status: u16, body: Value) -> Response {
@@ -466,13 +488,15 @@ impl FakeSlack {
                 w.next_ts += 1;
                 let ts = format!("{}.{:06}", w.next_ts / 1_000_000, w.next_ts % 1_000_000);
                 let text = arg("text");
-                w.messages.push(PostedMessage {
-                    channel: channel.clone(),
-                    ts: ts.clone(),
-                    text: text.clone(),
-                    blocks: args["blocks"].clone(),
-                    updated: false,
-                });
+                if !w.lean {
+                    w.messages.push(PostedMessage {
+                        channel: channel.clone(),
+                        ts: ts.clone(),
+                        text: text.clone(),
+                        blocks: args["blocks"].clone(),
+                        updated: false,
+                    });
+                }
                 json!({"ok": true, "channel": channel, "ts": ts,
                        "message": {"type": "message", "text": text, "ts": ts, "user": BOT_USER_ID, "bot_id": "B0TRUSTBOT"}})
             }

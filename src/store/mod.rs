@@ -19,7 +19,7 @@ mod waves;
 
 pub use cadences::CadenceScope;
 pub use installations::InstallationState;
-pub use outbox::{ClaimedJob, Job, OutboxCounts};
+pub use outbox::{ClaimedJob, Job, OutboxCounts, OutboxRound};
 pub use people::Person;
 pub use predictions::PredictionOutcome;
 pub use releases::{Participation, WindowState};
@@ -46,6 +46,14 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Outbox bookkeeping (claims, marks, retries) commits on its own connections, where a
+    /// commit returns once the database server (PostgreSQL) or the operating system (SQLite)
+    /// holds the write, without waiting for the disk. A `kill -9` of trustpulse loses none of
+    /// it, which is all the crash guarantee needs; a power cut or a database crash can lose the
+    /// last few marks and then repeats those DMs, never an answer. Everything else, ballots
+    /// first, waits for the disk. This is what lets one process mark each DM right after its
+    /// own call and still send thousands a second.
+    bookkeeping: AnyPool,
     backend: Backend,
 }
 
@@ -68,25 +76,27 @@ impl Store {
                 "the database URL must start with sqlite: or postgres:// (for example sqlite:trustpulse.db?mode=rwc)"
             );
         };
+        let memory = url.contains(":memory:");
         // Each connection to `sqlite::memory:` would be a separate empty database.
-        let max_connections = if url.contains(":memory:") { 1 } else { 8 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers proceed while the single writer writes.
-                        sqlx::query("PRAGMA journal_mode=WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
+        let max_connections = if memory { 1 } else { 8 };
+        let pool = pool_options(backend, max_connections, Durability::Disk)
             .connect(url)
             .await
             .with_context(|| format!("could not open the database at {}", redact_url(url)))?;
-        Ok(Store { pool, backend })
+        // Opened on first use, so a CLI command that sends nothing opens no second connection.
+        let bookkeeping = if memory {
+            pool.clone()
+        } else {
+            pool_options(backend, 2, Durability::Process)
+                .test_before_acquire(false)
+                .connect_lazy(url)
+                .with_context(|| format!("could not open the database at {}", redact_url(url)))?
+        };
+        Ok(Store {
+            pool,
+            bookkeeping,
+            backend,
+        })
     }
 
     /// Applies pending migrations (safe to run from several replicas at once on PostgreSQL,
@@ -117,8 +127,48 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.bookkeeping.close().await;
         self.pool.close().await;
     }
+}
+
+/// When a commit returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Once the write is on disk: survives a power cut.
+    Disk,
+    /// Once the database server (PostgreSQL) or the operating system (SQLite) holds it:
+    /// survives a `kill -9` of trustpulse, not a power cut or a database crash.
+    Process,
+}
+
+fn pool_options(backend: Backend, max_connections: u32, durability: Durability) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let settings: &[&str] = match (backend, durability) {
+                    // WAL lets readers proceed while the single writer writes. SQLite's default
+                    // `synchronous=FULL` syncs the WAL at every commit.
+                    (Backend::Sqlite, Durability::Disk) => &["PRAGMA journal_mode=WAL"],
+                    // `NORMAL` in WAL mode writes the commit to the WAL file without syncing it;
+                    // the next `FULL` commit or checkpoint syncs it. The database stays intact.
+                    (Backend::Sqlite, Durability::Process) => {
+                        &["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
+                    }
+                    (Backend::Postgres, Durability::Disk) => &[],
+                    // PostgreSQL's asynchronous commit: consistent, and at most a few hundred
+                    // milliseconds of these commits are lost if the server itself crashes.
+                    (Backend::Postgres, Durability::Process) => &["SET synchronous_commit = off"],
+                };
+                for setting in settings {
+                    sqlx::query(sqlx::AssertSqlSafe(*setting))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// A random 128-bit id as hex. Random rather than sequential, so ids reveal no order.
