@@ -5,7 +5,11 @@
 //! ```sh
 //! cargo run --release --example fanout                     # 100,000 invitations, 1,000 teams
 //! cargo run --release --example fanout -- 20000 200 600   # invitations, teams, limited run size
+//! FANOUT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   cargo run --release --example fanout                   # on PostgreSQL instead of SQLite
 //! ```
+//!
+//! On PostgreSQL each run gets a fresh database next to the one named, dropped afterwards.
 //!
 //! The DM channels are taken as known from an earlier pulse, so each invitation is one
 //! `chat.postMessage` (a first-ever pulse also calls `conversations.open`, a tier-3 method).
@@ -14,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use sqlx::Connection;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
 use trustpulse::privacy::MinRespondents;
@@ -43,12 +48,8 @@ async fn run(
     if let Some(limit) = fake_limit {
         fake.enforce_post_limit(limit);
     }
-    let dir = tempfile::tempdir()?;
-    let store = Store::connect(&format!(
-        "sqlite:{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    ))
-    .await?;
+    let database = Database::fresh().await?;
+    let store = Store::connect(&database.url).await?;
     let per_team = invitations.div_ceil(teams);
     let rows: Vec<RosterRow<String>> = (0..invitations)
         .map(|i| RosterRow {
@@ -111,6 +112,7 @@ async fn run(
         .filter(|c| c.status == 429)
         .count();
     store.close().await;
+    database.drop().await?;
     Ok(Run {
         invitations,
         plan,
@@ -118,6 +120,64 @@ async fn run(
         latencies_ms,
         rate_limited,
     })
+}
+
+/// A database for one run: a temporary SQLite file, or a fresh PostgreSQL database when
+/// `FANOUT_DATABASE_URL` names a server.
+struct Database {
+    url: String,
+    _dir: tempfile::TempDir,
+    /// The server URL and the database to drop afterwards (PostgreSQL).
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    async fn fresh() -> anyhow::Result<Database> {
+        let dir = tempfile::tempdir()?;
+        let Ok(server) = std::env::var("FANOUT_DATABASE_URL") else {
+            let url = format!("sqlite:{}?mode=rwc", dir.path().join("bench.db").display());
+            return Ok(Database {
+                url,
+                _dir: dir,
+                postgres: None,
+            });
+        };
+        let name = format!("trustpulse_fanout_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&server).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        // The server part of the URL with this database instead of the one named.
+        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        let url = if query.is_empty() {
+            format!("{base}/{name}")
+        } else {
+            format!("{base}/{name}?{query}")
+        };
+        Ok(Database {
+            url,
+            _dir: dir,
+            postgres: Some((server, name)),
+        })
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        if let Some((server, name)) = self.postgres {
+            let mut admin = sqlx::PgConnection::connect(&server).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -159,9 +219,14 @@ async fn main() -> anyhow::Result<()> {
     let teams = args.get(1).copied().unwrap_or(1_000);
     let limited = args.get(2).copied().unwrap_or(900);
 
+    let backend = if std::env::var("FANOUT_DATABASE_URL").is_ok() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let mut free = run(invitations, teams, PacingConfig::off(), None).await?;
     report(
-        &format!("Limits off ({invitations} invitations across {teams} teams)"),
+        &format!("Limits off ({invitations} invitations across {teams} teams, {backend})"),
         &mut free,
     );
 

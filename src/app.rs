@@ -49,6 +49,16 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let slack = SlackApi::new(&settings.slack_api_url, bot_token);
         let now = clock.now();
+        if single_replica.is_some() {
+            // We hold the only serve lock, so rows still leased were a stopped process's.
+            let in_flight = store.end_all_leases(now).await?;
+            if in_flight > 0 {
+                tracing::info!(
+                    in_flight,
+                    "resuming messages claimed when trustpulse last stopped (the one in flight may arrive twice)"
+                );
+            }
+        }
         let (team, bot_user) = slack.auth_test().await.map_err(|e| match e {
             SlackError::Api(code) => anyhow::anyhow!(
                 "Slack did not accept SLACK_BOT_TOKEN (Slack error {code}); check the token and that the app is installed in your workspace"

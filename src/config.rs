@@ -89,11 +89,13 @@ pub struct Settings {
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub rust_log: String,
 
-    /// How long a claimed outbox row belongs to this process before another may rescue it.
+    /// How long a claimed outbox row belongs to this process before another may rescue it. At
+    /// least 60 seconds: a round starts no call in the last 30 (`worker::LEASE_MARGIN`).
     #[arg(
         long,
         env = "TRUSTPULSE_LEASE_SECS",
         default_value_t = 120,
+        value_parser = clap::value_parser!(u32).range(60..),
         hide = true,
         global = true
     )]

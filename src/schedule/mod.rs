@@ -18,9 +18,10 @@ use crate::app_state::AppState;
 /// tick is cheap and idempotent.
 pub const PLANNER_EVERY: SignedDuration = SignedDuration::from_secs(30);
 
-/// The background loop of `serve`: the planner every [`PLANNER_EVERY`], the outbox worker at
-/// once when kicked and otherwise every second, until `shutdown` fires. A failed round is
-/// logged and retried on the next turn; work in flight finishes before the loop returns.
+/// The background loop of `serve`: the planner every [`PLANNER_EVERY`]; the outbox worker round
+/// after round while it finds work, at once when kicked, and otherwise every second; until
+/// `shutdown` fires. A failed round is logged and retried on the next turn; work in flight
+/// finishes before the loop returns.
 pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
     let mut last_tick = None;
     // The directory sync can take minutes on a large workspace: its own task, its own pace.
@@ -52,10 +53,21 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
             }
             last_tick = Some(now);
         }
-        match worker::run_once(&state, now).await {
-            Ok(report) if report.handled() > 0 => tracing::debug!(?report, "outbox round"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = ?e, "outbox round failed"),
+        let busy = match worker::run_once(&state, now).await {
+            Ok(report) if report.handled() > 0 => {
+                tracing::debug!(?report, "outbox round");
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::error!(error = ?e, "outbox round failed");
+                false
+            }
+        };
+        // A round that did something may have left more due (a fan-out is many batches): go
+        // straight on. Rows it put back are due later, so this never spins.
+        if busy && !shutdown.is_cancelled() {
+            continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => {

@@ -148,6 +148,17 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// Ends every lease at `now`, so rows a dead process had claimed can be claimed again at
+    /// once. Only sound where no other worker can be running: SQLite's single `serve`, at
+    /// start-up, under its lock. Returns how many rows were leased.
+    pub async fn end_all_leases(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let done = sqlx::query("UPDATE outbox SET lease_until = $1 WHERE state = 'sending'")
+            .bind(secs(now))
+            .execute(&self.bookkeeping)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Cancels every row not yet sent (after an uninstall). Returns how many.
     pub async fn cancel_pending(&self, now: Timestamp) -> anyhow::Result<u64> {
         let done = sqlx::query(

@@ -80,6 +80,14 @@ fn a_minimum_below_three_is_refused_at_start_up_with_the_reason() {
 }
 
 #[test]
+fn a_lease_too_short_to_finish_a_call_is_refused_with_the_range() {
+    let cli = Cli::new();
+    let err = cli.fails(&["--lease-secs", "10", "migrate"]);
+    assert!(err.contains("--lease-secs") && err.contains("60"), "{err}");
+    assert!(!cli.path().join("trustpulse.db").exists(), "nothing ran");
+}
+
+#[test]
 fn roster_import_show_and_every_bad_file_changes_nothing() {
     let cli = Cli::new();
     let good = cli.file(

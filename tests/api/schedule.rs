@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
+use trustpulse::app::{AppState, Clock};
 use trustpulse::schedule::{planner, waves, worker};
 use trustpulse::sim::fake_slack::{Fault, dm_channel};
 use trustpulse::store::{CadenceScope, InstallationState};
@@ -300,13 +301,7 @@ async fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_nothing() {
     let app = TestApp::spawn().await;
-    let team = sellers("U0BOSS1", 60, &["Europe/Berlin"]);
-    app.team("U0BOSS1", &team).await;
-    let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
-    dms_known(&app, &ids).await;
-    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
-        .await
-        .unwrap();
+    open_wave_with_known_dms(&app, 60).await;
     app.fake.fail_call(
         "chat.postMessage",
         50,
@@ -352,10 +347,41 @@ async fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_dro
     app.stop().await;
 }
 
-async fn one_seller_wave(app: &TestApp) {
-    app.team("U0BOSS1", &sellers("U0BOSS1", 1, &["Europe/Berlin"]))
-        .await;
-    dms_known(app, &["U0BOSS1S1"]).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_near_the_end_of_its_lease_starts_no_more_calls_and_hands_the_rest_back() {
+    let app = TestApp::spawn().await;
+    open_wave_with_known_dms(&app, 5).await;
+    // The round claims at `now` with the default 120 s lease, and its clock says 100 s have
+    // gone by (Slack answering slowly): another replica could take the rows back in 20 s.
+    let slow = AppState {
+        clock: Clock::manual(now() + SignedDuration::from_secs(100)),
+        ..app.state.clone()
+    };
+    let report = worker::run_once(&slow, now()).await.unwrap();
+    assert_eq!(
+        report.sent, 1,
+        "the first call goes, so every round makes progress"
+    );
+    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
+    let counts = app.state.store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sending, counts.sent), (0, 1), "nothing left leased");
+
+    while worker::run_once(&app.state, now()).await.unwrap().handled() > 0 {}
+    let calls = app.fake.calls_to("chat.postMessage");
+    let channels: std::collections::BTreeSet<&str> = calls
+        .iter()
+        .map(|c| c.args["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!((calls.len(), channels.len()), (5, 5), "each invitee once");
+    app.stop().await;
+}
+
+/// A team of `n` sellers in Berlin whose DM channels are known, its wave open at `now()`.
+async fn open_wave_with_known_dms(app: &TestApp, n: usize) {
+    let team = sellers("U0BOSS1", n, &["Europe/Berlin"]);
+    app.team("U0BOSS1", &team).await;
+    let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
+    dms_known(app, &ids).await;
     waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
         .await
         .unwrap();
@@ -377,7 +403,7 @@ async fn run_for_a_day(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_is_one_call_and_never_retried() {
     let app = TestApp::spawn().await;
-    one_seller_wave(&app).await;
+    open_wave_with_known_dms(&app, 1).await;
     app.fake
         .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
     run_for_a_day(&app).await;
@@ -389,7 +415,7 @@ async fn a_permanent_refusal_is_one_call_and_never_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
     let app = TestApp::spawn().await;
-    one_seller_wave(&app).await;
+    open_wave_with_known_dms(&app, 1).await;
     for _ in 0..8 {
         app.fake.fail_next("chat.postMessage", Fault::ServerError);
     }
@@ -429,12 +455,7 @@ async fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
     let app = TestApp::spawn().await;
-    app.team("U0BOSS1", &sellers("U0BOSS1", 3, &["Europe/Berlin"]))
-        .await;
-    dms_known(&app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3"]).await;
-    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
-        .await
-        .unwrap();
+    open_wave_with_known_dms(&app, 3).await;
     app.fake
         .fail_next("chat.postMessage", Fault::Error("invalid_auth".into()));
     run_for_a_day(&app).await;
