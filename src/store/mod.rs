@@ -9,6 +9,7 @@ mod inbox;
 mod installations;
 mod marks;
 mod outbox;
+mod outbox_round;
 mod people;
 mod predictions;
 mod releases;
@@ -19,7 +20,8 @@ mod waves;
 
 pub use cadences::CadenceScope;
 pub use installations::InstallationState;
-pub use outbox::{ClaimedJob, Job, OutboxCounts, OutboxRound};
+pub use outbox::{ClaimedJob, Job, OutboxCounts};
+pub use outbox_round::OutboxRound;
 pub use people::Person;
 pub use predictions::PredictionOutcome;
 pub use releases::{Participation, WindowState};

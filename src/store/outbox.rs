@@ -4,12 +4,11 @@
 //!
 //! A job never carries an answer or a comment: see [`Job`].
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyExecutor, Connection};
+use sqlx::AnyExecutor;
 
-use super::{Backend, Store, from_secs, new_id, secs};
+use super::{Store, from_secs, new_id, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,14 +117,6 @@ async fn insert_job<'e>(
 }
 
 impl Store {
-    /// The bookkeeping connection for one worker round (see [`OutboxRound`]).
-    pub async fn outbox_round(&self) -> anyhow::Result<OutboxRound> {
-        Ok(OutboxRound {
-            conn: self.bookkeeping.acquire().await?,
-            backend: self.backend,
-        })
-    }
-
     pub async fn enqueue(
         &self,
         team_id: &str,
@@ -146,17 +137,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
-    }
-
-    /// Ends every lease at `now`, so rows a dead process had claimed can be claimed again at
-    /// once. Only sound where no other worker can be running: SQLite's single `serve`, at
-    /// start-up, under its lock. Returns how many rows were leased.
-    pub async fn end_all_leases(&self, now: Timestamp) -> anyhow::Result<u64> {
-        let done = sqlx::query("UPDATE outbox SET lease_until = $1 WHERE state = 'sending'")
-            .bind(secs(now))
-            .execute(&self.bookkeeping)
-            .await?;
-        Ok(done.rows_affected())
     }
 
     /// Cancels every row not yet sent (after an uninstall). Returns how many.
@@ -197,164 +177,5 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(at.map(from_secs))
-    }
-}
-
-/// One worker round's claims and marks, on one held connection with relaxed commit durability
-/// (see `Store::bookkeeping`). Holding it makes each mark a single statement rather than a pool
-/// checkout and return; between statements it holds no lock, so other writers are not held up.
-pub struct OutboxRound {
-    conn: PoolConnection<Any>,
-    backend: Backend,
-}
-
-impl OutboxRound {
-    /// Claims up to `limit` due rows (pending and due, or sending with an expired lease) for
-    /// `lease`. On PostgreSQL concurrent workers skip each other's rows (`SKIP LOCKED`).
-    pub async fn claim_due(
-        &mut self,
-        now: Timestamp,
-        lease: SignedDuration,
-        limit: i64,
-    ) -> anyhow::Result<Vec<ClaimedJob>> {
-        let (begin, lock) = match self.backend {
-            // Take the write lock up front, so a concurrent writer waits instead of failing.
-            Backend::Sqlite => ("BEGIN IMMEDIATE", ""),
-            Backend::Postgres => ("BEGIN", "FOR UPDATE SKIP LOCKED"),
-        };
-        let mut tx = self.conn.begin_with(begin).await?;
-        let mut rows: Vec<(String, String, i64)> = Vec::new();
-        // Two statements rather than one with `OR`: each walks the `(state, due_at)` index in
-        // order and stops at `LIMIT`, where an `OR` made SQLite collect and sort every due row
-        // for each batch (quadratic in a large fan-out). Expired leases go first; they are few.
-        for due in [
-            "state = 'sending' AND lease_until <= $1",
-            "state = 'pending' AND due_at <= $1",
-        ] {
-            let limit = limit - rows.len() as i64;
-            if limit <= 0 {
-                break;
-            }
-            let sql = format!(
-                "UPDATE outbox SET state = 'sending', lease_until = $2, attempts = attempts + 1
-                 WHERE job_id IN (
-                    SELECT job_id FROM outbox WHERE {due} ORDER BY due_at LIMIT $3 {lock})
-                 RETURNING job_id, payload, attempts"
-            );
-            let claimed: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(secs(now))
-                .bind(secs(now + lease))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-            rows.extend(claimed);
-        }
-        tx.commit().await?;
-        rows.into_iter()
-            .map(|(job_id, payload, attempts)| {
-                Ok(ClaimedJob {
-                    job: serde_json::from_str(&payload)?,
-                    job_id,
-                    attempts,
-                })
-            })
-            .collect()
-    }
-
-    /// Done (sent, or nothing left to send).
-    pub async fn mark_sent(&mut self, job_id: &str, now: Timestamp) -> anyhow::Result<()> {
-        self.finish(job_id, "sent", None, now).await
-    }
-
-    /// Failed for good; never retried. `error` is Slack's error code or a short reason, never
-    /// message content.
-    pub async fn mark_failed(
-        &mut self,
-        job_id: &str,
-        error: &str,
-        now: Timestamp,
-    ) -> anyhow::Result<()> {
-        self.finish(job_id, "failed", Some(error), now).await
-    }
-
-    /// Gave up after too many transient failures.
-    pub async fn mark_dead(
-        &mut self,
-        job_id: &str,
-        error: &str,
-        now: Timestamp,
-    ) -> anyhow::Result<()> {
-        self.finish(job_id, "dead", Some(error), now).await
-    }
-
-    async fn finish(
-        &mut self,
-        job_id: &str,
-        state: &str,
-        error: Option<&str>,
-        now: Timestamp,
-    ) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
-             WHERE job_id = $1 AND state = 'sending'",
-        )
-        .bind(job_id)
-        .bind(state)
-        .bind(error)
-        .bind(secs(now))
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a claimed row back to wait until `due_at`. With `count_attempt` false (a 429), the
-    /// attempt does not count against the row's limit.
-    pub async fn retry_at(
-        &mut self,
-        job_id: &str,
-        error: &str,
-        due_at: Timestamp,
-        count_attempt: bool,
-    ) -> anyhow::Result<()> {
-        self.put_back(&[job_id], error, due_at, count_attempt).await
-    }
-
-    /// Puts claimed rows back untouched (a 429 or a spent budget stopped the round before
-    /// them): due at `due_at`, the attempt not counted. One statement for the lot.
-    pub async fn hand_back(
-        &mut self,
-        job_ids: &[&str],
-        reason: &str,
-        due_at: Timestamp,
-    ) -> anyhow::Result<()> {
-        self.put_back(job_ids, reason, due_at, false).await
-    }
-
-    async fn put_back(
-        &mut self,
-        job_ids: &[&str],
-        error: &str,
-        due_at: Timestamp,
-        count_attempt: bool,
-    ) -> anyhow::Result<()> {
-        for chunk in job_ids.chunks(500) {
-            // `$4..` are the ids: one placeholder each works the same on both backends.
-            let ids: Vec<String> = (4..chunk.len() + 4).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "UPDATE outbox SET state = 'pending', last_error = $1, due_at = $2,
-                    lease_until = NULL, attempts = attempts - $3
-                 WHERE state = 'sending' AND job_id IN ({})",
-                ids.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(error)
-                .bind(secs(due_at))
-                .bind(i64::from(!count_attempt));
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *self.conn).await?;
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,67 @@
+//! The outbox's claims and leases: a claimed row is this worker's until its lease ends, then
+//! anyone's; a mark lands once; rows handed back keep their attempts.
+
+use crate::helpers::*;
+use jiff::SignedDuration;
+use trustpulse::store::{Job, Store};
+
+const LEASE: SignedDuration = SignedDuration::from_secs(120);
+
+async fn queue_invites(store: &Store, n: usize) {
+    for i in 1..=n {
+        let job = Job::Invite {
+            wave_id: "W0WAVE".into(),
+            person_id: format!("U0SELLER{i}"),
+        };
+        assert!(store.enqueue("T0TEAM", &job, now(), now()).await.unwrap());
+    }
+}
+
+on_both_backends! {
+    async fn a_claimed_row_is_nobody_elses_until_its_lease_ends(store: Store) {
+        queue_invites(&store, 3).await;
+        let mut first = store.outbox_round().await.unwrap();
+        let claimed = first.claim_due(now(), LEASE, 10).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        assert!(claimed.iter().all(|c| c.attempts == 1));
+        first.mark_sent(&claimed[0].job_id, now()).await.unwrap();
+
+        let mut other = store.outbox_round().await.unwrap();
+        let just_before = now() + LEASE - SignedDuration::from_secs(1);
+        assert!(other.claim_due(just_before, LEASE, 10).await.unwrap().is_empty(), "still leased");
+        // The first worker died: its two unmarked rows come back when the lease ends, never
+        // the one it marked.
+        let rescued = other.claim_due(now() + LEASE, LEASE, 10).await.unwrap();
+        let mut rescued_ids: Vec<&str> = rescued.iter().map(|c| c.job_id.as_str()).collect();
+        rescued_ids.sort_unstable();
+        let mut unmarked: Vec<&str> = claimed[1..].iter().map(|c| c.job_id.as_str()).collect();
+        unmarked.sort_unstable();
+        assert_eq!(rescued_ids, unmarked);
+        assert!(rescued.iter().all(|c| c.attempts == 2), "a rescue counts as an attempt");
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!((counts.sent, counts.sending), (1, 2));
+    }
+
+    async fn rows_handed_back_are_due_again_at_the_given_time_without_using_an_attempt(store: Store) {
+        queue_invites(&store, 4).await;
+        let mut round = store.outbox_round().await.unwrap();
+        let claimed = round.claim_due(now(), LEASE, 10).await.unwrap();
+        let ids: Vec<&str> = claimed.iter().map(|c| c.job_id.as_str()).collect();
+        let resume = now() + SignedDuration::from_secs(7);
+        round.hand_back(&ids, "ratelimited", resume).await.unwrap();
+        assert!(round.claim_due(resume - SignedDuration::from_secs(1), LEASE, 10).await.unwrap().is_empty());
+        let again = round.claim_due(resume, LEASE, 10).await.unwrap();
+        assert_eq!(again.len(), 4, "nothing dropped");
+        assert!(again.iter().all(|c| c.attempts == 1), "the 429 did not count");
+    }
+
+    async fn a_restarted_single_replica_takes_back_every_lease_at_once(store: Store) {
+        queue_invites(&store, 2).await;
+        let mut dead = store.outbox_round().await.unwrap();
+        assert_eq!(dead.claim_due(now(), LEASE, 10).await.unwrap().len(), 2);
+        let restart = now() + SignedDuration::from_secs(5);
+        assert_eq!(store.end_all_leases(restart).await.unwrap(), 2);
+        let mut fresh = store.outbox_round().await.unwrap();
+        assert_eq!(fresh.claim_due(restart, LEASE, 10).await.unwrap().len(), 2);
+    }
+}
