@@ -413,14 +413,8 @@ impl FakeSlack {
             error: error.map(str::to_owned),
         };
         self.with(|w| {
-            if w.lean {
-                w.calls.push(Call {
-                    args: Value::Null,
-                    ..call
-                });
-            } else {
-                w.calls.push(call);
-            }
+            let args = if w.lean { Value::Null } else { call.args };
+            w.calls.push(Call { args, ..call });
         });
     }
 

@@ -89,6 +89,8 @@ impl Store {
         let bookkeeping = if memory {
             pool.clone()
         } else {
+            // No ping before each checkout: a round checks out once, and a dead connection
+            // fails its statement, which the next round retries.
             pool_options(backend, 2, Durability::Process)
                 .test_before_acquire(false)
                 .connect_lazy(url)
@@ -176,6 +178,17 @@ fn pool_options(backend: Backend, max_connections: u32, durability: Durability) 
 /// A random 128-bit id as hex. Random rather than sequential, so ids reveal no order.
 fn new_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Ids per `IN (…)` list: bounded lists keep each statement well under every backend's
+/// parameter limit.
+const IN_LIST_CHUNK: usize = 500;
+
+/// `$first, $first+1, …`: one placeholder per value of an `IN (…)` list, the same on both
+/// backends.
+fn placeholders(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|i| format!("${i}")).collect();
+    list.join(", ")
 }
 
 fn secs(at: Timestamp) -> i64 {

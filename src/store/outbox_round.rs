@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection};
 
-use super::{Backend, ClaimedJob, Store, secs};
+use super::{Backend, ClaimedJob, IN_LIST_CHUNK, Store, placeholders, secs};
 
 impl Store {
     /// The bookkeeping connection for one worker round (see [`OutboxRound`]).
@@ -165,14 +165,12 @@ impl OutboxRound {
         due_at: Timestamp,
         count_attempt: bool,
     ) -> anyhow::Result<()> {
-        for chunk in job_ids.chunks(500) {
-            // `$4..` are the ids: one placeholder each works the same on both backends.
-            let ids: Vec<String> = (4..chunk.len() + 4).map(|i| format!("${i}")).collect();
+        for chunk in job_ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
                 "UPDATE outbox SET state = 'pending', last_error = $1, due_at = $2,
                     lease_until = NULL, attempts = attempts - $3
                  WHERE state = 'sending' AND job_id IN ({})",
-                ids.join(", ")
+                placeholders(4, chunk.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(error)

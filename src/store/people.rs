@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use sqlx::AnyExecutor;
 
-use super::{Store, secs};
+use super::{IN_LIST_CHUNK, Store, placeholders, secs};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -122,12 +122,10 @@ impl Store {
         ids: &[&str],
     ) -> anyhow::Result<std::collections::HashMap<String, Person>> {
         let mut found = std::collections::HashMap::new();
-        // Bounded lists keep each statement well under every backend's parameter limit.
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
                 "{SELECT_PERSON} WHERE person_id IN ({})",
-                placeholders.join(", ")
+                placeholders(1, chunk.len())
             );
             let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql));
             for id in chunk {

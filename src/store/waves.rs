@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use super::outbox::{Job, enqueue, enqueue_or_bring_forward};
-use super::{Store, from_secs, new_id, secs};
+use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
 
@@ -307,11 +307,10 @@ impl Store {
         ids: &[&str],
     ) -> anyhow::Result<std::collections::HashMap<String, Wave>> {
         let mut found = std::collections::HashMap::new();
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
                 "{SELECT_WAVE} WHERE wave_id IN ({})",
-                placeholders.join(", ")
+                placeholders(1, chunk.len())
             );
             let mut query = sqlx::query_as::<_, WaveRow>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
