@@ -25,6 +25,7 @@ use crate::store::Store;
 pub struct Application {
     state: AppState,
     listener: TcpListener,
+    metrics_listener: TcpListener,
     socket_mode: Option<SocketMode>,
     /// Held while serving on SQLite; the OS releases it when the process ends, even on kill -9.
     _single_replica: Option<std::fs::File>,
@@ -88,6 +89,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
+        let metrics_listener = TcpListener::bind(settings.metrics_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "could not listen on {} for /metrics (set TRUSTPULSE_METRICS_LISTEN)",
+                    settings.metrics_listen
+                )
+            })?;
         let socket_mode = match &settings.slack_app_token {
             Some(app_token) => Some(SocketMode::connect(state.clone(), app_token).await?),
             None => None,
@@ -95,6 +104,7 @@ impl Application {
         Ok(Application {
             state,
             listener,
+            metrics_listener,
             socket_mode,
             _single_replica: single_replica,
         })
@@ -102,6 +112,13 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -124,10 +141,17 @@ impl Application {
         });
         let app = router(self.state.clone());
         let stop = shutdown.clone();
+        let metrics_stop = shutdown.clone();
+        let metrics_task = tokio::spawn(
+            axum::serve(self.metrics_listener, metrics_router(self.state.clone()))
+                .with_graceful_shutdown(async move { metrics_stop.cancelled().await })
+                .into_future(),
+        );
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
         shutdown.cancel();
+        let _ = metrics_task.await;
         if let Some(task) = worker_task {
             let _ = task.await;
         }
@@ -177,6 +201,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::slack::http::routes().layer(axum::middleware::from_fn(count_request)))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+/// `/metrics` on its own listener (`TRUSTPULSE_METRICS_LISTEN`), never beside the Slack
+/// endpoints.
+pub fn metrics_router(state: AppState) -> Router {
+    crate::telemetry::metrics();
+    Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -242,7 +274,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let clock = settings.now.map_or(Clock::System, Clock::manual);
     let app = Application::build(settings, clock).await?;
-    tracing::info!(addr = %app.local_addr(), "trustpulse is serving");
+    tracing::info!(addr = %app.local_addr(), metrics = %app.metrics_addr(), "trustpulse is serving");
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {

@@ -64,6 +64,16 @@ pub struct Settings {
     )]
     pub listen: SocketAddr,
 
+    /// Prometheus `/metrics` listen address: its own listener, never the Slack one, and on
+    /// loopback unless you choose otherwise (a scrape must not be open to the world).
+    #[arg(
+        long,
+        env = "TRUSTPULSE_METRICS_LISTEN",
+        default_value = "127.0.0.1:9464",
+        global = true
+    )]
+    pub metrics_listen: SocketAddr,
+
     /// k: no number about a team is shown unless at least this many people answered. At least 3;
     /// a change applies from each team's next window.
     #[arg(long, env = "TRUSTPULSE_MIN_RESPONDENTS", default_value_t = MinRespondents::default(), global = true)]
@@ -147,6 +157,7 @@ impl fmt::Debug for Settings {
             .field("slack_app_token", &set(self.slack_app_token.is_some()))
             .field("slack_api_url", &self.slack_api_url)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("min_respondents", &self.min_respondents)
             .field("min_comment_respondents", &self.min_comment_respondents)
             .field("max_window_waves", &self.max_window_waves)

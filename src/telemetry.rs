@@ -55,3 +55,63 @@ pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
             .expect("the metrics recorder is installed once")
     })
 }
+
+/// What went wrong, in words that can carry nothing from a request: the kind of error only.
+/// The `Display` of a parse error can quote the payload it failed on (a seller's answers, a
+/// comment, a user id), so no error on the path of a Slack request is logged in full.
+pub fn error_kind(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .find_map(known_kind)
+        .unwrap_or_else(|| "internal error".to_owned())
+}
+
+/// The same for an error slack-morphism hands to the Socket Mode error handler.
+pub fn boxed_error_kind(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(kind) = known_kind(e) {
+            return kind;
+        }
+        cause = e.source();
+    }
+    "internal error".to_owned()
+}
+
+fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use slack_morphism::errors::{
+        SlackClientError, SlackClientProtocolError, SlackClientSocketModeProtocolError,
+    };
+    if cause.is::<SlackClientProtocolError>() || cause.is::<SlackClientSocketModeProtocolError>() {
+        return Some("could not parse a Slack payload".to_owned());
+    }
+    if let Some(e) = cause.downcast_ref::<sqlx::Error>() {
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| format!(" (code {c})"))
+            .unwrap_or_default();
+        return Some(format!("database error{code}"));
+    }
+    if cause.is::<serde_json::Error>() || cause.is::<serde_urlencoded::de::Error>() {
+        return Some("could not parse a payload".to_owned());
+    }
+    if let Some(e) = cause.downcast_ref::<crate::slack::client::SlackError>() {
+        return Some(format!("Slack error {}", e.code()));
+    }
+    if let Some(e) = cause.downcast_ref::<SlackClientError>() {
+        return Some(match e {
+            SlackClientError::ApiError(api) => format!("Slack error {}", api.code),
+            SlackClientError::ProtocolError(_) | SlackClientError::SocketModeProtocolError(_) => {
+                "could not parse a Slack payload".to_owned()
+            }
+            SlackClientError::HttpError(_) | SlackClientError::HttpProtocolError(_) => {
+                "HTTP error talking to Slack".to_owned()
+            }
+            SlackClientError::EndOfStream(_) => "the connection to Slack ended".to_owned(),
+            SlackClientError::RateLimitError(_) => "rate limited by Slack".to_owned(),
+            SlackClientError::SystemError(_) => "internal error".to_owned(),
+        });
+    }
+    None
+}

@@ -2,6 +2,7 @@
 //! `serve` picks the resulting work up, so the CLI works while the server runs.
 
 mod admin;
+mod audit;
 mod cadence;
 mod digest;
 mod roster;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Manage who may use `/pulse admin`.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Check the privacy promises against the database (and its files) and say what holds;
+    /// exits non-zero when one does not.
+    Audit,
 }
 
 /// Runs one command to completion.
@@ -80,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wave(command) => wave::run(command, &store, &settings).await,
         Command::Digest(command) => digest::run(command, &store, &settings).await,
         Command::Admin(command) => admin::run(command, &store, &settings).await,
+        Command::Audit => audit::run(&store).await,
     };
     store.close().await;
     result

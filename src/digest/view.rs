@@ -12,7 +12,8 @@ pub const TREND_RELEASES: usize = 12;
 /// A window whose answers are held because it is still under k (known at its last close).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldWindow {
-    pub respondents: u32,
+    /// People who were asked (the roster snapshot); how many answered is never kept for a held
+    /// window, because it is under k.
     pub invited: u32,
     pub waves_closed: u32,
     pub k: u32,
@@ -160,8 +161,8 @@ pub fn build_digest(input: &DigestInput) -> Digest {
     if let Some(held) = input.held {
         let more = held.max_waves.saturating_sub(held.waves_closed);
         notes.push(format!(
-            "{} of {} answered the last pulse, under the minimum of {}. These answers are kept and will be combined with the next pulse's (for up to {} more pulses), so that they can be shown safely.",
-            held.respondents, held.invited, held.k, more
+            "Fewer than {} people answered the last pulse, the privacy minimum. These answers are kept and will be combined with the next pulse's (for up to {} more pulses), so that they can be shown safely.",
+            held.k, more
         ));
     }
     if input.pulse_open {

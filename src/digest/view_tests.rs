@@ -111,7 +111,6 @@ fn not_enough_responses_shows_no_number_and_says_why() {
 fn a_held_window_is_explained_in_plain_words() {
     let mut i = input(Vec::new());
     i.held = Some(HeldWindow {
-        respondents: 4,
         invited: 8,
         waves_closed: 1,
         k: 5,
@@ -119,7 +118,9 @@ fn a_held_window_is_explained_in_plain_words() {
     });
     i.next_pulse = Some("Monday 7 December at 10:00".into());
     let text = build_digest(&i).to_text();
-    assert!(text.contains("4 of 8 answered the last pulse, under the minimum of 5. These answers are kept and will be combined with the next pulse's"), "{text}");
+    assert!(text.contains("Fewer than 5 people answered the last pulse, the privacy minimum. These answers are kept and will be combined with the next pulse's"), "{text}");
+    // How many answered is a count under k: no digit of it, nor of the team size, is shown.
+    assert!(!text.contains(['4', '8']), "{text}");
     assert!(
         text.contains("The next pulse opens Monday 7 December at 10:00"),
         "{text}"

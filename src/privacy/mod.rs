@@ -61,6 +61,19 @@ impl FromStr for MinRespondents {
 )]
 pub struct MinRespondentsTooLow(pub u32);
 
+/// How HR's surfaces put a team's participation in its latest release: "6 of 8 took part" only
+/// when at least k took part; under k, "fewer than k" with no digit of the count (a count under k
+/// is a number under k). Nothing at all for a team where fewer than k were invited.
+pub fn participation_words(respondents: Option<u32>, invited: u32, k: u32) -> Option<String> {
+    if invited < k {
+        return None;
+    }
+    Some(match respondents {
+        Some(n) if n >= k => format!("{n} of {invited} took part"),
+        _ => format!("fewer than {k} of {invited} took part"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,12 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
             report.closed += 1;
         }
     }
+    report.closed += waves::decide_undecided(store, &state.release_policy, now).await?;
+    // A scrub that could not finish after a release (a reader held the WAL) is retried here.
+    if let Err(e) = store.scrub().await {
+        tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
+    }
+    store.forget_released_jobs().await?;
     let today = now.to_zoned(TimeZone::UTC).date();
     for (manager, _, _) in store.team_sizes().await? {
         let cadence = store.effective_cadence(&manager, today).await?;

@@ -6,7 +6,9 @@ use jiff::tz::TimeZone;
 use crate::digest::release::{Thresholds, WindowFacts, compute_release};
 use crate::privacy::MinRespondents;
 use crate::privacy::window::{ReleasePolicy, WindowDecision, decide};
-use crate::store::{OpenWaveError, OpenedWave, Store, Wave, WaveTiming};
+use crate::store::{
+    OpenWaveError, OpenedWave, Store, Wave, WaveTiming, WindowDecision as StoreDecision,
+};
 
 /// Opens a pulse for `manager_id` now, open for the team's cadence's `open_for`, and queues the
 /// invitations.
@@ -50,7 +52,8 @@ pub async fn start_wave(
     Ok(opened)
 }
 
-/// Queues the one reminder for everyone in the team's open pulse who has not answered.
+/// Queues the one reminder for everyone in the team's open pulse, whether they answered or not,
+/// so that no one can tell who answered.
 pub async fn remind_wave(
     store: &Store,
     manager_id: &str,
@@ -79,51 +82,98 @@ pub async fn close_wave(
 }
 
 /// Closes one wave and decides its window: release with numbers, hold for the next wave, or
-/// release as "not enough responses" after the maximum number of waves. Returns None when
-/// the wave was already closed (another replica got there first).
+/// release as "not enough responses" after the maximum number of waves. The close and the
+/// decision are one transaction. Returns None when the wave was already closed (another replica
+/// got there first).
 pub async fn close_and_release(
     store: &Store,
     wave: &Wave,
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Option<WindowDecision>> {
-    if !store.close_wave(&wave.wave_id, now).await? {
-        return Ok(None);
+    let decision = decide_window(store, Some(&wave.wave_id), &wave.window_id, policy, now).await?;
+    if let Some(decision) = decision {
+        tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
     }
-    let Some(window) = store.window_state(&wave.window_id).await? else {
-        return Ok(None);
-    };
-    let decision = decide(
-        window.respondents,
-        window.k,
-        window.waves_closed,
-        policy.max_window_waves,
-    );
-    match decision {
-        WindowDecision::Hold => store.hold_window(&window).await?,
-        WindowDecision::Release | WindowDecision::ReleaseShort => {
-            let facts = WindowFacts {
-                tally: window.tally,
-                respondents: window.respondents,
-                invited: window.invited,
-                comments: window.comments.clone(),
-                window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
-                waves: window.waves_closed,
-            };
-            let thresholds = Thresholds {
-                k: window.k,
-                comment_minimum: policy.comment_minimum(window.k),
-            };
-            let release = compute_release(facts, thresholds);
-            store.release_window(&window, &release, now).await?;
+    Ok(decision)
+}
+
+/// Decides a window whose waves have all closed (after a crash between a close and its
+/// decision, from before they were one transaction).
+pub async fn decide_undecided(
+    store: &Store,
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<usize> {
+    let mut decided = 0;
+    for window_id in store.undecided_windows().await? {
+        if let Some(decision) = decide_window(store, None, &window_id, policy, now).await? {
+            tracing::warn!(
+                window_id,
+                ?decision,
+                "decided a window left undecided by an earlier stop"
+            );
+            decided += 1;
         }
     }
+    Ok(decided)
+}
+
+async fn decide_window(
+    store: &Store,
+    wave_id: Option<&str>,
+    window_id: &str,
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<Option<WindowDecision>> {
+    let mut decision = None;
+    let outcome = store
+        .close_and_decide(wave_id, window_id, now, |window| {
+            let decided = decide(
+                window.respondents,
+                window.k,
+                window.waves_closed,
+                policy.max_window_waves,
+            );
+            decision = Some(decided);
+            match decided {
+                WindowDecision::Hold => StoreDecision::Hold,
+                WindowDecision::Release | WindowDecision::ReleaseShort => {
+                    let facts = WindowFacts {
+                        tally: window.tally,
+                        respondents: window.respondents,
+                        invited: window.invited,
+                        comments: window.comments.clone(),
+                        window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
+                        waves: window.waves_closed,
+                    };
+                    let thresholds = Thresholds {
+                        k: window.k,
+                        comment_minimum: policy.comment_minimum(window.k),
+                    };
+                    StoreDecision::Release(compute_release(facts, thresholds))
+                }
+            }
+        })
+        .await?;
+    let (Some((window, _)), Some(decision)) = (outcome, decision) else {
+        return Ok(None);
+    };
     let outcome = match decision {
         WindowDecision::Release => "released",
         WindowDecision::Hold => "held",
         WindowDecision::ReleaseShort => "not_enough_responses",
     };
     metrics::counter!("trustpulse_windows_total", "outcome" => outcome).increment(1);
-    tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
+    if decision != WindowDecision::Hold {
+        // Counted when the window is released, never as they arrive: a live counter would
+        // show who is answering, and when.
+        metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
+            .increment(u64::from(window.tally.ballots()));
+        if let Err(e) = store.scrub().await {
+            // Still due: the planner's next tick tries again.
+            tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
+        }
+    }
     Ok(Some(decision))
 }

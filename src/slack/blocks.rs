@@ -74,27 +74,45 @@ pub fn invitation(wave_id: &str, closes: &str, k: u32) -> Message {
     )
 }
 
-/// The one reminder.
+/// The one reminder. Everyone invited gets it, answered or not, so it must read right to both
+/// and say why it reaches everyone.
 pub fn reminder(wave_id: &str, closes: &str, k: u32) -> Message {
     survey_message(
         "A reminder: the trust pulse closes soon.",
         &format!(
-            "If you'd like your view counted, there is still time until {closes}. It takes about 20 seconds."
+            "If you have already answered, thank you: there is nothing to do. Everyone gets this reminder, so that no one can tell who answered. If you have not, there is still time until {closes}; it takes about 20 seconds."
         ),
         wave_id,
         k,
     )
 }
 
-/// What the invitation DM becomes after the seller answers. It must never show an answer, so
-/// it holds no digit at all.
-pub fn recorded() -> Message {
-    let text =
-        "Recorded, thank you. Your manager will only ever see results for the team as a whole.";
+/// What every invitation and reminder of a wave becomes when it closes, alike for everyone:
+/// whether someone answered shows nowhere in a DM (workspace owners can export DMs).
+pub fn pulse_closed(closed_on: &str) -> Message {
+    let text = format!(
+        "This pulse closed on {closed_on}; thank you. Your manager sees only the team's results, and only when enough people answered."
+    );
     message(
-        text,
-        json!([{"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {text}")}}]),
+        &text,
+        json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]),
     )
+}
+
+/// Text from a person (a seller's comment) as Slack shows it, never as markup: `&`, `<` and `>`
+/// are escaped, so it can never become a link, a mention, `@here` or a channel.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The digest with its comments escaped, for every place its text goes to Slack.
+pub fn comments_escaped(digest: &Digest) -> Digest {
+    Digest {
+        comments: digest.comments.iter().map(|c| escape(c)).collect(),
+        ..digest.clone()
+    }
 }
 
 /// The digest's blocks (DM, App Home); its text is the notification fallback.
@@ -121,7 +139,7 @@ pub fn digest_blocks(digest: &Digest) -> Vec<Value> {
         let quoted: Vec<String> = digest
             .comments
             .iter()
-            .map(|c| format!("> {}", c.replace('\n', " ")))
+            .map(|c| format!("> {}", escape(&c.replace('\n', " "))))
             .collect();
         let mut text = format!(
             "*Comments* (word for word, in random order, window ended {date})\n{}",
@@ -147,7 +165,10 @@ pub fn digest_blocks(digest: &Digest) -> Vec<Value> {
 
 /// The weekly digest DM.
 pub fn digest_message(digest: &Digest) -> Message {
-    message(&digest.to_text(), Value::Array(digest_blocks(digest)))
+    message(
+        &comments_escaped(digest).to_text(),
+        Value::Array(digest_blocks(digest)),
+    )
 }
 
 /// The survey modal: three required 1–5 questions and an optional comment.
@@ -227,8 +248,31 @@ mod tests {
     }
 
     #[test]
-    fn the_recorded_message_has_no_digit_at_all() {
-        assert!(!json_of(&recorded()).contains(|c: char| c.is_ascii_digit()));
+    fn the_closed_update_has_no_button_and_no_digit_but_the_date() {
+        let closed = json_of(&pulse_closed("26 November 2026"));
+        assert!(!closed.contains("button"), "{closed}");
+        let without_date = closed.replace("26 November 2026", "");
+        assert!(
+            !without_date.contains(|c: char| c.is_ascii_digit()),
+            "{closed}"
+        );
+    }
+
+    #[test]
+    fn the_reminder_reads_right_to_those_who_answered_and_says_why_all_get_it() {
+        let text = json_of(&reminder("W1", "Thursday 26 November, 10:00", 5));
+        assert!(text.contains("If you have already answered, thank you: there is nothing to do."));
+        assert!(
+            text.contains("Everyone gets this reminder, so that no one can tell who answered.")
+        );
+    }
+
+    #[test]
+    fn text_from_a_person_never_becomes_markup() {
+        assert_eq!(
+            escape("<https://example.com|x> <!here> <@U0MANAGER> & more"),
+            "&lt;https://example.com|x&gt; &lt;!here&gt; &lt;@U0MANAGER&gt; &amp; more"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use jiff::tz::TimeZone;
 
 use super::blocks::privacy_line;
 use crate::app_state::AppState;
+use crate::privacy::participation_words;
 use crate::schedule::digests::next_pulse_words;
 
 pub async fn reply(state: &AppState, user: &str, text: &str) -> anyhow::Result<String> {
@@ -36,7 +37,10 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     let mut parts = Vec::new();
     if store.is_current_manager(user).await? {
         let digest = crate::schedule::digests::digest_for(state, user, now).await?;
-        parts.push(format!("*Your team's trust*\n{}", digest.to_text()));
+        parts.push(format!(
+            "*Your team's trust*\n{}",
+            super::blocks::comments_escaped(&digest).to_text()
+        ));
     }
     if let Some(manager) = store.current_manager_of(user).await? {
         let person = store.person(user).await?;
@@ -117,13 +121,9 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
         // Participation only, and only where at least k were invited: never a score.
         let took_part = participation
             .iter()
-            .find(|p| p.manager_id == manager && p.invited >= k)
-            .map(|p| {
-                format!(
-                    "; last release: {} of {} took part",
-                    p.respondents, p.invited
-                )
-            })
+            .find(|p| p.manager_id == manager)
+            .and_then(|p| participation_words(p.respondents, p.invited, k))
+            .map(|words| format!("; last release: {words}"))
             .unwrap_or_default();
         lines.push(format!(
             "• <@{manager}>: {sellers} sellers, {eligible} can be asked{open}{took_part}"

@@ -115,7 +115,6 @@ fn not_enough_responses() {
     };
     let mut held = input(vec![short]);
     held.held = Some(HeldWindow {
-        respondents: 3,
         invited: 6,
         waves_closed: 1,
         k: 5,

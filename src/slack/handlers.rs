@@ -127,13 +127,11 @@ fn event_kind(event: &SlackEventCallbackBody) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Interactions
 
-/// Where the invitation DM is, carried through the modal so it can be updated afterwards. Kept
-/// only in Slack's `private_metadata`, never stored.
+/// Which pulse a survey modal answers, carried in Slack's `private_metadata`. Nothing about the
+/// DM it was opened from: a submission never touches the invitation (see DESIGN §3).
 #[derive(Debug, Serialize, Deserialize)]
 struct SurveyMeta {
     wave: String,
-    channel: Option<String>,
-    ts: Option<String>,
 }
 
 pub async fn on_interaction(
@@ -163,21 +161,10 @@ async fn on_block_action(
     let k = state.k.get();
     match action.action_id.to_string().as_str() {
         ids::OPEN_SURVEY => {
-            let (channel, ts) = match &ev.container {
-                SlackInteractionActionContainer::Message(m) => (
-                    m.channel_id.as_ref().map(|c| c.to_string()),
-                    Some(m.message_ts.to_string()),
-                ),
-                _ => (None, None),
-            };
             let view = match refusal_for(state, &value, &user).await? {
                 Some(refusal) => refusal_modal(&refusal),
                 None => {
-                    let meta = SurveyMeta {
-                        wave: value,
-                        channel,
-                        ts,
-                    };
+                    let meta = SurveyMeta { wave: value };
                     blocks::survey_modal(&serde_json::to_string(&meta)?, k)
                 }
             };
@@ -216,6 +203,16 @@ async fn on_block_action(
                 .await;
                 return Ok(InteractionReply::Ack);
             }
+            // Slack makes a new trigger id for every click: a signed request replayed within
+            // its five minutes carries the same one and has no second effect.
+            if !state
+                .store
+                .record_event(&format!("trigger:{trigger}"), "admin_action", now)
+                .await?
+            {
+                tracing::warn!("ignored a replayed admin action");
+                return Ok(InteractionReply::Ack);
+            }
             let view = on_admin_action(state, &action.action_id.0, &value).await?;
             if let Some(view) = view {
                 open_view(state, &trigger, view).await;
@@ -226,9 +223,6 @@ async fn on_block_action(
     }
     Ok(InteractionReply::Ack)
 }
-
-/// How long the DM update may take inside a modal submission (Slack wants an answer in 3 s).
-const DM_UPDATE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1500);
 
 const NOT_ADMIN: &str =
     "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.";
@@ -439,9 +433,9 @@ async fn on_view_submission(
                 score(Question::Help),
                 score(Question::Trust),
             );
+            // No metric moves here or below: a live counter would show who is answering, and
+            // when. Recorded answers are counted when their window is released.
             if !errors.is_empty() {
-                metrics::counter!("trustpulse_submissions_total", "outcome" => "invalid")
-                    .increment(1);
                 return Ok(InteractionReply::Errors(errors));
             }
             let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
@@ -457,25 +451,9 @@ async fn on_view_submission(
                 .await
             {
                 Ok(()) => {
-                    metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
-                        .increment(1);
                     tracing::info!(wave_id = %meta.wave, "submission recorded");
-                    if let (Some(channel), Some(ts)) = (meta.channel, meta.ts) {
-                        // Not through the outbox: a stored "update this DM" row would record who
-                        // answered and when. Bounded so the modal is still acknowledged in time;
-                        // if it fails, the DM keeps its button and a second click says
-                        // "already answered".
-                        let update = state
-                            .slack
-                            .update_message(&channel, &ts, blocks::recorded());
-                        match tokio::time::timeout(DM_UPDATE_BUDGET, update).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => {
-                                tracing::warn!(error = %e.code(), "could not update the invitation DM")
-                            }
-                            Err(_) => tracing::warn!("updating the invitation DM took too long"),
-                        }
-                    }
+                    // The thanks is in the modal; the invitation DM stays as it is until the
+                    // pulse closes, when every invitation is updated alike.
                     Ok(InteractionReply::Update(blocks::notice_modal(
                         "Thank you",
                         "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
@@ -488,23 +466,13 @@ async fn on_view_submission(
                     )])))
                 }
                 Err(SubmissionError::Internal(e)) => {
-                    tracing::error!(wave_id = %meta.wave, error = ?e, "could not record a submission");
+                    let kind = crate::telemetry::error_kind(&e);
+                    tracing::error!(wave_id = %meta.wave, error = %kind, "could not record a submission");
                     Ok(InteractionReply::Update(refusal_modal(
                         &SubmissionError::Internal(anyhow::anyhow!("")),
                     )))
                 }
                 Err(refusal) => {
-                    let reason = match refusal {
-                        SubmissionError::UnknownWave => "unknown_wave",
-                        SubmissionError::WaveClosed => "closed",
-                        SubmissionError::NotInvited => "not_invited",
-                        SubmissionError::AlreadyAnswered => "already_answered",
-                        SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => {
-                            "invalid"
-                        }
-                    };
-                    metrics::counter!("trustpulse_submissions_total", "outcome" => reason)
-                        .increment(1);
                     tracing::info!(wave_id = %meta.wave, reason = %refusal, "submission refused");
                     Ok(InteractionReply::Update(refusal_modal(&refusal)))
                 }

@@ -8,6 +8,7 @@ use slack_morphism::prelude::SlackView;
 
 use super::blocks::{privacy_line, view};
 use crate::app_state::AppState;
+use crate::privacy::participation_words;
 use crate::store::{CadenceScope, Store};
 use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};
 
@@ -146,13 +147,9 @@ async fn admin_section(
         // Participation only, and only where at least k were invited: HR never sees a score.
         let took_part = participation
             .iter()
-            .find(|p| p.manager_id == *manager && p.invited >= k)
-            .map(|p| {
-                format!(
-                    " · last release: {} of {} took part",
-                    p.respondents, p.invited
-                )
-            })
+            .find(|p| p.manager_id == *manager)
+            .and_then(|p| participation_words(p.respondents, p.invited, k))
+            .map(|words| format!(" · last release: {words}"))
             .unwrap_or_default();
         blocks.push(section(&format!(
             "*<@{manager}>'s team*: {sellers} sellers, {eligible} can be asked{open}{took_part}\nCadence: {cadence}"

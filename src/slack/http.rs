@@ -62,7 +62,8 @@ fn unparseable(route: &str) -> Response {
 }
 
 fn internal(route: &str, error: anyhow::Error) -> Response {
-    tracing::error!(route, error = ?error, "could not handle a Slack request");
+    let kind = crate::telemetry::error_kind(&error);
+    tracing::error!(route, error = %kind, "could not handle a Slack request");
     StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
@@ -115,7 +116,8 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match handlers::on_command(&state, &command).await {
         Ok(reply) => axum::Json(reply).into_response(),
         Err(e) => {
-            tracing::error!(error = ?e, "could not answer a command");
+            let kind = crate::telemetry::error_kind(&e);
+            tracing::error!(error = %kind, "could not answer a command");
             let sorry = SlackCommandEventResponse::new(SlackMessageContent::new().with_text(
                 "Sorry, something went wrong on our side. It has been logged; please try again in a minute.".into(),
             ))

@@ -17,7 +17,7 @@ use crate::store::{Job, Person, Store, Wave, WaveState};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
-    /// Nothing to send any more (the wave closed, the person answered or left).
+    /// Nothing to send any more (the wave closed, the person left or opted out).
     Skipped,
 }
 
@@ -60,6 +60,7 @@ impl Prefetched {
                     wave_ids.push(wave_id.as_str());
                     person_ids.push(person_id.as_str());
                 }
+                Job::CloseMessage { wave_id, .. } => wave_ids.push(wave_id.as_str()),
                 Job::Digest { manager_id, .. } => person_ids.push(manager_id.as_str()),
                 Job::PublishHome { .. } => {}
             }
@@ -94,10 +95,8 @@ pub async fn deliver(
             if person.is_some_and(|p| !p.is_eligible()) {
                 return Ok(Ok(Delivery::Skipped));
             }
+            // Never "has this person answered?": a reminder reaches every invitee alike.
             let is_reminder = matches!(job, Job::Remind { .. });
-            if is_reminder && state.store.has_answered(wave_id, person_id).await? != Some(false) {
-                return Ok(Ok(Delivery::Skipped));
-            }
             let tz = person
                 .and_then(|p| p.tz.as_deref())
                 .and_then(|name| jiff::tz::db().get(name).ok())
@@ -113,9 +112,41 @@ pub async fn deliver(
                 blocks::invitation(wave_id, &closes, k)
             };
             let known = person.and_then(|p| p.dm_channel.clone());
-            send_dm(state, person_id, known, message, now)
+            match send_dm(state, person_id, known, message, now).await? {
+                Ok((channel, ts)) => {
+                    // Updated with all the others when the wave closes.
+                    state
+                        .store
+                        .record_wave_message(wave_id, &channel, &ts)
+                        .await?;
+                    Ok(Ok(Delivery::Sent))
+                }
+                Err(e) => Ok(Err(e)),
+            }
+        }
+        Job::CloseMessage {
+            wave_id,
+            channel,
+            ts,
+        } => {
+            let Some(wave) = prefetched.waves.get(wave_id) else {
+                return Ok(Ok(Delivery::Skipped));
+            };
+            if let Err(deferral) = state.pacer.try_acquire("chat.update", None, now) {
+                return Ok(Err(deferral.into()));
+            }
+            let closed_on = wave
+                .closed_at
+                .unwrap_or(wave.closes_at)
+                .to_zoned(TimeZone::UTC)
+                .strftime("%-d %B %Y")
+                .to_string();
+            Ok(state
+                .slack
+                .update_message(channel, ts, blocks::pulse_closed(&closed_on))
                 .await
-                .map(|r| r.map(|()| Delivery::Sent))
+                .map(|()| Delivery::Sent)
+                .map_err(Into::into))
         }
         Job::Digest { manager_id, .. } => {
             let known = prefetched
@@ -126,7 +157,7 @@ pub async fn deliver(
             let message = blocks::digest_message(&digest);
             send_dm(state, manager_id, known, message, now)
                 .await
-                .map(|r| r.map(|()| Delivery::Sent))
+                .map(|r| r.map(|_| Delivery::Sent))
         }
         Job::PublishHome { person_id } => {
             if let Err(deferral) = state.pacer.try_acquire("views.publish", None, now) {
@@ -144,13 +175,14 @@ pub async fn deliver(
 }
 
 /// Posts into the bot's DM with a person, opening it (once, then remembered) if needed.
+/// Returns the channel and the message's `ts`.
 async fn send_dm(
     state: &AppState,
     person_id: &str,
     known_channel: Option<String>,
     message: Message,
     now: Timestamp,
-) -> anyhow::Result<Result<(), NotDelivered>> {
+) -> anyhow::Result<Result<(String, String), NotDelivered>> {
     let channel = match known_channel {
         Some(channel) => channel,
         None => {
@@ -176,6 +208,6 @@ async fn send_dm(
         .slack
         .post_message(&channel, message)
         .await
-        .map(|_| ())
+        .map(|ts| (channel, ts))
         .map_err(Into::into))
 }

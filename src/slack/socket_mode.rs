@@ -59,8 +59,10 @@ fn on_error(
     _client: Arc<SlackHyperClient>,
     _states: SlackClientEventsUserState,
 ) -> axum::http::StatusCode {
-    // Socket Mode still acknowledges the envelope; the error is ours to log.
-    tracing::error!(error = %err, "Socket Mode handler failed");
+    // Socket Mode still acknowledges the envelope; the error is ours to log, by kind only: a
+    // frame slack-morphism could not parse comes with its whole body in the error.
+    let kind = crate::telemetry::boxed_error_kind(err.as_ref());
+    tracing::error!(error = %kind, "Socket Mode: could not handle an envelope");
     axum::http::StatusCode::OK
 }
 
@@ -82,7 +84,8 @@ async fn on_interaction(
     let reply = handlers::on_interaction(&state, event)
         .await
         .unwrap_or_else(|e| {
-            tracing::error!(error = ?e, "could not handle an interaction");
+            let kind = crate::telemetry::error_kind(&e);
+            tracing::error!(error = %kind, "could not handle an interaction");
             InteractionReply::Ack
         });
     Ok(reply.into())

@@ -4,7 +4,9 @@
 //! branch exists only where it must.
 
 mod admins;
+mod audit;
 mod cadences;
+mod disk;
 mod inbox;
 mod installations;
 mod marks;
@@ -18,13 +20,14 @@ pub mod schema;
 mod submissions;
 mod waves;
 
+pub use audit::{AuditCheck, AuditReport};
 pub use cadences::CadenceScope;
 pub use installations::InstallationState;
 pub use outbox::{ClaimedJob, Job, OutboxCounts};
 pub use outbox_round::OutboxRound;
 pub use people::Person;
 pub use predictions::PredictionOutcome;
-pub use releases::{Participation, WindowState};
+pub use releases::{Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
 pub use submissions::SubmissionError;
 pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
@@ -57,6 +60,11 @@ pub struct Store {
     /// own call and still send thousands a second.
     bookkeeping: AnyPool,
     backend: Backend,
+    /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
+    /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
+    scrub_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The SQLite database file, for the checks of `trustpulse audit` that read it directly.
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -79,6 +87,9 @@ impl Store {
             );
         };
         let memory = url.contains(":memory:");
+        let sqlite_path = (backend == Backend::Sqlite && !memory)
+            .then(|| disk::sqlite_file(url))
+            .flatten();
         // Each connection to `sqlite::memory:` would be a separate empty database.
         let max_connections = if memory { 1 } else { 8 };
         let pool = pool_options(backend, max_connections, Durability::Disk)
@@ -96,11 +107,15 @@ impl Store {
                 .connect_lazy(url)
                 .with_context(|| format!("could not open the database at {}", redact_url(url)))?
         };
-        Ok(Store {
+        let store = Store {
             pool,
             bookkeeping,
             backend,
-        })
+            // At start-up, whatever a crash may have left behind is scrubbed away.
+            scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            sqlite_path,
+        };
+        Ok(store)
     }
 
     /// Applies pending migrations (safe to run from several replicas at once on PostgreSQL,
@@ -130,7 +145,15 @@ impl Store {
         tx.context("could not start a database transaction")
     }
 
+    /// Closes every connection, after a last scrub so a clean shutdown leaves the SQLite WAL
+    /// empty.
     pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            self.scrub_needed();
+            if let Err(e) = self.scrub().await {
+                tracing::warn!(error = %e, "could not truncate the SQLite WAL at shutdown");
+            }
+        }
         self.bookkeeping.close().await;
         self.pool.close().await;
     }
@@ -154,12 +177,10 @@ fn pool_options(backend: Backend, max_connections: u32, durability: Durability) 
                 let settings: &[&str] = match (backend, durability) {
                     // WAL lets readers proceed while the single writer writes. SQLite's default
                     // `synchronous=FULL` syncs the WAL at every commit.
-                    (Backend::Sqlite, Durability::Disk) => &["PRAGMA journal_mode=WAL"],
+                    (Backend::Sqlite, Durability::Disk) => disk::SQLITE_PRIVACY_PRAGMAS,
                     // `NORMAL` in WAL mode writes the commit to the WAL file without syncing it;
                     // the next `FULL` commit or checkpoint syncs it. The database stays intact.
-                    (Backend::Sqlite, Durability::Process) => {
-                        &["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
-                    }
+                    (Backend::Sqlite, Durability::Process) => disk::SQLITE_BOOKKEEPING_PRAGMAS,
                     (Backend::Postgres, Durability::Disk) => &[],
                     // PostgreSQL's asynchronous commit: consistent, and at most a few hundred
                     // milliseconds of these commits are lost if the server itself crashes.
@@ -199,16 +220,37 @@ fn from_secs(secs: i64) -> Timestamp {
     Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// A database URL fit for an error message: the password is never shown.
+/// A database URL fit for an error message: the password is never shown, whether it is in the
+/// user info (`postgres://app:secret@db`) or a query parameter (`?password=secret`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+            let userinfo = &base[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{}:***{}", &base[..scheme_end + 3], user, &base[at..])
+                }
+                None => base.to_owned(),
+            }
         }
-        _ => url.to_owned(),
-    }
+        _ => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                format!("{name}=***")
+            }
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -224,6 +266,14 @@ mod tests {
         assert_eq!(
             redact_url("sqlite:trustpulse.db?mode=rwc"),
             "sqlite:trustpulse.db?mode=rwc"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/tp?sslmode=require&password=s3cret"),
+            "postgres://app@db/tp?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://app:p@ss@db/tp?sslpassword=k3y"),
+            "postgres://app:***@db/tp?sslpassword=***"
         );
     }
 

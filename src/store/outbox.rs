@@ -16,8 +16,15 @@ use super::{Store, from_secs, new_id, secs};
 pub enum Job {
     /// DM the invitation of a wave to one invitee.
     Invite { wave_id: String, person_id: String },
-    /// DM the one reminder of a wave to an invitee, if they still have not answered.
+    /// DM the one reminder of a wave to an invitee: to every invitee alike, answered or not.
     Remind { wave_id: String, person_id: String },
+    /// Update one invitation or reminder of a wave that closed: every message of the wave gets
+    /// the same update, so none tells who answered.
+    CloseMessage {
+        wave_id: String,
+        channel: String,
+        ts: String,
+    },
     /// Refresh a person's App Home.
     PublishHome { person_id: String },
     /// A manager's weekly digest, for the week of `week` (the digest's local date).
@@ -29,6 +36,7 @@ impl Job {
         match self {
             Job::Invite { .. } => "invite",
             Job::Remind { .. } => "remind",
+            Job::CloseMessage { .. } => "close_message",
             Job::PublishHome { .. } => "publish_home",
             Job::Digest { .. } => "digest",
         }
@@ -40,8 +48,23 @@ impl Job {
         match self {
             Job::Invite { wave_id, person_id } => format!("invite:{wave_id}:{person_id}"),
             Job::Remind { wave_id, person_id } => format!("remind:{wave_id}:{person_id}"),
+            Job::CloseMessage {
+                wave_id,
+                channel,
+                ts,
+            } => format!("closed:{wave_id}:{channel}:{ts}"),
             Job::PublishHome { person_id } => format!("home:{person_id}:{}", new_id()),
             Job::Digest { manager_id, week } => format!("digest:{manager_id}:{week}"),
+        }
+    }
+
+    /// The wave of a per-person job: its row is deleted once the wave's window is released.
+    pub fn wave_id(&self) -> Option<&str> {
+        match self {
+            Job::Invite { wave_id, .. }
+            | Job::Remind { wave_id, .. }
+            | Job::CloseMessage { wave_id, .. } => Some(wave_id),
+            Job::PublishHome { .. } | Job::Digest { .. } => None,
         }
     }
 }
@@ -99,8 +122,8 @@ async fn insert_job<'e>(
     on_conflict: &'static str,
 ) -> anyhow::Result<bool> {
     let sql = format!(
-        "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
+        "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)
          ON CONFLICT (dedup_key) {on_conflict}"
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -111,6 +134,7 @@ async fn insert_job<'e>(
         .bind(serde_json::to_string(job)?)
         .bind(secs(due_at))
         .bind(secs(now))
+        .bind(job.wave_id())
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)

@@ -4,8 +4,11 @@
 
 use jiff::Timestamp;
 
-use super::{Store, from_secs, secs};
-use crate::digest::release::{Release, Tally};
+use sqlx::{Any, Transaction};
+
+use super::outbox::{Job, enqueue};
+use super::{Backend, Store, from_secs, secs};
+use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
 use crate::survey::Ballot;
 
@@ -30,123 +33,135 @@ pub struct Participation {
     pub manager_id: String,
     pub window_end: Timestamp,
     pub invited: u32,
-    pub respondents: u32,
+    /// None when the window never reached k: that count is never stored.
+    pub respondents: Option<u32>,
+}
+
+/// What to do with a window once its latest wave has closed.
+#[derive(Debug, Clone)]
+pub enum WindowDecision {
+    /// Keep it open for the team's next wave (under k, more waves allowed).
+    Hold,
+    /// Freeze this release and delete what it was computed from.
+    Release(Release),
 }
 
 impl Store {
-    /// Loads a window's facts (after its latest wave closed).
-    pub async fn window_state(&self, window_id: &str) -> anyhow::Result<Option<WindowState>> {
-        let window: Option<(String, i64)> =
-            sqlx::query_as("SELECT manager_id, min_respondents FROM windows WHERE window_id = $1 AND state = 'open'")
-                .bind(window_id)
-                .fetch_optional(&self.pool)
-                .await?;
+    /// Closes `wave_id` (when given) and decides its window, in one transaction: `decide` sees
+    /// the window's facts and says hold or release. A release is frozen, and in the same
+    /// transaction the window's key, tokens, ballots and comments are deleted, with every
+    /// per-person outbox row of its waves; the invitations and reminders of the closed wave are
+    /// queued for their "closed" update. Returns None when the wave was not open (another
+    /// replica closed it) or the window is already released.
+    ///
+    /// On PostgreSQL a submission holds a share lock on its wave row, so the close waits for a
+    /// submission in flight, and a submission after the close sees the wave closed: no ballot
+    /// or token can land in a released window.
+    pub async fn close_and_decide(
+        &self,
+        wave_id: Option<&str>,
+        window_id: &str,
+        now: Timestamp,
+        decide: impl FnOnce(&WindowState) -> WindowDecision,
+    ) -> anyhow::Result<Option<(WindowState, WindowDecision)>> {
+        let mut tx = self.begin_write().await?;
+        if let Some(wave_id) = wave_id {
+            let closed = sqlx::query(
+                "UPDATE waves SET state = 'closed', closed_at = $2 WHERE wave_id = $1 AND state = 'open'",
+            )
+            .bind(wave_id)
+            .bind(secs(now))
+            .execute(&mut *tx)
+            .await?;
+            if closed.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            queue_close_updates(&mut tx, wave_id, now).await?;
+        }
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE",
+        };
+        let window: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT manager_id, min_respondents FROM windows WHERE window_id = $1 AND state = 'open' {lock}"
+        )))
+        .bind(window_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some((manager_id, k)) = window else {
+            tx.commit().await?;
             return Ok(None);
         };
-        let ballots: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id WHERE w.window_id = $1",
-        )
-        .bind(window_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let ballots: Vec<Ballot> = ballots
-            .into_iter()
-            .map(|(c, h, t)| Ballot::new(c, h, t))
-            .collect::<Result<_, _>>()?;
-        let comments: Vec<String> = sqlx::query_scalar(
-            "SELECT c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id WHERE w.window_id = $1 ORDER BY c.comment_id",
-        )
-        .bind(window_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let invited: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = $1",
-        )
-        .bind(window_id)
-        .fetch_one(&self.pool)
-        .await?;
-        let waves_closed: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM waves WHERE window_id = $1 AND state = 'closed'",
-        )
-        .bind(window_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Some(WindowState {
-            window_id: window_id.to_owned(),
-            manager_id,
-            k: u32::try_from(k)?,
-            tally: Tally::of(&ballots),
-            respondents: u32::try_from(self.window_respondents(window_id).await?)?,
-            invited: u32::try_from(invited)?,
-            comments,
-            waves_closed: u32::try_from(waves_closed)?,
-        }))
+        let state = window_state(&mut tx, window_id, manager_id, k).await?;
+        let decision = decide(&state);
+        match &decision {
+            WindowDecision::Hold => {
+                sqlx::query(
+                    "UPDATE windows SET held_invited = $2, waves_closed = $3 WHERE window_id = $1",
+                )
+                .bind(window_id)
+                .bind(i64::from(state.invited))
+                .bind(i64::from(state.waves_closed))
+                .execute(&mut *tx)
+                .await?;
+            }
+            WindowDecision::Release(release) => {
+                release_in(&mut tx, &state, release, now).await?;
+            }
+        }
+        tx.commit().await?;
+        if matches!(decision, WindowDecision::Release(_)) {
+            self.scrub_needed();
+        }
+        Ok(Some((state, decision)))
     }
 
-    /// Keeps a window open for the team's next wave, recording what to tell the manager.
-    pub async fn hold_window(&self, state: &WindowState) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE windows SET held_respondents = $2, held_invited = $3, waves_closed = $4 WHERE window_id = $1",
+    /// Windows whose waves have all closed but that were never decided (a process stopped
+    /// between a close and its decision, before both were one transaction).
+    pub async fn undecided_windows(&self) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT x.window_id FROM windows x
+             WHERE x.state = 'open'
+               AND NOT EXISTS (SELECT 1 FROM waves w WHERE w.window_id = x.window_id AND w.state = 'open')
+               AND (SELECT COUNT(*) FROM waves w WHERE w.window_id = x.window_id AND w.state = 'closed') > x.waves_closed
+             ORDER BY x.window_id",
         )
-        .bind(&state.window_id)
-        .bind(i64::from(state.respondents))
-        .bind(i64::from(state.invited))
-        .bind(i64::from(state.waves_closed))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Deletes the finished per-person outbox rows (the "closed" updates) of released windows:
+    /// after a release, nothing in the outbox says who was sent what. Returns how many.
+    pub async fn forget_released_jobs(&self) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE wave_id IN (
+                SELECT w.wave_id FROM waves w JOIN windows x ON x.window_id = w.window_id
+                WHERE x.state = 'released')
+             AND state NOT IN ('pending', 'sending')",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Remembers a Slack message of an open wave (an invitation or a reminder), so it is updated
+    /// with all the others when the wave closes.
+    pub async fn record_wave_message(
+        &self,
+        wave_id: &str,
+        channel: &str,
+        ts: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO wave_messages (wave_id, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(wave_id)
+        .bind(channel)
+        .bind(ts)
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Freezes a window's release and forgets everything it was computed from. Idempotent: a
-    /// window is released once; a second call changes nothing and returns false.
-    pub async fn release_window(
-        &self,
-        state: &WindowState,
-        release: &Release,
-        now: Timestamp,
-    ) -> anyhow::Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE windows SET state = 'released', released_at = $2, waves_closed = $3 WHERE window_id = $1 AND state = 'open'",
-        )
-        .bind(&state.window_id)
-        .bind(secs(now))
-        .bind(i64::from(state.waves_closed))
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        // The counts HR may see (when at least k were invited); the manager sees the body only.
-        let (respondents, invited) = (state.respondents, state.invited);
-        sqlx::query(
-            "INSERT INTO releases (window_id, manager_id, window_end, respondents, invited, body, released_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&state.window_id)
-        .bind(&state.manager_id)
-        .bind(secs(now))
-        .bind(i64::from(respondents))
-        .bind(i64::from(invited))
-        .bind(serde_json::to_string(release)?)
-        .bind(secs(now))
-        .execute(&mut *tx)
-        .await?;
-        for sql in [
-            "DELETE FROM window_keys WHERE window_id = $1",
-            "DELETE FROM participation WHERE window_id = $1",
-            "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
-            "DELETE FROM comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
-        ] {
-            sqlx::query(sql)
-                .bind(&state.window_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// The team's releases, oldest first, the last `limit` of them.
@@ -181,27 +196,24 @@ impl Store {
         manager_id: &str,
         max_waves: u32,
     ) -> anyhow::Result<Option<HeldWindow>> {
-        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT held_respondents, held_invited, waves_closed, min_respondents FROM windows
-             WHERE manager_id = $1 AND state = 'open' AND held_respondents IS NOT NULL",
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT held_invited, waves_closed, min_respondents FROM windows
+             WHERE manager_id = $1 AND state = 'open' AND held_invited IS NOT NULL",
         )
         .bind(manager_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(
-            row.map(|(respondents, invited, waves_closed, k)| HeldWindow {
-                respondents: respondents as u32,
-                invited: invited as u32,
-                waves_closed: waves_closed as u32,
-                k: k as u32,
-                max_waves,
-            }),
-        )
+        Ok(row.map(|(invited, waves_closed, k)| HeldWindow {
+            invited: invited as u32,
+            waves_closed: waves_closed as u32,
+            k: k as u32,
+            max_waves,
+        }))
     }
 
     /// Participation counts of every team's latest release (for HR).
     pub async fn latest_participation(&self) -> anyhow::Result<Vec<Participation>> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT r.manager_id, r.window_end, r.invited, r.respondents FROM releases r
              WHERE r.window_end = (SELECT MAX(x.window_end) FROM releases x WHERE x.manager_id = r.manager_id)
              ORDER BY r.manager_id",
@@ -214,8 +226,147 @@ impl Store {
                 manager_id,
                 window_end: from_secs(end),
                 invited: invited as u32,
-                respondents: respondents as u32,
+                respondents: respondents.map(|n| n as u32),
             })
             .collect())
     }
+}
+
+/// A window's facts, read inside the deciding transaction.
+async fn window_state(
+    tx: &mut Transaction<'static, Any>,
+    window_id: &str,
+    manager_id: String,
+    k: i64,
+) -> anyhow::Result<WindowState> {
+    let ballots: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id WHERE w.window_id = $1",
+    )
+    .bind(window_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let ballots: Vec<Ballot> = ballots
+        .into_iter()
+        .map(|(c, h, t)| Ballot::new(c, h, t))
+        .collect::<Result<_, _>>()?;
+    let comments: Vec<String> = sqlx::query_scalar(
+        "SELECT c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id WHERE w.window_id = $1 ORDER BY c.comment_id",
+    )
+    .bind(window_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let invited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = $1",
+    )
+    .bind(window_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let waves_closed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM waves WHERE window_id = $1 AND state = 'closed'")
+            .bind(window_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let respondents: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT token) FROM participation WHERE window_id = $1")
+            .bind(window_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(WindowState {
+        window_id: window_id.to_owned(),
+        manager_id,
+        k: u32::try_from(k)?,
+        tally: Tally::of(&ballots),
+        respondents: u32::try_from(respondents)?,
+        invited: u32::try_from(invited)?,
+        comments,
+        waves_closed: u32::try_from(waves_closed)?,
+    })
+}
+
+/// Freezes the release and forgets everything it was computed from (inside the deciding
+/// transaction).
+async fn release_in(
+    tx: &mut Transaction<'static, Any>,
+    state: &WindowState,
+    release: &Release,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE windows SET state = 'released', released_at = $2, waves_closed = $3 WHERE window_id = $1",
+    )
+    .bind(&state.window_id)
+    .bind(secs(now))
+    .bind(i64::from(state.waves_closed))
+    .execute(&mut **tx)
+    .await?;
+    // The count HR may see, stored only when the window reached k; the manager sees the body.
+    let respondents = match release.body {
+        ReleaseBody::Results { respondents, .. } if respondents >= state.k => {
+            Some(i64::from(respondents))
+        }
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO releases (window_id, manager_id, window_end, respondents, invited, body, released_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&state.window_id)
+    .bind(&state.manager_id)
+    .bind(secs(now))
+    .bind(respondents)
+    .bind(i64::from(state.invited))
+    .bind(serde_json::to_string(release)?)
+    .bind(secs(now))
+    .execute(&mut **tx)
+    .await?;
+    for sql in [
+        "DELETE FROM window_keys WHERE window_id = $1",
+        "DELETE FROM participation WHERE window_id = $1",
+        "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
+        "DELETE FROM comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
+        // Invitations and reminders of a released window have nothing left to do; the
+        // "closed" updates go once sent (`forget_released_jobs`).
+        "DELETE FROM outbox WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)
+           AND kind IN ('invite', 'remind')",
+        "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
+    ] {
+        sqlx::query(sql)
+            .bind(&state.window_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Queues the "this pulse closed" update of every invitation and reminder of a closing wave:
+/// each of its messages is updated alike, whoever answered.
+async fn queue_close_updates(
+    tx: &mut Transaction<'static, Any>,
+    wave_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let messages: Vec<(String, String)> = sqlx::query_as(
+        "SELECT channel, ts FROM wave_messages WHERE wave_id = $1 ORDER BY channel, ts",
+    )
+    .bind(wave_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let team_id: Option<String> =
+        sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let team_id = team_id.unwrap_or_default();
+    for (channel, ts) in messages {
+        let job = Job::CloseMessage {
+            wave_id: wave_id.to_owned(),
+            channel,
+            ts,
+        };
+        enqueue(&mut **tx, &team_id, &job, now, now).await?;
+    }
+    sqlx::query("DELETE FROM wave_messages WHERE wave_id = $1")
+        .bind(wave_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

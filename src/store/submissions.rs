@@ -6,7 +6,7 @@
 
 use jiff::Timestamp;
 
-use super::{Store, new_id, secs};
+use super::{Backend, Store, new_id, secs};
 use crate::privacy::token::WindowKey;
 use crate::survey::{AnswerError, Answers, Ballot};
 
@@ -44,14 +44,23 @@ impl Store {
         let (ballot, comment) = answers.validate()?;
         let mut tx = self.begin_write().await?;
 
-        let wave: Option<(String, String, i64, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT w.state, w.window_id, w.closes_at, k.hmac_key
-             FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
-             WHERE w.wave_id = $1",
-        )
-        .bind(wave_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        // On PostgreSQL the wave row is share-locked until this commits: a close waits for the
+        // submission in flight, and a submission after a close sees it closed. So no ballot or
+        // token can arrive in a window being released. (SQLite's write lock, taken by
+        // `BEGIN IMMEDIATE`, already serialises the two.)
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR SHARE OF w",
+        };
+        let wave: Option<(String, String, i64, Option<Vec<u8>>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT w.state, w.window_id, w.closes_at, k.hmac_key
+                 FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
+                 WHERE w.wave_id = $1 {lock}"
+            )))
+            .bind(wave_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some((state, window_id, closes_at, key)) = wave else {
             return Err(SubmissionError::UnknownWave);
         };
@@ -130,34 +139,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(Some(found.is_some()))
-    }
-
-    /// Invitees of an open wave who have not answered yet, found by recomputing each invitee's
-    /// token; empty once the window key is gone.
-    pub async fn unanswered_invitees(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
-        let key: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT k.hmac_key FROM waves w JOIN window_keys k ON k.window_id = w.window_id
-             WHERE w.wave_id = $1 AND w.state = 'open'",
-        )
-        .bind(wave_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(key) = key.as_deref().and_then(WindowKey::from_bytes) else {
-            return Ok(Vec::new());
-        };
-        let answered: std::collections::HashSet<Vec<u8>> =
-            sqlx::query_scalar("SELECT token FROM participation WHERE wave_id = $1")
-                .bind(wave_id)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .collect();
-        Ok(self
-            .invitees(wave_id)
-            .await?
-            .into_iter()
-            .filter(|person| !answered.contains(key.token_for(person).as_bytes()))
-            .collect())
     }
 
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).

@@ -257,8 +257,8 @@ impl Store {
                 .bind(person)
                 .execute(&mut *tx)
                 .await?;
-            // The invitations (and the reminders, which go only to those who have not answered
-            // by then) commit with the wave, or nothing does.
+            // The invitations and the reminders (to every invitee alike) commit with the wave,
+            // or nothing does.
             let invite = Job::Invite {
                 wave_id: wave.wave_id.clone(),
                 person_id: person.clone(),
@@ -362,6 +362,13 @@ impl Store {
         Ok(row.map(wave_from_row))
     }
 
+    async fn open_wave_by_id(&self, wave_id: &str) -> anyhow::Result<Option<Wave>> {
+        Ok(self
+            .wave(wave_id)
+            .await?
+            .filter(|w| w.state == WaveState::Open))
+    }
+
     /// The roster snapshot of a wave.
     pub async fn invitees(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
         Ok(sqlx::query_scalar(
@@ -374,9 +381,10 @@ impl Store {
 }
 
 impl Store {
-    /// Makes the one reminder of each invitee of an open wave who has not answered due now:
-    /// queues it, or brings a reminder queued for later forward. A reminder already sent is not
-    /// sent again. Returns how many reminders are due now because of this call.
+    /// Makes the one reminder of every invitee of an open wave due now, answered or not (so the
+    /// outbox and Slack treat everyone alike): queues it, or brings a reminder queued for later
+    /// forward. A reminder already sent is not sent again. Returns how many reminders are due
+    /// now because of this call.
     pub async fn queue_reminders(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<usize> {
         let team_id = self
             .installation()
@@ -384,7 +392,10 @@ impl Store {
             .map(|(team, _)| team)
             .unwrap_or_default();
         let mut queued = 0;
-        for person_id in self.unanswered_invitees(wave_id).await? {
+        if self.open_wave_by_id(wave_id).await?.is_none() {
+            return Ok(0);
+        }
+        for person_id in self.invitees(wave_id).await? {
             let job = Job::Remind {
                 wave_id: wave_id.to_owned(),
                 person_id,

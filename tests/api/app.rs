@@ -53,6 +53,8 @@ pub struct TestApp {
     pub state: AppState,
     pub slack: Transport,
     pub base_url: String,
+    /// Where `/metrics` is served: its own listener.
+    pub metrics_url: String,
     shutdown: CancellationToken,
     db: Option<TestDb>,
 }
@@ -69,6 +71,7 @@ pub fn settings(db_url: &str, fake: &FakeSlack, socket_mode: bool) -> Settings {
         min_comment_respondents: None,
         max_window_waves: 4,
         posts_per_minute: 300,
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
         lease_secs: 120,
         log_format: LogFormat::Text,
         rust_log: "trace".into(),
@@ -118,6 +121,7 @@ impl TestApp {
         settings.slack_signing_secret = secrets.iter().map(|s| s.to_string().into()).collect();
         let app = Application::build(&settings, clock.clone()).await.unwrap();
         let base_url = format!("http://{}", app.local_addr());
+        let metrics_url = format!("http://{}", app.metrics_addr());
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
         // The worker does not run by itself: tests drive it with `deliver`.
@@ -137,6 +141,7 @@ impl TestApp {
             state,
             slack,
             base_url,
+            metrics_url,
             shutdown,
             db: Some(db),
         }
@@ -153,6 +158,11 @@ impl TestApp {
         )
         .await
         .unwrap()
+    }
+
+    /// The test database's URL.
+    pub fn db_url(&self) -> String {
+        self.db.as_ref().expect("a database").url.clone()
     }
 
     /// A second trustpulse on the same database and fake Slack (another replica).
@@ -200,6 +210,23 @@ impl TestApp {
             .replace_roster(&roster(&pairs_ref), now())
             .await
             .unwrap();
+    }
+
+    /// A team of `n` sellers in Berlin for `manager`, a pulse opened now, and its invitations
+    /// delivered.
+    pub async fn open_pulse(&self, manager: &str, n: usize) -> trustpulse::store::OpenedWave {
+        self.team(manager, &sellers(manager, n, &["Europe/Berlin"]))
+            .await;
+        let opened = trustpulse::schedule::waves::start_wave(
+            &self.state.store,
+            manager,
+            self.state.k,
+            now(),
+        )
+        .await
+        .unwrap();
+        self.deliver().await;
+        opened
     }
 
     /// The latest bot message in `user`'s DM.

@@ -5,9 +5,11 @@ mod app;
 mod crash;
 mod demo;
 mod deploy;
+mod forensics;
 mod helpers;
 mod manifests;
 mod metrics;
+mod participation;
 mod schedule;
 
 mod cli;

@@ -1,13 +1,24 @@
-//! /healthz, /readyz and /metrics (Prometheus text), and no person in any metric.
+//! /healthz, /readyz and /metrics (Prometheus text, on its own listener), no person in any
+//! metric, and no metric that moves when a seller answers.
 
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use jiff::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use trustpulse::app::Clock;
 use trustpulse::schedule::waves;
+use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack};
+use trustpulse::sim::payloads;
+use trustpulse::sim::slack_side::Transport;
+use trustpulse::slack::blocks::ids::OPEN_SURVEY;
+use trustpulse::store::Store;
 
-use crate::app::{TestApp, sellers};
-use crate::helpers::now;
+use crate::app::{SIGNING_SECRET, TestApp, sellers};
+use crate::helpers::{k, now, roster};
 
-async fn get(app: &TestApp, path: &str) -> String {
-    let address = app.base_url.trim_start_matches("http://");
+async fn get_from(base_url: &str, path: &str) -> String {
+    let address = base_url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -16,23 +27,61 @@ async fn get(app: &TestApp, path: &str) -> String {
     response
 }
 
+/// The metric lines of a scrape, without the request counters and latencies (they move with
+/// any Slack request, a button click as much as an answer) and the HTTP headers.
+fn lines_that_must_not_move(scrape: &str) -> Vec<String> {
+    let body = scrape.split("\r\n\r\n").nth(1).unwrap_or_default();
+    body.lines()
+        .filter(|l| {
+            !l.starts_with("trustpulse_http_requests_total")
+                && !l.starts_with("trustpulse_ack_seconds")
+        })
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_without_a_person_in_sight() {
     let app = TestApp::spawn().await;
-    assert!(get(&app, "/healthz").await.starts_with("HTTP/1.1 200"));
-    assert!(get(&app, "/readyz").await.starts_with("HTTP/1.1 200"));
+    assert!(
+        get_from(&app.base_url, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        get_from(&app.base_url, "/readyz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        get_from(&app.base_url, "/metrics")
+            .await
+            .starts_with("HTTP/1.1 404"),
+        "/metrics is not served on the Slack listener"
+    );
 
-    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
-        .await;
-    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
-        .await
-        .unwrap();
-    app.deliver().await;
-    app.answer("U0BOSS1S1", "4", "4", "4", None).await;
-    app.answer("U0BOSS1S2", "9", "4", "4", None).await;
+    app.open_pulse("U0BOSS1", 5).await;
     app.command("U0BOSS1S1", "help").await;
+    app.answer("U0BOSS1S1", "4", "4", "4", None).await;
+    app.answer("U0BOSS1S2", "4", "4", "4", None).await;
 
-    let metrics = get(&app, "/metrics").await;
+    app.answer("U0BOSS1S2", "9", "4", "4", None).await;
+
+    // Answers are counted when their window is released.
+    for seller in ["U0BOSS1S3", "U0BOSS1S4", "U0BOSS1S5"] {
+        app.answer(seller, "3", "3", "3", None).await;
+    }
+    waves::close_wave(
+        &app.state.store,
+        "U0BOSS1",
+        &app.state.release_policy,
+        now(),
+    )
+    .await
+    .unwrap();
+    let metrics = get_from(&app.metrics_url, "/metrics").await;
     for name in [
         "trustpulse_http_requests_total",
         "trustpulse_ack_seconds",
@@ -41,14 +90,122 @@ async fn health_readiness_and_metrics_without_a_person_in_sight() {
         "trustpulse_outbox_pending",
         "trustpulse_outbox_oldest_due_seconds",
         "trustpulse_submissions_total",
+        "trustpulse_windows_total",
     ] {
         assert!(metrics.contains(name), "/metrics has {name}");
     }
-    assert!(metrics.contains("outcome=\"recorded\"") && metrics.contains("outcome=\"invalid\""));
+    assert!(metrics.contains("trustpulse_submissions_total{outcome=\"recorded\"}"));
+    assert!(!metrics.contains("outcome=\"invalid\""), "{metrics}");
     assert!(metrics.contains("route=\"/slack/interactions\""));
     assert!(
         !metrics.contains("U0BOSS1") && !metrics.contains("D0BOSS1"),
         "no person in a metric"
     );
     app.stop().await;
+}
+
+/// A free loopback port (bound, then released for the child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real `trustpulse serve` in its own process, so that its metrics are its own (the test
+/// binary's recorder is shared by every test running at once): a scrape just before and just
+/// after a seller answers differs only in the request lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_metric_moves_when_a_seller_answers() {
+    let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
+    let fake = FakeSlack::start(team.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("metrics.db").display()
+    );
+    let store = Store::connect(&db_url).await.unwrap();
+    let pairs: Vec<(&str, &str)> = team.iter().map(|s| (s.id.as_str(), "U0BOSS1")).collect();
+    let started = Timestamp::now();
+    store
+        .replace_roster(&roster(&pairs), started)
+        .await
+        .unwrap();
+    waves::start_wave(&store, "U0BOSS1", k(5), started)
+        .await
+        .unwrap();
+    let (listen, metrics_listen) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &db_url)
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        .env("SLACK_API_URL", fake.api_url())
+        .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{listen}"))
+        .env(
+            "TRUSTPULSE_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_listen}"),
+        )
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its listeners are bound before its worker sends anything.
+    fake.wait_for_recipients(5, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let base_url = format!("http://127.0.0.1:{listen}");
+    let metrics_url = format!("http://127.0.0.1:{metrics_listen}");
+    let slack = Transport::Http {
+        base_url: base_url.clone(),
+        secret: SIGNING_SECRET.to_owned(),
+        clock: Clock::System,
+    };
+    assert!(
+        get_from(&base_url, "/metrics")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
+
+    let invitation = fake.dm_messages("U0BOSS1S1").pop().unwrap();
+    let click = payloads::button_click(&fake, "U0BOSS1S1", &invitation, OPEN_SURVEY);
+    slack.interaction(click).await.unwrap();
+    let modal = fake.open_modal("U0BOSS1S1").expect("a modal opened");
+    let before = get_from(&metrics_url, "/metrics").await;
+    assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+    let values = payloads::survey_values("4", "2", "5", Some("a comment"));
+    let reply = slack
+        .interaction(payloads::view_submission("U0BOSS1S1", &modal, values))
+        .await
+        .unwrap();
+    assert_eq!(reply.body["view"]["title"]["text"], "Thank you");
+    let after = get_from(&metrics_url, "/metrics").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        store
+            .ballots_of_wave(
+                &store
+                    .open_wave_of("U0BOSS1")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .wave_id
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(before.contains("trustpulse_slack_jobs_total"), "{before}");
+    assert_eq!(
+        lines_that_must_not_move(&before),
+        lines_that_must_not_move(&after),
+        "a metric moved when a seller answered"
+    );
+    store.close().await;
 }

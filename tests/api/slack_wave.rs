@@ -10,10 +10,6 @@ use crate::helpers::now;
 
 const ZONES: [&str; 3] = ["America/New_York", "Europe/Berlin", "Asia/Tokyo"];
 
-fn has_answer_digit(text: &str) -> bool {
-    text.contains(['1', '2', '3', '4', '5'])
-}
-
 async fn ballot_count(app: &TestApp, wave_id: &str) -> usize {
     app.state
         .store
@@ -87,18 +83,15 @@ async fn whole_wave(app: TestApp) {
         if i == 0 {
             first_submission = Some(submission);
         }
-        // The DM now says "recorded", with no digit anywhere.
+        // The thanks is in the modal; the DM is left exactly as it was, as for everyone else.
         let dm = app.last_dm(&seller.id);
-        assert!(dm.updated, "the DM of {} was updated", seller.id);
-        assert!(
-            !has_answer_digit(&dm.text) && !has_answer_digit(&dm.blocks.to_string()),
-            "{dm:?}"
-        );
+        assert!(!dm.updated, "the DM of {} was not touched", seller.id);
+        assert_eq!(app.fake.dm_messages(&seller.id).len(), 1);
     }
     assert_eq!(ballot_count(&app, &wave).await, 6);
     assert!(
-        !crate::app::captured_logs().contains("could not update the invitation DM"),
-        "trustpulse understood Slack's answer to every chat.update"
+        app.fake.calls_to("chat.update").is_empty(),
+        "no answer edits a DM: a DM export would show who answered, and when"
     );
 
     // A second submission (replayed payload) and a second click change nothing.
@@ -155,19 +148,39 @@ async fn whole_wave(app: TestApp) {
     assert_eq!(modal_title(&reply.body), "Not your pulse");
     assert_eq!(ballot_count(&app, &wave).await, 6);
 
-    // The reminder reaches exactly the two who did not answer.
+    // The reminder reaches all eight, with the same words: no one can tell who answered.
     let before = app.fake.calls_to("chat.postMessage").len();
     let (_, queued) = waves::remind_wave(&app.state.store, "U0BOSS1", now())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(queued, 2);
-    assert_eq!(app.deliver().await.sent, 2);
-    let reminded: Vec<String> = app.fake.calls_to("chat.postMessage")[before..]
+    assert_eq!(queued, 8);
+    assert_eq!(app.deliver().await.sent, 8);
+    let reminders = &app.fake.calls_to("chat.postMessage")[before..];
+    let mut reminded: Vec<String> = reminders
         .iter()
         .map(|c| c.args["channel"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(reminded, ["D0BOSS1S7", "D0BOSS1S8"]);
+    reminded.sort();
+    let everyone: Vec<String> = team.iter().map(|s| s.id.replace("U0", "D0")).collect();
+    assert_eq!(reminded, everyone);
+    // One text for all, but for the closing time in each seller's own zone.
+    let texts: std::collections::BTreeSet<String> = reminders
+        .iter()
+        .map(|c| c.args["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        texts.len(),
+        ZONES.len(),
+        "one text per time zone: {texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .all(|t| t
+                .contains("Everyone gets this reminder, so that no one can tell who answered.")),
+        "{texts:?}"
+    );
     // Reminding again sends nothing new.
     waves::remind_wave(&app.state.store, "U0BOSS1", now())
         .await
@@ -185,6 +198,31 @@ async fn whole_wave(app: TestApp) {
     )
     .await
     .unwrap();
+    // Every invitation and reminder is updated alike at close.
+    assert_eq!(app.deliver().await.sent, 16);
+    let seen_by = |seller: &str| -> Vec<(String, String, bool)> {
+        app.fake
+            .dm_messages(seller)
+            .into_iter()
+            .map(|m| (m.text, m.blocks.to_string(), m.updated))
+            .collect()
+    };
+    let first = seen_by("U0BOSS1S1");
+    assert_eq!(first.len(), 2);
+    assert!(
+        first
+            .iter()
+            .all(|(text, _, updated)| *updated && text.contains("This pulse closed on")),
+        "{first:?}"
+    );
+    for seller in &team {
+        assert_eq!(
+            seen_by(&seller.id),
+            first,
+            "{} saw the same messages and edits as everyone else",
+            seller.id
+        );
+    }
     let released = app
         .state
         .store
@@ -198,6 +236,31 @@ async fn whole_wave(app: TestApp) {
         0,
         "the raw ballots are gone; the release remains"
     );
+    // After release no row tells the six who answered from the two who did not: what the
+    // database holds about S1 (answered) and S7 (did not), both in New York, reads the same,
+    // and so for S2 and S8 in Berlin.
+    app.state.store.forget_released_jobs().await.unwrap();
+    let rows = crate::releases::dump(&app.state.store).await;
+    let random_id = regex_lite::Regex::new("[0-9a-f]{32}").unwrap();
+    let about = |seller: &str| -> Vec<String> {
+        let channel = seller.replace("U0", "D0");
+        let mut found: Vec<String> = rows
+            .iter()
+            .filter(|(_, row)| row.contains(seller) || row.contains(&channel))
+            .map(|(table, row)| {
+                let row = row.replace(seller, "X").replace(&channel, "DX");
+                // Random ids (a membership's, say) differ for everyone alike.
+                format!("{table}: {}", random_id.replace_all(&row, "ID"))
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    for (answered, did_not) in [("U0BOSS1S1", "U0BOSS1S7"), ("U0BOSS1S2", "U0BOSS1S8")] {
+        let (a, b) = (about(answered), about(did_not));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "the database tells {answered} from {did_not}");
+    }
     let values = payloads::survey_values("5", "5", "5", None);
     let reply = app
         .slack

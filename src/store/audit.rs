@@ -1,0 +1,194 @@
+//! `trustpulse audit`: the privacy promises of DESIGN §3, checked against the database itself
+//! (and, on SQLite, its files read as bytes), so that HR, a works council or a seller's
+//! representative can verify them without trusting the rest of the code.
+
+use super::disk::{FreeSpaceFindings, scan_sqlite_free_space, wal_path};
+use super::{Backend, Store};
+use crate::digest::release::{Release, ReleaseBody};
+
+/// One promise and whether it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    pub promise: String,
+    pub holds: bool,
+    /// What was looked at, or what was found when it does not hold.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    pub checks: Vec<AuditCheck>,
+}
+
+impl AuditReport {
+    pub fn holds(&self) -> bool {
+        self.checks.iter().all(|c| c.holds)
+    }
+
+    fn check(&mut self, promise: &str, holds: bool, detail: String) {
+        self.checks.push(AuditCheck {
+            promise: promise.to_owned(),
+            holds,
+            detail,
+        });
+    }
+
+    /// Rows that must not exist: the promise holds when there are none.
+    fn none(&mut self, promise: &str, found: i64, what: &str, scope: &str) {
+        let detail = if found == 0 {
+            scope.to_owned()
+        } else {
+            format!("found {found} {what}")
+        };
+        self.check(promise, found == 0, detail);
+    }
+}
+
+impl Store {
+    /// Checks every promise it can see from here; see [`AuditReport`].
+    pub async fn audit(&self) -> anyhow::Result<AuditReport> {
+        let mut report = AuditReport::default();
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        let released = count("SELECT COUNT(*) FROM windows WHERE state = 'released'").await?;
+        let scope = format!("{released} released windows checked");
+
+        // What a release deletes: anything not belonging to a window still open is a leftover.
+        report.none(
+            "no released window keeps its key",
+            count("SELECT COUNT(*) FROM window_keys WHERE window_id NOT IN (SELECT window_id FROM windows WHERE state = 'open')").await?,
+            "window key(s) of released or unknown windows",
+            &scope,
+        );
+        report.none(
+            "no released window keeps a participation token",
+            count("SELECT COUNT(*) FROM participation WHERE window_id NOT IN (SELECT window_id FROM windows WHERE state = 'open')").await?,
+            "participation token(s) of released or unknown windows",
+            &scope,
+        );
+        report.none(
+            "no released window keeps a ballot",
+            count("SELECT COUNT(*) FROM ballots WHERE wave_id NOT IN (SELECT w.wave_id FROM waves w JOIN windows x ON x.window_id = w.window_id WHERE x.state = 'open')").await?,
+            "ballot(s) of released or unknown windows",
+            &scope,
+        );
+        report.none(
+            "no released window keeps a comment",
+            count("SELECT COUNT(*) FROM comments WHERE wave_id NOT IN (SELECT w.wave_id FROM waves w JOIN windows x ON x.window_id = w.window_id WHERE x.state = 'open')").await?,
+            "comment(s) of released or unknown windows",
+            &scope,
+        );
+
+        // Who answered: the outbox treats every invitee alike, and forgets them at release.
+        report.none(
+            "the outbox keeps no per-person row of a released window",
+            count("SELECT COUNT(*) FROM outbox WHERE state NOT IN ('pending', 'sending') AND wave_id IN (SELECT w.wave_id FROM waves w JOIN windows x ON x.window_id = w.window_id WHERE x.state = 'released')").await?,
+            "finished invitation, reminder or update row(s) of released windows",
+            &scope,
+        );
+        let open_waves = count("SELECT COUNT(*) FROM waves WHERE state = 'open'").await?;
+        report.none(
+            "every reminder of a pulse goes to all its invitees, not to a chosen few",
+            count("SELECT COUNT(*) FROM waves w WHERE w.state = 'open'
+                   AND EXISTS (SELECT 1 FROM outbox o WHERE o.wave_id = w.wave_id AND o.kind = 'remind')
+                   AND (SELECT COUNT(*) FROM outbox o WHERE o.wave_id = w.wave_id AND o.kind = 'remind')
+                       <> (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = w.wave_id)").await?,
+            "open pulse(s) whose reminders reach only some invitees",
+            &format!("{open_waves} open pulses checked"),
+        );
+
+        // No number under k, counts included.
+        report.none(
+            "no held window stores how many answered",
+            count("SELECT COUNT(*) FROM windows WHERE held_respondents IS NOT NULL").await?,
+            "held window(s) with a stored count",
+            "held windows keep only that they are held",
+        );
+        let releases: Vec<(String, Option<i64>, i64, String)> = sqlx::query_as(
+            "SELECT r.window_id, r.respondents, x.min_respondents, r.body
+             FROM releases r JOIN windows x ON x.window_id = r.window_id ORDER BY r.window_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut under_k = Vec::new();
+        for (window_id, respondents, k, body) in &releases {
+            let release: Release = serde_json::from_str(body)?;
+            let shown = match release.body {
+                ReleaseBody::Results { respondents, .. } => Some(i64::from(respondents)),
+                ReleaseBody::NotEnoughResponses => None,
+            };
+            if shown.or(*respondents).is_some_and(|n| n < *k) {
+                under_k.push(window_id.clone());
+            }
+        }
+        report.check(
+            "no stored release holds a number under k",
+            under_k.is_empty(),
+            if under_k.is_empty() {
+                format!("{} releases checked", releases.len())
+            } else {
+                format!("releases with a count under k: {}", under_k.join(", "))
+            },
+        );
+
+        // Deleted means gone from the files too.
+        let scrubbed: Option<i64> =
+            sqlx::query_scalar("SELECT releases_scrubbed FROM disk_scrubs WHERE scope = 'answers'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let made = count("SELECT COUNT(*) FROM releases").await?;
+        let how = match self.backend {
+            Backend::Sqlite => "WAL checkpointed and truncated",
+            Backend::Postgres => "answer tables rewritten (VACUUM FULL)",
+        };
+        report.check(
+            "every release was followed by a scrub of the disk",
+            scrubbed.unwrap_or(0) >= made,
+            format!(
+                "{how} after {} of {made} releases",
+                scrubbed.unwrap_or(0).min(made)
+            ),
+        );
+        if self.backend == Backend::Sqlite {
+            self.audit_sqlite_files(&mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn audit_sqlite_files(&self, report: &mut AuditReport) -> anyhow::Result<()> {
+        let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete")
+            .fetch_one(&self.pool)
+            .await?;
+        report.check(
+            "SQLite overwrites deleted content with zeros (secure_delete)",
+            secure == 1,
+            format!("PRAGMA secure_delete = {secure} on trustpulse's connections"),
+        );
+        let Some(path) = self.sqlite_path() else {
+            return Ok(());
+        };
+        let findings: FreeSpaceFindings = scan_sqlite_free_space(path)?;
+        let wal = wal_path(path);
+        let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        report.check(
+            "no free page or free block of the database file or its WAL holds old bytes",
+            findings.dirty.is_empty(),
+            if findings.dirty.is_empty() {
+                format!(
+                    "{} pages ({} free) of {} and {} frames of its WAL ({wal_bytes} bytes) read",
+                    findings.pages,
+                    findings.free_pages,
+                    path.display(),
+                    findings.wal_frames,
+                )
+            } else {
+                findings.dirty.join("; ")
+            },
+        );
+        Ok(())
+    }
+}

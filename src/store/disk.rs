@@ -1,0 +1,258 @@
+//! Deleted must mean gone from the files (DESIGN §3). A `DELETE` alone leaves a released
+//! window's key, tokens, ballots and comments readable: in SQLite's pages and free pages until
+//! reused, in the WAL's frames until it is truncated, in PostgreSQL's dead tuples until the
+//! table is rewritten. This module holds what makes them unreadable, and the reading of the
+//! SQLite file that `trustpulse audit` uses to check it without trusting the rest of the code.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{Backend, Store};
+
+/// Every SQLite connection, both pools:
+/// - `secure_delete=ON` overwrites deleted content with zeros, on b-tree pages and on pages that
+///   go to the freelist (`FAST` would leave the freelist pages as they were);
+/// - `journal_size_limit` trims the WAL file back whenever it is reset, so old frames do not
+///   linger past the live part of the file;
+/// - `temp_store=MEMORY` keeps sorts and temporary tables off the disk.
+const SQLITE_COMMON: [&str; 4] = [
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA secure_delete=ON",
+    "PRAGMA journal_size_limit=1048576",
+    "PRAGMA temp_store=MEMORY",
+];
+
+pub(super) const SQLITE_PRIVACY_PRAGMAS: &[&str] = &SQLITE_COMMON;
+pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
+    SQLITE_COMMON[0],
+    SQLITE_COMMON[1],
+    SQLITE_COMMON[2],
+    SQLITE_COMMON[3],
+    "PRAGMA synchronous=NORMAL",
+];
+
+/// The tables that hold what a release deletes.
+pub(super) const ANSWER_TABLES: &str = "participation, ballots, comments, window_keys";
+
+/// The database file of a `sqlite:` URL, if it names one.
+pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    (!path.is_empty() && !path.starts_with("file:")).then(|| PathBuf::from(path))
+}
+
+impl Store {
+    /// Marks that a release deleted rows, so the next [`Store::scrub`] does its work.
+    pub fn scrub_needed(&self) {
+        self.scrub_due.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes deleted answer rows unreadable on disk, if a release (or a start-up) asked for it:
+    /// on SQLite the WAL is checkpointed into the (zeroed) main file and truncated to nothing;
+    /// on PostgreSQL the answer tables are rewritten (`VACUUM FULL`), so their old files with
+    /// the dead tuples are removed. On failure it stays due, and the planner's next tick tries
+    /// again.
+    pub async fn scrub(&self) -> anyhow::Result<()> {
+        if !self.scrub_due.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let done = self.scrub_now().await;
+        if done.is_err() {
+            self.scrub_needed();
+        }
+        done
+    }
+
+    async fn scrub_now(&self) -> anyhow::Result<()> {
+        // Counted before the work, so a release that commits meanwhile is not claimed as done
+        // (it asks for another scrub anyway).
+        let releases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM releases")
+            .fetch_one(&self.pool)
+            .await?;
+        match self.backend {
+            Backend::Sqlite => self.truncate_wal().await?,
+            Backend::Postgres => self.rewrite_answer_tables().await?,
+        }
+        // What `trustpulse audit` compares with the releases: every one was scrubbed.
+        sqlx::query(
+            "INSERT INTO disk_scrubs (scope, releases_scrubbed) VALUES ('answers', $1)
+             ON CONFLICT (scope) DO UPDATE SET releases_scrubbed = excluded.releases_scrubbed",
+        )
+        .bind(releases)
+        .execute(&self.pool)
+        .await?;
+        if self.backend == Backend::Sqlite {
+            // The record above is the WAL's only frame; leave the file empty again.
+            self.truncate_wal().await?;
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` until it completes: it cannot while another connection
+    /// still reads an older snapshot, so it is retried for a few seconds.
+    async fn truncate_wal(&self) -> anyhow::Result<()> {
+        for attempt in 1..=60u64 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10 * attempt.min(10))).await;
+        }
+        anyhow::bail!("the SQLite WAL could not be truncated: another connection kept reading")
+    }
+
+    async fn rewrite_answer_tables(&self) -> anyhow::Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {ANSWER_TABLES}")))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The SQLite database file, when the store is a SQLite file.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.sqlite_path.as_deref()
+    }
+}
+
+/// What a reading of a SQLite file (and its WAL) found in the space that holds no live row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FreeSpaceFindings {
+    pub pages: u64,
+    pub free_pages: u64,
+    /// Free pages, or free blocks inside pages, that still hold non-zero bytes.
+    pub dirty: Vec<String>,
+    /// Frames in the WAL (0 when it is truncated or absent).
+    pub wal_frames: u64,
+}
+
+/// Reads the database file and its WAL as bytes and checks that every free page and every free
+/// block inside a b-tree page is zeroed: what `secure_delete` promises, checked on the disk.
+pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
+    let bytes = std::fs::read(db)?;
+    anyhow::ensure!(
+        bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0"),
+        "{} is not a SQLite database",
+        db.display()
+    );
+    let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+        1 => 65536,
+        n => usize::from(n),
+    };
+    let usable = page_size - usize::from(bytes[20]);
+    let mut findings = FreeSpaceFindings {
+        pages: (bytes.len() / page_size) as u64,
+        ..FreeSpaceFindings::default()
+    };
+    let page = |n: u32| -> Option<&[u8]> {
+        let start = (n as usize).checked_sub(1)? * page_size;
+        bytes.get(start..start + page_size)
+    };
+
+    // The freelist: trunk pages list leaf pages; with secure_delete every freed page is zeroed
+    // before it joins the list, so a trunk holds nothing past its list and a leaf nothing at all.
+    let mut trunk = be32(&bytes[32..36]);
+    let mut seen = 0;
+    while trunk != 0 && seen <= findings.pages {
+        seen += 1;
+        let Some(data) = page(trunk) else { break };
+        findings.free_pages += 1;
+        let leaves = be32(&data[4..8]) as usize;
+        let list_end = 8 + 4 * leaves;
+        if data
+            .get(list_end..usable)
+            .is_some_and(|rest| !all_zero(rest))
+        {
+            findings
+                .dirty
+                .push(format!("free (trunk) page {trunk} holds old bytes"));
+        }
+        for i in 0..leaves.min((usable - 8) / 4) {
+            let leaf = be32(&data[8 + 4 * i..12 + 4 * i]);
+            findings.free_pages += 1;
+            if page(leaf).is_some_and(|d| !all_zero(&d[..usable])) {
+                findings
+                    .dirty
+                    .push(format!("free page {leaf} holds old bytes"));
+            }
+        }
+        trunk = be32(&data[0..4]);
+    }
+
+    for n in 1..=findings.pages as u32 {
+        let data = page(n).expect("within the file");
+        let header = if n == 1 { 100 } else { 0 };
+        check_free_blocks(data, header, usable, &format!("page {n}"), &mut findings);
+    }
+
+    let wal = wal_path(db);
+    if let Ok(wal_bytes) = std::fs::read(&wal)
+        && wal_bytes.len() > 32
+    {
+        let frame = 24 + page_size;
+        for (i, chunk) in wal_bytes[32..].chunks_exact(frame).enumerate() {
+            findings.wal_frames += 1;
+            let page_no = be32(&chunk[0..4]);
+            let header = if page_no == 1 { 100 } else { 0 };
+            check_free_blocks(
+                &chunk[24..],
+                header,
+                usable,
+                &format!("WAL frame {} (page {page_no})", i + 1),
+                &mut findings,
+            );
+        }
+    }
+    Ok(findings)
+}
+
+/// The free blocks of a b-tree page (a chain of offset, size pairs) must hold zeros past their
+/// four-byte header: that is where a deleted row's bytes would stay.
+fn check_free_blocks(
+    data: &[u8],
+    header: usize,
+    usable: usize,
+    name: &str,
+    findings: &mut FreeSpaceFindings,
+) {
+    if !matches!(data.get(header), Some(2 | 5 | 10 | 13)) {
+        return;
+    }
+    let mut offset = usize::from(u16::from_be_bytes([data[header + 1], data[header + 2]]));
+    let mut hops = 0;
+    while offset != 0 && offset + 4 <= usable && hops < usable {
+        hops += 1;
+        let next = usize::from(u16::from_be_bytes([data[offset], data[offset + 1]]));
+        let size = usize::from(u16::from_be_bytes([data[offset + 2], data[offset + 3]]));
+        let end = (offset + size).min(usable);
+        if offset + 4 < end && !all_zero(&data[offset + 4..end]) {
+            findings.dirty.push(format!(
+                "{name}: a free block at offset {offset} holds old bytes"
+            ));
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+}
+
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+fn be32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0)
+}

@@ -1,0 +1,246 @@
+//! Anonymity that survives the disk: after a release, nothing of the window's key, tokens,
+//! ballots or comments can be read back from the database files (SQLite file, WAL and shared
+//! memory; PostgreSQL relation files), and `trustpulse audit` says so, or says what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sqlx::Connection;
+use trustpulse::privacy::window::ReleasePolicy;
+use trustpulse::schedule::waves;
+
+use crate::app::TestApp;
+use crate::helpers::{k, now};
+
+/// A comment only this test writes. The comment minimum below withholds it from the release,
+/// so no copy of it may legitimately remain anywhere.
+const MARKER: &str = "forensic-marker-4b1d9e7c-only-here";
+
+/// Comments need ten respondents: the five answers below are released, their comment is not.
+fn withholding_comments() -> ReleasePolicy {
+    ReleasePolicy {
+        min_comment_respondents: Some(k(10)),
+        max_window_waves: 4,
+    }
+}
+
+/// A team of six, a pulse, five answers (one with the marker), and the hex of the window's key
+/// and of every participation token, read before the release.
+async fn answered_pulse(app: &TestApp) -> (String, Vec<Vec<u8>>) {
+    let opened = app.open_pulse("U0BOSS1", 6).await;
+    for (i, seller) in [
+        "U0BOSS1S1",
+        "U0BOSS1S2",
+        "U0BOSS1S3",
+        "U0BOSS1S4",
+        "U0BOSS1S5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let comment = (i == 2).then_some(MARKER);
+        let reply = app.answer(seller, "4", "2", "5", comment).await;
+        assert_eq!(reply.body["view"]["title"]["text"], "Thank you");
+    }
+    let store = &app.state.store;
+    let mut secrets = Vec::new();
+    for row in store.dump_table("window_keys").await.unwrap() {
+        let key_hex = row.split('|').nth(1).unwrap();
+        secrets.push(hex::decode(key_hex).unwrap());
+    }
+    assert_eq!(secrets.len(), 1, "one window key");
+    for row in store.dump_table("participation").await.unwrap() {
+        let token_hex = row.split('|').nth(2).unwrap();
+        secrets.push(hex::decode(token_hex).unwrap());
+    }
+    assert_eq!(secrets.len(), 6, "the key and five tokens");
+    secrets.push(MARKER.as_bytes().to_vec());
+    (opened.wave.window_id, secrets)
+}
+
+async fn release(app: &TestApp) {
+    waves::close_wave(&app.state.store, "U0BOSS1", &withholding_comments(), now())
+        .await
+        .unwrap()
+        .expect("an open pulse");
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Which of `secrets` can be found in the SQLite file, its WAL or its shared memory.
+fn found_in_sqlite_files(db: &Path, secrets: &[Vec<u8>]) -> Vec<String> {
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        let Ok(bytes) = std::fs::read(PathBuf::from(&path)) else {
+            continue;
+        };
+        for (i, secret) in secrets.iter().enumerate() {
+            if contains(&bytes, secret) {
+                found.push(format!("secret #{i} in {}", path.to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_hold_no_byte_of_a_released_window() {
+    let app = TestApp::spawn().await;
+    let (window, secrets) = answered_pulse(&app).await;
+    let db = app.state.store.sqlite_path().unwrap().to_owned();
+    // The search finds what is there: before the release the comment is on disk.
+    let before = found_in_sqlite_files(&db, &secrets);
+    assert!(
+        before.iter().any(|f| f.starts_with("secret #6")),
+        "the byte search works: {before:?}"
+    );
+
+    release(&app).await;
+    let body = app
+        .state
+        .store
+        .release_bytes(&window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(body.contains("\"comments_withheld\":true"), "{body}");
+    assert!(!body.contains(MARKER));
+    // While serve still runs...
+    let found = found_in_sqlite_files(&db, &secrets);
+    assert!(found.is_empty(), "after release, while serving: {found:?}");
+    let report = app.state.store.audit().await.unwrap();
+    assert!(report.holds(), "{report:#?}");
+    // ... and after it stops.
+    app.state.store.close().await;
+    let found = found_in_sqlite_files(&db, &secrets);
+    assert!(found.is_empty(), "after release and shutdown: {found:?}");
+    app.stop().await;
+}
+
+/// The bytes of every file of the answer tables (heap, TOAST, indexes), read through the
+/// server, or None when this role may not read server files.
+async fn answer_table_files(url: &str) -> Option<Vec<u8>> {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("CHECKPOINT").execute(&mut conn).await.ok()?;
+    let files: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT pg_read_binary_file(pg_relation_filepath(c.oid))
+         FROM pg_class c
+         WHERE c.oid IN (
+             SELECT t.oid FROM pg_class t WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys')
+             UNION SELECT t.reltoastrelid FROM pg_class t WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys') AND t.reltoastrelid <> 0
+             UNION SELECT i.indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys'))
+           AND pg_relation_filepath(c.oid) IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .ok()?;
+    Some(files.concat())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pages_hold_no_row_of_a_released_window() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let (_, secrets) = answered_pulse(&app).await;
+    let Some(before) = answer_table_files(&app.db_url()).await else {
+        eprintln!(
+            "NOTE: postgres_pages_hold_no_row_of_a_released_window SKIPPED its page check: \
+             this role may not run CHECKPOINT or pg_read_binary_file (it needs superuser or \
+             pg_checkpoint and pg_read_server_files)"
+        );
+        app.stop().await;
+        return;
+    };
+    assert!(
+        contains(&before, MARKER.as_bytes()),
+        "the page search works"
+    );
+    assert!(contains(&before, &secrets[1]), "a token is on a page");
+
+    release(&app).await;
+    let after = answer_table_files(&app.db_url()).await.unwrap();
+    for (i, secret) in secrets.iter().enumerate() {
+        assert!(
+            !contains(&after, secret),
+            "secret #{i} is still on a page of the answer tables"
+        );
+    }
+    let report = app.state.store.audit().await.unwrap();
+    assert!(report.holds(), "{report:#?}");
+    app.stop().await;
+}
+
+fn audit(db_url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+        .arg("audit")
+        .env_clear()
+        .env("DATABASE_URL", db_url)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
+    let app = TestApp::spawn().await;
+    let (window, _) = answered_pulse(&app).await;
+    release(&app).await;
+    app.deliver().await;
+    app.state.store.forget_released_jobs().await.unwrap();
+
+    let out = audit(&app.db_url());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for promise in [
+        "ok   no released window keeps its key",
+        "ok   no released window keeps a participation token",
+        "ok   no released window keeps a ballot",
+        "ok   no released window keeps a comment",
+        "ok   the outbox keeps no per-person row of a released window",
+        "ok   no stored release holds a number under k",
+        "ok   every release was followed by a scrub of the disk",
+        "ok   SQLite overwrites deleted content with zeros (secure_delete)",
+        "ok   no free page or free block of the database file or its WAL holds old bytes",
+    ] {
+        assert!(stdout.contains(promise), "{promise:?} in:\n{stdout}");
+    }
+
+    // A token left behind in a released window (as an older trustpulse, or a hand, could).
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url())
+        .await
+        .unwrap();
+    let wave: String = sqlx::query_scalar("SELECT wave_id FROM waves WHERE window_id = $1")
+        .bind(&window)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO participation (wave_id, window_id, token) VALUES ($1, $2, $3)")
+        .bind(&wave)
+        .bind(&window)
+        .bind(vec![7u8; 32])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let out = audit(&app.db_url());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("FAIL no released window keeps a participation token: found 1 participation token(s) of released or unknown windows"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 privacy promise(s) do not hold"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.stop().await;
+}
