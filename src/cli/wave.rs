@@ -15,7 +15,8 @@ pub enum WaveCommand {
         #[arg(long)]
         manager: String,
     },
-    /// Queue one reminder for each invitee who has not answered yet.
+    /// Queue the one reminder for every invitee, answered or not (so no one can tell who
+    /// answered).
     Remind {
         #[arg(long)]
         manager: String,
@@ -39,9 +40,8 @@ pub async fn run(command: WaveCommand, store: &Store, settings: &Settings) -> an
             );
         }
         WaveCommand::Remind { manager } => match waves::remind_wave(store, &manager, now).await? {
-            // No count: during an open pulse, "how many were reminded" would tell how many answered.
             Some(_) => println!(
-                "Reminders queued for everyone in {manager}'s team who has not answered yet. Who, and how many, stays private."
+                "Reminders queued for everyone invited in {manager}'s team, answered or not: the reminder says so, so that no one can tell who answered. A reminder already sent is not sent again."
             ),
             None => anyhow::bail!("{manager}'s team has no open pulse to remind about"),
         },

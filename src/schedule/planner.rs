@@ -6,7 +6,7 @@
 //!   invited at the cadence time in their own zone; otherwise all at once), and closes
 //!   `open_for` after its last seller's opening.
 //! - Each invitee's one reminder is queued with the wave, due `remind_after` after their own
-//!   invitation; the worker sends it only if they have not answered by then.
+//!   invitation; every invitee gets it, answered or not, so that no one can tell who answered.
 //! - Downtime: a slot whose opening passed while nothing ticked is opened late, once, if it
 //!   would still be open, with its invitations due at once (its reminders too, unless their
 //!   time has passed as well, in which case there is no reminder); a slot whose whole wave

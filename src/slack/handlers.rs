@@ -265,7 +265,7 @@ async fn on_admin_action(
                 notice(
                     "Reminder queued",
                     format!(
-                        "Everyone in <@{value}>'s team who has not answered yet gets one reminder. Who that is stays private."
+                        "Everyone invited in <@{value}>'s team gets one reminder, answered or not, so that no one can tell who answered."
                     ),
                 )
             }

@@ -23,6 +23,7 @@ mod slack_surfaces;
 mod slack_wave;
 mod store_cadences;
 mod store_outbox;
+mod store_releases;
 mod store_roster;
 mod store_schema;
 mod store_submissions;

@@ -1,0 +1,90 @@
+//! Closing and deciding a window: one transaction, safe against submissions in flight, and
+//! finished by the next planner tick when an older process stopped in between.
+
+use crate::helpers::*;
+use trustpulse::privacy::window::ReleasePolicy;
+use trustpulse::schedule::waves;
+use trustpulse::store::{Store, SubmissionError};
+
+on_both_backends! {
+    async fn a_close_racing_submissions_loses_none_and_leaves_none_behind(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 40).await;
+        let wave = opened.wave.clone();
+        // The close starts among the submissions, so some are in flight while it runs.
+        let mut submissions = Vec::new();
+        let mut closer = None;
+        for (i, seller) in opened.invitees.iter().enumerate() {
+            if i == opened.invitees.len() / 2 {
+                let (store, wave) = (store.clone(), wave.clone());
+                closer = Some(tokio::spawn(async move {
+                    waves::close_and_release(&store, &wave, &ReleasePolicy::default(), now()).await
+                }));
+            }
+            let (store, wave_id, seller) = (store.clone(), wave.wave_id.clone(), seller.clone());
+            submissions.push(tokio::spawn(async move {
+                store.record_submission(&wave_id, &seller, &answers(4, 3, 2), now()).await
+            }));
+        }
+        let mut recorded = 0;
+        for submission in submissions {
+            match submission.await.unwrap() {
+                Ok(()) => recorded += 1,
+                Err(SubmissionError::WaveClosed) => {}
+                Err(other) => panic!("unexpected refusal: {other}"),
+            }
+        }
+        closer.unwrap().await.unwrap().unwrap().expect("the wave was open");
+        match store.release_bytes(&wave.window_id).await.unwrap() {
+            // Released: it counts exactly the answers recorded before the close, and nothing
+            // of them is left.
+            Some(release) => {
+                assert!(release.contains(&format!("\"respondents\":{recorded}")), "{release}");
+                for table in ["ballots", "participation", "window_keys", "comments"] {
+                    assert!(
+                        store.dump_table(table).await.unwrap().is_empty(),
+                        "{table} keeps rows of a released window ({recorded} recorded)"
+                    );
+                }
+            }
+            // Held (fewer than k got in before the close): every recorded answer is kept.
+            None => {
+                assert!(recorded < 5);
+                assert_eq!(store.ballots_of_wave(&wave.wave_id).await.unwrap().len(), recorded);
+            }
+        }
+    }
+
+    async fn a_window_left_undecided_is_decided_later(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 6).await;
+        for seller in &opened.invitees[..5] {
+            store
+                .record_submission(&opened.wave.wave_id, seller, &answers(4, 4, 4), now())
+                .await
+                .unwrap();
+        }
+        // A process stopped between closing the wave and deciding its window.
+        assert!(store.close_wave(&opened.wave.wave_id, now()).await.unwrap());
+        assert_eq!(store.undecided_windows().await.unwrap(), [opened.wave.window_id.clone()]);
+
+        let policy = ReleasePolicy::default();
+        assert_eq!(waves::decide_undecided(&store, &policy, now()).await.unwrap(), 1);
+        let release = store.release_bytes(&opened.wave.window_id).await.unwrap();
+        assert!(release.is_some_and(|r| r.contains("\"respondents\":5")));
+        assert!(store.dump_table("ballots").await.unwrap().is_empty());
+        assert!(store.undecided_windows().await.unwrap().is_empty());
+        assert_eq!(waves::decide_undecided(&store, &policy, now()).await.unwrap(), 0);
+    }
+
+    async fn a_held_window_is_not_undecided(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 6).await;
+        store
+            .record_submission(&opened.wave.wave_id, &opened.invitees[0], &answers(4, 4, 4), now())
+            .await
+            .unwrap();
+        waves::close_and_release(&store, &opened.wave, &ReleasePolicy::default(), now())
+            .await
+            .unwrap();
+        assert!(store.undecided_windows().await.unwrap().is_empty(), "held is decided");
+        assert_eq!(store.ballots_of_wave(&opened.wave.wave_id).await.unwrap().len(), 1);
+    }
+}
