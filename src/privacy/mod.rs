@@ -79,6 +79,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn participation_is_a_number_only_at_k_or_more() {
+        assert_eq!(
+            participation_words(Some(6), 8, 5).as_deref(),
+            Some("6 of 8 took part")
+        );
+        assert_eq!(
+            participation_words(Some(3), 8, 5).as_deref(),
+            Some("fewer than 5 of 8 took part")
+        );
+        assert_eq!(
+            participation_words(None, 8, 5).as_deref(),
+            Some("fewer than 5 of 8 took part")
+        );
+        assert_eq!(participation_words(Some(4), 4, 5), None);
+    }
+
+    #[test]
     fn k_below_three_is_refused_with_the_reason() {
         assert!(MinRespondents::new(3).is_ok());
         let err = "2".parse::<MinRespondents>().unwrap_err();

@@ -451,7 +451,9 @@ async fn on_view_submission(
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(wave_id = %meta.wave, "submission recorded");
+                    // DEBUG, off by default: at INFO, timestamped lines per submission would give
+                    // whoever reads the logs a live count of who is answering.
+                    tracing::debug!(wave_id = %meta.wave, "submission recorded");
                     // The thanks is in the modal; the invitation DM stays as it is until the
                     // pulse closes, when every invitation is updated alike.
                     Ok(InteractionReply::Update(blocks::notice_modal(
@@ -473,7 +475,7 @@ async fn on_view_submission(
                     )))
                 }
                 Err(refusal) => {
-                    tracing::info!(wave_id = %meta.wave, reason = %refusal, "submission refused");
+                    tracing::debug!(wave_id = %meta.wave, reason = %refusal, "submission refused");
                     Ok(InteractionReply::Update(refusal_modal(&refusal)))
                 }
             }

@@ -72,6 +72,20 @@ fn compose_and_kubernetes_name_only_real_settings_and_parse() {
         compose_names, k8s_names,
         "compose and Kubernetes give the same settings"
     );
+    // /metrics has its own listener, which neither file publishes next to the Slack port.
+    assert!(compose_names.contains("TRUSTPULSE_METRICS_LISTEN"));
+    let published = serde_yaml::to_string(&compose["services"]["trustpulse"]["ports"]).unwrap();
+    assert!(
+        !published.contains("9464"),
+        "compose publishes /metrics: {published}"
+    );
+    let service: serde_yaml::Value =
+        serde_yaml::from_str(&read("kubernetes/service.yaml")).unwrap();
+    let routed = serde_yaml::to_string(&service["spec"]["ports"]).unwrap();
+    assert!(
+        !routed.contains("metrics") && !routed.contains("9464"),
+        "{routed}"
+    );
     for file in [
         "kubernetes/service.yaml",
         "kubernetes/migrate-job.yaml",
