@@ -75,7 +75,12 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         match self.backend {
-            Backend::Sqlite => self.truncate_wal().await?,
+            Backend::Sqlite => {
+                self.truncate_wal().await?;
+                if !self.free_space_checked.swap(true, Ordering::SeqCst) {
+                    self.rebuild_if_free_space_is_dirty().await?;
+                }
+            }
             Backend::Postgres => self.rewrite_answer_tables().await?,
         }
         // What `trustpulse audit` compares with the releases: every one was scrubbed.
@@ -106,6 +111,24 @@ impl Store {
             tokio::time::sleep(Duration::from_millis(10 * attempt.min(10))).await;
         }
         anyhow::bail!("the SQLite WAL could not be truncated: another connection kept reading")
+    }
+
+    /// Once per process: a database written before `secure_delete` (an older trustpulse) may
+    /// hold deleted rows in its free space. `VACUUM` rebuilds the file from its live rows only.
+    async fn rebuild_if_free_space_is_dirty(&self) -> anyhow::Result<()> {
+        let Some(path) = self.sqlite_path.clone() else {
+            return Ok(());
+        };
+        let findings = tokio::task::spawn_blocking(move || scan_sqlite_free_space(&path)).await??;
+        if findings.dirty.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            places = findings.dirty.len(),
+            "old bytes found in the database file's free space (written before secure_delete); rebuilding it once"
+        );
+        sqlx::query("VACUUM").execute(&self.pool).await?;
+        self.truncate_wal().await
     }
 
     async fn rewrite_answer_tables(&self) -> anyhow::Result<()> {

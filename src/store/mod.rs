@@ -63,6 +63,8 @@ pub struct Store {
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
     scrub_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this process has checked the SQLite file's free space (see `disk.rs`).
+    free_space_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite database file, for the checks of `trustpulse audit` that read it directly.
     sqlite_path: Option<std::path::PathBuf>,
 }
@@ -113,6 +115,7 @@ impl Store {
             backend,
             // At start-up, whatever a crash may have left behind is scrubbed away.
             scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            free_space_checked: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sqlite_path,
         };
         Ok(store)

@@ -244,3 +244,63 @@ async fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_written_before_secure_delete_is_rebuilt_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("legacy.db");
+    let url = format!("sqlite:{}?mode=rwc", db.display());
+    trustpulse::store::Store::connect(&url)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    // What an older trustpulse left: deleted rows whose bytes are still in the free space.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for i in 0..50 {
+        sqlx::query("INSERT INTO inbox (event_id, event_type, payload, received_at) VALUES ($1, 'x', $2, 0)")
+            .bind(format!("Ev{i}"))
+            .bind(format!("{MARKER}{}", "-".repeat(400)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM inbox")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let secrets = [MARKER.as_bytes().to_vec()];
+    assert!(
+        !found_in_sqlite_files(&db, &secrets).is_empty(),
+        "the legacy bytes are there"
+    );
+
+    let store = trustpulse::store::Store::connect(&url).await.unwrap();
+    let before = store.audit().await.unwrap();
+    let free_space = before
+        .checks
+        .iter()
+        .find(|c| c.promise.starts_with("no free page or free block"))
+        .unwrap();
+    assert!(
+        !free_space.holds,
+        "the audit sees the old bytes: {free_space:?}"
+    );
+    store.scrub().await.unwrap();
+    assert!(
+        found_in_sqlite_files(&db, &secrets).is_empty(),
+        "the start-up scrub rebuilt the file"
+    );
+    let report = store.audit().await.unwrap();
+    assert!(report.holds(), "{report:#?}");
+    store.close().await;
+}

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use trustpulse::privacy::window::ReleasePolicy;
 use trustpulse::schedule::waves;
-use trustpulse::store::{Store, SubmissionError};
+use trustpulse::store::SubmissionError;
 
 on_both_backends! {
     async fn a_close_racing_submissions_loses_none_and_leaves_none_behind(store: Store) {
@@ -64,7 +64,7 @@ on_both_backends! {
         }
         // A process stopped between closing the wave and deciding its window.
         assert!(store.close_wave(&opened.wave.wave_id, now()).await.unwrap());
-        assert_eq!(store.undecided_windows().await.unwrap(), [opened.wave.window_id.clone()]);
+        assert_eq!(store.undecided_windows().await.unwrap(), vec![opened.wave.window_id.clone()]);
 
         let policy = ReleasePolicy::default();
         assert_eq!(waves::decide_undecided(&store, &policy, now()).await.unwrap(), 1);
