@@ -158,6 +158,8 @@ impl Application {
         if let Some(socket_mode) = self.socket_mode {
             socket_mode.shutdown().await;
         }
+        // A clean stop leaves the SQLite WAL truncated (see `Store::close`).
+        self.state.store.close().await;
         served.context("the HTTP server stopped")
     }
 }
