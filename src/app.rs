@@ -71,6 +71,13 @@ impl Application {
         })?;
         store.activate_installation(&team, &bot_user, now).await?;
         tracing::info!(team, "connected to Slack");
+        if !store.has_org_cadence().await? {
+            tracing::warn!(
+                "no org cadence is set, so no pulse is sent (teams with their own cadence excepted). \
+                 Choose one with `trustpulse cadence set --every 1w --weekday mon --time 10:00 --tz seller` \
+                 or from the admin Home tab; the first pulse is the next slot after that"
+            );
+        }
 
         let state = AppState {
             store,

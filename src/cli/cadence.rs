@@ -102,7 +102,8 @@ async fn show(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let stored = store.cadences().await?;
     if !stored.iter().any(|(scope, _)| *scope == CadenceScope::Org) {
         println!(
-            "Org default (built in, not set yet): {}",
+            "Org default: not set, so no pulse is sent (teams with their own cadence excepted). \
+             `trustpulse cadence set` with no flags sets the built-in one: {}",
             Cadence::builtin_default(today).describe()
         );
     }

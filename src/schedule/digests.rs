@@ -2,7 +2,6 @@
 //! its last close), and whether a pulse is open. Nothing here reads an open window's answers.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 
 use crate::app_state::AppState;
 use crate::digest::view::{DigestInput, TREND_RELEASES};
@@ -10,23 +9,31 @@ use crate::digest::{Digest, build_digest};
 use crate::store::Person;
 
 /// When `manager`'s team's next pulse opens for `person` (in their own time zone under a
-/// `seller` cadence), in words: "Monday 30 November at 10:00".
+/// `seller` cadence), in words: "Monday 30 November at 10:00". None while HR has not chosen a
+/// cadence for the team (nothing is scheduled).
 pub async fn next_pulse_words(
     state: &AppState,
     manager: &str,
     person: Option<&Person>,
     now: Timestamp,
-) -> anyhow::Result<String> {
-    let today = now.to_zoned(TimeZone::UTC).date();
-    let cadence = state.store.effective_cadence(manager, today).await?;
+) -> anyhow::Result<Option<String>> {
+    let Some((cadence, _)) = state.store.scheduled_cadence(manager).await? else {
+        return Ok(None);
+    };
     let tz = cadence.zone.resolve(person.and_then(|p| p.tz.as_deref()));
-    Ok(cadence
-        .next_slot(&tz, now)
-        .opens_at
-        .to_zoned(tz)
-        .strftime("%A %-d %B at %H:%M")
-        .to_string())
+    Ok(Some(
+        cadence
+            .next_slot(&tz, now)
+            .opens_at
+            .to_zoned(tz)
+            .strftime("%A %-d %B at %H:%M")
+            .to_string(),
+    ))
 }
+
+/// Said wherever a next pulse would be named, while HR has not chosen a cadence.
+pub const NOT_SCHEDULED: &str =
+    "No pulse is scheduled yet: your HR team has not chosen how often to ask.";
 
 pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyhow::Result<Digest> {
     let store = &state.store;
@@ -45,7 +52,7 @@ pub async fn digest_for(state: &AppState, manager: &str, now: Timestamp) -> anyh
             .held_window(manager, state.release_policy.max_window_waves)
             .await?,
         pulse_open,
-        next_pulse: Some(next_pulse),
+        next_pulse,
         eligible,
         k: state.k.get(),
         // ISO-ish week count since the epoch: the tip changes every week.

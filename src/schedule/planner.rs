@@ -52,9 +52,11 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
         tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
     }
     store.forget_released_jobs().await?;
-    let today = now.to_zoned(TimeZone::UTC).date();
     for (manager, _, _) in store.team_sizes().await? {
-        let cadence = store.effective_cadence(&manager, today).await?;
+        // No cadence chosen by HR yet: nothing is sent, not even a digest.
+        let Some((cadence, set_at)) = store.scheduled_cadence(&manager).await? else {
+            continue;
+        };
         let zones: Vec<TimeZone> = {
             let mut zones: Vec<TimeZone> = store
                 .team_time_zones(&manager)
@@ -68,7 +70,7 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
             }
             zones
         };
-        for date in due_slots(&cadence, &zones, now) {
+        for date in due_slots(&cadence, &zones, set_at, now) {
             plan_slot(state, &manager, &cadence, date, &zones, now, &mut report).await?;
         }
         plan_digest(state, &manager, &cadence, now, &mut report).await?;
@@ -76,8 +78,15 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     Ok(report)
 }
 
-/// Slot dates whose first opening is at or before `now`, recent enough to still matter.
-fn due_slots(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Vec<Date> {
+/// Slot dates whose first opening is at or before `now`, recent enough to still matter, and
+/// not before the cadence was set: a new or changed cadence starts with its next slot, never
+/// one that had already begun.
+fn due_slots(
+    cadence: &Cadence,
+    zones: &[TimeZone],
+    set_at: Timestamp,
+    now: Timestamp,
+) -> Vec<Date> {
     let horizon = now - cadence.open_for - SignedDuration::from_hours(72);
     let from = horizon.to_zoned(TimeZone::UTC).date();
     let until = now.to_zoned(TimeZone::UTC).date() + Span::new().days(2);
@@ -85,7 +94,7 @@ fn due_slots(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Vec<Date>
     let mut date = cadence.slot_on_or_after(from);
     while date <= until {
         let first = zones.iter().map(|tz| cadence.opening_at(date, tz)).min();
-        if first.is_some_and(|first| first <= now) {
+        if first.is_some_and(|first| first <= now && first >= set_at) {
             slots.push(date);
         }
         date = cadence.slot_on_or_after(date.tomorrow().expect("sane date"));

@@ -46,11 +46,13 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
         let person = store.person(user).await?;
         let next = next_pulse_words(state, &manager, person.as_ref(), now).await?;
         let opted_out = person.is_some_and(|p| p.opted_out);
-        let when = if opted_out {
-            "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab)."
-                .to_owned()
-        } else {
-            format!("Your next pulse opens {next}.")
+        let when = match (opted_out, next) {
+            (true, _) => {
+                "You have opted out, so you will not be asked (opt back in from trustpulse's Home tab)."
+                    .to_owned()
+            }
+            (false, Some(next)) => format!("Your next pulse opens {next}."),
+            (false, None) => crate::schedule::digests::NOT_SCHEDULED.to_owned(),
         };
         parts.push(format!(
             "{when}\n*What <@{manager}> will see:* the team's average and share of agreement for each question, and comments word for word in random order, only once at least {k} people have answered. Never who answered, or when."
@@ -102,7 +104,7 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
     let today = state.now().to_zoned(TimeZone::UTC).date();
     let mut lines = vec![format!(
         "*Org default:* {}",
-        store.org_cadence(today).await?.describe()
+        org_cadence_words(store, today).await?
     )];
     let teams = store.team_sizes().await?;
     if teams.is_empty() {
@@ -133,4 +135,16 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
         "Change cadences and start, remind or close pulses from trustpulse's Home tab.".to_owned(),
     );
     Ok(lines.join("\n"))
+}
+
+/// The org default cadence in words for HR, or that none is set (and so nothing is sent).
+pub async fn org_cadence_words(
+    store: &crate::store::Store,
+    today: jiff::civil::Date,
+) -> anyhow::Result<String> {
+    Ok(if store.has_org_cadence().await? {
+        store.org_cadence(today).await?.describe()
+    } else {
+        "not set yet, so no pulse is sent (teams with their own cadence excepted). Set it with \"Change org cadence\" below or `trustpulse cadence set`.".to_owned()
+    })
 }

@@ -89,7 +89,10 @@ async fn seller_section(
             privacy_line(k)
         )),
         section(&format!(
-            "*Your team now:* {window} The next pulse opens {next}."
+            "*Your team now:* {window} {}",
+            next.map_or(crate::schedule::digests::NOT_SCHEDULED.to_owned(), |next| {
+                format!("The next pulse opens {next}.")
+            })
         )),
     ];
     if opted_out {
@@ -118,10 +121,10 @@ async fn admin_section(
     today: jiff::civil::Date,
 ) -> anyhow::Result<Vec<Value>> {
     let participation = store.latest_participation().await?;
-    let org = store.org_cadence(today).await?;
+    let org = super::commands::org_cadence_words(store, today).await?;
     let mut blocks = vec![
         header("Admin"),
-        section(&format!("*Org default cadence:* {}", org.describe())),
+        section(&format!("*Org default cadence:* {org}")),
         json!({"type": "actions", "elements": [button("Change org cadence", ids::EDIT_CADENCE, ids::ORG_SCOPE)]}),
         json!({"type": "divider"}),
     ];

@@ -4,7 +4,7 @@ use anyhow::Context;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Store, secs};
+use super::{Store, from_secs, secs};
 use crate::survey::cadence::{Cadence, Zone, format_time, parse_time, parse_weekday, weekday_name};
 
 /// Which cadence: the organisation's default, or one team's override.
@@ -157,6 +157,41 @@ impl Store {
         self.org_cadence(today).await
     }
 
+    /// The cadence the planner follows for a team, and when it was set: the team's override,
+    /// else the org default. None while HR has set neither: until then no pulse is sent.
+    pub async fn scheduled_cadence(
+        &self,
+        manager_id: &str,
+    ) -> anyhow::Result<Option<(Cadence, Timestamp)>> {
+        for scope in [
+            CadenceScope::Manager(manager_id.to_owned()),
+            CadenceScope::Org,
+        ] {
+            let row: Option<CadenceRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE scope = $1")))
+                    .bind(scope.key())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let Some(row) = row else { continue };
+            let set_at: i64 =
+                sqlx::query_scalar("SELECT updated_at FROM cadences WHERE scope = $1")
+                    .bind(scope.key())
+                    .fetch_one(&self.pool)
+                    .await?;
+            let (_, cadence) = cadence_from_row(row)?;
+            return Ok(Some((cadence, from_secs(set_at))));
+        }
+        Ok(None)
+    }
+
+    /// Whether HR has set the org default (without it, only teams with their own cadence are
+    /// ever asked).
+    pub async fn has_org_cadence(&self) -> anyhow::Result<bool> {
+        Ok(self.cadence(&CadenceScope::Org).await?.is_some())
+    }
+
+    /// The org default, or the built-in one as the starting point for setting it (it is not
+    /// followed until set).
     pub async fn org_cadence(&self, today: Date) -> anyhow::Result<Cadence> {
         Ok(self
             .cadence(&CadenceScope::Org)

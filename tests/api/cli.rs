@@ -171,9 +171,10 @@ fn cadence_set_and_show_with_friendly_errors() {
     let cli = Cli::new();
     let shown = cli.ok(&["cadence", "show"]);
     assert!(
-        shown.contains("Org default (built in, not set yet): every week on mon at 10:00"),
+        shown.contains("Org default: not set, so no pulse is sent"),
         "{shown}"
     );
+    assert!(shown.contains("every week on mon at 10:00"), "{shown}");
 
     let out = cli.ok(&[
         "cadence",

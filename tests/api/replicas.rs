@@ -74,6 +74,16 @@ async fn three_planners_ticking_the_same_slot_open_one_wave() {
         &sellers("U0BOSS1", 8, &["Europe/Berlin", "Asia/Tokyo"]),
     )
     .await;
+    let today = now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    app.state
+        .store
+        .set_cadence(
+            &trustpulse::store::CadenceScope::Org,
+            &trustpulse::survey::cadence::Cadence::builtin_default(today),
+            now(),
+        )
+        .await
+        .unwrap();
     let planners = replicas(&app, 3).await;
     let at = ts("2026-11-30T09:00:00Z"); // Monday 10:00 in Berlin (the built-in cadence)
     let ticks = planners.iter().map(|state| {

@@ -17,6 +17,7 @@ use crate::helpers::{now, ts};
 const MINUTE: SignedDuration = SignedDuration::from_secs(60);
 const HOUR: SignedDuration = SignedDuration::from_secs(3600);
 
+/// HR chose this org cadence at the start of the year, before any slot these tests look at.
 async fn set_org_cadence(app: &TestApp, flags: CadenceFlags) {
     let today = date(2026, 11, 23);
     let cadence = flags
@@ -24,7 +25,7 @@ async fn set_org_cadence(app: &TestApp, flags: CadenceFlags) {
         .unwrap();
     app.state
         .store
-        .set_cadence(&CadenceScope::Org, &cadence, now())
+        .set_cadence(&CadenceScope::Org, &cadence, ts("2026-01-01T00:00:00Z"))
         .await
         .unwrap();
 }
@@ -543,5 +544,84 @@ async fn the_directory_sync_gives_people_imported_by_id_their_time_zone_and_flag
     assert_eq!(second.tz.as_deref(), Some("America/Chicago"));
     assert!(second.opted_out, "a sync never undoes an opt-out");
     assert!(store.person("U0SELLERBOT").await.unwrap().unwrap().is_bot);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_sent_until_hr_chooses_a_cadence_and_then_only_from_the_next_slot() {
+    let app = TestApp::spawn().await;
+    assert!(
+        crate::app::captured_logs().contains("no org cadence is set, so no pulse is sent"),
+        "serve says so at start-up"
+    );
+    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
+        .await;
+    // A first start on a Tuesday, a day into what would have been Monday's slot.
+    let tuesday = ts("2026-11-24T10:00:00Z");
+    let report = planner::tick(&app.state, tuesday).await.unwrap();
+    assert_eq!(report, planner::TickReport::default(), "nothing planned");
+    assert_eq!(app.deliver().await.sent, 0);
+    assert!(
+        app.fake.calls_to("chat.postMessage").is_empty(),
+        "no one was DMed"
+    );
+    let status = app.command("U0BOSS1S1", "status").await;
+    assert!(
+        status.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("No pulse is scheduled yet"),
+        "{:?}",
+        status.body
+    );
+
+    // HR chooses Mondays at 10:00 on Tuesday at 11:00: Monday's slot had begun, so it is not
+    // sent late; the first pulse is next Monday's.
+    let today = date(2026, 11, 24);
+    let cadence = CadenceFlags::default()
+        .apply(&Cadence::builtin_default(today), today)
+        .unwrap();
+    let chosen = ts("2026-11-24T11:00:00Z");
+    app.state
+        .store
+        .set_cadence(&CadenceScope::Org, &cadence, chosen)
+        .await
+        .unwrap();
+    let report = planner::tick(&app.state, ts("2026-11-24T11:01:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.opened, 0, "{report:?}");
+    assert_eq!(
+        report.skipped, 0,
+        "a slot before the choice is not even 'missed'"
+    );
+    let monday = ts("2026-11-30T09:00:00Z"); // 10:00 in Berlin
+    let report = planner::tick(&app.state, monday).await.unwrap();
+    assert_eq!(report.opened, 1);
+    assert!(
+        app.state
+            .store
+            .wave_for_period("U0BOSS1", "2026-11-30")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        app.state
+            .store
+            .wave_for_period("U0BOSS1", "2026-11-23")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulse_can_be_started_by_hand_before_any_cadence_is_chosen() {
+    let app = TestApp::spawn().await;
+    let opened = app.open_pulse("U0BOSS1", 5).await;
+    assert_eq!(opened.invitees.len(), 5);
+    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 5);
     app.stop().await;
 }

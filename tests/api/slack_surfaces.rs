@@ -20,6 +20,17 @@ async fn setup() -> TestApp {
     app.fake.add_user(FakeUser::new("U0HR1", "Europe/London"));
     app.fake.add_user(FakeUser::new("U0STRANGER", "UTC"));
     app.state.store.add_admin("U0HR1", now()).await.unwrap();
+    // HR has chosen the built-in cadence: Mondays at 10:00 in each seller's zone.
+    let today = now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    app.state
+        .store
+        .set_cadence(
+            &trustpulse::store::CadenceScope::Org,
+            &trustpulse::survey::cadence::Cadence::builtin_default(today),
+            now(),
+        )
+        .await
+        .unwrap();
     app
 }
 
