@@ -105,6 +105,8 @@ struct Workspace {
     /// (method or "*", calls of it to let through first, fault)
     faults: VecDeque<(String, usize, Fault)>,
     revoked: bool,
+    /// The Socket Mode URL `apps.connections.open` hands out, when not the fake's own.
+    socket_url: Option<String>,
     /// When set, `chat.postMessage` answers 429 beyond this many posts per minute in the
     /// workspace or more than one per second to a channel, as Slack does.
     post_limit: Option<u32>,
@@ -545,9 +547,17 @@ impl FakeSlack {
                 }
             }
             "usergroups.users.list" => json!({"ok": true, "users": w.users.keys().collect::<Vec<_>>()}),
-            "apps.connections.open" => json!({"ok": true, "url": self.socket.url()}),
+            "apps.connections.open" => {
+                let url = w.socket_url.clone().unwrap_or_else(|| self.socket.url());
+                json!({"ok": true, "url": url})
+            }
             _ => METHODS[method].example.clone(),
         })
+    }
+
+    /// Hands out this Socket Mode URL instead of the fake's own (a test's TLS listener).
+    pub fn set_socket_url(&self, url: &str) {
+        self.with(|w| w.socket_url = Some(url.to_owned()));
     }
 
     /// Slack revokes every token (after `app_uninstalled` / `tokens_revoked`).

@@ -10,6 +10,7 @@ mod disk;
 mod inbox;
 mod installations;
 mod marks;
+pub mod migrations;
 mod outbox;
 mod outbox_round;
 mod people;
@@ -35,11 +36,7 @@ pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
 use anyhow::Context;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
-
-static MIGRATE_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static MIGRATE_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -125,8 +122,8 @@ impl Store {
     /// which takes an advisory lock).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.backend {
-            Backend::Sqlite => &MIGRATE_SQLITE,
-            Backend::Postgres => &MIGRATE_POSTGRES,
+            Backend::Sqlite => migrations::migrator(migrations::SQLITE),
+            Backend::Postgres => migrations::migrator(migrations::POSTGRES),
         };
         migrator
             .run(&self.pool)

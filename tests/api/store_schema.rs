@@ -23,3 +23,35 @@ on_both_backends! {
         assert_eq!(participation, ["wave_id", "window_id", "token"], "participation holds tokens only");
     }
 }
+
+/// The migrations built into the binary are exactly the files in `migrations/`, with the
+/// versions, descriptions and checksums sqlx's own resolver gives them (so a database migrated
+/// by an older build, which used `sqlx::migrate!`, is still accepted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_migrations_are_exactly_the_files() {
+    use trustpulse::store::migrations;
+    for (dir, set) in [
+        ("sqlite", migrations::SQLITE),
+        ("postgres", migrations::POSTGRES),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
+        let from_files = sqlx::migrate::Migrator::new(path).await.unwrap();
+        let embedded = migrations::migrator(set);
+        let describe = |m: &sqlx::migrate::Migrator| -> Vec<(i64, String, Vec<u8>, bool)> {
+            m.iter()
+                .map(|m| {
+                    (
+                        m.version,
+                        m.description.to_string(),
+                        m.checksum.to_vec(),
+                        m.no_tx,
+                    )
+                })
+                .collect()
+        };
+        assert!(!describe(&embedded).is_empty());
+        assert_eq!(describe(&embedded), describe(&from_files), "{dir}");
+    }
+}
