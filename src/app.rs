@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::app_state::{AppState, Clock};
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings, SlackTokenRefused};
 use crate::schedule;
 use crate::schedule::pacing::{Pacer, PacingConfig};
 use crate::slack::client::{SlackApi, SlackError};
@@ -36,15 +36,20 @@ impl Application {
     /// port and, with an app token, opens Socket Mode.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
         let Some(bot_token) = &settings.slack_bot_token else {
-            anyhow::bail!(
-                "SLACK_BOT_TOKEN is not set: `serve` needs the bot token (xoxb-…) from your Slack app's OAuth page"
-            );
+            return Err(ConfigError::new(
+                "SLACK_BOT_TOKEN",
+                "not set: `serve` needs the bot token (xoxb-…)",
+                "Copy the Bot User OAuth Token from your Slack app's Install App page",
+            )
+            .into());
         };
         if settings.slack_app_token.is_none() && settings.slack_signing_secret.is_empty() {
-            anyhow::bail!(
-                "SLACK_SIGNING_SECRET is not set: in HTTP mode trustpulse must verify that requests come from Slack. \
-                 Set it (Basic Information → Signing Secret), or set SLACK_APP_TOKEN to use Socket Mode"
-            );
+            return Err(ConfigError::new(
+                "SLACK_SIGNING_SECRET",
+                "not set: in HTTP mode trustpulse must verify that requests come from Slack",
+                "Set it (Basic Information → Signing Secret), or set SLACK_APP_TOKEN to use Socket Mode",
+            )
+            .into());
         }
         let single_replica = lock_sqlite(&settings.database_url)?;
         let store = Store::connect(&settings.database_url).await?;
@@ -61,9 +66,7 @@ impl Application {
             }
         }
         let (team, bot_user) = slack.auth_test().await.map_err(|e| match e {
-            SlackError::Api(code) => anyhow::anyhow!(
-                "Slack did not accept SLACK_BOT_TOKEN (Slack error {code}); check the token and that the app is installed in your workspace"
-            ),
+            SlackError::Api(code) => anyhow::Error::from(SlackTokenRefused { code }),
             other => anyhow::anyhow!(
                 "could not reach Slack at {} ({other}); check SLACK_API_URL and the network",
                 settings.slack_api_url

@@ -51,7 +51,8 @@ pub struct Settings {
         long,
         env = "SLACK_API_URL",
         default_value = "https://slack.com/api",
-        global = true
+        global = true,
+        value_parser = api_url
     )]
     pub slack_api_url: String,
 
@@ -122,6 +123,80 @@ pub enum LogFormat {
     Json,
 }
 
+/// Exit code of a configuration error (sysexits' `EX_CONFIG`): a setting is missing or wrong,
+/// and restarting will not help until someone fixes it.
+pub const EXIT_CONFIG: u8 = 78;
+/// Exit code when Slack refuses the bot token (sysexits' `EX_NOPERM`): reinstall the app or
+/// copy the token again; restarting will not help either.
+pub const EXIT_SLACK_TOKEN_REFUSED: u8 = 77;
+
+/// A setting that is missing or wrong, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}. {fix}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Slack refused the bot token at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Slack did not accept SLACK_BOT_TOKEN (Slack error {code}); check the token and that the app is installed in your workspace"
+)]
+pub struct SlackTokenRefused {
+    pub code: String,
+}
+
+/// The process exit code for an error: [`EXIT_CONFIG`], [`EXIT_SLACK_TOKEN_REFUSED`] or 1.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|c| c.is::<ConfigError>()) {
+        EXIT_CONFIG
+    } else if error.chain().any(|c| c.is::<SlackTokenRefused>()) {
+        EXIT_SLACK_TOKEN_REFUSED
+    } else {
+        1
+    }
+}
+
+/// `SLACK_API_URL`: https, or plain http only to a loopback address (a fake Slack on this
+/// machine): over plain http elsewhere the bot token would cross the network in clear.
+fn api_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.starts_with("https://") {
+        return Ok(text.to_owned());
+    }
+    let Some(rest) = text.strip_prefix("http://") else {
+        return Err("must start with https:// (for example https://slack.com/api)".to_owned());
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "plain http:// to {host} would send the bot token in clear; use https:// (http:// is allowed only to localhost, for a fake Slack)"
+        ))
+    }
+}
+
 fn secret(text: &str) -> Result<SecretString, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -166,5 +241,22 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("rust_log", &self.rust_log)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_url_is_https_or_loopback_http() {
+        assert!(api_url("https://slack.com/api").is_ok());
+        assert!(api_url("http://127.0.0.1:8080/api").is_ok());
+        assert!(api_url("http://localhost:8080/api").is_ok());
+        assert!(api_url("http://[::1]:8080/api").is_ok());
+        let refused = api_url("http://slack.example.com/api").unwrap_err();
+        assert!(refused.contains("in clear"), "{refused}");
+        assert!(api_url("http://10.0.0.5/api").is_err());
+        assert!(api_url("ftp://slack.com").is_err());
     }
 }

@@ -5,10 +5,11 @@ mod admin;
 mod audit;
 mod cadence;
 mod digest;
+mod healthcheck;
 mod roster;
 mod wave;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::store::Store;
@@ -57,6 +58,14 @@ pub enum Command {
     /// Check the privacy promises against the database (and its files) and say what holds;
     /// exits non-zero when one does not.
     Audit,
+    /// Ask a running `serve` on this machine whether it is healthy (for a container's
+    /// HEALTHCHECK): exit 0 when `/healthz` answers, 1 otherwise.
+    Healthcheck,
+    /// Print a shell completion script, e.g. `trustpulse completions bash > /etc/bash_completion.d/trustpulse`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs one command to completion.
@@ -70,11 +79,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::sim::demo::run(seed, weeks, &mut std::io::stdout()).await?;
             return Ok(());
         }
+        // Neither touches the database.
+        Command::Healthcheck => return healthcheck::run(&settings).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "trustpulse", &mut script);
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            };
+        }
         other => other,
     };
     let store = Store::connect(&settings.database_url).await?;
     let result = match command {
-        Command::Serve | Command::Demo { .. } => Ok(()),
+        Command::Serve
+        | Command::Demo { .. }
+        | Command::Healthcheck
+        | Command::Completions { .. } => Ok(()),
         Command::Migrate => {
             println!("The database is up to date.");
             Ok(())
@@ -88,6 +111,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     store.close().await;
     result
+}
+
+/// Removes every setting's environment variable that is set but empty, so that `SETTING=` (a
+/// blank line of an env file, as in `.env.example`) means "unset" and its default applies.
+/// Call it first thing in `main`, before any other thread exists: changing the environment is
+/// only sound while no other thread can read it.
+pub fn unset_empty_settings() {
+    let command = Cli::command();
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env() else { continue };
+        let empty = std::env::var_os(name).is_some_and(|v| v.to_string_lossy().trim().is_empty());
+        if empty {
+            // SAFETY: called at the start of `main`, while the process has a single thread.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
 }
 
 /// A date for people: `2026-11-23`.

@@ -81,9 +81,12 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            anyhow::bail!(
-                "the database URL must start with sqlite: or postgres:// (for example sqlite:trustpulse.db?mode=rwc)"
-            );
+            return Err(crate::config::ConfigError::new(
+                "DATABASE_URL",
+                format!("{} is not a database URL trustpulse knows", redact_url(url)),
+                "It must start with sqlite: or postgres:// (for example sqlite:trustpulse.db?mode=rwc)",
+            )
+            .into());
         };
         let memory = url.contains(":memory:");
         let sqlite_path = (backend == Backend::Sqlite && !memory)
