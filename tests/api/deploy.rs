@@ -109,10 +109,17 @@ fn systemd_and_docker_run_serve_unprivileged_with_a_state_directory() {
     }
     let dockerfile = read("Dockerfile");
     assert!(
-        dockerfile.contains("USER trustpulse")
+        dockerfile.contains("USER 10001:10001")
             && dockerfile.contains("HEALTHCHECK")
             && dockerfile.contains("CMD [\"serve\"]")
     );
+    // The image carries no tool it does not need: the binary is its own health check.
+    assert!(dockerfile.contains(r#"CMD ["trustpulse", "healthcheck"]"#));
+    assert!(!dockerfile.contains("apt-get") && !dockerfile.contains("curl"));
+    assert!(dockerfile.contains("VOLUME [\"/var/lib/trustpulse\"]"));
+    let ignored = std::fs::read_to_string(format!("{}/.dockerignore", env!("CARGO_MANIFEST_DIR")))
+        .expect("a .dockerignore");
+    assert!(ignored.lines().any(|l| l == "target/"));
     assert_eq!(
         dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM")),
         2,
@@ -167,5 +174,36 @@ fn the_binary_starts_with_exactly_the_environment_compose_and_kubernetes_give_it
             "{name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// Both pod specs pass the "restricted" Pod Security Standard.
+#[test]
+fn kubernetes_pods_pass_the_restricted_pod_security_profile() {
+    for (file, pod) in [
+        ("kubernetes/deployment.yaml", "/spec/template/spec"),
+        ("kubernetes/migrate-job.yaml", "/spec/template/spec"),
+    ] {
+        let doc: serde_json::Value =
+            serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&read(file)).unwrap())
+                .unwrap();
+        let pod = doc.pointer(pod).unwrap();
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{file}");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{file}"
+        );
+        for container in pod["containers"].as_array().unwrap() {
+            let sc = &container["securityContext"];
+            assert_eq!(sc["allowPrivilegeEscalation"], false, "{file}");
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{file}");
+            assert_eq!(sc["runAsNonRoot"], true, "{file}");
+            assert_eq!(
+                sc["capabilities"]["drop"],
+                serde_json::json!(["ALL"]),
+                "{file}"
+            );
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{file}");
+        }
     }
 }
