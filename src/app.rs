@@ -177,17 +177,10 @@ impl Application {
 /// SQLite serves one replica: a second `serve` on the same file would double every send. An
 /// exclusive OS lock on `<file>.serve-lock` enforces it.
 fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
-    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+    let Some(path) = crate::store::sqlite_file(database_url) else {
         return Ok(None);
     };
-    let path = rest
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or("");
-    if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
-        return Ok(None);
-    }
+    let path = path.display();
     let lock_path = format!("{path}.serve-lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -165,15 +165,18 @@ async fn decide_window(
         WindowDecision::ReleaseShort => "not_enough_responses",
     };
     metrics::counter!("trustpulse_windows_total", "outcome" => outcome).increment(1);
-    if decision != WindowDecision::Hold {
+    if decision == WindowDecision::Release {
         // Counted when the window is released, never as they arrive: a live counter would
-        // show who is answering, and when.
+        // show who is answering, and when. A window short of k adds nothing: its count is a
+        // number under k.
         metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
             .increment(u64::from(window.tally.ballots()));
-        if let Err(e) = store.scrub().await {
-            // Still due: the planner's next tick tries again.
-            tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
-        }
+    }
+    // Still due after a failure: the planner's next tick tries again.
+    if decision != WindowDecision::Hold
+        && let Err(e) = store.scrub().await
+    {
+        tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
     }
     Ok(Some(decision))
 }

@@ -108,6 +108,18 @@ async fn handle(
     report: &mut RoundReport,
 ) -> anyhow::Result<Option<(String, Timestamp)>> {
     match deliver(state, &claimed.job, prefetched, now).await? {
+        Ok(Delivery::Posted {
+            wave_id,
+            channel,
+            ts,
+        }) => {
+            // On the round's connection, like the mark: no wait for the disk per DM. A power
+            // cut can lose the record; that message then keeps its button after the close.
+            round.record_wave_message(&wave_id, &channel, &ts).await?;
+            round.mark_sent(&claimed.job_id, now).await?;
+            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
+            report.sent += 1;
+        }
         Ok(Delivery::Sent) => {
             round.mark_sent(&claimed.job_id, now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);

@@ -1,7 +1,5 @@
 //! `/pulse help | status | privacy | admin`: the text of each reply (always ephemeral).
 
-use jiff::tz::TimeZone;
-
 use super::blocks::privacy_line;
 use crate::app_state::AppState;
 use crate::privacy::participation_words;
@@ -101,10 +99,9 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
     if !store.is_admin(user).await? {
         return Ok("Sorry, `/pulse admin` is for trustpulse admins. Your HR team can add you with `trustpulse admin add`.".to_owned());
     }
-    let today = state.now().to_zoned(TimeZone::UTC).date();
     let mut lines = vec![format!(
         "*Org default:* {}",
-        org_cadence_words(store, today).await?
+        org_cadence_words(store).await?
     )];
     let teams = store.team_sizes().await?;
     if teams.is_empty() {
@@ -138,13 +135,9 @@ async fn admin(state: &AppState, user: &str) -> anyhow::Result<String> {
 }
 
 /// The org default cadence in words for HR, or that none is set (and so nothing is sent).
-pub async fn org_cadence_words(
-    store: &crate::store::Store,
-    today: jiff::civil::Date,
-) -> anyhow::Result<String> {
-    Ok(if store.has_org_cadence().await? {
-        store.org_cadence(today).await?.describe()
-    } else {
-        "not set yet, so no pulse is sent (teams with their own cadence excepted). Set it with \"Change org cadence\" below or `trustpulse cadence set`.".to_owned()
+pub async fn org_cadence_words(store: &crate::store::Store) -> anyhow::Result<String> {
+    Ok(match store.cadence(&crate::store::CadenceScope::Org).await? {
+        Some(org) => org.describe(),
+        None => "not set yet, so no pulse is sent (teams with their own cadence excepted). Set it with \"Change org cadence\" below or `trustpulse cadence set`.".to_owned(),
     })
 }

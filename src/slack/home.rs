@@ -2,7 +2,6 @@
 //! roles (an admin who also manages a team); each role adds its section.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackView;
 
@@ -46,10 +45,9 @@ pub async fn home_view(
     now: Timestamp,
 ) -> anyhow::Result<SlackView> {
     let store = &state.store;
-    let today = now.to_zoned(TimeZone::UTC).date();
     let mut blocks = Vec::new();
     if store.is_admin(person_id).await? {
-        blocks.extend(admin_section(store, state.k.get(), today).await?);
+        blocks.extend(admin_section(store, state.k.get()).await?);
     }
     if store.is_current_manager(person_id).await? {
         blocks.extend(manager_section(state, person_id, now).await?);
@@ -115,13 +113,9 @@ async fn manager_section(
     Ok(super::blocks::digest_blocks(&digest))
 }
 
-async fn admin_section(
-    store: &Store,
-    k: u32,
-    today: jiff::civil::Date,
-) -> anyhow::Result<Vec<Value>> {
+async fn admin_section(store: &Store, k: u32) -> anyhow::Result<Vec<Value>> {
     let participation = store.latest_participation().await?;
-    let org = super::commands::org_cadence_words(store, today).await?;
+    let org = super::commands::org_cadence_words(store).await?;
     let mut blocks = vec![
         header("Admin"),
         section(&format!("*Org default cadence:* {org}")),

@@ -14,9 +14,16 @@ use std::collections::HashMap;
 use crate::store::{Job, Person, Store, Wave, WaveState};
 
 /// What happened to a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
+    /// An invitation or reminder went out: the worker records where, so that it is updated
+    /// with all the others when the wave closes.
+    Posted {
+        wave_id: String,
+        channel: String,
+        ts: String,
+    },
     /// Nothing to send any more (the wave closed, the person left or opted out).
     Skipped,
 }
@@ -112,17 +119,15 @@ pub async fn deliver(
                 blocks::invitation(wave_id, &closes, k)
             };
             let known = person.and_then(|p| p.dm_channel.clone());
-            match send_dm(state, person_id, known, message, now).await? {
-                Ok((channel, ts)) => {
-                    // Updated with all the others when the wave closes.
-                    state
-                        .store
-                        .record_wave_message(wave_id, &channel, &ts)
-                        .await?;
-                    Ok(Ok(Delivery::Sent))
-                }
-                Err(e) => Ok(Err(e)),
-            }
+            send_dm(state, person_id, known, message, now)
+                .await
+                .map(|r| {
+                    r.map(|(channel, ts)| Delivery::Posted {
+                        wave_id: wave_id.clone(),
+                        channel,
+                        ts,
+                    })
+                })
         }
         Job::CloseMessage {
             wave_id,

@@ -163,25 +163,24 @@ impl Store {
         &self,
         manager_id: &str,
     ) -> anyhow::Result<Option<(Cadence, Timestamp)>> {
-        for scope in [
-            CadenceScope::Manager(manager_id.to_owned()),
-            CadenceScope::Org,
-        ] {
-            let row: Option<CadenceRow> =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE scope = $1")))
-                    .bind(scope.key())
-                    .fetch_optional(&self.pool)
-                    .await?;
-            let Some(row) = row else { continue };
-            let set_at: i64 =
-                sqlx::query_scalar("SELECT updated_at FROM cadences WHERE scope = $1")
-                    .bind(scope.key())
-                    .fetch_one(&self.pool)
-                    .await?;
-            let (_, cadence) = cadence_from_row(row)?;
-            return Ok(Some((cadence, from_secs(set_at))));
-        }
-        Ok(None)
+        // Which of the two exist, and since when; the team's own wins.
+        let set: Vec<(String, i64)> =
+            sqlx::query_as("SELECT scope, updated_at FROM cadences WHERE scope IN ($1, $2)")
+                .bind(manager_id)
+                .bind(CadenceScope::Org.key())
+                .fetch_all(&self.pool)
+                .await?;
+        let chosen = set
+            .iter()
+            .find(|(scope, _)| scope == manager_id)
+            .or_else(|| set.first());
+        let Some((scope, set_at)) = chosen else {
+            return Ok(None);
+        };
+        Ok(self
+            .cadence(&CadenceScope::from_key(scope.clone()))
+            .await?
+            .map(|cadence| (cadence, from_secs(*set_at))))
     }
 
     /// Whether HR has set the org default (without it, only teams with their own cadence are

@@ -35,15 +35,16 @@ pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
 /// The tables that hold what a release deletes.
 pub(super) const ANSWER_TABLES: &str = "participation, ballots, comments, window_keys";
 
-/// The database file of a `sqlite:` URL, if it names one.
-pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
+/// The database file of a `sqlite:` URL, if it names one (not an in-memory database).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
     let path = rest
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or("");
-    (!path.is_empty() && !path.starts_with("file:")).then(|| PathBuf::from(path))
+    let named = !path.is_empty() && !path.contains(":memory:") && !path.starts_with("file:");
+    named.then(|| PathBuf::from(path))
 }
 
 impl Store {

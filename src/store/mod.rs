@@ -23,6 +23,7 @@ mod waves;
 
 pub use audit::{AuditCheck, AuditReport};
 pub use cadences::CadenceScope;
+pub use disk::sqlite_file;
 pub use installations::InstallationState;
 pub use outbox::{ClaimedJob, Job, OutboxCounts};
 pub use outbox_round::OutboxRound;
@@ -89,9 +90,7 @@ impl Store {
             .into());
         };
         let memory = url.contains(":memory:");
-        let sqlite_path = (backend == Backend::Sqlite && !memory)
-            .then(|| disk::sqlite_file(url))
-            .flatten();
+        let sqlite_path = disk::sqlite_file(url);
         // Each connection to `sqlite::memory:` would be a separate empty database.
         let max_connections = if memory { 1 } else { 8 };
         let pool = pool_options(backend, max_connections, Durability::Disk)

@@ -90,6 +90,25 @@ impl OutboxRound {
     }
 
     /// Done (sent, or nothing left to send).
+    /// Remembers an invitation or reminder of an open wave (channel and `ts`, no person), so it
+    /// is updated with all the others when the wave closes.
+    pub async fn record_wave_message(
+        &mut self,
+        wave_id: &str,
+        channel: &str,
+        ts: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO wave_messages (wave_id, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(wave_id)
+        .bind(channel)
+        .bind(ts)
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
     pub async fn mark_sent(&mut self, job_id: &str, now: Timestamp) -> anyhow::Result<()> {
         self.finish(job_id, "sent", None, now).await
     }

@@ -145,25 +145,6 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Remembers a Slack message of an open wave (an invitation or a reminder), so it is updated
-    /// with all the others when the wave closes.
-    pub async fn record_wave_message(
-        &self,
-        wave_id: &str,
-        channel: &str,
-        ts: &str,
-    ) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO wave_messages (wave_id, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(wave_id)
-        .bind(channel)
-        .bind(ts)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The team's releases, oldest first, the last `limit` of them.
     pub async fn releases_of(&self, manager_id: &str, limit: i64) -> anyhow::Result<Vec<Release>> {
         let bodies: Vec<String> = sqlx::query_scalar(
