@@ -117,6 +117,9 @@ struct Workspace {
     posted_channels: std::collections::HashSet<String>,
     /// Load runs: keep each call's method, status and time, not its arguments or messages.
     lean: bool,
+    /// When set, `chat.postMessage` refuses a user id as its channel (`channel_not_found`), as
+    /// a workspace might; a bot must then open the DM with `conversations.open`.
+    refuse_user_ids: bool,
     next_ts: u64,
     next_id: u64,
 }
@@ -194,6 +197,11 @@ impl FakeSlack {
     /// Enforces Slack-like limits on `chat.postMessage` (see [`Workspace`]).
     pub fn enforce_post_limit(&self, posts_per_minute: u32) {
         self.with(|w| w.post_limit = Some(posts_per_minute));
+    }
+
+    /// From now on `chat.postMessage` refuses user ids as channels.
+    pub fn refuse_posts_to_user_ids(&self) {
+        self.with(|w| w.refuse_user_ids = true);
     }
 
     /// Stops keeping call arguments and posted messages, so that a load run of 100,000 posts
@@ -464,7 +472,19 @@ impl FakeSlack {
                 }
             }
             "chat.postMessage" => {
-                let channel = arg("channel");
+                let mut channel = arg("channel");
+                // A user id posts into the bot's DM with that person, and the answer names
+                // the DM channel.
+                if channel.starts_with(['U', 'W']) {
+                    // Every refusal is the documented `channel_not_found`; `conversations.open`
+                    // then says why (`user_disabled`, `cannot_dm_bot`, …).
+                    match w.users.get(&channel) {
+                        Some(u) if !w.refuse_user_ids && !u.deleted && !u.is_bot => {
+                            channel = dm_channel(&channel)
+                        }
+                        _ => return slack_error("channel_not_found"),
+                    }
+                }
                 if !channel.starts_with('D') && !channel.starts_with('C') {
                     return slack_error("channel_not_found");
                 }
@@ -567,7 +587,7 @@ impl FakeSlack {
 }
 
 /// A view as Slack returns it: the request's view plus id, team, state and hash.
-fn stateful_view(view: &Value, id: u64) -> Value {
+pub fn stateful_view(view: &Value, id: u64) -> Value {
     let mut view = match view {
         Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
         other => other.clone(),

@@ -108,6 +108,19 @@ pub fn view_submission(user_id: &str, view: &Value, values: Value) -> Value {
     })
 }
 
+/// The submission of the survey modal for `wave_id`, as Slack sends it once `user_id` has filled
+/// it in: the view trustpulse opens (as the fake Slack stores it) with `values` as its state.
+/// For load runs and crash tests, which answer without clicking through the DM first.
+pub fn survey_submission(user_id: &str, wave_id: &str, view_number: u64, values: Value) -> Value {
+    let modal = crate::slack::blocks::survey_modal(&json!({ "wave": wave_id }).to_string(), 5);
+    let modal = serde_json::to_value(modal).expect("a view serialises");
+    view_submission(
+        user_id,
+        &super::fake_slack::stateful_view(&modal, view_number),
+        values,
+    )
+}
+
 /// `state.values` of the survey modal: the three chosen option values (as strings, so tests
 /// can forge "6" or "4.5") and an optional comment.
 pub fn survey_values(care: &str, help: &str, trust: &str, comment: Option<&str>) -> Value {

@@ -157,13 +157,16 @@ impl SlackApi {
             .to_string())
     }
 
-    /// Posts a message; returns its `ts`.
-    pub async fn post_message(&self, channel: &str, message: Message) -> SlackResult<String> {
+    /// Posts a message; returns the channel it landed in and its `ts`. `channel` may be a
+    /// person's user id: Slack then posts into the bot's DM with them and names that channel.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        message: Message,
+    ) -> SlackResult<(String, String)> {
         let req = SlackApiChatPostMessageRequest::new(channel.into(), message);
-        Ok(timed(self.timeout, self.session().chat_post_message(&req))
-            .await?
-            .ts
-            .to_string())
+        let posted = timed(self.timeout, self.session().chat_post_message(&req)).await?;
+        Ok((posted.channel.to_string(), posted.ts.to_string()))
     }
 
     pub async fn update_message(

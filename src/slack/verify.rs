@@ -120,9 +120,17 @@ fn parse_signature(raw: &[u8]) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Longer than any `ssl_check=1&token=…` probe Slack sends.
+const SSL_CHECK_MAX_BYTES: usize = 256;
+
 /// Slack's unsigned SSL probe: exactly `ssl_check=1`, optionally with a `token`, nothing else.
 /// Anything more (a smuggled payload, `ssl_check=true`, JSON) is not a probe and gets verified.
 pub fn is_ssl_check(headers: &HeaderMap, body: &[u8]) -> bool {
+    // The probe is a few dozen bytes. Anything longer is not one, and is not decoded here: a
+    // survey answer's body (several KB) is then decoded once, after its signature is checked.
+    if body.len() > SSL_CHECK_MAX_BYTES {
+        return false;
+    }
     let form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

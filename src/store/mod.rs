@@ -18,6 +18,7 @@ mod predictions;
 mod releases;
 mod roster;
 pub mod schema;
+mod submission_writer;
 mod submissions;
 mod waves;
 
@@ -31,6 +32,7 @@ pub use people::Person;
 pub use predictions::PredictionOutcome;
 pub use releases::{Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
+pub use submission_writer::{MAX_BATCH as MAX_SUBMISSION_BATCH, Submission};
 pub use submissions::SubmissionError;
 pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
 
@@ -57,6 +59,10 @@ pub struct Store {
     /// first, waits for the disk. This is what lets one process mark each DM right after its
     /// own call and still send thousands a second.
     bookkeeping: AnyPool,
+    /// The one connection that writes submissions, owned by the group-commit writer: answers
+    /// queue in memory instead of racing pooled connections for SQLite's write lock.
+    submission_pool: AnyPool,
+    submissions: submission_writer::SubmissionQueue,
     backend: Backend,
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
@@ -108,9 +114,21 @@ impl Store {
                 .connect_lazy(url)
                 .with_context(|| format!("could not open the database at {}", redact_url(url)))?
         };
+        let submission_pool = if memory {
+            pool.clone()
+        } else {
+            pool_options(backend, 1, Durability::Disk)
+                .test_before_acquire(false)
+                .connect_lazy(url)
+                .with_context(|| format!("could not open the database at {}", redact_url(url)))?
+        };
+        let submissions =
+            submission_writer::SubmissionQueue::start(submission_pool.clone(), backend);
         let store = Store {
             pool,
             bookkeeping,
+            submission_pool,
+            submissions,
             backend,
             // At start-up, whatever a crash may have left behind is scrubbed away.
             scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -156,6 +174,7 @@ impl Store {
                 tracing::warn!(error = %e, "could not truncate the SQLite WAL at shutdown");
             }
         }
+        self.submission_pool.close().await;
         self.bookkeeping.close().await;
         self.pool.close().await;
     }

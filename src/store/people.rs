@@ -154,6 +154,27 @@ impl Store {
         Ok(())
     }
 
+    /// Remembers the DM channel Slack named when a message was first addressed to a person's
+    /// user id. On the bookkeeping connections, with no wait for the disk: losing it to a power
+    /// cut costs only the next message being addressed to the user id again.
+    pub async fn remember_dm_channel(
+        &self,
+        person_id: &str,
+        channel: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO people (person_id, dm_channel, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (person_id) DO UPDATE SET dm_channel = excluded.dm_channel",
+        )
+        .bind(person_id)
+        .bind(channel)
+        .bind(secs(now))
+        .execute(&self.bookkeeping)
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_opted_out(
         &self,
         person_id: &str,

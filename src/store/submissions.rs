@@ -1,12 +1,10 @@
-//! Recording a submission: the one place a ballot is written.
-//!
-//! In one transaction it writes the participation token (who answered, keyed by the window's
-//! random HMAC key) and, separately, the ballot and optional comment (what was answered, with
-//! random ids and no person or time). Any refusal writes nothing.
+//! Recording a submission, the one place a ballot is written (through the group-commit writer
+//! of `submission_writer.rs`), and the reads of tokens, ballots and comments.
 
 use jiff::Timestamp;
 
-use super::{Backend, Store, new_id, secs};
+use super::Store;
+use super::submission_writer::{self, Submission};
 use crate::privacy::token::WindowKey;
 use crate::survey::{AnswerError, Answers, Ballot};
 
@@ -34,6 +32,11 @@ impl From<sqlx::Error> for SubmissionError {
 }
 
 impl Store {
+    /// Records one submission: the participation token (who answered, keyed by the window's
+    /// random HMAC key) and, apart from it, the ballot and optional comment (what was
+    /// answered, with random ids and no person or time). Returns once it is durably committed,
+    /// together with whatever other submissions arrived at the same moment (group commit, see
+    /// `submission_writer.rs`). Any refusal writes nothing.
     pub async fn record_submission(
         &self,
         wave_id: &str,
@@ -42,77 +45,24 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), SubmissionError> {
         let (ballot, comment) = answers.validate()?;
-        let mut tx = self.begin_write().await?;
+        self.submissions
+            .submit(Submission {
+                wave_id: wave_id.to_owned(),
+                person_id: person_id.to_owned(),
+                ballot,
+                comment,
+                at: now,
+            })
+            .await
+    }
 
-        // On PostgreSQL the wave row is share-locked until this commits: a close waits for the
-        // submission in flight, and a submission after a close sees it closed. So no ballot or
-        // token can arrive in a window being released. (SQLite's write lock, taken by
-        // `BEGIN IMMEDIATE`, already serialises the two.)
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR SHARE OF w",
-        };
-        let wave: Option<(String, String, i64, Option<Vec<u8>>)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT w.state, w.window_id, w.closes_at, k.hmac_key
-                 FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
-                 WHERE w.wave_id = $1 {lock}"
-            )))
-            .bind(wave_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((state, window_id, closes_at, key)) = wave else {
-            return Err(SubmissionError::UnknownWave);
-        };
-        // Late answers are refused even before the scheduler gets round to closing the wave.
-        let key = key.as_deref().and_then(WindowKey::from_bytes);
-        let Some(key) = key.filter(|_| state == "open" && secs(now) < closes_at) else {
-            return Err(SubmissionError::WaveClosed);
-        };
-
-        let invited: Option<String> = sqlx::query_scalar(
-            "SELECT person_id FROM wave_invitees WHERE wave_id = $1 AND person_id = $2",
-        )
-        .bind(wave_id)
-        .bind(person_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if invited.is_none() {
-            return Err(SubmissionError::NotInvited);
-        }
-
-        let token = key.token_for(person_id);
-        let inserted = sqlx::query(
-            "INSERT INTO participation (wave_id, window_id, token) VALUES ($1, $2, $3)
-             ON CONFLICT (wave_id, token) DO NOTHING",
-        )
-        .bind(wave_id)
-        .bind(&window_id)
-        .bind(token.as_bytes().to_vec())
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(SubmissionError::AlreadyAnswered);
-        }
-
-        sqlx::query("INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES ($1, $2, $3, $4, $5)")
-            .bind(new_id())
-            .bind(wave_id)
-            .bind(ballot.care.value())
-            .bind(ballot.help.value())
-            .bind(ballot.trust.value())
-            .execute(&mut *tx)
-            .await?;
-        if let Some(comment) = comment {
-            sqlx::query("INSERT INTO comments (comment_id, wave_id, body) VALUES ($1, $2, $3)")
-                .bind(new_id())
-                .bind(wave_id)
-                .bind(comment.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// Records `batch` in one transaction, as the writer does with the submissions waiting at
+    /// one moment; each outcome in the order given. If the transaction fails, none is recorded.
+    pub async fn record_submissions(
+        &self,
+        batch: Vec<Submission>,
+    ) -> Vec<Result<(), SubmissionError>> {
+        submission_writer::write_batch(&self.submission_pool, self.backend, batch).await
     }
 
     /// Whether `person_id` has answered the wave, recomputed from the window key. Possible only

@@ -5,6 +5,7 @@ mod app;
 mod crash;
 mod demo;
 mod deploy;
+mod first_pulse;
 mod first_run;
 mod forensics;
 mod helpers;

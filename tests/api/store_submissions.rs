@@ -2,8 +2,9 @@
 
 use crate::helpers::*;
 use proptest::prelude::*;
-use trustpulse::store::{Store, SubmissionError};
-use trustpulse::survey::{Answers, Ballot};
+use sqlx::Connection;
+use trustpulse::store::{Store, Submission, SubmissionError};
+use trustpulse::survey::{Answers, Ballot, Comment};
 
 async fn ballot_count(store: &Store, wave_id: &str) -> usize {
     store.ballots_of_wave(wave_id).await.unwrap().len()
@@ -195,4 +196,183 @@ fn ballots_round_trip_unchanged_on_sqlite() {
 #[test]
 fn ballots_round_trip_unchanged_on_postgres() {
     ballot_round_trip(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit: what batching must not break.
+
+fn submission(
+    wave_id: &str,
+    person_id: &str,
+    ballot: (i64, i64, i64),
+    comment: Option<&str>,
+) -> Submission {
+    Submission {
+        wave_id: wave_id.to_owned(),
+        person_id: person_id.to_owned(),
+        ballot: Ballot::new(ballot.0, ballot.1, ballot.2).unwrap(),
+        comment: comment.and_then(|c| Comment::new(c).unwrap()),
+        at: now(),
+    }
+}
+
+/// A comment that makes the database refuse the statement holding it, so the whole batch fails
+/// as it would on a full disk or a lost connection.
+const POISON: &str = "THIS COMMENT FAILS THE BATCH";
+
+async fn poison_comments(db: &TestDb) -> sqlx::AnyConnection {
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let statements: &[&str] = if db.url.starts_with("sqlite:") {
+        &["CREATE TRIGGER poison BEFORE INSERT ON comments WHEN NEW.body = 'THIS COMMENT FAILS THE BATCH'
+           BEGIN SELECT RAISE(ABORT, 'poisoned'); END"]
+    } else {
+        &[
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.body = 'THIS COMMENT FAILS THE BATCH' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON comments FOR EACH ROW EXECUTE FUNCTION poison()",
+        ]
+    };
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn
+}
+
+async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(db: TestDb) {
+    let store = db.store.clone();
+    let opened = open_team_wave(&store, "U0BOSS1", 5).await;
+    let wave = opened.wave.wave_id.as_str();
+    let sellers = &opened.invitees[..3];
+    let mut conn = poison_comments(&db).await;
+
+    let outcomes = store
+        .record_submissions(vec![
+            submission(wave, &sellers[0], (4, 4, 4), None),
+            submission(wave, &sellers[1], (2, 3, 4), Some("Fine by me")),
+            submission(wave, &sellers[2], (1, 1, 1), Some(POISON)),
+        ])
+        .await;
+    assert_eq!(outcomes.len(), 3);
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Err(SubmissionError::Internal(_))),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        ballot_count(&store, wave).await,
+        0,
+        "no ballot of a failed batch is kept"
+    );
+    assert!(store.comments_of_wave(wave).await.unwrap().is_empty());
+    for seller in sellers {
+        assert_eq!(
+            store.has_answered(wave, seller).await.unwrap(),
+            Some(false),
+            "no token is kept either"
+        );
+    }
+
+    let drop = if db.url.starts_with("sqlite:") {
+        "DROP TRIGGER poison"
+    } else {
+        "DROP TRIGGER poison ON comments"
+    };
+    sqlx::query(drop).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    for seller in sellers {
+        store
+            .record_submission(wave, seller, &answers(3, 3, 3), now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        ballot_count(&store, wave).await,
+        3,
+        "each seller could answer again"
+    );
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again_on_sqlite() {
+    a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(db).await;
+}
+
+on_both_backends! {
+    async fn two_submissions_of_one_person_in_one_batch_store_one_ballot(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 5).await;
+        let wave = opened.wave.wave_id.as_str();
+        let seller = &opened.invitees[0];
+        let outcomes = store
+            .record_submissions(vec![
+                submission(wave, seller, (1, 2, 3), Some("first")),
+                submission(wave, &opened.invitees[1], (3, 3, 3), None),
+                submission(wave, seller, (5, 4, 3), Some("second")),
+            ])
+            .await;
+        let recorded = [&outcomes[0], &outcomes[2]].iter().filter(|o| o.is_ok()).count();
+        assert_eq!(recorded, 1, "exactly one of the two counts: {outcomes:?}");
+        assert!(
+            [&outcomes[0], &outcomes[2]].iter().any(|o| matches!(o, Err(SubmissionError::AlreadyAnswered))),
+            "the other is told it already answered: {outcomes:?}"
+        );
+        assert!(outcomes[1].is_ok(), "the rest of the batch is unaffected");
+        assert_eq!(ballot_count(&store, wave).await, 2);
+        assert_eq!(store.comments_of_wave(wave).await.unwrap().len(), 1);
+        assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), 2);
+    }
+
+    async fn each_submission_of_a_batch_gets_its_own_answer(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 5).await;
+        let wave = opened.wave.wave_id.as_str();
+        store.record_submission(wave, &opened.invitees[1], &answers(3, 3, 3), now()).await.unwrap();
+        let mut late = submission(wave, &opened.invitees[2], (2, 2, 2), None);
+        late.at = ts("2026-11-26T10:00:00Z");
+        let outcomes = store
+            .record_submissions(vec![
+                submission(wave, &opened.invitees[0], (4, 5, 4), Some("Thanks for the coaching")),
+                submission(wave, &opened.invitees[1], (1, 1, 1), None),
+                submission("no-such-wave", &opened.invitees[3], (2, 2, 2), None),
+                submission(wave, "U0STRANGER", (2, 2, 2), None),
+                late,
+            ])
+            .await;
+        assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+        assert!(matches!(outcomes[1], Err(SubmissionError::AlreadyAnswered)), "{:?}", outcomes[1]);
+        assert!(matches!(outcomes[2], Err(SubmissionError::UnknownWave)), "{:?}", outcomes[2]);
+        assert!(matches!(outcomes[3], Err(SubmissionError::NotInvited)), "{:?}", outcomes[3]);
+        assert!(matches!(outcomes[4], Err(SubmissionError::WaveClosed)), "{:?}", outcomes[4]);
+        assert_eq!(ballot_count(&store, wave).await, 2);
+        assert_eq!(store.comments_of_wave(wave).await.unwrap(), vec!["Thanks for the coaching".to_owned()]);
+        assert_eq!(store.has_answered(wave, &opened.invitees[2]).await.unwrap(), Some(false));
+    }
+
+    async fn a_full_batch_of_answers_is_recorded_in_one_go(store: Store) {
+        let n = trustpulse::store::MAX_SUBMISSION_BATCH;
+        let opened = open_team_wave(&store, "U0BOSS1", n).await;
+        let wave = opened.wave.wave_id.as_str();
+        let batch: Vec<Submission> = opened
+            .invitees
+            .iter()
+            .enumerate()
+            .map(|(i, s)| submission(wave, s, (1 + (i % 5) as i64, 3, 3), i.is_multiple_of(3).then_some("a comment")))
+            .collect();
+        let outcomes = store.record_submissions(batch).await;
+        assert!(outcomes.iter().all(Result::is_ok));
+        assert_eq!(ballot_count(&store, wave).await, n);
+        assert_eq!(store.comments_of_wave(wave).await.unwrap().len(), n.div_ceil(3));
+        assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), n as i64);
+    }
 }

@@ -1,0 +1,60 @@
+-- wrk script for the answer-path benchmark (bench/answers.sh). Each wrk thread sends its own
+-- file of pre-signed `view_submission` requests, one line each: timestamp, signature, body.
+-- A request is never sent twice: a thread that runs out stops, and the run is reported as
+-- short of invitees rather than measuring "already answered" refusals.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+   thread:set("id", next_id)
+   next_id = next_id + 1
+   table.insert(threads, thread)
+end
+
+local requests = {}
+local sent = 0
+failed = 0
+ran_out = 0
+
+function init(args)
+   local path = args[1] .. "-" .. id .. ".txt"
+   for line in io.lines(path) do
+      local ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      requests[#requests + 1] = wrk.format("POST", "/slack/interactions", {
+         ["Content-Type"] = "application/x-www-form-urlencoded",
+         ["X-Slack-Request-Timestamp"] = ts,
+         ["X-Slack-Signature"] = sig,
+      }, body)
+   end
+end
+
+function request()
+   sent = sent + 1
+   if sent > #requests then
+      ran_out = 1
+      wrk.thread:stop()
+      sent = #requests
+   end
+   return requests[sent]
+end
+
+function response(status, headers, body)
+   -- Every request is a first answer: anything but the thanks is a failure.
+   if status ~= 200 or not body:find("Thank you", 1, true) then
+      failed = failed + 1
+   end
+end
+
+function done(summary, latency, reqs)
+   local failures, short = 0, 0
+   for _, thread in ipairs(threads) do
+      failures = failures + thread:get("failed")
+      short = short + thread:get("ran_out")
+   end
+   io.write(string.format(
+      "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d failed=%d socket_errors=%d ran_out=%d\n",
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+      failures, summary.errors.connect + summary.errors.read + summary.errors.write
+         + summary.errors.status + summary.errors.timeout, short))
+end

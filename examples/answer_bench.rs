@@ -1,0 +1,500 @@
+//! The answer-path benchmark: how fast the real `trustpulse serve` takes survey answers,
+//! against a trivial axum server (the floor) measured in the same run.
+//!
+//! ```sh
+//! bench/answers.sh                               # builds, then runs this with the defaults
+//! bench/answers.sh --sellers 100000 --seconds 5  # more invitees, longer runs
+//! ```
+//!
+//! Set-up, with the project's own commands: a roster of `--sellers` sellers in teams of
+//! `--team`, imported with `trustpulse roster import`; one pulse per team opened with
+//! `trustpulse wave start`; then `trustpulse serve` against the fake Slack. The fake answers
+//! the first invitation with a long 429, so every send is paused and only answers are measured.
+//!
+//! Load: `wrk` (Debian's package) with `bench/answers.lua`, sending `view_submission`
+//! requests shaped and signed as Slack sends them, each a first answer by a different invitee,
+//! at 64 and at 4 connections; then 200 requests a second from a paced client here, latency
+//! counted from each request's scheduled time. The floor gets the same requests. Prints
+//! requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS, and the ratios.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack, FakeUser, Fault};
+use trustpulse::sim::payloads;
+use trustpulse::slack::verify;
+
+const SIGNING_SECRET: &str = "bench-signing-secret";
+const THANKS: &str = r#"{"response_action":"update","view":{"type":"modal","title":{"type":"plain_text","text":"Thank you"}}}"#;
+
+struct Options {
+    sellers: usize,
+    team: usize,
+    seconds: u64,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut options = Options {
+        sellers: 60_000,
+        team: 200,
+        seconds: 3,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || -> anyhow::Result<u64> {
+            args.next()
+                .with_context(|| format!("{arg} needs a value"))?
+                .parse()
+                .with_context(|| format!("{arg} needs a whole number"))
+        };
+        match arg.as_str() {
+            "--sellers" => options.sellers = value()? as usize,
+            "--team" => options.team = value()? as usize,
+            "--seconds" => options.seconds = value()?,
+            other => bail!("unknown option {other}; options: --sellers N --team N --seconds N"),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--floor") {
+        return floor_server();
+    }
+    let options = options()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?
+        .block_on(bench(options))
+}
+
+/// The floor: reads the body and answers with a modal update of the same shape, nothing else.
+fn floor_server() -> anyhow::Result<()> {
+    use axum::routing::post;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            println!("{}", listener.local_addr()?.port());
+            let app = axum::Router::new().route(
+                "/slack/interactions",
+                post(|_body: axum::body::Bytes| async {
+                    ([("content-type", "application/json")], THANKS)
+                }),
+            );
+            axum::serve(listener, app).await?;
+            anyhow::Ok(())
+        })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let release = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot find target/release")?;
+    let binary = release.join("trustpulse");
+    if !binary.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release` first (bench/answers.sh does)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    db_url: String,
+    fake: FakeSlack,
+}
+
+impl Setup {
+    fn command(&self, binary: &Path) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &self.db_url)
+            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("SLACK_API_URL", self.fake.api_url())
+            .env("RUST_LOG", "warn");
+        command
+    }
+}
+
+fn run_ok(mut command: Command, what: &str) -> anyhow::Result<()> {
+    let output = command.stdout(Stdio::null()).output()?;
+    if !output.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
+async fn bench(options: Options) -> anyhow::Result<()> {
+    let binary = binary()?;
+    let teams = options.sellers.div_ceil(options.team);
+    let seller = |i: usize| format!("U0S{i:07}");
+    let manager = |t: usize| format!("U0M{t:05}");
+    let mut users: Vec<FakeUser> = (0..options.sellers)
+        .map(|i| FakeUser::new(&seller(i), "Europe/Berlin"))
+        .collect();
+    users.extend((0..teams).map(|t| FakeUser::new(&manager(t), "Europe/Berlin")));
+    let fake = FakeSlack::start(users).await?;
+    fake.keep_no_bodies();
+    // A workspace-wide 429 for an hour on the first invitation: sends pause, answers go on.
+    fake.fail_next(
+        "chat.postMessage",
+        Fault::RateLimited {
+            retry_after_secs: 3600,
+        },
+    );
+    let dir = tempfile::tempdir()?;
+    let db_url = format!("sqlite:{}?mode=rwc", dir.path().join("bench.db").display());
+    let setup = Setup { dir, db_url, fake };
+
+    eprintln!("set-up: {} sellers in {teams} teams", options.sellers);
+    let started = Instant::now();
+    let csv: String = std::iter::once("seller,manager\n".to_owned())
+        .chain(
+            (0..options.sellers).map(|i| format!("{},{}\n", seller(i), manager(i / options.team))),
+        )
+        .collect();
+    let roster = setup.dir.path().join("roster.csv");
+    std::fs::write(&roster, csv)?;
+    let mut import = setup.command(&binary);
+    import.args(["roster", "import"]).arg(&roster);
+    run_ok(import, "trustpulse roster import")?;
+    for t in 0..teams {
+        let mut start = setup.command(&binary);
+        start.args(["wave", "start", "--manager", &manager(t)]);
+        run_ok(start, "trustpulse wave start")?;
+    }
+    eprintln!("set-up took {:.1} s", started.elapsed().as_secs_f64());
+
+    // Which wave each seller was invited to, read from the database the commands wrote.
+    let store = trustpulse::store::Store::connect(&setup.db_url).await?;
+    let mut invited: Vec<(String, String)> = Vec::with_capacity(options.sellers);
+    for t in 0..teams {
+        let wave = store
+            .open_wave_of(&manager(t))
+            .await?
+            .context("a wave was not opened")?;
+        for person in store.invitees(&wave.wave_id).await? {
+            invited.push((person, wave.wave_id.clone()));
+        }
+    }
+    store.close().await;
+    // Interleave teams, as answers arrive in a real org.
+    invited.sort_by_key(|(person, _)| {
+        let n: usize = person[3..].parse().unwrap_or(0);
+        (n % options.team, n / options.team)
+    });
+
+    let port = free_port()?;
+    let mut serve = setup.command(&binary);
+    serve
+        .arg("serve")
+        .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let serve = Server::start(serve.spawn()?, port).await?;
+    let floor_port;
+    let floor = {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--floor")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
+            &mut line,
+        )?;
+        floor_port = line.trim().parse()?;
+        Server::start(child, floor_port).await?
+    };
+
+    // Each run takes its own invitees: 60% for 64 connections, 35% for 4, the rest for 200/s.
+    let n = invited.len();
+    let (wide, rest) = invited.split_at(n * 60 / 100);
+    let (narrow, paced) = rest.split_at(n * 35 / 100);
+    let work = setup.dir.path();
+    let mut report = Report::default();
+    for (name, server) in [("trustpulse", &serve), ("floor", &floor)] {
+        let wide_run = wrk(work, server, wide, 64, options.seconds)?;
+        let narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
+        let paced_run = paced_200(server.port, paced, options.seconds).await?;
+        report.rows.push((
+            name,
+            wide_run,
+            narrow_run,
+            paced_run,
+            server.peak_rss_kib()?,
+        ));
+    }
+    drop(serve);
+    drop(floor);
+    report.print();
+    Ok(())
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    async fn start(child: Child, port: u16) -> anyhow::Result<Server> {
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                bail!("the server on port {port} did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+
+    /// User plus system CPU time so far, in seconds.
+    fn cpu_secs(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        let after_name = stat.rsplit_once(')').context("odd /proc stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        Ok(ticks / 100.0)
+    }
+
+    fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .context("no VmHWM")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("odd VmHWM")?
+            .parse()?)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One signed request: (timestamp, signature, form body), as Slack sends a modal submission.
+fn signed_submission(person: &str, wave_id: &str, n: usize) -> (i64, String, String) {
+    let score = |k: usize| ((n + k) % 5 + 1).to_string();
+    let comment = n.is_multiple_of(4).then_some("More one-to-ones, please.");
+    let values = payloads::survey_values(&score(0), &score(1), &score(2), comment);
+    let payload = payloads::survey_submission(person, wave_id, n as u64 + 1, values).to_string();
+    let body = serde_urlencoded::to_string([("payload", payload)]).expect("a form encodes");
+    let ts = jiff::Timestamp::now().as_second();
+    let signature = verify::sign(SIGNING_SECRET, ts, body.as_bytes());
+    (ts, signature, body)
+}
+
+/// Writes one request file per wrk thread; returns the files' common prefix.
+fn request_files(
+    dir: &Path,
+    name: &str,
+    invited: &[(String, String)],
+    threads: usize,
+) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    let prefix = dir.join(name);
+    let mut files = (0..threads)
+        .map(|t| {
+            std::fs::File::create(format!("{}-{t}.txt", prefix.display()))
+                .map(std::io::BufWriter::new)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, (person, wave)) in invited.iter().enumerate() {
+        let (ts, signature, body) = signed_submission(person, wave, i);
+        writeln!(files[i % threads], "{ts}\t{signature}\t{body}")?;
+    }
+    for mut file in files {
+        file.flush()?;
+    }
+    Ok(prefix)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    requests: u64,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us_per_request: f64,
+}
+
+fn wrk(
+    dir: &Path,
+    server: &Server,
+    invited: &[(String, String)],
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Run> {
+    let threads = 2;
+    let prefix = request_files(
+        dir,
+        &format!("c{connections}-{}", server.port),
+        invited,
+        threads,
+    )?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/answers.lua");
+    let cpu_before = server.cpu_secs()?;
+    let output = Command::new("wrk")
+        .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
+        .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{}", server.port))
+        .arg("--")
+        .arg(&prefix)
+        .output()
+        .context("could not run wrk")?;
+    let cpu = server.cpu_secs()? - cpu_before;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .with_context(|| {
+            format!(
+                "wrk printed no result: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    let field = |name: &str| -> f64 {
+        result
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    if field("ran_out") > 0.0 {
+        bail!(
+            "{connections} connections ran out of invitees; run with more --sellers or fewer --seconds"
+        );
+    }
+    if field("failed") > 0.0 || field("socket_errors") > 0.0 {
+        bail!(
+            "{} answers were not thanked ({} socket errors)",
+            field("failed"),
+            field("socket_errors")
+        );
+    }
+    let requests = field("requests");
+    Ok(Run {
+        requests: requests as u64,
+        per_sec: requests / (field("duration_us") / 1e6),
+        p50_ms: field("p50_us") / 1000.0,
+        p99_ms: field("p99_us") / 1000.0,
+        cpu_us_per_request: cpu * 1e6 / requests,
+    })
+}
+
+/// 200 requests a second for `seconds`, each on its own schedule: a slow answer delays no
+/// other, and its latency counts from when it was due (no coordinated omission).
+async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> anyhow::Result<Run> {
+    let total = (200 * seconds as usize).min(invited.len());
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut tasks = Vec::with_capacity(total);
+    for (i, (person, wave)) in invited.iter().take(total).enumerate() {
+        let (ts, signature, body) = signed_submission(person, wave, i);
+        let due = start + Duration::from_millis(5 * i as u64);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(due).await;
+            let ok = post_once(addr, ts, &signature, &body).await?;
+            anyhow::ensure!(ok, "an answer was not thanked");
+            anyhow::Ok(due.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for task in tasks {
+        latencies.push(task.await??.as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Ok(Run {
+        requests: total as u64,
+        per_sec: 200.0,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        cpu_us_per_request: f64::NAN,
+    })
+}
+
+/// One HTTP/1.1 request on a fresh connection; whether the answer was the thanks.
+async fn post_once(addr: SocketAddr, ts: i64, signature: &str, body: &str) -> anyhow::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let request = format!(
+        "POST /slack/interactions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8_lossy(&response);
+    Ok(response.starts_with("HTTP/1.1 200") && response.contains("Thank you"))
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<(&'static str, Run, Run, Run, u64)>,
+}
+
+impl Report {
+    fn print(&self) {
+        println!();
+        println!(
+            "| server | req/s at 64 conns | p50 / p99 at 64 | p50 / p99 at 4 | p50 / p99 at 200 req/s | CPU per request | peak RSS |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for (name, wide, narrow, paced, rss) in &self.rows {
+            println!(
+                "| {name} | {:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0} µs | {:.0} MiB |",
+                wide.per_sec,
+                wide.p50_ms,
+                wide.p99_ms,
+                narrow.p50_ms,
+                narrow.p99_ms,
+                paced.p50_ms,
+                paced.p99_ms,
+                (wide.cpu_us_per_request * wide.requests as f64
+                    + narrow.cpu_us_per_request * narrow.requests as f64)
+                    / (wide.requests + narrow.requests) as f64,
+                *rss as f64 / 1024.0
+            );
+        }
+        if let [(_, tp, tp4, _, _), (_, floor, floor4, _, _)] = self.rows.as_slice() {
+            println!();
+            println!(
+                "trustpulse / floor: {:.1}% of the floor's requests per second at 64 connections; p99 at 4 connections {:.1}× the floor's",
+                100.0 * tp.per_sec / floor.per_sec,
+                tp4.p99_ms / floor4.p99_ms
+            );
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Group commit for submissions: one task owns the connection that writes ballots, and commits
+//! every submission waiting at that moment in one transaction.
+//!
+//! Why: with one transaction per answer, pooled SQLite connections raced for the write lock
+//! (the losers slept in SQLite's busy handler for up to 100 ms) and every answer paid its own
+//! fsync. Here answers queue in memory, in order, without sleeping; a batch costs the same
+//! handful of statements and one fsync whether it holds 1 answer or 200; and each handler is
+//! answered only after its batch has committed, so nothing acknowledged can be lost.
+//!
+//! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
+//! the file (and in the WAL) says nothing about who answered first; tokens and ballots go in
+//! separate multi-row statements, so no row position pairs a token with its ballot.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use jiff::Timestamp;
+use rand::seq::SliceRandom;
+use sqlx::{AnyConnection, AnyPool, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Backend, IN_LIST_CHUNK, new_id, placeholders, secs};
+use crate::privacy::token::WindowKey;
+use crate::survey::{Ballot, Comment};
+
+use super::submissions::SubmissionError;
+
+/// The most submissions one transaction takes. Bounded so that every `IN (…)` list stays one
+/// statement and a batch never holds the write lock for long.
+pub const MAX_BATCH: usize = 256;
+const _: () = assert!(MAX_BATCH <= IN_LIST_CHUNK);
+
+/// Submissions waiting for the writer. Beyond this, handlers wait to queue (back-pressure)
+/// rather than the process growing without bound.
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// One checked submission, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub wave_id: String,
+    pub person_id: String,
+    pub ballot: Ballot,
+    pub comment: Option<Comment>,
+    /// When it arrived: a wave past its closing time refuses it.
+    pub at: Timestamp,
+}
+
+struct Pending {
+    submission: Submission,
+    reply: oneshot::Sender<Result<(), SubmissionError>>,
+}
+
+/// The handle the store keeps: queues a submission and waits for its batch to commit.
+#[derive(Clone)]
+pub(super) struct SubmissionQueue {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl SubmissionQueue {
+    /// Starts the writer task on `pool` (which should hold one connection).
+    pub(super) fn start(pool: AnyPool, backend: Backend) -> SubmissionQueue {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, backend, rx));
+        SubmissionQueue { tx }
+    }
+
+    pub(super) async fn submit(&self, submission: Submission) -> Result<(), SubmissionError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped =
+            || SubmissionError::Internal(anyhow::anyhow!("the submission writer stopped"));
+        self.tx
+            .send(Pending { submission, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Pending>) {
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
+    // `recv_many` waits for the first submission, then takes every one already queued: while
+    // a batch commits, the next one gathers.
+    while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        let batch = std::mem::take(&mut waiting);
+        let (submissions, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|p| (p.submission, p.reply)).unzip();
+        let outcomes = write_batch(&pool, backend, submissions).await;
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A handler that has gone (its client hung up) finds the answer recorded if it
+            // tries again: "already answered".
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Writes `batch` in one transaction and returns each submission's outcome, in the order
+/// given. If the transaction fails, no submission of it is recorded and each is told so.
+pub(super) async fn write_batch(
+    pool: &AnyPool,
+    backend: Backend,
+    batch: Vec<Submission>,
+) -> Vec<Result<(), SubmissionError>> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.shuffle(&mut rand::rng());
+    let shuffled: Vec<&Submission> = order.iter().map(|&i| &batch[i]).collect();
+    let written = match pool.acquire().await {
+        Ok(mut conn) => {
+            let written = async {
+                let mut tx = match backend {
+                    Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+                    Backend::Postgres => conn.begin().await?,
+                };
+                let refusals = write_in(&mut tx, backend, &shuffled).await?;
+                tx.commit().await?;
+                anyhow::Ok(refusals)
+            }
+            .await;
+            if written.is_err() {
+                // The pool does not ping before handing this connection out again (one round
+                // trip less per batch), so a connection that failed is not handed out again.
+                conn.close_on_drop();
+            }
+            written
+        }
+        Err(e) => Err(e.into()),
+    };
+    let mut outcomes: Vec<Option<Result<(), SubmissionError>>> =
+        (0..batch.len()).map(|_| None).collect();
+    match written {
+        Ok(refusals) => {
+            for (&i, refusal) in order.iter().zip(refusals) {
+                outcomes[i] = Some(refusal.map_or(Ok(()), Err));
+            }
+        }
+        Err(e) => {
+            let kind = crate::telemetry::error_kind(&e);
+            tracing::error!(submissions = batch.len(), error = %kind, "a batch of submissions could not be committed; none was recorded");
+            for outcome in &mut outcomes {
+                *outcome = Some(Err(SubmissionError::Internal(anyhow::anyhow!(
+                    "the batch could not be committed"
+                ))));
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every submission has an outcome"))
+        .collect()
+}
+
+/// What a wave says about a submission to it.
+struct WaveFacts {
+    open: bool,
+    window_id: String,
+    closes_at: i64,
+    key: Option<WindowKey>,
+}
+
+/// The statements of one batch, inside its transaction. Returns a refusal or `None` (recorded)
+/// per submission, in the order of `batch`. A refusal writes nothing for that submission.
+async fn write_in(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    batch: &[&Submission],
+) -> anyhow::Result<Vec<Option<SubmissionError>>> {
+    let waves = wave_facts(tx, backend, batch).await?;
+    let invited = invited_pairs(tx, batch).await?;
+
+    let mut refusals: Vec<Option<SubmissionError>> = (0..batch.len()).map(|_| None).collect();
+    // (index in batch, token) of each submission still to be written.
+    let mut tokens: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut seen: HashSet<(&str, Vec<u8>)> = HashSet::new();
+    for (i, s) in batch.iter().enumerate() {
+        let refusal = match waves.get(s.wave_id.as_str()) {
+            None => Some(SubmissionError::UnknownWave),
+            // Late answers are refused even before the scheduler gets round to closing it.
+            Some(w) if !w.open || secs(s.at) >= w.closes_at || w.key.is_none() => {
+                Some(SubmissionError::WaveClosed)
+            }
+            Some(_) if !invited.contains(&(s.wave_id.as_str(), s.person_id.as_str())) => {
+                Some(SubmissionError::NotInvited)
+            }
+            Some(w) => {
+                let key = w.key.as_ref().expect("checked above");
+                let token = key.token_for(&s.person_id).as_bytes().to_vec();
+                // Two submissions of one person in one batch: the first (in shuffled order)
+                // counts, the second is what it would be a moment later.
+                if seen.insert((s.wave_id.as_str(), token.clone())) {
+                    tokens.push((i, token));
+                    None
+                } else {
+                    Some(SubmissionError::AlreadyAnswered)
+                }
+            }
+        };
+        refusals[i] = refusal;
+    }
+    if tokens.is_empty() {
+        return Ok(refusals);
+    }
+
+    let inserted = insert_tokens(tx, batch, &waves, &tokens).await?;
+    let mut recorded: Vec<usize> = Vec::with_capacity(tokens.len());
+    for (i, token) in &tokens {
+        if inserted.contains(&(batch[*i].wave_id.clone(), token.clone())) {
+            recorded.push(*i);
+        } else {
+            refusals[*i] = Some(SubmissionError::AlreadyAnswered);
+        }
+    }
+    insert_ballots(tx, batch, &recorded).await?;
+    insert_comments(tx, batch, &recorded).await?;
+    Ok(refusals)
+}
+
+async fn wave_facts(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    batch: &[&Submission],
+) -> anyhow::Result<HashMap<String, WaveFacts>> {
+    let mut wave_ids: Vec<&str> = batch.iter().map(|s| s.wave_id.as_str()).collect();
+    wave_ids.sort_unstable();
+    wave_ids.dedup();
+    // On PostgreSQL the wave rows are share-locked until this commits: a close waits for the
+    // batch in flight, and a batch after a close sees it closed. So no ballot or token can
+    // arrive in a window being released. (SQLite's write lock, taken by `BEGIN IMMEDIATE`,
+    // already serialises the two.)
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR SHARE OF w",
+    };
+    let sql = format!(
+        "SELECT w.wave_id, w.state, w.window_id, w.closes_at, k.hmac_key
+         FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
+         WHERE w.wave_id IN ({}) {lock}",
+        placeholders(1, wave_ids.len())
+    );
+    let mut query = sqlx::query_as::<_, (String, String, String, i64, Option<Vec<u8>>)>(
+        sqlx::AssertSqlSafe(sql),
+    );
+    for id in &wave_ids {
+        query = query.bind(*id);
+    }
+    let rows = query
+        .fetch_all(&mut *tx)
+        .await
+        .context("could not read the waves")?;
+    Ok(rows
+        .into_iter()
+        .map(|(wave_id, state, window_id, closes_at, key)| {
+            let facts = WaveFacts {
+                open: state == "open",
+                window_id,
+                closes_at,
+                key: key.as_deref().and_then(WindowKey::from_bytes),
+            };
+            (wave_id, facts)
+        })
+        .collect())
+}
+
+/// The (wave, person) pairs of the batch that are invitations.
+async fn invited_pairs<'b>(
+    tx: &mut AnyConnection,
+    batch: &[&'b Submission],
+) -> anyhow::Result<HashSet<(&'b str, &'b str)>> {
+    let mut wave_ids: Vec<&str> = batch.iter().map(|s| s.wave_id.as_str()).collect();
+    let mut person_ids: Vec<&str> = batch.iter().map(|s| s.person_id.as_str()).collect();
+    for list in [&mut wave_ids, &mut person_ids] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let sql = format!(
+        "SELECT wave_id, person_id FROM wave_invitees WHERE wave_id IN ({}) AND person_id IN ({})",
+        placeholders(1, wave_ids.len()),
+        placeholders(1 + wave_ids.len(), person_ids.len())
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+    for id in wave_ids.iter().chain(&person_ids) {
+        query = query.bind(*id);
+    }
+    let found: HashSet<(String, String)> = query
+        .fetch_all(&mut *tx)
+        .await
+        .context("could not read the invitations")?
+        .into_iter()
+        .collect();
+    Ok(batch
+        .iter()
+        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
+        .filter(|(w, p)| found.contains(&((*w).to_owned(), (*p).to_owned())))
+        .collect())
+}
+
+/// Inserts the participation tokens; returns the (wave, token) pairs that were new.
+async fn insert_tokens(
+    tx: &mut AnyConnection,
+    batch: &[&Submission],
+    waves: &HashMap<String, WaveFacts>,
+    tokens: &[(usize, Vec<u8>)],
+) -> anyhow::Result<HashSet<(String, Vec<u8>)>> {
+    let values: Vec<String> = (0..tokens.len())
+        .map(|row| format!("({})", placeholders(1 + row * 3, 3)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO participation (wave_id, window_id, token) VALUES {}
+         ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
+        values.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
+    for (i, token) in tokens {
+        let wave_id = batch[*i].wave_id.as_str();
+        query = query
+            .bind(wave_id)
+            .bind(waves[wave_id].window_id.as_str())
+            .bind(token.clone());
+    }
+    Ok(query
+        .fetch_all(&mut *tx)
+        .await
+        .context("could not record participation")?
+        .into_iter()
+        .collect())
+}
+
+async fn insert_ballots(
+    tx: &mut AnyConnection,
+    batch: &[&Submission],
+    recorded: &[usize],
+) -> anyhow::Result<()> {
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..recorded.len())
+        .map(|row| format!("({})", placeholders(1 + row * 5, 5)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for &i in recorded {
+        let s = batch[i];
+        query = query
+            .bind(new_id())
+            .bind(s.wave_id.as_str())
+            .bind(s.ballot.care.value())
+            .bind(s.ballot.help.value())
+            .bind(s.ballot.trust.value());
+    }
+    query
+        .execute(&mut *tx)
+        .await
+        .context("could not record the ballots")?;
+    Ok(())
+}
+
+async fn insert_comments(
+    tx: &mut AnyConnection,
+    batch: &[&Submission],
+    recorded: &[usize],
+) -> anyhow::Result<()> {
+    let with_comment: Vec<&Submission> = recorded
+        .iter()
+        .map(|&i| batch[i])
+        .filter(|s| s.comment.is_some())
+        .collect();
+    if with_comment.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..with_comment.len())
+        .map(|row| format!("({})", placeholders(1 + row * 3, 3)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO comments (comment_id, wave_id, body) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for s in with_comment {
+        let body = s.comment.as_ref().map(Comment::as_str).unwrap_or_default();
+        query = query.bind(new_id()).bind(s.wave_id.as_str()).bind(body);
+    }
+    query
+        .execute(&mut *tx)
+        .await
+        .context("could not record the comments")?;
+    Ok(())
+}
