@@ -34,6 +34,8 @@ struct Options {
     sellers: usize,
     team: usize,
     seconds: u64,
+    /// Another build of `trustpulse` to measure (an earlier commit, for a before/after).
+    binary: Option<PathBuf>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -41,6 +43,7 @@ fn options() -> anyhow::Result<Options> {
         sellers: 60_000,
         team: 200,
         seconds: 3,
+        binary: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -54,7 +57,12 @@ fn options() -> anyhow::Result<Options> {
             "--sellers" => options.sellers = value()? as usize,
             "--team" => options.team = value()? as usize,
             "--seconds" => options.seconds = value()?,
-            other => bail!("unknown option {other}; options: --sellers N --team N --seconds N"),
+            "--binary" => {
+                options.binary = Some(args.next().context("--binary needs a path")?.into())
+            }
+            other => bail!(
+                "unknown option {other}; options: --sellers N --team N --seconds N --binary PATH"
+            ),
         }
     }
     Ok(options)
@@ -142,7 +150,10 @@ fn run_ok(mut command: Command, what: &str) -> anyhow::Result<()> {
 }
 
 async fn bench(options: Options) -> anyhow::Result<()> {
-    let binary = binary()?;
+    let binary = match &options.binary {
+        Some(path) => path.clone(),
+        None => binary()?,
+    };
     let teams = options.sellers.div_ceil(options.team);
     let seller = |i: usize| format!("U0S{i:07}");
     let manager = |t: usize| format!("U0M{t:05}");

@@ -52,30 +52,62 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
         tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
     }
     store.forget_released_jobs().await?;
-    for (manager, _, _) in store.team_sizes().await? {
-        // No cadence chosen by HR yet: nothing is sent, not even a digest.
-        let Some((cadence, set_at)) = store.scheduled_cadence(&manager).await? else {
-            continue;
-        };
-        let zones: Vec<TimeZone> = {
-            let mut zones: Vec<TimeZone> = store
-                .team_time_zones(&manager)
-                .await?
-                .iter()
-                .map(|tz| cadence.zone.resolve(tz.as_deref()))
-                .collect();
-            zones.dedup();
-            if zones.is_empty() {
-                zones.push(cadence.zone.resolve(None));
-            }
-            zones
-        };
-        for date in due_slots(&cadence, &zones, set_at, now) {
-            plan_slot(state, &manager, &cadence, date, &zones, now, &mut report).await?;
-        }
-        plan_digest(state, &manager, &cadence, now, &mut report).await?;
+    // Only the teams whose next slot or digest has come (or that changed): an idle tick reads
+    // one index range, however large the org.
+    for due in store.teams_due_for_planning(now).await? {
+        let next = plan_team(state, &due.manager_id, now, &mut report).await?;
+        store.plan_next(&due, next).await?;
     }
     Ok(report)
+}
+
+/// Plans one team at `now`; returns when it must next be looked at (None: no cadence, so
+/// not until one is set).
+async fn plan_team(
+    state: &AppState,
+    manager: &str,
+    now: Timestamp,
+    report: &mut TickReport,
+) -> anyhow::Result<Option<Timestamp>> {
+    let store = &state.store;
+    // No cadence chosen by HR yet: nothing is sent, not even a digest.
+    let Some((cadence, set_at)) = store.scheduled_cadence(manager).await? else {
+        return Ok(None);
+    };
+    let zones: Vec<TimeZone> = {
+        let mut zones: Vec<TimeZone> = store
+            .team_time_zones(manager)
+            .await?
+            .iter()
+            .map(|tz| cadence.zone.resolve(tz.as_deref()))
+            .collect();
+        zones.dedup();
+        if zones.is_empty() {
+            zones.push(cadence.zone.resolve(None));
+        }
+        zones
+    };
+    for date in due_slots(&cadence, &zones, set_at, now) {
+        plan_slot(state, manager, &cadence, date, &zones, now, report).await?;
+    }
+    let next_digest = plan_digest(state, manager, &cadence, now, report).await?;
+    Ok(Some(next_opening(&cadence, &zones, now).min(next_digest)))
+}
+
+/// The first opening of the first slot that opens after `now`.
+fn next_opening(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Timestamp {
+    let mut date =
+        cadence.slot_on_or_after(now.to_zoned(TimeZone::UTC).date() - Span::new().days(2));
+    // Slots are at most a few weeks apart; the bound only guards against a cadence that never
+    // yields a later slot.
+    for _ in 0..520 {
+        let first = zones.iter().map(|tz| cadence.opening_at(date, tz)).min();
+        if let Some(first) = first.filter(|first| *first > now) {
+            return first;
+        }
+        date = cadence.slot_on_or_after(date.tomorrow().expect("sane date"));
+    }
+    now + SignedDuration::from_hours(24)
 }
 
 /// Slot dates whose first opening is at or before `now`, recent enough to still matter, and
@@ -172,13 +204,14 @@ async fn plan_slot(
     Ok(())
 }
 
+/// Queues the digest whose time has come, if any; returns the next digest time after `now`.
 async fn plan_digest(
     state: &AppState,
     manager: &str,
     cadence: &Cadence,
     now: Timestamp,
     report: &mut TickReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Timestamp> {
     let store = &state.store;
     let person = store.person(manager).await?;
     let tz = person
@@ -188,8 +221,14 @@ async fn plan_digest(
     // The latest digest time at or before now (digest times are a week apart).
     let week_ago = now - SignedDuration::from_hours(24 * 7) + SignedDuration::from_secs(1);
     let due = next_weekly(cadence.digest_weekday, cadence.digest_time, &tz, week_ago);
+    let next = next_weekly(
+        cadence.digest_weekday,
+        cadence.digest_time,
+        &tz,
+        now + SignedDuration::from_secs(1),
+    );
     if due > now || now.duration_since(due) > DIGEST_GRACE {
-        return Ok(());
+        return Ok(next);
     }
     let week = due.to_zoned(tz).date().to_string();
     let job = Job::Digest {
@@ -205,5 +244,5 @@ async fn plan_digest(
         report.digests += 1;
         state.worker_kick.notify_one();
     }
-    Ok(())
+    Ok(next)
 }

@@ -162,7 +162,10 @@ fn only_an_exact_ssl_check_form_is_a_probe() {
     // A probe is short; a long body (a survey answer) is never taken for one, however it starts.
     let padded = format!("ssl_check=1&token={}", "x".repeat(300));
     assert!(!is_ssl_check(&form, padded.as_bytes()));
-    assert!(is_ssl_check(&form, b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G"));
+    assert!(is_ssl_check(
+        &form,
+        b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G"
+    ));
     let mut json = HeaderMap::new();
     json.insert(
         axum::http::header::CONTENT_TYPE,

@@ -4,6 +4,7 @@ use anyhow::Context;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
+use super::plan_due;
 use super::{Store, from_secs, secs};
 use crate::survey::cadence::{Cadence, Zone, format_time, parse_time, parse_weekday, weekday_name};
 
@@ -89,6 +90,7 @@ impl Store {
         cadence: &Cadence,
         now: Timestamp,
     ) -> anyhow::Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO cadences (scope, every_weeks, weekday, local_time, tz, open_for_secs,
                 remind_after_secs, digest_weekday, digest_time, anchor_date, updated_at)
@@ -111,8 +113,14 @@ impl Store {
         .bind(format_time(cadence.digest_time))
         .bind(cadence.anchor.to_string())
         .bind(secs(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // The teams it applies to are planned afresh at the next tick.
+        match scope {
+            CadenceScope::Org => plan_due::replan_all(&mut tx).await?,
+            CadenceScope::Manager(manager) => plan_due::replan_team(&mut *tx, manager).await?,
+        }
+        tx.commit().await?;
         Ok(())
     }
 

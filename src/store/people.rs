@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use sqlx::AnyExecutor;
 
+use super::plan_due;
 use super::{IN_LIST_CHUNK, Store, placeholders, secs};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +87,12 @@ impl Store {
     /// Records what Slack says about a person. The opt-out choice is the person's own and is
     /// kept as it is.
     pub async fn upsert_person(&self, person: &Person, now: Timestamp) -> anyhow::Result<()> {
+        let mut tx = self.begin_write().await?;
+        let known: Option<(Option<String>, i64, i64)> =
+            sqlx::query_as("SELECT tz, is_bot, is_deactivated FROM people WHERE person_id = $1")
+                .bind(&person.person_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         sqlx::query(
             "INSERT INTO people (person_id, display_name, email, tz, is_bot, is_deactivated, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -101,8 +108,19 @@ impl Store {
         .bind(i64::from(person.is_bot))
         .bind(i64::from(person.is_deactivated))
         .bind(secs(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // A new time zone, or someone who can no longer be asked, moves their team's openings
+        // (with `--tz seller`) and, for a manager, their digest time.
+        let now_known = (
+            person.tz.clone(),
+            i64::from(person.is_bot),
+            i64::from(person.is_deactivated),
+        );
+        if known != Some(now_known) {
+            plan_due::replan_person(&mut *tx, &person.person_id).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -181,13 +199,17 @@ impl Store {
         opted_out: bool,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        ensure_person(&self.pool, person_id, now).await?;
+        let mut tx = self.begin_write().await?;
+        ensure_person(&mut *tx, person_id, now).await?;
         sqlx::query("UPDATE people SET opted_out = $2, updated_at = $3 WHERE person_id = $1")
             .bind(person_id)
             .bind(i64::from(opted_out))
             .bind(secs(now))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        // Their team's time zones are those of the sellers who can be asked.
+        plan_due::replan_person(&mut *tx, person_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::people::ensure_person;
+use super::plan_due;
 use super::{Store, from_secs, new_id, secs};
 use crate::survey::roster::Roster;
 
@@ -86,6 +87,7 @@ impl Store {
         }
 
         if !change.joined.is_empty() || !change.left.is_empty() {
+            plan_due::rebuild(&mut tx).await?;
             sqlx::query(
                 "INSERT INTO roster_imports (import_id, imported_at, sellers, joined, left_count) VALUES ($1, $2, $3, $4, $5)",
             )

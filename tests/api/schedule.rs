@@ -266,12 +266,14 @@ async fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
         "{invitations:?}"
     );
 
-    // Down for the whole of the next week's pulse (Mon 09:00Z to Thu 09:00Z): skipped, twice over.
+    // Down for the whole of the next week's pulse (Mon 09:00Z to Thu 09:00Z): skipped, and
+    // a second tick neither opens it nor skips it again (the team is not due until its next
+    // slot or digest).
     let calls = app.fake.calls_to("chat.postMessage").len();
-    for at in ["2026-12-10T12:00:00Z", "2026-12-10T12:01:00Z"] {
+    for (at, skipped) in [("2026-12-10T12:00:00Z", 1), ("2026-12-10T12:01:00Z", 0)] {
         app.state.clock.set(ts(at));
         let report = planner::tick(&app.state, ts(at)).await.unwrap();
-        assert_eq!((report.opened, report.skipped), (0, 1));
+        assert_eq!((report.opened, report.skipped), (0, skipped), "at {at}");
     }
     while worker::run_once(&app.state, ts("2026-12-10T12:01:00Z"))
         .await
@@ -623,5 +625,108 @@ async fn a_pulse_can_be_started_by_hand_before_any_cadence_is_chosen() {
     let opened = app.open_pulse("U0BOSS1", 5).await;
     assert_eq!(opened.invitees.len(), 5);
     assert_eq!(app.fake.calls_to("chat.postMessage").len(), 5);
+    app.stop().await;
+}
+
+/// The planner looks at a team only when its next slot or digest has come, or something that
+/// moves them changed: an idle tick reads no team at all, however large the org.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_tick_looks_at_no_team_until_its_time_or_a_change() {
+    let app = TestApp::spawn().await;
+    for manager in ["U0BOSS1", "U0BOSS2", "U0BOSS3"] {
+        app.team(manager, &sellers(manager, 5, &["Europe/Berlin"]))
+            .await;
+    }
+    set_org_cadence(
+        &app,
+        CadenceFlags {
+            tz: Some("Europe/Berlin".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let store = &app.state.store;
+    let due = |at: &str| {
+        let at = ts(at);
+        async move {
+            store
+                .teams_due_for_planning(at)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.manager_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        due("2026-11-30T08:00:00Z").await.len(),
+        3,
+        "a new cadence makes every team due"
+    );
+
+    planner::tick(&app.state, ts("2026-11-30T08:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        due("2026-11-30T08:00:00Z").await.is_empty(),
+        "nothing until the 09:00Z slot"
+    );
+    assert!(due("2026-11-30T08:59:59Z").await.is_empty());
+    assert_eq!(
+        due("2026-11-30T09:00:00Z").await.len(),
+        3,
+        "the slot's opening"
+    );
+
+    let report = planner::tick(&app.state, ts("2026-11-30T09:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(report.opened, 3);
+    assert!(due("2026-11-30T09:30:00Z").await.is_empty());
+
+    // A team's own cadence, and a seller's new time zone, make just that team due again.
+    let today = date(2026, 11, 23);
+    let weekly = CadenceFlags {
+        tz: Some("America/New_York".into()),
+        ..Default::default()
+    }
+    .apply(&Cadence::builtin_default(today), today)
+    .unwrap();
+    store
+        .set_cadence(
+            &CadenceScope::Manager("U0BOSS2".into()),
+            &weekly,
+            ts("2026-11-30T09:30:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        due("2026-11-30T09:30:00Z").await,
+        vec!["U0BOSS2".to_owned()]
+    );
+    planner::tick(&app.state, ts("2026-11-30T09:30:00Z"))
+        .await
+        .unwrap();
+    let moved = trustpulse::store::Person {
+        tz: Some("Asia/Tokyo".into()),
+        ..trustpulse::store::Person::from_id("U0BOSS3S2")
+    };
+    store
+        .upsert_person(&moved, ts("2026-11-30T09:31:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        due("2026-11-30T09:31:00Z").await,
+        vec!["U0BOSS3".to_owned()]
+    );
+    // The same facts again change nothing.
+    planner::tick(&app.state, ts("2026-11-30T09:31:00Z"))
+        .await
+        .unwrap();
+    store
+        .upsert_person(&moved, ts("2026-11-30T09:32:00Z"))
+        .await
+        .unwrap();
+    assert!(due("2026-11-30T09:32:00Z").await.is_empty());
     app.stop().await;
 }

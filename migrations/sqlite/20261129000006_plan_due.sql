@@ -1,0 +1,12 @@
+-- When the planner must next look at each team: its next slot opening or digest time. An idle
+-- tick then reads only this index, however large the org. Anything that can move those times
+-- (the roster, a cadence, a person's time zone) sets due_at to 0 and bumps version, so a
+-- planner that read the older version does not overwrite the change.
+CREATE TABLE plan_due (
+    manager_id TEXT PRIMARY KEY,
+    due_at     BIGINT NOT NULL,
+    version    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX plan_due_at ON plan_due (due_at);
+INSERT INTO plan_due (manager_id, due_at)
+    SELECT DISTINCT manager_id, 0 FROM memberships WHERE left_at IS NULL;

@@ -1,0 +1,108 @@
+//! When the planner must next look at each team (`plan_due`), so that a tick with nothing due
+//! reads one index range instead of every team's cadence, zones and waves.
+//!
+//! The planner writes a team's next time after planning it. Everything that can move that time
+//! (the roster, a cadence, a person's time zone) marks the team due now and bumps its version;
+//! the planner's write only lands on the version it read, so a change made while it planned is
+//! never overwritten.
+
+use jiff::Timestamp;
+use sqlx::AnyExecutor;
+
+use super::{Store, secs};
+
+/// A team the planner must look at now, and the version of its row it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanDue {
+    pub manager_id: String,
+    pub version: i64,
+}
+
+/// The due time stored for a team with nothing ever due (no cadence set).
+pub const NEVER: i64 = i64::MAX / 2;
+
+impl Store {
+    /// The teams whose next slot, digest or change is at or before `now`.
+    pub async fn teams_due_for_planning(&self, now: Timestamp) -> anyhow::Result<Vec<PlanDue>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT manager_id, version FROM plan_due WHERE due_at <= $1 ORDER BY manager_id",
+        )
+        .bind(secs(now))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(manager_id, version)| PlanDue {
+                manager_id,
+                version,
+            })
+            .collect())
+    }
+
+    /// Records when the planner must next look at `due.manager_id` (None: never, until
+    /// something changes), unless the team changed since it was read.
+    pub async fn plan_next(&self, due: &PlanDue, next: Option<Timestamp>) -> anyhow::Result<()> {
+        sqlx::query("UPDATE plan_due SET due_at = $3 WHERE manager_id = $1 AND version = $2")
+            .bind(&due.manager_id)
+            .bind(due.version)
+            .bind(next.map_or(NEVER, secs))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Every team due now (the org cadence changed).
+pub(super) async fn replan_all(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("UPDATE plan_due SET due_at = 0, version = version + 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `manager_id`'s team due now (its cadence or its manager's time zone changed).
+pub(super) async fn replan_team<'e>(
+    ex: impl AnyExecutor<'e>,
+    manager_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE plan_due SET due_at = 0, version = version + 1 WHERE manager_id = $1")
+        .bind(manager_id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// The team of `person_id` and the team they manage, due now (their time zone changed).
+pub(super) async fn replan_person<'e>(
+    ex: impl AnyExecutor<'e>,
+    person_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE plan_due SET due_at = 0, version = version + 1
+         WHERE manager_id = $1
+            OR manager_id IN (SELECT manager_id FROM memberships WHERE seller_id = $1 AND left_at IS NULL)",
+    )
+    .bind(person_id)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// After a roster import: a row for every current team, each due now; none for a team that
+/// no longer has sellers.
+pub(super) async fn rebuild(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM plan_due WHERE manager_id NOT IN
+            (SELECT manager_id FROM memberships WHERE left_at IS NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO plan_due (manager_id, due_at, version)
+         SELECT DISTINCT manager_id, 0, 0 FROM memberships WHERE left_at IS NULL
+         ON CONFLICT (manager_id) DO UPDATE SET due_at = 0, version = plan_due.version + 1",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
