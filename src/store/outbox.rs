@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyExecutor;
 
-use super::{Store, from_secs, new_id, secs};
+use super::{Store, from_secs, new_id, placeholders, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +138,50 @@ async fn insert_job<'e>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Rows per multi-row `INSERT` of [`enqueue_many`]: 8 parameters each, far under every
+/// backend's limit.
+const ENQUEUE_CHUNK: usize = 100;
+
+/// Queues many jobs, each unless already queued, with one statement per hundred rather than
+/// one each: a wave's invitations and reminders for a large team go in a few statements.
+pub(super) async fn enqueue_many(
+    conn: &mut sqlx::AnyConnection,
+    team_id: &str,
+    jobs: &[(Job, Timestamp)],
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    for chunk in jobs.chunks(ENQUEUE_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "({}, 'pending', {})",
+                    placeholders(1 + i * 8, 5),
+                    placeholders(6 + i * 8, 3)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+             VALUES {} ON CONFLICT (dedup_key) DO NOTHING",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (job, due_at) in chunk {
+            query = query
+                .bind(new_id())
+                .bind(team_id)
+                .bind(job.kind())
+                .bind(job.dedup_key())
+                .bind(serde_json::to_string(job)?)
+                .bind(secs(*due_at))
+                .bind(secs(now))
+                .bind(job.wave_id());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 impl Store {

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::outbox::{Job, enqueue, enqueue_or_bring_forward};
+use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
 use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
@@ -251,27 +251,38 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let team_id = team_id.unwrap_or_default();
+        // The snapshot, the invitations and the reminders (to every invitee alike) commit with
+        // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
+        for chunk in schedule.chunks(IN_LIST_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * 2, 2)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (person, _, _) in chunk {
+                query = query.bind(&wave.wave_id).bind(person);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let mut jobs: Vec<(Job, Timestamp)> = Vec::with_capacity(schedule.len() * 2);
         for (person, invite_at, remind_at) in &schedule {
-            sqlx::query("INSERT INTO wave_invitees (wave_id, person_id) VALUES ($1, $2)")
-                .bind(&wave.wave_id)
-                .bind(person)
-                .execute(&mut *tx)
-                .await?;
-            // The invitations and the reminders (to every invitee alike) commit with the wave,
-            // or nothing does.
             let invite = Job::Invite {
                 wave_id: wave.wave_id.clone(),
                 person_id: person.clone(),
             };
-            enqueue(&mut *tx, &team_id, &invite, *invite_at, now).await?;
+            jobs.push((invite, *invite_at));
             if let Some(remind_at) = remind_at {
                 let remind = Job::Remind {
                     wave_id: wave.wave_id.clone(),
                     person_id: person.clone(),
                 };
-                enqueue(&mut *tx, &team_id, &remind, *remind_at, now).await?;
+                jobs.push((remind, *remind_at));
             }
         }
+        enqueue_many(&mut tx, &team_id, &jobs, now).await?;
         tx.commit().await?;
         let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
         Ok(OpenedWave {

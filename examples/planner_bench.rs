@@ -1,0 +1,214 @@
+//! The planner at org scale, on SQLite: an idle tick, the tick that opens every team's pulse,
+//! the answers, and the tick that closes and releases every window.
+//!
+//! ```sh
+//! cargo run --release --example planner_bench                # 10,000 teams of 5 sellers
+//! cargo run --release --example planner_bench -- 2000 10    # teams, sellers per team
+//! ```
+//!
+//! Time is simulated (a manual clock): the org cadence is weekly, Monday 10:00 Berlin, open for
+//! three days. CPU time is the whole process's (all threads, SQLite's included), from `/proc`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use tokio::sync::Notify;
+use trustpulse::app::{AppState, Clock};
+use trustpulse::privacy::MinRespondents;
+use trustpulse::schedule::pacing::{Pacer, PacingConfig};
+use trustpulse::schedule::planner;
+use trustpulse::slack::client::SlackApi;
+use trustpulse::store::{CadenceScope, Store};
+use trustpulse::survey::Answers;
+use trustpulse::survey::cadence::{Cadence, CadenceFlags};
+use trustpulse::survey::roster::{Roster, RosterRow};
+
+/// User plus system CPU time of this process so far (all threads), in seconds.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn ts(text: &str) -> Timestamp {
+    text.parse().expect("a timestamp")
+}
+
+/// Runs `work`, returning its result with the wall and CPU time it took.
+async fn measured<T>(work: impl std::future::Future<Output = T>) -> (T, Duration, f64) {
+    let (wall, cpu) = (Instant::now(), cpu_secs());
+    let out = work.await;
+    (out, wall.elapsed(), cpu_secs() - cpu)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let teams: usize = args.next().map_or(Ok(10_000), |a| a.parse())?;
+    let per_team: usize = args.next().map_or(Ok(5), |a| a.parse())?;
+    let dir = tempfile::tempdir()?;
+    let url = format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("planner.db").display()
+    );
+    let store = Store::connect(&url).await?;
+
+    let rows: Vec<RosterRow<String>> = (0..teams * per_team)
+        .map(|i| RosterRow {
+            line: i as u64 + 2,
+            seller: format!("U0S{i:07}"),
+            manager: format!("U0M{:05}", i / per_team),
+        })
+        .collect();
+    let set_up = ts("2026-11-01T00:00:00Z");
+    let (imported, import_wall, _) =
+        measured(store.replace_roster(&Roster::from_rows(&rows)?, set_up)).await;
+    imported?;
+    let today = date(2026, 11, 23);
+    let cadence = CadenceFlags {
+        tz: Some("Europe/Berlin".into()),
+        ..Default::default()
+    }
+    .apply(&Cadence::builtin_default(today), today)?;
+    store
+        .set_cadence(&CadenceScope::Org, &cadence, set_up)
+        .await?;
+
+    let clock = Clock::manual(ts("2026-11-30T07:00:00Z"));
+    let state = AppState {
+        store: store.clone(),
+        // The planner calls no Slack method; nothing listens here.
+        slack: SlackApi::new("http://127.0.0.1:9/api/", &"xoxb-unused".to_owned().into()),
+        k: MinRespondents::default(),
+        release_policy: Default::default(),
+        signing_secrets: Arc::new(Vec::new()),
+        clock: clock.clone(),
+        lease: jiff::SignedDuration::from_secs(120),
+        pacer: Arc::new(Pacer::new(PacingConfig::default())),
+        worker_kick: Arc::new(Notify::new()),
+    };
+    let tick = |at: Timestamp| {
+        clock.set(at);
+        planner::tick(&state, at)
+    };
+
+    // The first tick after start-up looks at every team once.
+    let (first, first_wall, first_cpu) = measured(tick(ts("2026-11-30T07:00:00Z"))).await;
+    first?;
+
+    // Idle ticks (nothing due before the 09:00Z slot), for at least two seconds of wall time.
+    let mut idle_ticks = 0u32;
+    let mut at = ts("2026-11-30T07:01:00Z");
+    let (idle, idle_wall, idle_cpu) = measured(async {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) || idle_ticks < 10 {
+            let report = tick(at).await?;
+            anyhow::ensure!(report.opened == 0, "an idle tick opened a pulse");
+            idle_ticks += 1;
+            at += jiff::SignedDuration::from_secs(1);
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    idle?;
+
+    // The slot: every team's pulse opens and its invitations are queued.
+    let (opened, open_wall, _) = measured(tick(ts("2026-11-30T09:00:00Z"))).await;
+    let opened = opened?;
+
+    // Everyone answers, 64 at a time, as a busy Monday morning would.
+    let mut invitations: Vec<(String, String)> = Vec::with_capacity(teams * per_team);
+    for t in 0..teams {
+        let manager = format!("U0M{t:05}");
+        if let Some(wave) = store.open_wave_of(&manager).await? {
+            for person in store.invitees(&wave.wave_id).await? {
+                invitations.push((wave.wave_id.clone(), person));
+            }
+        }
+    }
+    let answer_at = ts("2026-11-30T09:30:00Z");
+    let (answered, answer_wall, answer_cpu) = measured(async {
+        for chunk in invitations.chunks(64) {
+            let tasks: Vec<_> = chunk
+                .iter()
+                .cloned()
+                .map(|(wave, person)| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let answers = Answers {
+                            care: 4,
+                            help: 3,
+                            trust: 5,
+                            comment: None,
+                        };
+                        store
+                            .record_submission(&wave, &person, &answers, answer_at)
+                            .await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await??;
+            }
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    answered?;
+
+    // Thursday 10:00 Berlin: every wave closes; its window is released.
+    let (closed, close_wall, _) = measured(tick(ts("2026-12-03T09:00:00Z"))).await;
+    let closed = closed?;
+    store.close().await;
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("planner on SQLite, {teams} teams of {per_team} sellers");
+    println!("| step | result | wall | CPU |");
+    println!("|---|---|---|---|");
+    println!(
+        "| roster import | {} sellers | {:.0} ms | |",
+        rows.len(),
+        ms(import_wall)
+    );
+    println!(
+        "| first tick (every team looked at) | | {:.0} ms | {:.0} ms |",
+        ms(first_wall),
+        first_cpu * 1000.0
+    );
+    println!(
+        "| idle tick (mean of {idle_ticks}) | nothing due | {:.2} ms | {:.2} ms |",
+        ms(idle_wall) / f64::from(idle_ticks),
+        idle_cpu * 1000.0 / f64::from(idle_ticks)
+    );
+    println!(
+        "| slot tick | {} pulses opened, {} invitations queued | {:.0} ms | |",
+        opened.opened,
+        invitations.len(),
+        ms(open_wall)
+    );
+    println!(
+        "| answers, 64 at a time | {} recorded | {:.0} ms ({:.0}/s) | {:.0} µs per answer |",
+        invitations.len(),
+        ms(answer_wall),
+        invitations.len() as f64 / answer_wall.as_secs_f64(),
+        answer_cpu * 1e6 / invitations.len() as f64
+    );
+    println!(
+        "| close tick | {} windows closed and released | {:.0} ms | |",
+        closed.closed,
+        ms(close_wall)
+    );
+    Ok(())
+}
