@@ -38,19 +38,9 @@ const DIGEST_GRACE: SignedDuration = SignedDuration::from_hours(12);
 pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport> {
     let store = &state.store;
     let mut report = TickReport::default();
-    for wave in store.waves_due_to_close(now).await? {
-        if waves::close_and_release(store, &wave, &state.release_policy, now)
-            .await?
-            .is_some()
-        {
-            report.closed += 1;
-        }
-    }
-    report.closed += waves::decide_undecided(store, &state.release_policy, now).await?;
-    // A scrub that could not finish after a release (a reader held the WAL) is retried here.
-    if let Err(e) = store.scrub().await {
-        tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
-    }
+    // Closes and releases what is due, then scrubs the disk once for all of it (and retries a
+    // scrub that could not finish before, when a reader held the WAL).
+    report.closed += waves::close_due_waves(store, &state.release_policy, now).await?;
     store.forget_released_jobs().await?;
     // Only the teams whose next slot or digest has come (or that changed): an idle tick reads
     // one index range, however large the org.

@@ -91,11 +91,48 @@ pub async fn close_and_release(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Option<WindowDecision>> {
+    let decision = close_one(store, wave, policy, now).await?;
+    scrub_after_release(store).await;
+    Ok(decision)
+}
+
+/// Closes every wave whose time has come, then scrubs the disk once for all their releases
+/// (a scrub per release made closing 10,000 windows take a minute). Returns how many closed.
+pub async fn close_due_waves(
+    store: &Store,
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<usize> {
+    let mut closed = 0;
+    for wave in store.waves_due_to_close(now).await? {
+        if close_one(store, &wave, policy, now).await?.is_some() {
+            closed += 1;
+        }
+    }
+    closed += decide_undecided(store, policy, now).await?;
+    scrub_after_release(store).await;
+    Ok(closed)
+}
+
+async fn close_one(
+    store: &Store,
+    wave: &Wave,
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<Option<WindowDecision>> {
     let decision = decide_window(store, Some(&wave.wave_id), &wave.window_id, policy, now).await?;
     if let Some(decision) = decision {
         tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
     }
     Ok(decision)
+}
+
+/// Makes released answers unreadable on disk (a no-op when nothing was released). Still due
+/// after a failure: the planner's next tick tries again.
+async fn scrub_after_release(store: &Store) {
+    if let Err(e) = store.scrub().await {
+        tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
+    }
 }
 
 /// Decides a window whose waves have all closed (after a crash between a close and its
@@ -116,6 +153,7 @@ pub async fn decide_undecided(
             decided += 1;
         }
     }
+    scrub_after_release(store).await;
     Ok(decided)
 }
 
@@ -171,12 +209,6 @@ async fn decide_window(
         // number under k.
         metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
             .increment(u64::from(window.tally.ballots()));
-    }
-    // Still due after a failure: the planner's next tick tries again.
-    if decision != WindowDecision::Hold
-        && let Err(e) = store.scrub().await
-    {
-        tracing::warn!(error = %e, "could not yet scrub released answers from the disk");
     }
     Ok(Some(decision))
 }
