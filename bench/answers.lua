@@ -1,7 +1,8 @@
 -- wrk script for the answer-path benchmark (bench/answers.sh). Each wrk thread sends its own
 -- file of pre-signed `view_submission` requests, one line each: timestamp, signature, body.
--- A request is never sent twice: a thread that runs out stops, and the run is reported as
--- short of invitees rather than measuring "already answered" refusals.
+-- For trustpulse a request is never sent twice: a thread that runs out stops, and the run is
+-- reported as short of invitees rather than measuring "already answered" refusals. The floor
+-- records nothing, so it cycles through its requests ("wrap").
 
 local threads = {}
 local next_id = 0
@@ -14,10 +15,12 @@ end
 
 local requests = {}
 local sent = 0
+local wrap = false
 failed = 0
 ran_out = 0
 
 function init(args)
+   wrap = args[2] == "wrap"
    local path = args[1] .. "-" .. id .. ".txt"
    for line in io.lines(path) do
       local ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
@@ -32,9 +35,13 @@ end
 function request()
    sent = sent + 1
    if sent > #requests then
-      ran_out = 1
-      wrk.thread:stop()
-      sent = #requests
+      if wrap then
+         sent = 1
+      else
+         ran_out = 1
+         wrk.thread:stop()
+         sent = #requests
+      end
    end
    return requests[sent]
 end

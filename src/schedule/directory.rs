@@ -26,9 +26,8 @@ pub async fn sync(state: &AppState, now: Timestamp) -> anyhow::Result<usize> {
             .users_page(cursor)
             .await
             .map_err(|e| anyhow::anyhow!("could not read Slack's user directory: {e}"))?;
-        for person in &people {
-            state.store.upsert_person(person, now).await?;
-        }
+        // One transaction per page: one wait for the disk per 200 people, not one each.
+        state.store.upsert_people(&people, now).await?;
         recorded += people.len();
         match next {
             Some(next) => cursor = Some(next),

@@ -41,7 +41,7 @@ pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
 use anyhow::Context;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -65,6 +65,8 @@ pub struct Store {
     /// queue in memory instead of racing pooled connections for SQLite's write lock.
     submission_pool: AnyPool,
     submissions: submission_writer::SubmissionQueue,
+    /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
+    write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     backend: Backend,
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
@@ -124,13 +126,19 @@ impl Store {
                 .connect_lazy(url)
                 .with_context(|| format!("could not open the database at {}", redact_url(url)))?
         };
-        let submissions =
-            submission_writer::SubmissionQueue::start(submission_pool.clone(), backend);
+        let write_gate = (backend == Backend::Sqlite && !memory)
+            .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+        let submissions = submission_writer::SubmissionQueue::start(
+            submission_pool.clone(),
+            backend,
+            write_gate.clone(),
+        );
         let store = Store {
             pool,
             bookkeeping,
             submission_pool,
             submissions,
+            write_gate,
             backend,
             // At start-up, whatever a crash may have left behind is scrubbed away.
             scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -157,14 +165,34 @@ impl Store {
         self.backend
     }
 
-    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
-    /// two writers queue on the busy timeout instead of one failing on lock upgrade.
-    async fn begin_write(&self) -> anyhow::Result<Transaction<'static, Any>> {
+    /// A write transaction. On SQLite it first takes this process's write gate, then the
+    /// database's write lock (`BEGIN IMMEDIATE`): writers queue in order, in memory, instead of
+    /// racing for the lock and sleeping in SQLite's busy handler (up to 100 ms a turn), which
+    /// is what made answers wait behind a directory sync.
+    async fn begin_write(&self) -> anyhow::Result<WriteTx> {
+        let gate = self.write_gate().await;
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         };
-        tx.context("could not start a database transaction")
+        Ok(WriteTx {
+            tx: tx.context("could not start a database transaction")?,
+            _gate: gate,
+        })
+    }
+
+    /// This process's turn to write to SQLite (None on PostgreSQL, whose writers lock rows, and
+    /// on an in-memory database, whose single connection already serialises everything).
+    pub(crate) async fn write_gate(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match &self.write_gate {
+            Some(gate) => Some(
+                gate.clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the write gate is never closed"),
+            ),
+            None => None,
+        }
     }
 
     /// Closes every connection, after a last scrub so a clean shutdown leaves the SQLite WAL
@@ -179,6 +207,36 @@ impl Store {
         self.submission_pool.close().await;
         self.bookkeeping.close().await;
         self.pool.close().await;
+    }
+}
+
+/// A write transaction holding the SQLite write gate until it commits or rolls back.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
     }
 }
 

@@ -13,6 +13,7 @@ impl Store {
         Ok(OutboxRound {
             conn: self.bookkeeping.acquire().await?,
             backend: self.backend,
+            store: self.clone(),
         })
     }
 
@@ -34,6 +35,8 @@ impl Store {
 pub struct OutboxRound {
     conn: PoolConnection<Any>,
     backend: Backend,
+    /// For the SQLite write gate: each statement takes its turn with the other writers.
+    store: Store,
 }
 
 impl OutboxRound {
@@ -50,6 +53,7 @@ impl OutboxRound {
             Backend::Sqlite => ("BEGIN IMMEDIATE", ""),
             Backend::Postgres => ("BEGIN", "FOR UPDATE SKIP LOCKED"),
         };
+        let _turn = self.store.write_gate().await;
         let mut tx = self.conn.begin_with(begin).await?;
         let mut rows: Vec<(String, String, i64)> = Vec::new();
         // Two statements rather than one with `OR`: each walks the `(state, due_at)` index in
@@ -98,6 +102,7 @@ impl OutboxRound {
         channel: &str,
         ts: &str,
     ) -> anyhow::Result<()> {
+        let _turn = self.store.write_gate().await;
         sqlx::query(
             "INSERT INTO wave_messages (wave_id, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -141,6 +146,7 @@ impl OutboxRound {
         error: Option<&str>,
         now: Timestamp,
     ) -> anyhow::Result<()> {
+        let _turn = self.store.write_gate().await;
         sqlx::query(
             "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
              WHERE job_id = $1 AND state = 'sending'",
@@ -198,6 +204,7 @@ impl OutboxRound {
             for id in chunk {
                 query = query.bind(*id);
             }
+            let _turn = self.store.write_gate().await;
             query.execute(&mut *self.conn).await?;
         }
         Ok(())

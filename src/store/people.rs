@@ -87,38 +87,14 @@ impl Store {
     /// Records what Slack says about a person. The opt-out choice is the person's own and is
     /// kept as it is.
     pub async fn upsert_person(&self, person: &Person, now: Timestamp) -> anyhow::Result<()> {
+        self.upsert_people(std::slice::from_ref(person), now).await
+    }
+
+    /// [`Store::upsert_person`] for many people, in one transaction.
+    pub async fn upsert_people(&self, people: &[Person], now: Timestamp) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
-        let known: Option<(Option<String>, i64, i64)> =
-            sqlx::query_as("SELECT tz, is_bot, is_deactivated FROM people WHERE person_id = $1")
-                .bind(&person.person_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO people (person_id, display_name, email, tz, is_bot, is_deactivated, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (person_id) DO UPDATE SET
-                display_name = excluded.display_name, email = excluded.email, tz = excluded.tz,
-                is_bot = excluded.is_bot, is_deactivated = excluded.is_deactivated,
-                updated_at = excluded.updated_at",
-        )
-        .bind(&person.person_id)
-        .bind(&person.display_name)
-        .bind(&person.email)
-        .bind(&person.tz)
-        .bind(i64::from(person.is_bot))
-        .bind(i64::from(person.is_deactivated))
-        .bind(secs(now))
-        .execute(&mut *tx)
-        .await?;
-        // A new time zone, or someone who can no longer be asked, moves their team's openings
-        // (with `--tz seller`) and, for a manager, their digest time.
-        let now_known = (
-            person.tz.clone(),
-            i64::from(person.is_bot),
-            i64::from(person.is_deactivated),
-        );
-        if known != Some(now_known) {
-            plan_due::replan_person(&mut *tx, &person.person_id).await?;
+        for person in people {
+            upsert_in(&mut tx, person, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -212,4 +188,47 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Records one person inside `conn`'s transaction; marks their team for planning if their time
+/// zone or whether they can be asked changed.
+async fn upsert_in(
+    conn: &mut sqlx::AnyConnection,
+    person: &Person,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let tx = conn;
+    let known: Option<(Option<String>, i64, i64)> =
+        sqlx::query_as("SELECT tz, is_bot, is_deactivated FROM people WHERE person_id = $1")
+            .bind(&person.person_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    sqlx::query(
+            "INSERT INTO people (person_id, display_name, email, tz, is_bot, is_deactivated, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (person_id) DO UPDATE SET
+                display_name = excluded.display_name, email = excluded.email, tz = excluded.tz,
+                is_bot = excluded.is_bot, is_deactivated = excluded.is_deactivated,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&person.person_id)
+        .bind(&person.display_name)
+        .bind(&person.email)
+        .bind(&person.tz)
+        .bind(i64::from(person.is_bot))
+        .bind(i64::from(person.is_deactivated))
+        .bind(secs(now))
+        .execute(&mut *tx)
+        .await?;
+    // A new time zone, or someone who can no longer be asked, moves their team's openings
+    // (with `--tz seller`) and, for a manager, their digest time.
+    let now_known = (
+        person.tz.clone(),
+        i64::from(person.is_bot),
+        i64::from(person.is_deactivated),
+    );
+    if known != Some(now_known) {
+        plan_due::replan_person(&mut *tx, &person.person_id).await?;
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use super::outbox::{Job, enqueue};
 use super::{Backend, Store, from_secs, secs};
@@ -215,7 +215,7 @@ impl Store {
 
 /// A window's facts, read inside the deciding transaction.
 async fn window_state(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     window_id: &str,
     manager_id: String,
     k: i64,
@@ -224,7 +224,7 @@ async fn window_state(
         "SELECT b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id WHERE w.window_id = $1",
     )
     .bind(window_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let ballots: Vec<Ballot> = ballots
         .into_iter()
@@ -234,23 +234,23 @@ async fn window_state(
         "SELECT c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id WHERE w.window_id = $1 ORDER BY c.comment_id",
     )
     .bind(window_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let invited: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = $1",
     )
     .bind(window_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let waves_closed: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM waves WHERE window_id = $1 AND state = 'closed'")
             .bind(window_id)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
     let respondents: i64 =
         sqlx::query_scalar("SELECT COUNT(DISTINCT token) FROM participation WHERE window_id = $1")
             .bind(window_id)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
     Ok(WindowState {
         window_id: window_id.to_owned(),
@@ -267,7 +267,7 @@ async fn window_state(
 /// Freezes the release and forgets everything it was computed from (inside the deciding
 /// transaction).
 async fn release_in(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     state: &WindowState,
     release: &Release,
     now: Timestamp,
@@ -278,7 +278,7 @@ async fn release_in(
     .bind(&state.window_id)
     .bind(secs(now))
     .bind(i64::from(state.waves_closed))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     // The count HR may see, stored only when the window reached k; the manager sees the body.
     let respondents = match release.body {
@@ -298,7 +298,7 @@ async fn release_in(
     .bind(i64::from(state.invited))
     .bind(serde_json::to_string(release)?)
     .bind(secs(now))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     for sql in [
         "DELETE FROM window_keys WHERE window_id = $1",
@@ -313,7 +313,7 @@ async fn release_in(
     ] {
         sqlx::query(sql)
             .bind(&state.window_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
@@ -322,7 +322,7 @@ async fn release_in(
 /// Queues the "this pulse closed" update of every invitation and reminder of a closing wave:
 /// each of its messages is updated alike, whoever answered.
 async fn queue_close_updates(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     wave_id: &str,
     now: Timestamp,
 ) -> anyhow::Result<()> {
@@ -330,11 +330,11 @@ async fn queue_close_updates(
         "SELECT channel, ts FROM wave_messages WHERE wave_id = $1 ORDER BY channel, ts",
     )
     .bind(wave_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let team_id: Option<String> =
         sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     let team_id = team_id.unwrap_or_default();
     for (channel, ts) in messages {
@@ -343,11 +343,11 @@ async fn queue_close_updates(
             channel,
             ts,
         };
-        enqueue(&mut **tx, &team_id, &job, now, now).await?;
+        enqueue(&mut *tx, &team_id, &job, now, now).await?;
     }
     sqlx::query("DELETE FROM wave_messages WHERE wave_id = $1")
         .bind(wave_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

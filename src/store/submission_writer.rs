@@ -58,9 +58,9 @@ pub(super) struct SubmissionQueue {
 
 impl SubmissionQueue {
     /// Starts the writer task on `pool` (which should hold one connection).
-    pub(super) fn start(pool: AnyPool, backend: Backend) -> SubmissionQueue {
+    pub(super) fn start(pool: AnyPool, backend: Backend, gate: Option<Gate>) -> SubmissionQueue {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, backend, rx));
+        tokio::spawn(run(pool, backend, gate, rx));
         SubmissionQueue { tx }
     }
 
@@ -76,7 +76,10 @@ impl SubmissionQueue {
     }
 }
 
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Pending>) {
+/// The process's SQLite write gate (see `Store::begin_write`).
+type Gate = std::sync::Arc<tokio::sync::Semaphore>;
+
+async fn run(pool: AnyPool, backend: Backend, gate: Option<Gate>, mut rx: mpsc::Receiver<Pending>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     // `recv_many` waits for the first submission, then takes every one already queued: while
     // a batch commits, the next one gathers.
@@ -84,7 +87,7 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Pending>) {
         let batch = std::mem::take(&mut waiting);
         let (submissions, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|p| (p.submission, p.reply)).unzip();
-        let outcomes = write_batch(&pool, backend, submissions).await;
+        let outcomes = write_batch(&pool, backend, gate.as_ref(), submissions).await;
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A handler that has gone (its client hung up) finds the answer recorded if it
             // tries again: "already answered".
@@ -98,11 +101,21 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Pending>) {
 pub(super) async fn write_batch(
     pool: &AnyPool,
     backend: Backend,
+    gate: Option<&Gate>,
     batch: Vec<Submission>,
 ) -> Vec<Result<(), SubmissionError>> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.shuffle(&mut rand::rng());
     let shuffled: Vec<&Submission> = order.iter().map(|&i| &batch[i]).collect();
+    let _turn = match gate {
+        Some(gate) => Some(
+            gate.clone()
+                .acquire_owned()
+                .await
+                .expect("the write gate is never closed"),
+        ),
+        None => None,
+    };
     let written = match pool.acquire().await {
         Ok(mut conn) => {
             let written = async {

@@ -62,7 +62,13 @@ impl Store {
         &self,
         batch: Vec<Submission>,
     ) -> Vec<Result<(), SubmissionError>> {
-        submission_writer::write_batch(&self.submission_pool, self.backend, batch).await
+        submission_writer::write_batch(
+            &self.submission_pool,
+            self.backend,
+            self.write_gate.as_ref(),
+            batch,
+        )
+        .await
     }
 
     /// Whether `person_id` has answered the wave, recomputed from the window key. Possible only
