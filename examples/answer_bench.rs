@@ -193,19 +193,17 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     }
     eprintln!("set-up took {:.1} s", started.elapsed().as_secs_f64());
 
-    // Which wave each seller was invited to, read from the database the commands wrote.
-    let store = trustpulse::store::Store::connect(&setup.db_url).await?;
-    let mut invited: Vec<(String, String)> = Vec::with_capacity(options.sellers);
-    for t in 0..teams {
-        let wave = store
-            .open_wave_of(&manager(t))
-            .await?
-            .context("a wave was not opened")?;
-        for person in store.invitees(&wave.wave_id).await? {
-            invited.push((person, wave.wave_id.clone()));
-        }
-    }
-    store.close().await;
+    // Which wave each seller was invited to, read from the database the commands wrote (with
+    // plain SQL: opening it as a `Store` would migrate it, and `--binary` may be older).
+    let mut invited: Vec<(String, String)> = {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&setup.db_url).await?;
+        let rows = sqlx::query_as("SELECT person_id, wave_id FROM wave_invitees")
+            .fetch_all(&mut conn)
+            .await?;
+        conn.close().await?;
+        rows
+    };
     // Interleave teams, as answers arrive in a real org.
     invited.sort_by_key(|(person, _)| {
         let n: usize = person[3..].parse().unwrap_or(0);

@@ -25,6 +25,10 @@ use crate::survey::{Ballot, Comment};
 
 use super::submissions::SubmissionError;
 
+/// The statements of a batch have as many rows as it has submissions, so each size is a new
+/// statement: they are not kept in the connection's statement cache (`persistent(false)`),
+/// which would otherwise fill with hundreds of one-off statements.
+///
 /// The most submissions one transaction takes. Bounded so that every `IN (…)` list stays one
 /// statement and a batch never holds the write lock for long.
 pub const MAX_BATCH: usize = 256;
@@ -250,7 +254,8 @@ async fn wave_facts(
     );
     let mut query = sqlx::query_as::<_, (String, String, String, i64, Option<Vec<u8>>)>(
         sqlx::AssertSqlSafe(sql),
-    );
+    )
+    .persistent(false);
     for id in &wave_ids {
         query = query.bind(*id);
     }
@@ -288,7 +293,8 @@ async fn invited_pairs<'b>(
         placeholders(1, wave_ids.len()),
         placeholders(1 + wave_ids.len(), person_ids.len())
     );
-    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+    let mut query =
+        sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in wave_ids.iter().chain(&person_ids) {
         query = query.bind(*id);
     }
@@ -320,7 +326,8 @@ async fn insert_tokens(
          ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
         values.join(", ")
     );
-    let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
+    let mut query =
+        sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (i, token) in tokens {
         let wave_id = batch[*i].wave_id.as_str();
         query = query
@@ -351,7 +358,7 @@ async fn insert_ballots(
         "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES {}",
         values.join(", ")
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for &i in recorded {
         let s = batch[i];
         query = query
@@ -388,7 +395,7 @@ async fn insert_comments(
         "INSERT INTO comments (comment_id, wave_id, body) VALUES {}",
         values.join(", ")
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for s in with_comment {
         let body = s.comment.as_ref().map(Comment::as_str).unwrap_or_default();
         query = query.bind(new_id()).bind(s.wave_id.as_str()).bind(body);
