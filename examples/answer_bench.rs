@@ -137,6 +137,10 @@ impl Setup {
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("SLACK_API_URL", self.fake.api_url())
             .env("RUST_LOG", "warn");
+        // Allocator settings pass through, for memory experiments.
+        if let Ok(arenas) = std::env::var("MALLOC_ARENA_MAX") {
+            command.env("MALLOC_ARENA_MAX", arenas);
+        }
         command
     }
 }
@@ -239,6 +243,11 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let (wide, rest) = invited.split_at(n * 60 / 100);
     let (narrow, paced) = rest.split_at(n * 35 / 100);
     let work = setup.dir.path();
+    eprintln!(
+        "peak RSS before any answer: trustpulse {} MiB, floor {} MiB",
+        serve.peak_rss_kib()? / 1024,
+        floor.peak_rss_kib()? / 1024
+    );
     let mut report = Report::default();
     for (name, server) in [("trustpulse", &serve), ("floor", &floor)] {
         let wide_run = wrk(work, server, wide, 64, options.seconds)?;

@@ -128,6 +128,25 @@ async fn main() -> anyhow::Result<()> {
     let (opened, open_wall, _) = measured(tick(ts("2026-11-30T09:00:00Z"))).await;
     let opened = opened?;
 
+    // Idle ticks again, now with every team's pulse open and 2 jobs per seller queued.
+    let mut open_ticks = 0u32;
+    let mut at = ts("2026-11-30T09:01:00Z");
+    let (open_idle, open_idle_wall, open_idle_cpu) = measured(async {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) || open_ticks < 10 {
+            let report = tick(at).await?;
+            anyhow::ensure!(
+                report.opened == 0 && report.closed == 0,
+                "an idle tick did something"
+            );
+            open_ticks += 1;
+            at += jiff::SignedDuration::from_secs(1);
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    open_idle?;
+
     // Everyone answers, 64 at a time, as a busy Monday morning would.
     let mut invitations: Vec<(String, String)> = Vec::with_capacity(teams * per_team);
     for t in 0..teams {
@@ -191,6 +210,11 @@ async fn main() -> anyhow::Result<()> {
         "| idle tick (mean of {idle_ticks}) | nothing due | {:.2} ms | {:.2} ms |",
         ms(idle_wall) / f64::from(idle_ticks),
         idle_cpu * 1000.0 / f64::from(idle_ticks)
+    );
+    println!(
+        "| idle tick with every pulse open (mean of {open_ticks}) | nothing due | {:.2} ms | {:.2} ms |",
+        ms(open_idle_wall) / f64::from(open_ticks),
+        open_idle_cpu * 1000.0 / f64::from(open_ticks)
     );
     println!(
         "| slot tick | {} pulses opened, {} invitations queued | {:.0} ms | |",

@@ -109,7 +109,9 @@ pub async fn close_due_waves(
             closed += 1;
         }
     }
-    closed += decide_undecided(store, policy, now).await?;
+    if store.first_undecided_check() {
+        closed += decide_undecided(store, policy, now).await?;
+    }
     scrub_after_release(store).await;
     Ok(closed)
 }

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::app_state::AppState;
 use crate::slack::client::{CALL_TIMEOUT, SlackError};
 use crate::slack::outbound::{Delivery, NotDelivered, Prefetched, deliver};
-use crate::store::{ClaimedJob, InstallationState, OutboxRound};
+use crate::store::{ClaimedJob, InstallationState, Job, OutboxRound};
 
 /// Rows claimed per round.
 pub const BATCH: i64 = 100;
@@ -81,6 +81,11 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
         let stop = handle(state, &mut round, claimed, &prefetched, now, &mut report)
             .instrument(span)
             .await?;
+        if matches!(claimed.job, Job::CloseMessage { .. }) {
+            // Now marked, whatever its outcome: the next tick forgets it if its window is
+            // released.
+            state.store.close_updates_may_have_finished();
+        }
         // After a 429, an auth failure or a spent workspace budget, the rest of the batch goes
         // back untouched, due when sending can resume.
         if let Some((reason, until)) = stop {

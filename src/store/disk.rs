@@ -159,34 +159,50 @@ pub struct FreeSpaceFindings {
 /// Reads the database file and its WAL as bytes and checks that every free page and every free
 /// block inside a b-tree page is zeroed: what `secure_delete` promises, checked on the disk.
 pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
-    let bytes = std::fs::read(db)?;
+    // Page by page with positioned reads: the scan runs at start-up, and reading a large
+    // database whole would make it the process's peak memory.
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(db)?;
+    let len = file.metadata()?.len();
+    let mut head = [0u8; 100];
     anyhow::ensure!(
-        bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0"),
+        len >= 100
+            && file.read_exact_at(&mut head, 0).is_ok()
+            && head.starts_with(b"SQLite format 3\0"),
         "{} is not a SQLite database",
         db.display()
     );
-    let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+    let page_size = match u16::from_be_bytes([head[16], head[17]]) {
         1 => 65536,
         n => usize::from(n),
     };
-    let usable = page_size - usize::from(bytes[20]);
+    let usable = page_size - usize::from(head[20]);
     let mut findings = FreeSpaceFindings {
-        pages: (bytes.len() / page_size) as u64,
+        pages: len / page_size as u64,
         ..FreeSpaceFindings::default()
     };
-    let page = |n: u32| -> Option<&[u8]> {
-        let start = (n as usize).checked_sub(1)? * page_size;
-        bytes.get(start..start + page_size)
+    let pages = findings.pages;
+    let read_page = |n: u32, buf: &mut Vec<u8>| -> bool {
+        buf.resize(page_size, 0);
+        n >= 1
+            && u64::from(n) <= pages
+            && file
+                .read_exact_at(buf, u64::from(n - 1) * page_size as u64)
+                .is_ok()
     };
+    let (mut data, mut leaf_data) = (Vec::new(), Vec::new());
 
     // The freelist: trunk pages list leaf pages; with secure_delete every freed page is zeroed
     // before it joins the list, so a trunk holds nothing past its list and a leaf nothing at all.
-    let mut trunk = be32(&bytes[32..36]);
+    let mut trunk = be32(&head[32..36]);
     let mut seen = 0;
+    let mut free_pages = 0;
     while trunk != 0 && seen <= findings.pages {
         seen += 1;
-        let Some(data) = page(trunk) else { break };
-        findings.free_pages += 1;
+        if !read_page(trunk, &mut data) {
+            break;
+        }
+        free_pages += 1;
         let leaves = be32(&data[4..8]) as usize;
         let list_end = 8 + 4 * leaves;
         if data
@@ -199,8 +215,8 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
         }
         for i in 0..leaves.min((usable - 8) / 4) {
             let leaf = be32(&data[8 + 4 * i..12 + 4 * i]);
-            findings.free_pages += 1;
-            if page(leaf).is_some_and(|d| !all_zero(&d[..usable])) {
+            free_pages += 1;
+            if read_page(leaf, &mut leaf_data) && !all_zero(&leaf_data[..usable]) {
                 findings
                     .dirty
                     .push(format!("free page {leaf} holds old bytes"));
@@ -208,19 +224,27 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
         }
         trunk = be32(&data[0..4]);
     }
+    findings.free_pages = free_pages;
 
     for n in 1..=findings.pages as u32 {
-        let data = page(n).expect("within the file");
+        anyhow::ensure!(
+            read_page(n, &mut data),
+            "could not read page {n} of {}",
+            db.display()
+        );
         let header = if n == 1 { 100 } else { 0 };
-        check_free_blocks(data, header, usable, &format!("page {n}"), &mut findings);
+        check_free_blocks(&data, header, usable, &format!("page {n}"), &mut findings);
     }
 
     let wal = wal_path(db);
-    if let Ok(wal_bytes) = std::fs::read(&wal)
-        && wal_bytes.len() > 32
-    {
+    if let Ok(wal_file) = std::fs::File::open(&wal) {
         let frame = 24 + page_size;
-        for (i, chunk) in wal_bytes[32..].chunks_exact(frame).enumerate() {
+        let wal_len = wal_file.metadata()?.len();
+        let mut chunk = vec![0u8; frame];
+        let mut at = 32u64;
+        let mut i = 0;
+        while at + frame as u64 <= wal_len && wal_file.read_exact_at(&mut chunk, at).is_ok() {
+            i += 1;
             findings.wal_frames += 1;
             let page_no = be32(&chunk[0..4]);
             let header = if page_no == 1 { 100 } else { 0 };
@@ -228,9 +252,10 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
                 &chunk[24..],
                 header,
                 usable,
-                &format!("WAL frame {} (page {page_no})", i + 1),
+                &format!("WAL frame {i} (page {page_no})"),
                 &mut findings,
             );
+            at += frame as u64;
         }
     }
     Ok(findings)

@@ -71,6 +71,11 @@ pub struct Store {
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
     scrub_due: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set when close updates may have finished (and at start-up): the next tick then deletes
+    /// those of released windows. Unset, an idle tick does not look at the outbox at all.
+    close_updates_finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether this process has looked for windows left undecided by an older version.
+    undecided_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Whether this process has checked the SQLite file's free space (see `disk.rs`).
     free_space_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite database file, for the checks of `trustpulse audit` that read it directly.
@@ -143,6 +148,8 @@ impl Store {
             // At start-up, whatever a crash may have left behind is scrubbed away.
             scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             free_space_checked: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            close_updates_finished: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            undecided_checked: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sqlite_path,
         };
         Ok(store)

@@ -134,6 +134,10 @@ impl Store {
     /// Deletes the finished per-person outbox rows (the "closed" updates) of released windows:
     /// after a release, nothing in the outbox says who was sent what. Returns how many.
     pub async fn forget_released_jobs(&self) -> anyhow::Result<u64> {
+        use std::sync::atomic::Ordering;
+        if !self.close_updates_finished.swap(false, Ordering::SeqCst) {
+            return Ok(0);
+        }
         let done = sqlx::query(
             "DELETE FROM outbox WHERE wave_id IN (
                 SELECT w.wave_id FROM waves w JOIN windows x ON x.window_id = w.window_id
@@ -141,8 +145,27 @@ impl Store {
              AND state NOT IN ('pending', 'sending')",
         )
         .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await;
+        if done.is_err() {
+            self.close_updates_finished.store(true, Ordering::SeqCst);
+        }
+        Ok(done?.rows_affected())
+    }
+
+    /// Says that close updates may have finished, for the next tick's
+    /// [`Store::forget_released_jobs`].
+    pub fn close_updates_may_have_finished(&self) {
+        self.close_updates_finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True the first time it is asked in this process: windows left undecided by an older
+    /// version (whose close and decision were two transactions) are looked for once, at
+    /// start-up, not on every tick.
+    pub fn first_undecided_check(&self) -> bool {
+        !self
+            .undecided_checked
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The team's releases, oldest first, the last `limit` of them.
