@@ -157,11 +157,24 @@ impl Application {
                 .with_graceful_shutdown(async move { metrics_stop.cancelled().await })
                 .into_future(),
         );
+        // Histogram samples wait in memory until folded into their buckets: at a scrape, or
+        // here. Without it a process nobody scrapes would grow with every request.
+        let upkeep_stop = shutdown.clone();
+        let upkeep_task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = upkeep_stop.cancelled() => return,
+                    _ = every.tick() => crate::telemetry::metrics().run_upkeep(),
+                }
+            }
+        });
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
         shutdown.cancel();
         let _ = metrics_task.await;
+        let _ = upkeep_task.await;
         if let Some(task) = worker_task {
             let _ = task.await;
         }
