@@ -13,3 +13,7 @@ INSERT INTO plan_due (manager_id, due_at)
 
 -- The waves a tick must close: found through an index, not by reading every open wave.
 CREATE INDEX waves_open_closing ON waves (closes_at) WHERE state = 'open';
+
+-- A window's waves, read by every close and release: without it each release read every wave
+-- ever opened, several times over.
+CREATE INDEX waves_window ON waves (window_id, state);

@@ -96,6 +96,11 @@ pub async fn close_and_release(
     Ok(decision)
 }
 
+/// Waves closed and decided per transaction by the planner: one wait for the disk for all of
+/// them, while the write lock is held for a few tens of milliseconds at most (about a
+/// millisecond of statements per window), so answers arriving meanwhile are not held long.
+const CLOSE_BATCH: usize = 16;
+
 /// Closes every wave whose time has come, then scrubs the disk once for all their releases
 /// (a scrub per release made closing 10,000 windows take a minute). Returns how many closed.
 pub async fn close_due_waves(
@@ -104,8 +109,22 @@ pub async fn close_due_waves(
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     let mut closed = 0;
-    for wave in store.waves_due_to_close(now).await? {
-        if close_one(store, &wave, policy, now).await?.is_some() {
+    let due = store.waves_due_to_close(now).await?;
+    for chunk in due.chunks(CLOSE_BATCH) {
+        let items: Vec<(Option<&str>, &str)> = chunk
+            .iter()
+            .map(|w| (Some(w.wave_id.as_str()), w.window_id.as_str()))
+            .collect();
+        let mut decisions = Vec::new();
+        let outcomes = store
+            .close_and_decide_many(&items, now, decider(policy, now, &mut decisions))
+            .await?;
+        let mut decisions = decisions.into_iter();
+        for (wave, outcome) in chunk.iter().zip(outcomes) {
+            let Some((window, _)) = outcome else { continue };
+            let decision = decisions.next().expect("one decision per window decided");
+            tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
+            count_decision(&window, decision);
             closed += 1;
         }
     }
@@ -166,39 +185,59 @@ async fn decide_window(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Option<WindowDecision>> {
-    let mut decision = None;
+    let mut decisions = Vec::new();
     let outcome = store
-        .close_and_decide(wave_id, window_id, now, |window| {
-            let decided = decide(
-                window.respondents,
-                window.k,
-                window.waves_closed,
-                policy.max_window_waves,
-            );
-            decision = Some(decided);
-            match decided {
-                WindowDecision::Hold => StoreDecision::Hold,
-                WindowDecision::Release | WindowDecision::ReleaseShort => {
-                    let facts = WindowFacts {
-                        tally: window.tally,
-                        respondents: window.respondents,
-                        invited: window.invited,
-                        comments: window.comments.clone(),
-                        window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
-                        waves: window.waves_closed,
-                    };
-                    let thresholds = Thresholds {
-                        k: window.k,
-                        comment_minimum: policy.comment_minimum(window.k),
-                    };
-                    StoreDecision::Release(compute_release(facts, thresholds))
-                }
-            }
-        })
+        .close_and_decide(
+            wave_id,
+            window_id,
+            now,
+            decider(policy, now, &mut decisions),
+        )
         .await?;
-    let (Some((window, _)), Some(decision)) = (outcome, decision) else {
+    let (Some((window, _)), Some(decision)) = (outcome, decisions.pop()) else {
         return Ok(None);
     };
+    count_decision(&window, decision);
+    Ok(Some(decision))
+}
+
+/// Turns a window's facts into the store's decision, by the release policy, and keeps the
+/// policy's own word for each (in `decisions`, one per window decided, in order).
+fn decider<'a>(
+    policy: &'a ReleasePolicy,
+    now: Timestamp,
+    decisions: &'a mut Vec<WindowDecision>,
+) -> impl FnMut(&crate::store::WindowState) -> StoreDecision + 'a {
+    move |window| {
+        let decided = decide(
+            window.respondents,
+            window.k,
+            window.waves_closed,
+            policy.max_window_waves,
+        );
+        decisions.push(decided);
+        match decided {
+            WindowDecision::Hold => StoreDecision::Hold,
+            WindowDecision::Release | WindowDecision::ReleaseShort => {
+                let facts = WindowFacts {
+                    tally: window.tally,
+                    respondents: window.respondents,
+                    invited: window.invited,
+                    comments: window.comments.clone(),
+                    window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
+                    waves: window.waves_closed,
+                };
+                let thresholds = Thresholds {
+                    k: window.k,
+                    comment_minimum: policy.comment_minimum(window.k),
+                };
+                StoreDecision::Release(compute_release(facts, thresholds))
+            }
+        }
+    }
+}
+
+fn count_decision(window: &crate::store::WindowState, decision: WindowDecision) {
     let outcome = match decision {
         WindowDecision::Release => "released",
         WindowDecision::Hold => "held",
@@ -212,5 +251,4 @@ async fn decide_window(
         metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
             .increment(u64::from(window.tally.ballots()));
     }
-    Ok(Some(decision))
 }

@@ -64,7 +64,50 @@ impl Store {
         now: Timestamp,
         decide: impl FnOnce(&WindowState) -> WindowDecision,
     ) -> anyhow::Result<Option<(WindowState, WindowDecision)>> {
+        let mut decide = Some(decide);
+        let mut outcomes = self
+            .close_and_decide_many(&[(wave_id, window_id)], now, |state| {
+                (decide.take().expect("one window, one decision"))(state)
+            })
+            .await?;
+        Ok(outcomes.pop().flatten())
+    }
+
+    /// [`Store::close_and_decide`] for several waves in one transaction (one wait for the disk
+    /// for all of them), each outcome in the order given. `decide` is called once per window
+    /// that is decided, in that order.
+    pub async fn close_and_decide_many(
+        &self,
+        items: &[(Option<&str>, &str)],
+        now: Timestamp,
+        mut decide: impl FnMut(&WindowState) -> WindowDecision,
+    ) -> anyhow::Result<Vec<Option<(WindowState, WindowDecision)>>> {
         let mut tx = self.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (wave_id, window_id) in items {
+            outcomes.push(
+                self.close_and_decide_in(&mut tx, *wave_id, window_id, now, &mut decide)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, Some((_, WindowDecision::Release(_)))))
+        {
+            self.scrub_needed();
+        }
+        Ok(outcomes)
+    }
+
+    async fn close_and_decide_in(
+        &self,
+        tx: &mut AnyConnection,
+        wave_id: Option<&str>,
+        window_id: &str,
+        now: Timestamp,
+        decide: &mut impl FnMut(&WindowState) -> WindowDecision,
+    ) -> anyhow::Result<Option<(WindowState, WindowDecision)>> {
         if let Some(wave_id) = wave_id {
             let closed = sqlx::query(
                 "UPDATE waves SET state = 'closed', closed_at = $2 WHERE wave_id = $1 AND state = 'open'",
@@ -73,11 +116,11 @@ impl Store {
             .bind(secs(now))
             .execute(&mut *tx)
             .await?;
+            // Not open (another replica closed it): nothing was written for it.
             if closed.rows_affected() == 0 {
-                tx.rollback().await?;
                 return Ok(None);
             }
-            queue_close_updates(&mut tx, wave_id, now).await?;
+            queue_close_updates(tx, wave_id, now).await?;
         }
         let lock = match self.backend {
             Backend::Sqlite => "",
@@ -90,10 +133,9 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((manager_id, k)) = window else {
-            tx.commit().await?;
             return Ok(None);
         };
-        let state = window_state(&mut tx, window_id, manager_id, k).await?;
+        let state = window_state(tx, window_id, manager_id, k).await?;
         let decision = decide(&state);
         match &decision {
             WindowDecision::Hold => {
@@ -107,12 +149,8 @@ impl Store {
                 .await?;
             }
             WindowDecision::Release(release) => {
-                release_in(&mut tx, &state, release, now).await?;
+                release_in(tx, &state, release, now).await?;
             }
-        }
-        tx.commit().await?;
-        if matches!(decision, WindowDecision::Release(_)) {
-            self.scrub_needed();
         }
         Ok(Some((state, decision)))
     }

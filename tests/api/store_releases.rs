@@ -54,6 +54,32 @@ on_both_backends! {
         }
     }
 
+    async fn waves_due_together_are_each_decided_on_their_own(store: Store) {
+        // Three teams: one with enough answers, one short of k, one already closed by hand.
+        import_teams(&store, &[team("U0BOSS1", 6), team("U0BOSS2", 6), team("U0BOSS3", 6)]).await;
+        let closes = ts("2026-11-26T10:00:00Z");
+        let mut opened = Vec::new();
+        for manager in ["U0BOSS1", "U0BOSS2", "U0BOSS3"] {
+            opened.push(open_wave_at(&store, manager, "2026-11-23", closes).await.unwrap());
+        }
+        for seller in &opened[0].invitees[..5] {
+            store.record_submission(&opened[0].wave.wave_id, seller, &answers(4, 4, 4), now()).await.unwrap();
+        }
+        for seller in &opened[1].invitees[..2] {
+            store.record_submission(&opened[1].wave.wave_id, seller, &answers(2, 2, 2), now()).await.unwrap();
+        }
+        let policy = ReleasePolicy::default();
+        waves::close_and_release(&store, &opened[2].wave, &policy, now()).await.unwrap();
+
+        assert_eq!(waves::close_due_waves(&store, &policy, closes).await.unwrap(), 2);
+        let released = store.release_bytes(&opened[0].wave.window_id).await.unwrap();
+        assert!(released.is_some_and(|r| r.contains("\"respondents\":5")));
+        assert!(store.release_bytes(&opened[1].wave.window_id).await.unwrap().is_none(), "held under k");
+        assert_eq!(store.ballots_of_wave(&opened[1].wave.wave_id).await.unwrap().len(), 2, "kept for the next pulse");
+        assert!(store.ballots_of_wave(&opened[0].wave.wave_id).await.unwrap().is_empty());
+        assert_eq!(waves::close_due_waves(&store, &policy, closes).await.unwrap(), 0, "nothing twice");
+    }
+
     async fn a_window_left_undecided_is_decided_later(store: Store) {
         let opened = open_team_wave(&store, "U0BOSS1", 6).await;
         for seller in &opened.invitees[..5] {
