@@ -556,8 +556,17 @@ impl FakeSlack {
                 None => slack_error("user_not_found"),
             },
             "users.list" => {
-                let members: Vec<Value> = w.users.values().map(FakeUser::to_json).collect();
-                json!({"ok": true, "members": members, "cache_ts": 1_700_000_000, "response_metadata": {"next_cursor": ""}})
+                // Pages of `limit` (at most 1,000, as Slack caps it), linked by an opaque cursor.
+                let number = |name: &str| match &args[name] {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                };
+                let limit = number("limit").filter(|n| *n > 0).unwrap_or(1000).min(1000) as usize;
+                let from: usize = arg("cursor").strip_prefix("next:").and_then(|n| n.parse().ok()).unwrap_or(0);
+                let members: Vec<Value> = w.users.values().skip(from).take(limit).map(FakeUser::to_json).collect();
+                let next = if from + limit < w.users.len() { format!("next:{}", from + limit) } else { String::new() };
+                json!({"ok": true, "members": members, "cache_ts": 1_700_000_000, "response_metadata": {"next_cursor": next}})
             }
             "users.lookupByEmail" => {
                 let email = arg("email").to_ascii_lowercase();

@@ -549,6 +549,41 @@ async fn the_directory_sync_gives_people_imported_by_id_their_time_zone_and_flag
     app.stop().await;
 }
 
+/// A directory larger than one page comes in pages of 200 (what the sync asks for), linked by
+/// Slack's cursor, everyone exactly once; each page is recorded in one transaction. (The sync
+/// itself paces `users.list` at Slack's tier 2 on the real clock, so it is driven page by page
+/// here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_directory_is_read_page_by_page() {
+    let app = TestApp::spawn().await;
+    for user in sellers("U0BIG", 450, &["Asia/Tokyo"]) {
+        app.fake.add_user(user);
+    }
+    let (mut cursor, mut pages, mut seen) = (None, Vec::new(), std::collections::BTreeSet::new());
+    loop {
+        let (people, next) = app.state.slack.users_page(cursor).await.unwrap();
+        pages.push(people.len());
+        for person in &people {
+            assert!(
+                seen.insert(person.person_id.clone()),
+                "{} twice",
+                person.person_id
+            );
+        }
+        app.state.store.upsert_people(&people, now()).await.unwrap();
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(seen.len() >= 450);
+    assert!(pages.iter().all(|n| *n <= 200), "{pages:?}");
+    assert_eq!(pages.len(), seen.len().div_ceil(200), "{pages:?}");
+    let last = app.state.store.person("U0BIGS450").await.unwrap().unwrap();
+    assert_eq!(last.tz.as_deref(), Some("Asia/Tokyo"));
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_sent_until_hr_chooses_a_cadence_and_then_only_from_the_next_slot() {
     let app = TestApp::spawn().await;
