@@ -84,6 +84,11 @@ async fn plan_team(
     Ok(Some(next_opening(&cadence, &zones, now).min(next_digest)))
 }
 
+/// When the slot of `date` first opens: in the earliest of the team's zones.
+fn first_opening(cadence: &Cadence, zones: &[TimeZone], date: Date) -> Option<Timestamp> {
+    zones.iter().map(|tz| cadence.opening_at(date, tz)).min()
+}
+
 /// The first opening of the first slot that opens after `now`.
 fn next_opening(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Timestamp {
     let mut date =
@@ -91,8 +96,7 @@ fn next_opening(cadence: &Cadence, zones: &[TimeZone], now: Timestamp) -> Timest
     // Slots are at most a few weeks apart; the bound only guards against a cadence that never
     // yields a later slot.
     for _ in 0..520 {
-        let first = zones.iter().map(|tz| cadence.opening_at(date, tz)).min();
-        if let Some(first) = first.filter(|first| *first > now) {
+        if let Some(first) = first_opening(cadence, zones, date).filter(|first| *first > now) {
             return first;
         }
         date = cadence.slot_on_or_after(date.tomorrow().expect("sane date"));
@@ -115,7 +119,7 @@ fn due_slots(
     let mut slots = Vec::new();
     let mut date = cadence.slot_on_or_after(from);
     while date <= until {
-        let first = zones.iter().map(|tz| cadence.opening_at(date, tz)).min();
+        let first = first_opening(cadence, zones, date);
         if first.is_some_and(|first| first <= now && first >= set_at) {
             slots.push(date);
         }

@@ -91,12 +91,19 @@ pub async fn close_and_release(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Option<WindowDecision>> {
-    let decision = close_one(store, wave, policy, now).await?;
+    let item = (Some(wave.wave_id.as_str()), wave.window_id.as_str());
+    let decision = decide_windows(store, &[item], policy, now)
+        .await?
+        .pop()
+        .flatten();
+    if let Some(decision) = decision {
+        tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
+    }
     scrub_after_release(store).await;
     Ok(decision)
 }
 
-/// Waves closed and decided per transaction by the planner: one wait for the disk for all of
+/// Waves closed and decided per transaction: one wait for the disk for all of
 /// them, while the write lock is held for a few tens of milliseconds at most (about a
 /// millisecond of statements per window), so answers arriving meanwhile are not held long.
 const CLOSE_BATCH: usize = 16;
@@ -108,23 +115,18 @@ pub async fn close_due_waves(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<usize> {
-    let mut closed = 0;
     let due = store.waves_due_to_close(now).await?;
-    for chunk in due.chunks(CLOSE_BATCH) {
-        let items: Vec<(Option<&str>, &str)> = chunk
-            .iter()
-            .map(|w| (Some(w.wave_id.as_str()), w.window_id.as_str()))
-            .collect();
-        let mut decisions = Vec::new();
-        let outcomes = store
-            .close_and_decide_many(&items, now, decider(policy, now, &mut decisions))
-            .await?;
-        let mut decisions = decisions.into_iter();
-        for (wave, outcome) in chunk.iter().zip(outcomes) {
-            let Some((window, _)) = outcome else { continue };
-            let decision = decisions.next().expect("one decision per window decided");
+    let items: Vec<(Option<&str>, &str)> = due
+        .iter()
+        .map(|w| (Some(w.wave_id.as_str()), w.window_id.as_str()))
+        .collect();
+    let mut closed = 0;
+    for (wave, decision) in due
+        .iter()
+        .zip(decide_windows(store, &items, policy, now).await?)
+    {
+        if let Some(decision) = decision {
             tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
-            count_decision(&window, decision);
             closed += 1;
         }
     }
@@ -133,19 +135,6 @@ pub async fn close_due_waves(
     }
     scrub_after_release(store).await;
     Ok(closed)
-}
-
-async fn close_one(
-    store: &Store,
-    wave: &Wave,
-    policy: &ReleasePolicy,
-    now: Timestamp,
-) -> anyhow::Result<Option<WindowDecision>> {
-    let decision = decide_window(store, Some(&wave.wave_id), &wave.window_id, policy, now).await?;
-    if let Some(decision) = decision {
-        tracing::info!(wave_id = %wave.wave_id, window_id = %wave.window_id, ?decision, "pulse closed");
-    }
-    Ok(decision)
 }
 
 /// Makes released answers unreadable on disk (a no-op when nothing was released). Still due
@@ -163,9 +152,14 @@ pub async fn decide_undecided(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<usize> {
+    let windows = store.undecided_windows().await?;
+    let items: Vec<(Option<&str>, &str)> = windows.iter().map(|w| (None, w.as_str())).collect();
     let mut decided = 0;
-    for window_id in store.undecided_windows().await? {
-        if let Some(decision) = decide_window(store, None, &window_id, policy, now).await? {
+    for (window_id, decision) in windows
+        .iter()
+        .zip(decide_windows(store, &items, policy, now).await?)
+    {
+        if let Some(decision) = decision {
             tracing::warn!(
                 window_id,
                 ?decision,
@@ -178,27 +172,30 @@ pub async fn decide_undecided(
     Ok(decided)
 }
 
-async fn decide_window(
+/// Closes (when a wave is given) and decides each window, [`CLOSE_BATCH`] to a transaction;
+/// what was decided for each, in order (None: already closed or decided elsewhere).
+async fn decide_windows(
     store: &Store,
-    wave_id: Option<&str>,
-    window_id: &str,
+    items: &[(Option<&str>, &str)],
     policy: &ReleasePolicy,
     now: Timestamp,
-) -> anyhow::Result<Option<WindowDecision>> {
-    let mut decisions = Vec::new();
-    let outcome = store
-        .close_and_decide(
-            wave_id,
-            window_id,
-            now,
-            decider(policy, now, &mut decisions),
-        )
-        .await?;
-    let (Some((window, _)), Some(decision)) = (outcome, decisions.pop()) else {
-        return Ok(None);
-    };
-    count_decision(&window, decision);
-    Ok(Some(decision))
+) -> anyhow::Result<Vec<Option<WindowDecision>>> {
+    let mut decided = Vec::with_capacity(items.len());
+    for chunk in items.chunks(CLOSE_BATCH) {
+        let mut decisions = Vec::new();
+        let outcomes = store
+            .close_and_decide_many(chunk, now, decider(policy, now, &mut decisions))
+            .await?;
+        let mut decisions = decisions.into_iter();
+        for outcome in outcomes {
+            decided.push(outcome.map(|(window, _)| {
+                let decision = decisions.next().expect("one decision per window decided");
+                count_decision(&window, decision);
+                decision
+            }));
+        }
+    }
+    Ok(decided)
 }
 
 /// Turns a window's facts into the store's decision, by the release policy, and keeps the

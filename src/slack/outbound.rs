@@ -235,7 +235,10 @@ async fn open_dm_and_post(
         Ok(channel) => channel,
         Err(e) => return Ok(Err(e.into())),
     };
-    state.store.set_dm_channel(person_id, &channel, now).await?;
+    state
+        .store
+        .remember_dm_channel(person_id, &channel, now)
+        .await?;
     post(state, &channel, message, now).await
 }
 

@@ -66,7 +66,7 @@ pub struct Store {
     submission_pool: AnyPool,
     submissions: submission_writer::SubmissionQueue,
     /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
-    write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    write_gate: Option<Gate>,
     backend: Backend,
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
@@ -191,15 +191,7 @@ impl Store {
     /// This process's turn to write to SQLite (None on PostgreSQL, whose writers lock rows, and
     /// on an in-memory database, whose single connection already serialises everything).
     pub(crate) async fn write_gate(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        match &self.write_gate {
-            Some(gate) => Some(
-                gate.clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the write gate is never closed"),
-            ),
-            None => None,
-        }
+        take_turn(self.write_gate.as_ref()).await
     }
 
     /// Closes every connection, after a last scrub so a clean shutdown leaves the SQLite WAL
@@ -215,6 +207,20 @@ impl Store {
         self.bookkeeping.close().await;
         self.pool.close().await;
     }
+}
+
+/// The process's SQLite write gate: one permit, so one writer at a time.
+type Gate = std::sync::Arc<tokio::sync::Semaphore>;
+
+/// Waits for this writer's turn at `gate` (at once when there is none).
+async fn take_turn(gate: Option<&Gate>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let gate = gate?;
+    Some(
+        gate.clone()
+            .acquire_owned()
+            .await
+            .expect("the write gate is never closed"),
+    )
 }
 
 /// A write transaction holding the SQLite write gate until it commits or rolls back.

@@ -190,14 +190,13 @@ impl Store {
     }
 }
 
-/// Records one person inside `conn`'s transaction; marks their team for planning if their time
+/// Records one person inside the transaction `tx`; marks their team for planning if their time
 /// zone or whether they can be asked changed.
 async fn upsert_in(
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut sqlx::AnyConnection,
     person: &Person,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let tx = conn;
     let known: Option<(Option<String>, i64, i64)> =
         sqlx::query_as("SELECT tz, is_bot, is_deactivated FROM people WHERE person_id = $1")
             .bind(&person.person_id)

@@ -47,35 +47,17 @@ pub enum WindowDecision {
 }
 
 impl Store {
-    /// Closes `wave_id` (when given) and decides its window, in one transaction: `decide` sees
-    /// the window's facts and says hold or release. A release is frozen, and in the same
+    /// For each `(wave_id, window_id)`, in one transaction (one wait for the disk for all of
+    /// them): closes the wave (when given) and decides its window. `decide` sees the window's
+    /// facts and says hold or release; it is called once per window decided, in order. A release is frozen, and in the same
     /// transaction the window's key, tokens, ballots and comments are deleted, with every
     /// per-person outbox row of its waves; the invitations and reminders of the closed wave are
-    /// queued for their "closed" update. Returns None when the wave was not open (another
-    /// replica closed it) or the window is already released.
+    /// queued for their "closed" update. Each outcome, in the order given, is None when the
+    /// wave was not open (another replica closed it) or the window is already released.
     ///
     /// On PostgreSQL a submission holds a share lock on its wave row, so the close waits for a
     /// submission in flight, and a submission after the close sees the wave closed: no ballot
     /// or token can land in a released window.
-    pub async fn close_and_decide(
-        &self,
-        wave_id: Option<&str>,
-        window_id: &str,
-        now: Timestamp,
-        decide: impl FnOnce(&WindowState) -> WindowDecision,
-    ) -> anyhow::Result<Option<(WindowState, WindowDecision)>> {
-        let mut decide = Some(decide);
-        let mut outcomes = self
-            .close_and_decide_many(&[(wave_id, window_id)], now, |state| {
-                (decide.take().expect("one window, one decision"))(state)
-            })
-            .await?;
-        Ok(outcomes.pop().flatten())
-    }
-
-    /// [`Store::close_and_decide`] for several waves in one transaction (one wait for the disk
-    /// for all of them), each outcome in the order given. `decide` is called once per window
-    /// that is decided, in that order.
     pub async fn close_and_decide_many(
         &self,
         items: &[(Option<&str>, &str)],

@@ -80,8 +80,7 @@ impl SubmissionQueue {
     }
 }
 
-/// The process's SQLite write gate (see `Store::begin_write`).
-type Gate = std::sync::Arc<tokio::sync::Semaphore>;
+use super::Gate;
 
 async fn run(pool: AnyPool, backend: Backend, gate: Option<Gate>, mut rx: mpsc::Receiver<Pending>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
@@ -111,15 +110,7 @@ pub(super) async fn write_batch(
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.shuffle(&mut rand::rng());
     let shuffled: Vec<&Submission> = order.iter().map(|&i| &batch[i]).collect();
-    let _turn = match gate {
-        Some(gate) => Some(
-            gate.clone()
-                .acquire_owned()
-                .await
-                .expect("the write gate is never closed"),
-        ),
-        None => None,
-    };
+    let _turn = super::take_turn(gate).await;
     let written = match pool.acquire().await {
         Ok(mut conn) => {
             let written = async {
@@ -141,28 +132,31 @@ pub(super) async fn write_batch(
         }
         Err(e) => Err(e.into()),
     };
-    let mut outcomes: Vec<Option<Result<(), SubmissionError>>> =
-        (0..batch.len()).map(|_| None).collect();
     match written {
         Ok(refusals) => {
+            let mut outcomes: Vec<Result<(), SubmissionError>> =
+                (0..batch.len()).map(|_| Ok(())).collect();
             for (&i, refusal) in order.iter().zip(refusals) {
-                outcomes[i] = Some(refusal.map_or(Ok(()), Err));
+                if let Some(refusal) = refusal {
+                    outcomes[i] = Err(refusal);
+                }
             }
+            outcomes
         }
         Err(e) => {
+            // The kind only, and not how many were in the batch: a count of answers in flight,
+            // with its timestamp, would tell a log reader when people were answering.
             let kind = crate::telemetry::error_kind(&e);
-            tracing::error!(submissions = batch.len(), error = %kind, "a batch of submissions could not be committed; none was recorded");
-            for outcome in &mut outcomes {
-                *outcome = Some(Err(SubmissionError::Internal(anyhow::anyhow!(
-                    "the batch could not be committed"
-                ))));
-            }
+            tracing::error!(error = %kind, "a batch of submissions could not be committed; none was recorded");
+            (0..batch.len())
+                .map(|_| {
+                    Err(SubmissionError::Internal(anyhow::anyhow!(
+                        "the batch could not be committed"
+                    )))
+                })
+                .collect()
         }
     }
-    outcomes
-        .into_iter()
-        .map(|o| o.expect("every submission has an outcome"))
-        .collect()
 }
 
 /// What a wave says about a submission to it.
