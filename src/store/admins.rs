@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use super::WriteInTurn;
 use super::{Store, secs};
 
 impl Store {
@@ -12,7 +13,7 @@ impl Store {
         )
         .bind(person_id)
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -21,7 +22,7 @@ impl Store {
     pub async fn remove_admin(&self, person_id: &str) -> anyhow::Result<bool> {
         let done = sqlx::query("DELETE FROM admins WHERE person_id = $1")
             .bind(person_id)
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }

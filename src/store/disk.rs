@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::WriteInTurn;
 use super::{Backend, Store};
 
 /// Every SQLite connection, both pools:
@@ -90,7 +91,7 @@ impl Store {
              ON CONFLICT (scope) DO UPDATE SET releases_scrubbed = excluded.releases_scrubbed",
         )
         .bind(releases)
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         if self.backend == Backend::Sqlite {
             // The record above is the WAL's only frame; leave the file empty again.
@@ -128,13 +129,15 @@ impl Store {
             places = findings.dirty.len(),
             "old bytes found in the database file's free space (written before secure_delete); rebuilding it once"
         );
-        sqlx::query("VACUUM").execute(&self.pool).await?;
+        sqlx::query("VACUUM")
+            .write_in_turn(self, &self.pool)
+            .await?;
         self.truncate_wal().await
     }
 
     async fn rewrite_answer_tables(&self) -> anyhow::Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {ANSWER_TABLES}")))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(())
     }

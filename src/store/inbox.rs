@@ -2,6 +2,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::WriteInTurn;
 use super::{Store, secs};
 
 impl Store {
@@ -19,7 +20,7 @@ impl Store {
         .bind(event_id)
         .bind(event_type)
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -28,7 +29,7 @@ impl Store {
     pub async fn prune_inbox(&self, now: Timestamp, keep: SignedDuration) -> anyhow::Result<u64> {
         let done = sqlx::query("DELETE FROM inbox WHERE received_at < $1")
             .bind(secs(now - keep))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(done.rows_affected())
     }

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use super::WriteInTurn;
 use super::{Store, secs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ impl Store {
         .bind(team_id)
         .bind(bot_user_id)
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(())
     }
@@ -43,7 +44,7 @@ impl Store {
         )
         .bind(team_id)
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         self.cancel_pending(now).await
     }
@@ -52,7 +53,7 @@ impl Store {
         sqlx::query("UPDATE installations SET state = 'paused', updated_at = $2 WHERE team_id = $1 AND state = 'active'")
             .bind(team_id)
             .bind(secs(now))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(())
     }
@@ -80,7 +81,7 @@ impl Store {
     pub async fn pause_sends_until(&self, until: Timestamp) -> anyhow::Result<()> {
         sqlx::query("UPDATE installations SET paused_until = $1 WHERE paused_until IS NULL OR paused_until < $1")
             .bind(secs(until))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use super::WriteInTurn;
 use super::{Store, secs};
 
 impl Store {
@@ -12,7 +13,7 @@ impl Store {
         )
         .bind(key)
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }

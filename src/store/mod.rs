@@ -223,6 +223,28 @@ async fn take_turn(gate: Option<&Gate>) -> Option<tokio::sync::OwnedSemaphorePer
     )
 }
 
+/// A write statement outside a transaction, run in its turn at the SQLite write gate like
+/// every other write, so that it never sleeps in SQLite's busy handler behind another writer
+/// (nor makes one sleep behind it).
+pub(super) trait WriteInTurn {
+    async fn write_in_turn(
+        self,
+        store: &Store,
+        pool: &AnyPool,
+    ) -> sqlx::Result<sqlx::any::AnyQueryResult>;
+}
+
+impl WriteInTurn for sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
+    async fn write_in_turn(
+        self,
+        store: &Store,
+        pool: &AnyPool,
+    ) -> sqlx::Result<sqlx::any::AnyQueryResult> {
+        let _turn = store.write_gate().await;
+        self.execute(pool).await
+    }
+}
+
 /// A write transaction holding the SQLite write gate until it commits or rolls back.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyExecutor;
 
+use super::WriteInTurn;
 use super::{Store, from_secs, new_id, placeholders, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
@@ -214,7 +215,7 @@ impl Store {
              WHERE state IN ('pending', 'sending')",
         )
         .bind(secs(now))
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(done.rows_affected())
     }

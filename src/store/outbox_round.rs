@@ -5,6 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection};
 
+use super::WriteInTurn;
 use super::{Backend, ClaimedJob, IN_LIST_CHUNK, Store, placeholders, secs};
 
 impl Store {
@@ -23,7 +24,7 @@ impl Store {
     pub async fn end_all_leases(&self, now: Timestamp) -> anyhow::Result<u64> {
         let done = sqlx::query("UPDATE outbox SET lease_until = $1 WHERE state = 'sending'")
             .bind(secs(now))
-            .execute(&self.bookkeeping)
+            .write_in_turn(self, &self.bookkeeping)
             .await?;
         Ok(done.rows_affected())
     }

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use sqlx::AnyExecutor;
 
+use super::WriteInTurn;
 use super::plan_due;
 use super::{IN_LIST_CHUNK, Store, placeholders, secs};
 
@@ -139,13 +140,8 @@ impl Store {
         channel: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        ensure_person(&self.pool, person_id, now).await?;
-        sqlx::query("UPDATE people SET dm_channel = $2 WHERE person_id = $1")
-            .bind(person_id)
-            .bind(channel)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.record_dm_channel(&self.pool, person_id, channel, now)
+            .await
     }
 
     /// Remembers the DM channel Slack named when a message was first addressed to a person's
@@ -157,6 +153,17 @@ impl Store {
         channel: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
+        self.record_dm_channel(&self.bookkeeping, person_id, channel, now)
+            .await
+    }
+
+    async fn record_dm_channel(
+        &self,
+        pool: &sqlx::AnyPool,
+        person_id: &str,
+        channel: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO people (person_id, dm_channel, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (person_id) DO UPDATE SET dm_channel = excluded.dm_channel",
@@ -164,7 +171,7 @@ impl Store {
         .bind(person_id)
         .bind(channel)
         .bind(secs(now))
-        .execute(&self.bookkeeping)
+        .write_in_turn(self, pool)
         .await?;
         Ok(())
     }

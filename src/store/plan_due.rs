@@ -9,6 +9,7 @@
 use jiff::Timestamp;
 use sqlx::AnyExecutor;
 
+use super::WriteInTurn;
 use super::{Store, secs};
 
 /// A team the planner must look at now, and the version of its row it read.
@@ -46,7 +47,7 @@ impl Store {
             .bind(&due.manager_id)
             .bind(due.version)
             .bind(next.map_or(NEVER, secs))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The manager's self-check: a prediction of the team's answers, once per window.
 
 use super::Store;
+use super::WriteInTurn;
 use crate::survey::Ballot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Store {
         .bind(prediction.care.value())
         .bind(prediction.help.value())
         .bind(prediction.trust.value())
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await?;
         Ok(if done.rows_affected() == 1 {
             PredictionOutcome::Recorded

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use sqlx::AnyConnection;
 
+use super::WriteInTurn;
 use super::outbox::{Job, enqueue};
 use super::{Backend, Store, from_secs, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
@@ -164,7 +165,7 @@ impl Store {
                 WHERE x.state = 'released')
              AND state NOT IN ('pending', 'sending')",
         )
-        .execute(&self.pool)
+        .write_in_turn(self, &self.pool)
         .await;
         if done.is_err() {
             self.close_updates_finished.store(true, Ordering::SeqCst);

@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use super::WriteInTurn;
 use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
 use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::privacy::MinRespondents;
@@ -297,7 +298,7 @@ impl Store {
         let done = sqlx::query("UPDATE waves SET state = 'closed', closed_at = $2 WHERE wave_id = $1 AND state = 'open'")
             .bind(wave_id)
             .bind(secs(now))
-            .execute(&self.pool)
+            .write_in_turn(self, &self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
