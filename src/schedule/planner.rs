@@ -20,7 +20,7 @@ use jiff::{SignedDuration, Span, Timestamp};
 
 use crate::app_state::AppState;
 use crate::schedule::waves;
-use crate::store::{Job, OpenWaveError, WaveTiming};
+use crate::store::{Job, OpenRequest, OpenWaveError, PlanDue, WaveTiming};
 use crate::survey::cadence::{Cadence, next_weekly};
 
 /// What one tick did.
@@ -44,11 +44,67 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     store.forget_released_jobs().await?;
     // Only the teams whose next slot or digest has come (or that changed): an idle tick reads
     // one index range, however large the org.
+    // Teams are planned a batch at a time: their due pulses open in one transaction, then
+    // their next times are written in another (one wait for the disk each per batch, not per
+    // team). A tick that stops midway leaves the rest due, and planning a team again opens
+    // nothing twice.
+    let mut batch = Batch::default();
     for due in store.teams_due_for_planning(now).await? {
-        let next = plan_team(state, &due.manager_id, now, &mut report).await?;
-        store.plan_next(&due, next).await?;
+        let next = plan_team(state, &due.manager_id, now, &mut report, &mut batch).await?;
+        batch.planned.push((due, next));
+        if batch.is_full() {
+            batch.finish(state, now, &mut report).await?;
+        }
     }
+    batch.finish(state, now, &mut report).await?;
     Ok(report)
+}
+
+/// Teams planned but not yet written: the slots to open, and each team's next time.
+#[derive(Default)]
+struct Batch {
+    slots: Vec<SlotToOpen>,
+    planned: Vec<(PlanDue, Option<Timestamp>)>,
+    /// Sellers in the slots' teams, to keep a batch's transaction short.
+    sellers: usize,
+}
+
+/// A slot whose time has come: its team's wave to open.
+struct SlotToOpen {
+    manager: String,
+    period: String,
+    date: Date,
+    cadence: Cadence,
+    closes_at: Timestamp,
+}
+
+/// Teams per batch, and sellers invited per batch: about a millisecond of statements per
+/// ten sellers, so a batch holds the write lock for a few tens of milliseconds at most and
+/// an answer arriving meanwhile waits no longer.
+const BATCH_TEAMS: usize = 64;
+const BATCH_SELLERS: usize = 400;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.planned.len() >= BATCH_TEAMS || self.sellers >= BATCH_SELLERS
+    }
+
+    /// Opens the batch's slots, then records its teams' next times.
+    async fn finish(
+        &mut self,
+        state: &AppState,
+        now: Timestamp,
+        report: &mut TickReport,
+    ) -> anyhow::Result<()> {
+        let slots = std::mem::take(&mut self.slots);
+        open_slots(state, &slots, now, report).await?;
+        state
+            .store
+            .plan_next(&std::mem::take(&mut self.planned))
+            .await?;
+        self.sellers = 0;
+        Ok(())
+    }
 }
 
 /// Plans one team at `now`; returns when it must next be looked at (None: no cadence, so
@@ -58,16 +114,16 @@ async fn plan_team(
     manager: &str,
     now: Timestamp,
     report: &mut TickReport,
+    batch: &mut Batch,
 ) -> anyhow::Result<Option<Timestamp>> {
     let store = &state.store;
     // No cadence chosen by HR yet: nothing is sent, not even a digest.
     let Some((cadence, set_at)) = store.scheduled_cadence(manager).await? else {
         return Ok(None);
     };
+    let team_zones = store.team_time_zones(manager).await?;
     let zones: Vec<TimeZone> = {
-        let mut zones: Vec<TimeZone> = store
-            .team_time_zones(manager)
-            .await?
+        let mut zones: Vec<TimeZone> = team_zones
             .iter()
             .map(|tz| cadence.zone.resolve(tz.as_deref()))
             .collect();
@@ -78,7 +134,10 @@ async fn plan_team(
         zones
     };
     for date in due_slots(&cadence, &zones, set_at, now) {
-        plan_slot(state, manager, &cadence, date, &zones, now, report).await?;
+        if let Some(slot) = plan_slot(state, manager, &cadence, date, &zones, now, report).await? {
+            batch.slots.push(slot);
+            batch.sellers += team_zones.len();
+        }
     }
     let next_digest = plan_digest(state, manager, &cadence, now, report).await?;
     Ok(Some(next_opening(&cadence, &zones, now).min(next_digest)))
@@ -128,6 +187,7 @@ fn due_slots(
     slots
 }
 
+/// The slot of `date`, if it is to be opened now (None: already opened, or skipped).
 async fn plan_slot(
     state: &AppState,
     manager: &str,
@@ -136,11 +196,11 @@ async fn plan_slot(
     zones: &[TimeZone],
     now: Timestamp,
     report: &mut TickReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<SlotToOpen>> {
     let store = &state.store;
     let period = date.to_string();
     if store.wave_for_period(manager, &period).await?.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let last = zones
         .iter()
@@ -160,39 +220,72 @@ async fn plan_slot(
             );
         }
         report.skipped += 1;
-        return Ok(());
+        return Ok(None);
     }
-    let schedule = |tz: Option<&str>| {
-        let invite_at = cadence.opening_at(date, &cadence.zone.resolve(tz));
-        let remind_at = cadence.remind_at(invite_at);
-        (invite_at, (remind_at > now).then_some(remind_at))
-    };
-    let timing = WaveTiming {
+    Ok(Some(SlotToOpen {
+        manager: manager.to_owned(),
+        period,
+        date,
+        cadence: cadence.clone(),
         closes_at,
-        schedule: &schedule,
-    };
-    match store
-        .open_wave(manager, &period, &timing, state.k, now)
-        .await
-    {
-        Ok(opened) => {
-            if opened.created {
-                metrics::counter!("trustpulse_invitations_queued_total")
-                    .increment(opened.invitees.len() as u64);
-                tracing::info!(wave_id = %opened.wave.wave_id, period, invited = opened.invitees.len(), "pulse opened");
-                report.opened += 1;
-                state.worker_kick.notify_one();
+    }))
+}
+
+/// Opens the waves of `slots`, in one transaction.
+async fn open_slots(
+    state: &AppState,
+    slots: &[SlotToOpen],
+    now: Timestamp,
+    report: &mut TickReport,
+) -> anyhow::Result<()> {
+    let store = &state.store;
+    let schedules: Vec<_> = slots
+        .iter()
+        .map(|slot| {
+            move |tz: Option<&str>| {
+                let invite_at = slot
+                    .cadence
+                    .opening_at(slot.date, &slot.cadence.zone.resolve(tz));
+                let remind_at = slot.cadence.remind_at(invite_at);
+                (invite_at, (remind_at > now).then_some(remind_at))
             }
-        }
-        Err(OpenWaveError::Internal(e)) => return Err(e),
-        Err(refusal) => {
-            if store
-                .mark_once(&format!("not-opened:{manager}:{period}"), now)
-                .await?
-            {
-                tracing::warn!(manager, period, reason = %refusal, "a scheduled pulse was not opened");
+        })
+        .collect();
+    let requests: Vec<OpenRequest> = slots
+        .iter()
+        .zip(&schedules)
+        .map(|(slot, schedule)| OpenRequest {
+            manager_id: &slot.manager,
+            period: &slot.period,
+            timing: WaveTiming {
+                closes_at: slot.closes_at,
+                schedule,
+            },
+        })
+        .collect();
+    let outcomes = store.open_waves(&requests, state.k, now).await?;
+    for (slot, outcome) in slots.iter().zip(outcomes) {
+        let (manager, period) = (&slot.manager, &slot.period);
+        match outcome {
+            Ok(opened) => {
+                if opened.created {
+                    metrics::counter!("trustpulse_invitations_queued_total")
+                        .increment(opened.invitees.len() as u64);
+                    tracing::info!(wave_id = %opened.wave.wave_id, period, invited = opened.invitees.len(), "pulse opened");
+                    report.opened += 1;
+                    state.worker_kick.notify_one();
+                }
             }
-            report.skipped += 1;
+            Err(OpenWaveError::Internal(e)) => return Err(e),
+            Err(refusal) => {
+                if store
+                    .mark_once(&format!("not-opened:{manager}:{period}"), now)
+                    .await?
+                {
+                    tracing::warn!(manager, period, reason = %refusal, "a scheduled pulse was not opened");
+                }
+                report.skipped += 1;
+            }
         }
     }
     Ok(())

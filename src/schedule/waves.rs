@@ -103,10 +103,10 @@ pub async fn close_and_release(
     Ok(decision)
 }
 
-/// Waves closed and decided per transaction: one wait for the disk for all of
-/// them, while the write lock is held for a few tens of milliseconds at most (about a
-/// millisecond of statements per window), so answers arriving meanwhile are not held long.
-const CLOSE_BATCH: usize = 16;
+/// Waves closed and decided per transaction: one wait for the disk, and about fifteen
+/// set-based statements, for all of them, while the write lock is held for a few
+/// milliseconds, so answers arriving meanwhile are not held long.
+const CLOSE_BATCH: usize = 64;
 
 /// Closes every wave whose time has come, then scrubs the disk once for all their releases
 /// (a scrub per release made closing 10,000 windows take a minute). Returns how many closed.

@@ -36,7 +36,7 @@ pub use releases::{Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
 pub use submission_writer::{MAX_BATCH as MAX_SUBMISSION_BATCH, Submission};
 pub use submissions::SubmissionError;
-pub use waves::{OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
+pub use waves::{OpenRequest, OpenWaveError, OpenedWave, Wave, WaveState, WaveTiming};
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -254,10 +254,6 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub(crate) async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
-    }
-
-    pub(crate) async fn rollback(self) -> sqlx::Result<()> {
-        self.tx.rollback().await
     }
 }
 

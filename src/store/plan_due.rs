@@ -9,7 +9,6 @@
 use jiff::Timestamp;
 use sqlx::AnyExecutor;
 
-use super::WriteInTurn;
 use super::{Store, secs};
 
 /// A team the planner must look at now, and the version of its row it read.
@@ -40,15 +39,23 @@ impl Store {
             .collect())
     }
 
-    /// Records when the planner must next look at `due.manager_id` (None: never, until
-    /// something changes), unless the team changed since it was read.
-    pub async fn plan_next(&self, due: &PlanDue, next: Option<Timestamp>) -> anyhow::Result<()> {
-        sqlx::query("UPDATE plan_due SET due_at = $3 WHERE manager_id = $1 AND version = $2")
-            .bind(&due.manager_id)
-            .bind(due.version)
-            .bind(next.map_or(NEVER, secs))
-            .write_in_turn(self, &self.pool)
-            .await?;
+    /// Records when the planner must next look at each team (None: never, until something
+    /// changes), unless the team changed since it was read; all in one transaction (one wait
+    /// for the disk, not one per team).
+    pub async fn plan_next(&self, planned: &[(PlanDue, Option<Timestamp>)]) -> anyhow::Result<()> {
+        if planned.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (due, next) in planned {
+            sqlx::query("UPDATE plan_due SET due_at = $3 WHERE manager_id = $1 AND version = $2")
+                .bind(&due.manager_id)
+                .bind(due.version)
+                .bind(next.map_or(NEVER, secs))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

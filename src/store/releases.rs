@@ -2,13 +2,14 @@
 //! stored as frozen JSON, and in the same transaction the window's key, its participation
 //! tokens, its ballots and its comments are deleted, so only the release's counts remain.
 
-use jiff::Timestamp;
+use std::collections::{HashMap, HashSet};
 
+use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use super::WriteInTurn;
-use super::outbox::{Job, enqueue};
-use super::{Backend, Store, from_secs, secs};
+use super::outbox::{Job, enqueue_many};
+use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
 use crate::survey::Ballot;
@@ -65,77 +66,55 @@ impl Store {
         now: Timestamp,
         mut decide: impl FnMut(&WindowState) -> WindowDecision,
     ) -> anyhow::Result<Vec<Option<(WindowState, WindowDecision)>>> {
+        // Set-based: each step is one statement for the whole batch, not one per window (a
+        // statement per window per step made closing 10,000 windows take 9 s).
+        assert!(items.len() <= IN_LIST_CHUNK, "a batch is one IN (…) list");
         let mut tx = self.begin_write().await?;
-        let mut outcomes = Vec::with_capacity(items.len());
-        for (wave_id, window_id) in items {
-            outcomes.push(
-                self.close_and_decide_in(&mut tx, *wave_id, window_id, now, &mut decide)
-                    .await?,
-            );
-        }
-        tx.commit().await?;
-        if outcomes
+        let wave_ids: Vec<&str> = items.iter().filter_map(|(wave, _)| *wave).collect();
+        let closed = close_waves(&mut tx, &wave_ids, now).await?;
+        queue_close_updates(&mut tx, &closed, now).await?;
+        // A window is decided when it was named alone, or when its wave closed just now (a
+        // wave that was not open was closed by another replica, which decided its window).
+        // Each window is decided once, for its first item.
+        let mut seen = HashSet::new();
+        let to_decide: Vec<Option<&str>> = items
             .iter()
-            .any(|o| matches!(o, Some((_, WindowDecision::Release(_)))))
-        {
+            .map(|(wave, window)| {
+                let due = wave.is_none_or(|w| closed.contains(w));
+                (due && seen.insert(*window)).then_some(*window)
+            })
+            .collect();
+        let window_ids: Vec<&str> = to_decide.iter().flatten().copied().collect();
+        let mut states = window_states(&mut tx, self.backend, &window_ids).await?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for window_id in to_decide {
+            // Not open (released elsewhere): nothing to decide.
+            let Some(state) = window_id.and_then(|id| states.remove(id)) else {
+                outcomes.push(None);
+                continue;
+            };
+            let decision = decide(&state);
+            outcomes.push(Some((state, decision)));
+        }
+        let decided = || outcomes.iter().flatten();
+        let held: Vec<&str> = decided()
+            .filter(|(_, d)| matches!(d, WindowDecision::Hold))
+            .map(|(state, _)| state.window_id.as_str())
+            .collect();
+        let released: Vec<(&WindowState, &Release)> = decided()
+            .filter_map(|(state, d)| match d {
+                WindowDecision::Release(release) => Some((state, release)),
+                WindowDecision::Hold => None,
+            })
+            .collect();
+        hold_windows(&mut tx, &held).await?;
+        release_windows(&mut tx, &released, now).await?;
+        let any_released = !released.is_empty();
+        tx.commit().await?;
+        if any_released {
             self.scrub_needed();
         }
         Ok(outcomes)
-    }
-
-    async fn close_and_decide_in(
-        &self,
-        tx: &mut AnyConnection,
-        wave_id: Option<&str>,
-        window_id: &str,
-        now: Timestamp,
-        decide: &mut impl FnMut(&WindowState) -> WindowDecision,
-    ) -> anyhow::Result<Option<(WindowState, WindowDecision)>> {
-        if let Some(wave_id) = wave_id {
-            let closed = sqlx::query(
-                "UPDATE waves SET state = 'closed', closed_at = $2 WHERE wave_id = $1 AND state = 'open'",
-            )
-            .bind(wave_id)
-            .bind(secs(now))
-            .execute(&mut *tx)
-            .await?;
-            // Not open (another replica closed it): nothing was written for it.
-            if closed.rows_affected() == 0 {
-                return Ok(None);
-            }
-            queue_close_updates(tx, wave_id, now).await?;
-        }
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE",
-        };
-        let window: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT manager_id, min_respondents FROM windows WHERE window_id = $1 AND state = 'open' {lock}"
-        )))
-        .bind(window_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((manager_id, k)) = window else {
-            return Ok(None);
-        };
-        let state = window_state(tx, window_id, manager_id, k).await?;
-        let decision = decide(&state);
-        match &decision {
-            WindowDecision::Hold => {
-                sqlx::query(
-                    "UPDATE windows SET held_invited = $2, waves_closed = $3 WHERE window_id = $1",
-                )
-                .bind(window_id)
-                .bind(i64::from(state.invited))
-                .bind(i64::from(state.waves_closed))
-                .execute(&mut *tx)
-                .await?;
-            }
-            WindowDecision::Release(release) => {
-                release_in(tx, &state, release, now).await?;
-            }
-        }
-        Ok(Some((state, decision)))
     }
 
     /// Windows whose waves have all closed but that were never decided (a process stopped
@@ -257,140 +236,280 @@ impl Store {
     }
 }
 
-/// A window's facts, read inside the deciding transaction.
-async fn window_state(
-    tx: &mut AnyConnection,
-    window_id: &str,
-    manager_id: String,
-    k: i64,
-) -> anyhow::Result<WindowState> {
-    let ballots: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id WHERE w.window_id = $1",
-    )
-    .bind(window_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let ballots: Vec<Ballot> = ballots
-        .into_iter()
-        .map(|(c, h, t)| Ballot::new(c, h, t))
-        .collect::<Result<_, _>>()?;
-    let comments: Vec<String> = sqlx::query_scalar(
-        "SELECT c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id WHERE w.window_id = $1 ORDER BY c.comment_id",
-    )
-    .bind(window_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let invited: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = $1",
-    )
-    .bind(window_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let waves_closed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM waves WHERE window_id = $1 AND state = 'closed'")
-            .bind(window_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let respondents: i64 =
-        sqlx::query_scalar("SELECT COUNT(DISTINCT token) FROM participation WHERE window_id = $1")
-            .bind(window_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    Ok(WindowState {
-        window_id: window_id.to_owned(),
-        manager_id,
-        k: u32::try_from(k)?,
-        tally: Tally::of(&ballots),
-        respondents: u32::try_from(respondents)?,
-        invited: u32::try_from(invited)?,
-        comments,
-        waves_closed: u32::try_from(waves_closed)?,
-    })
+/// `sql` with `{in}` replaced by one placeholder per id, bound to `ids`. Not kept in the
+/// statement cache: each list length is a new statement.
+fn in_list<'q>(
+    sql: &str,
+    ids: &'q [&'q str],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = sql.replace("{in}", &placeholders(1, ids.len()));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query
 }
 
-/// Freezes the release and forgets everything it was computed from (inside the deciding
-/// transaction).
-async fn release_in(
+/// Closes those of `wave_ids` still open; returns the ones this call closed.
+async fn close_waves(
     tx: &mut AnyConnection,
-    state: &WindowState,
-    release: &Release,
+    wave_ids: &[&str],
+    now: Timestamp,
+) -> anyhow::Result<HashSet<String>> {
+    if wave_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = placeholders(2, wave_ids.len());
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "UPDATE waves SET state = 'closed', closed_at = $1
+         WHERE state = 'open' AND wave_id IN ({sql}) RETURNING wave_id"
+    )))
+    .persistent(false)
+    .bind(secs(now));
+    for id in wave_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(&mut *tx).await?.into_iter().collect())
+}
+
+/// The facts of each of `window_ids` still open, read inside the deciding transaction (and,
+/// on PostgreSQL, locked for it).
+async fn window_states(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    window_ids: &[&str],
+) -> anyhow::Result<HashMap<String, WindowState>> {
+    if window_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let n = window_ids.len();
+    let list = placeholders(1, n);
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE",
+    };
+    let sql = format!(
+        "SELECT window_id, manager_id, min_respondents FROM windows
+         WHERE state = 'open' AND window_id IN ({list}) {lock}"
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in window_ids {
+        query = query.bind(*id);
+    }
+    let open = query.fetch_all(&mut *tx).await?;
+    let mut states = HashMap::with_capacity(open.len());
+    for (window_id, manager_id, k) in open {
+        states.insert(
+            window_id.clone(),
+            WindowState {
+                window_id,
+                manager_id,
+                k: u32::try_from(k)?,
+                tally: Tally::default(),
+                respondents: 0,
+                invited: 0,
+                comments: Vec::new(),
+                waves_closed: 0,
+            },
+        );
+    }
+
+    let ballots: Vec<(String, i64, i64, i64)> = fetch_in(
+        tx,
+        "SELECT w.window_id, b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
+         WHERE w.window_id IN ({in})",
+        window_ids,
+    )
+    .await?;
+    for (window_id, care, help, trust) in ballots {
+        if let Some(state) = states.get_mut(&window_id) {
+            state.tally.add(&Ballot::new(care, help, trust)?);
+        }
+    }
+    let comments: Vec<(String, String)> = fetch_in(
+        tx,
+        "SELECT w.window_id, c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id
+         WHERE w.window_id IN ({in}) ORDER BY w.window_id, c.comment_id",
+        window_ids,
+    )
+    .await?;
+    for (window_id, body) in comments {
+        if let Some(state) = states.get_mut(&window_id) {
+            state.comments.push(body);
+        }
+    }
+    let counts: [(&str, CountField); 3] = [
+        (
+            "SELECT w.window_id, COUNT(DISTINCT i.person_id) FROM wave_invitees i
+             JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id IN ({in}) GROUP BY w.window_id",
+            |s| &mut s.invited,
+        ),
+        (
+            "SELECT window_id, COUNT(*) FROM waves
+             WHERE window_id IN ({in}) AND state = 'closed' GROUP BY window_id",
+            |s| &mut s.waves_closed,
+        ),
+        (
+            "SELECT window_id, COUNT(DISTINCT token) FROM participation
+             WHERE window_id IN ({in}) GROUP BY window_id",
+            |s| &mut s.respondents,
+        ),
+    ];
+    for (sql, field) in counts {
+        let rows: Vec<(String, i64)> = fetch_in(tx, sql, window_ids).await?;
+        for (window_id, count) in rows {
+            if let Some(state) = states.get_mut(&window_id) {
+                *field(state) = u32::try_from(count)?;
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// Which of a window's counts a grouped `COUNT` fills in.
+type CountField = fn(&mut WindowState) -> &mut u32;
+
+/// Rows of `sql`, whose `{in}` is the list `ids`.
+async fn fetch_in<T>(tx: &mut AnyConnection, sql: &str, ids: &[&str]) -> anyhow::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = sql.replace("{in}", &placeholders(1, ids.len()));
+    let mut query = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(&mut *tx).await?)
+}
+
+/// Keeps held windows open for the team's next wave, remembering how many were invited and
+/// how many waves closed (what the manager's digest may say about a held window).
+async fn hold_windows(tx: &mut AnyConnection, window_ids: &[&str]) -> anyhow::Result<()> {
+    if window_ids.is_empty() {
+        return Ok(());
+    }
+    in_list(
+        "UPDATE windows SET
+           held_invited = (SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i
+                           JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = windows.window_id),
+           waves_closed = (SELECT COUNT(*) FROM waves w
+                           WHERE w.window_id = windows.window_id AND w.state = 'closed')
+         WHERE window_id IN ({in})",
+        window_ids,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Freezes each release and forgets everything it was computed from (inside the deciding
+/// transaction).
+async fn release_windows(
+    tx: &mut AnyConnection,
+    released: &[(&WindowState, &Release)],
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE windows SET state = 'released', released_at = $2, waves_closed = $3 WHERE window_id = $1",
-    )
-    .bind(&state.window_id)
-    .bind(secs(now))
-    .bind(i64::from(state.waves_closed))
-    .execute(&mut *tx)
-    .await?;
-    // The count HR may see, stored only when the window reached k; the manager sees the body.
-    let respondents = match release.body {
-        ReleaseBody::Results { respondents, .. } if respondents >= state.k => {
-            Some(i64::from(respondents))
-        }
-        _ => None,
-    };
-    sqlx::query(
+    if released.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = released.iter().map(|(s, _)| s.window_id.as_str()).collect();
+    let sql = format!(
+        "UPDATE windows SET state = 'released', released_at = $1,
+           waves_closed = (SELECT COUNT(*) FROM waves w
+                           WHERE w.window_id = windows.window_id AND w.state = 'closed')
+         WHERE window_id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
+        .bind(secs(now));
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    query.execute(&mut *tx).await?;
+
+    let rows: Vec<String> = (0..released.len())
+        .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
+        .collect();
+    let sql = format!(
         "INSERT INTO releases (window_id, manager_id, window_end, respondents, invited, body, released_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&state.window_id)
-    .bind(&state.manager_id)
-    .bind(secs(now))
-    .bind(respondents)
-    .bind(i64::from(state.invited))
-    .bind(serde_json::to_string(release)?)
-    .bind(secs(now))
-    .execute(&mut *tx)
-    .await?;
+         VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for (state, release) in released {
+        // The count HR may see, stored only when the window reached k; the manager sees the
+        // body.
+        let respondents = match release.body {
+            ReleaseBody::Results { respondents, .. } if respondents >= state.k => {
+                Some(i64::from(respondents))
+            }
+            _ => None,
+        };
+        query = query
+            .bind(state.window_id.clone())
+            .bind(state.manager_id.clone())
+            .bind(secs(now))
+            .bind(respondents)
+            .bind(i64::from(state.invited))
+            .bind(serde_json::to_string(release)?)
+            .bind(secs(now));
+    }
+    query.execute(&mut *tx).await?;
+
     for sql in [
-        "DELETE FROM window_keys WHERE window_id = $1",
-        "DELETE FROM participation WHERE window_id = $1",
-        "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
-        "DELETE FROM comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
+        "DELETE FROM window_keys WHERE window_id IN ({in})",
+        "DELETE FROM participation WHERE window_id IN ({in})",
+        "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
+        "DELETE FROM comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         // Invitations and reminders of a released window have nothing left to do; the
         // "closed" updates go once sent (`forget_released_jobs`).
-        "DELETE FROM outbox WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)
+        "DELETE FROM outbox WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))
            AND kind IN ('invite', 'remind')",
-        "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id = $1)",
+        "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
     ] {
-        sqlx::query(sql)
-            .bind(&state.window_id)
-            .execute(&mut *tx)
-            .await?;
+        in_list(sql, &ids).execute(&mut *tx).await?;
     }
     Ok(())
 }
 
-/// Queues the "this pulse closed" update of every invitation and reminder of a closing wave:
-/// each of its messages is updated alike, whoever answered.
+/// Queues the "this pulse closed" update of every invitation and reminder of the waves just
+/// closed: each of their messages is updated alike, whoever answered.
 async fn queue_close_updates(
     tx: &mut AnyConnection,
-    wave_id: &str,
+    wave_ids: &HashSet<String>,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let messages: Vec<(String, String)> = sqlx::query_as(
-        "SELECT channel, ts FROM wave_messages WHERE wave_id = $1 ORDER BY channel, ts",
+    if wave_ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = wave_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    let messages: Vec<(String, String, String)> = fetch_in(
+        tx,
+        "SELECT wave_id, channel, ts FROM wave_messages WHERE wave_id IN ({in})
+         ORDER BY wave_id, channel, ts",
+        &ids,
     )
-    .bind(wave_id)
-    .fetch_all(&mut *tx)
     .await?;
     let team_id: Option<String> =
         sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
-    let team_id = team_id.unwrap_or_default();
-    for (channel, ts) in messages {
-        let job = Job::CloseMessage {
-            wave_id: wave_id.to_owned(),
-            channel,
-            ts,
-        };
-        enqueue(&mut *tx, &team_id, &job, now, now).await?;
-    }
-    sqlx::query("DELETE FROM wave_messages WHERE wave_id = $1")
-        .bind(wave_id)
+    let jobs: Vec<(Job, Timestamp)> = messages
+        .into_iter()
+        .map(|(wave_id, channel, ts)| {
+            let job = Job::CloseMessage {
+                wave_id,
+                channel,
+                ts,
+            };
+            (job, now)
+        })
+        .collect();
+    enqueue_many(&mut *tx, &team_id.unwrap_or_default(), &jobs, now).await?;
+    in_list("DELETE FROM wave_messages WHERE wave_id IN ({in})", &ids)
         .execute(&mut *tx)
         .await?;
     Ok(())

@@ -37,6 +37,13 @@ pub struct Wave {
     pub closed_at: Option<Timestamp>,
 }
 
+/// One team's wave to open in [`Store::open_waves`].
+pub struct OpenRequest<'a> {
+    pub manager_id: &'a str,
+    pub period: &'a str,
+    pub timing: WaveTiming<'a>,
+}
+
 /// When each invitee of a new wave is invited and reminded, given their Slack time zone, and
 /// when the wave closes.
 pub struct WaveTiming<'a> {
@@ -141,156 +148,48 @@ impl Store {
         now: Timestamp,
     ) -> Result<OpenedWave, OpenWaveError> {
         let mut tx = self.begin_write().await?;
-        let existing: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT_WAVE} WHERE manager_id = $1 AND period = $2"
-        )))
-        .bind(manager_id)
-        .bind(period)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            let wave = wave_from_row(row);
-            tx.rollback().await?;
-            let invitees = self.invitees(&wave.wave_id).await?;
-            return Ok(OpenedWave {
-                wave,
-                invitees,
-                created: false,
-            });
-        }
-        let open: Option<String> = sqlx::query_scalar(
-            "SELECT wave_id FROM waves WHERE manager_id = $1 AND state = 'open'",
-        )
-        .bind(manager_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(wave_id) = open {
-            return Err(OpenWaveError::AlreadyOpen {
-                manager_id: manager_id.to_owned(),
-                wave_id,
-            });
-        }
-
-        let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-             WHERE m.manager_id = $1 AND m.left_at IS NULL
-               AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
-               AND COALESCE(p.opted_out, 0) = 0
-             ORDER BY m.seller_id",
-        )
-        .bind(manager_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if snapshot.is_empty() {
-            return Err(OpenWaveError::NoEligibleSellers {
-                manager_id: manager_id.to_owned(),
-            });
-        }
-
-        let window_id: Option<String> = sqlx::query_scalar(
-            "SELECT window_id FROM windows WHERE manager_id = $1 AND state = 'open'",
-        )
-        .bind(manager_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let window_id = match window_id {
-            Some(id) => id,
-            None => {
-                let id = new_id();
-                sqlx::query(
-                    "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at)
-                     VALUES ($1, $2, $3, 'open', $4)",
-                )
-                .bind(&id)
-                .bind(manager_id)
-                .bind(i64::from(k.get()))
-                .bind(secs(now))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO window_keys (window_id, hmac_key) VALUES ($1, $2)")
-                    .bind(&id)
-                    .bind(WindowKey::generate().as_bytes().to_vec())
-                    .execute(&mut *tx)
-                    .await?;
-                id
-            }
-        };
-
-        let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
-            .into_iter()
-            .map(|(person, tz)| {
-                let (invite_at, remind_at) = (timing.schedule)(tz.as_deref());
-                (person, invite_at, remind_at)
-            })
-            .collect();
-        let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
-        let wave = Wave {
-            wave_id: new_id(),
-            manager_id: manager_id.to_owned(),
-            window_id,
-            period: period.to_owned(),
-            state: WaveState::Open,
-            opens_at,
-            closes_at: timing.closes_at,
-            closed_at: None,
-        };
-        sqlx::query(
-            "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
-             VALUES ($1, $2, $3, $4, 'open', $5, $6)",
-        )
-        .bind(&wave.wave_id)
-        .bind(&wave.manager_id)
-        .bind(&wave.window_id)
-        .bind(&wave.period)
-        .bind(secs(wave.opens_at))
-        .bind(secs(wave.closes_at))
-        .execute(&mut *tx)
-        .await?;
-        let team_id: Option<String> = sqlx::query_scalar(
-            "SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let team_id = team_id.unwrap_or_default();
-        // The snapshot, the invitations and the reminders (to every invitee alike) commit with
-        // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
-        for chunk in schedule.chunks(IN_LIST_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(1 + i * 2, 2)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
-                rows.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (person, _, _) in chunk {
-                query = query.bind(&wave.wave_id).bind(person);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let mut jobs: Vec<(Job, Timestamp)> = Vec::with_capacity(schedule.len() * 2);
-        for (person, invite_at, remind_at) in &schedule {
-            let invite = Job::Invite {
-                wave_id: wave.wave_id.clone(),
-                person_id: person.clone(),
-            };
-            jobs.push((invite, *invite_at));
-            if let Some(remind_at) = remind_at {
-                let remind = Job::Remind {
-                    wave_id: wave.wave_id.clone(),
-                    person_id: person.clone(),
-                };
-                jobs.push((remind, *remind_at));
-            }
-        }
-        enqueue_many(&mut tx, &team_id, &jobs, now).await?;
+        let opened = open_in(&mut tx, manager_id, period, timing, k, now).await?;
         tx.commit().await?;
-        let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
-        Ok(OpenedWave {
-            wave,
-            invitees,
-            created: true,
-        })
+        Ok(opened)
+    }
+
+    /// Opens many teams' waves in one transaction (one wait for the disk for all of them),
+    /// each as [`Store::open_wave`] would; each team's outcome, in order. A refusal (already
+    /// open, no one to ask) is that team's own and writes nothing. When the transaction fails
+    /// (on PostgreSQL, another replica opening one of the same slots), each team is opened
+    /// again on its own, so one team's conflict never keeps another's pulse closed.
+    pub async fn open_waves(
+        &self,
+        requests: &[OpenRequest<'_>],
+        k: MinRespondents,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<Result<OpenedWave, OpenWaveError>>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let together = async {
+            let mut tx = self.begin_write().await?;
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for r in requests {
+                match open_in(&mut tx, r.manager_id, r.period, &r.timing, k, now).await {
+                    Err(OpenWaveError::Internal(e)) => return Err(e),
+                    outcome => outcomes.push(outcome),
+                }
+            }
+            tx.commit().await?;
+            anyhow::Ok(outcomes)
+        };
+        if let Ok(outcomes) = together.await {
+            return Ok(outcomes);
+        }
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for r in requests {
+            outcomes.push(
+                self.open_wave(r.manager_id, r.period, &r.timing, k, now)
+                    .await,
+            );
+        }
+        Ok(outcomes)
     }
 
     /// Closes an open wave; no answer is accepted after this. Returns false if it was not open.
@@ -383,12 +282,7 @@ impl Store {
 
     /// The roster snapshot of a wave.
     pub async fn invitees(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT person_id FROM wave_invitees WHERE wave_id = $1 ORDER BY person_id",
-        )
-        .bind(wave_id)
-        .fetch_all(&self.pool)
-        .await?)
+        invitees_in(&self.pool, wave_id).await
     }
 }
 
@@ -417,4 +311,173 @@ impl Store {
         }
         Ok(queued)
     }
+}
+
+/// Opens one wave inside `tx` (see [`Store::open_wave`]); a refusal writes nothing.
+async fn open_in(
+    tx: &mut sqlx::AnyConnection,
+    manager_id: &str,
+    period: &str,
+    timing: &WaveTiming<'_>,
+    k: MinRespondents,
+    now: Timestamp,
+) -> Result<OpenedWave, OpenWaveError> {
+    let existing: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_WAVE} WHERE manager_id = $1 AND period = $2"
+    )))
+    .bind(manager_id)
+    .bind(period)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = existing {
+        let wave = wave_from_row(row);
+        let invitees = invitees_in(&mut *tx, &wave.wave_id).await?;
+        return Ok(OpenedWave {
+            wave,
+            invitees,
+            created: false,
+        });
+    }
+    let open: Option<String> =
+        sqlx::query_scalar("SELECT wave_id FROM waves WHERE manager_id = $1 AND state = 'open'")
+            .bind(manager_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(wave_id) = open {
+        return Err(OpenWaveError::AlreadyOpen {
+            manager_id: manager_id.to_owned(),
+            wave_id,
+        });
+    }
+
+    let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+         WHERE m.manager_id = $1 AND m.left_at IS NULL
+           AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
+           AND COALESCE(p.opted_out, 0) = 0
+         ORDER BY m.seller_id",
+    )
+    .bind(manager_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if snapshot.is_empty() {
+        return Err(OpenWaveError::NoEligibleSellers {
+            manager_id: manager_id.to_owned(),
+        });
+    }
+
+    let window_id: Option<String> = sqlx::query_scalar(
+        "SELECT window_id FROM windows WHERE manager_id = $1 AND state = 'open'",
+    )
+    .bind(manager_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let window_id = match window_id {
+        Some(id) => id,
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at)
+                 VALUES ($1, $2, $3, 'open', $4)",
+            )
+            .bind(&id)
+            .bind(manager_id)
+            .bind(i64::from(k.get()))
+            .bind(secs(now))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO window_keys (window_id, hmac_key) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(WindowKey::generate().as_bytes().to_vec())
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+    };
+
+    let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
+        .into_iter()
+        .map(|(person, tz)| {
+            let (invite_at, remind_at) = (timing.schedule)(tz.as_deref());
+            (person, invite_at, remind_at)
+        })
+        .collect();
+    let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
+    let wave = Wave {
+        wave_id: new_id(),
+        manager_id: manager_id.to_owned(),
+        window_id,
+        period: period.to_owned(),
+        state: WaveState::Open,
+        opens_at,
+        closes_at: timing.closes_at,
+        closed_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
+         VALUES ($1, $2, $3, $4, 'open', $5, $6)",
+    )
+    .bind(&wave.wave_id)
+    .bind(&wave.manager_id)
+    .bind(&wave.window_id)
+    .bind(&wave.period)
+    .bind(secs(wave.opens_at))
+    .bind(secs(wave.closes_at))
+    .execute(&mut *tx)
+    .await?;
+    let team_id: Option<String> =
+        sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let team_id = team_id.unwrap_or_default();
+    // The snapshot, the invitations and the reminders (to every invitee alike) commit with
+    // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
+    for chunk in schedule.chunks(IN_LIST_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * 2, 2)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (person, _, _) in chunk {
+            query = query.bind(&wave.wave_id).bind(person);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let mut jobs: Vec<(Job, Timestamp)> = Vec::with_capacity(schedule.len() * 2);
+    for (person, invite_at, remind_at) in &schedule {
+        let invite = Job::Invite {
+            wave_id: wave.wave_id.clone(),
+            person_id: person.clone(),
+        };
+        jobs.push((invite, *invite_at));
+        if let Some(remind_at) = remind_at {
+            let remind = Job::Remind {
+                wave_id: wave.wave_id.clone(),
+                person_id: person.clone(),
+            };
+            jobs.push((remind, *remind_at));
+        }
+    }
+    enqueue_many(&mut *tx, &team_id, &jobs, now).await?;
+    let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
+    Ok(OpenedWave {
+        wave,
+        invitees,
+        created: true,
+    })
+}
+
+async fn invitees_in<'e>(
+    ex: impl sqlx::AnyExecutor<'e>,
+    wave_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT person_id FROM wave_invitees WHERE wave_id = $1 ORDER BY person_id",
+    )
+    .bind(wave_id)
+    .fetch_all(ex)
+    .await?)
 }

@@ -1,7 +1,7 @@
 //! Opening waves: the roster snapshot holds eligible people only; a slot opens once.
 
 use crate::helpers::*;
-use trustpulse::store::{OpenWaveError, Person, WaveState};
+use trustpulse::store::{OpenRequest, OpenWaveError, Person, WaveState, WaveTiming};
 
 on_both_backends! {
     async fn the_snapshot_invites_only_current_eligible_sellers(store: Store) {
@@ -51,6 +51,46 @@ on_both_backends! {
             .unwrap_err();
         assert!(matches!(err, OpenWaveError::NoEligibleSellers { .. }), "{err:?}");
         assert!(err.to_string().contains("no one to ask"));
+    }
+
+    async fn teams_opened_together_each_get_their_own_outcome(store: Store) {
+        // One transaction for many teams: a refusal stays that team's own and costs no
+        // other team its pulse; a slot already opened comes back as it was.
+        let already = open_team_wave(&store, "U0BOSS1", 3).await;
+        import_teams(
+            &store,
+            &[team("U0BOSS1", 3), team("U0BOSS2", 4), team("U0BOSS3", 1), team("U0BOSS4", 2)],
+        )
+        .await;
+        store.upsert_person(&bot("U0BOSS3S1"), now()).await.unwrap();
+        let schedule = |_: Option<&str>| (now(), None);
+        let request = |manager_id, period| OpenRequest {
+            manager_id,
+            period,
+            timing: WaveTiming { closes_at: ts("2026-11-26T10:00:00Z"), schedule: &schedule },
+        };
+        let requests = [
+            request("U0BOSS1", "2026-11-23"),
+            request("U0BOSS2", "2026-11-23"),
+            request("U0BOSS3", "2026-11-23"),
+            request("U0BOSS1", "2026-11-30"),
+            request("U0BOSS4", "2026-11-23"),
+        ];
+        let outcomes = store.open_waves(&requests, k(5), now()).await.unwrap();
+        assert_eq!(outcomes.len(), 5);
+        let same = outcomes[0].as_ref().unwrap();
+        assert!(!same.created);
+        assert_eq!(same.wave, already.wave);
+        let opened = outcomes[1].as_ref().unwrap();
+        assert!(opened.created);
+        assert_eq!(opened.invitees, ["U0BOSS2S1", "U0BOSS2S2", "U0BOSS2S3", "U0BOSS2S4"]);
+        assert_eq!(store.invitees(&opened.wave.wave_id).await.unwrap(), opened.invitees);
+        assert!(matches!(outcomes[2], Err(OpenWaveError::NoEligibleSellers { .. })), "{:?}", outcomes[2]);
+        assert!(matches!(outcomes[3], Err(OpenWaveError::AlreadyOpen { .. })), "{:?}", outcomes[3]);
+        let last = outcomes[4].as_ref().unwrap();
+        assert!(last.created);
+        assert_eq!(store.open_wave_of("U0BOSS4").await.unwrap().unwrap(), last.wave);
+        assert_eq!(store.open_wave_of("U0BOSS3").await.unwrap(), None);
     }
 
     async fn slack_updates_keep_the_opt_out(store: Store) {
