@@ -433,16 +433,17 @@ async fn open_in(
     // The snapshot, the invitations and the reminders (to every invitee alike) commit with
     // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
     for chunk in schedule.chunks(IN_LIST_CHUNK) {
+        // The wave is the same for every row: bound once, as $1.
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * 2, 2)))
+            .map(|i| format!("($1, ${})", i + 2))
             .collect();
         let sql = format!(
             "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
             rows.join(", ")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&wave.wave_id);
         for (person, _, _) in chunk {
-            query = query.bind(&wave.wave_id).bind(person);
+            query = query.bind(person);
         }
         query.execute(&mut *tx).await?;
     }
