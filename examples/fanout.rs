@@ -22,10 +22,11 @@ use sqlx::Connection;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
 use trustpulse::privacy::MinRespondents;
-use trustpulse::schedule::pacing::{Pacer, PacingConfig};
 use trustpulse::schedule::{waves, worker};
 use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack, dm_channel};
+use trustpulse::slack::chat::SlackChat;
 use trustpulse::slack::client::SlackApi;
+use trustpulse::slack::pacing::{Pacer, PacingConfig};
 use trustpulse::store::Store;
 use trustpulse::survey::roster::{Roster, RosterRow};
 
@@ -69,13 +70,16 @@ async fn run(
     }
     let state = AppState {
         store: store.clone(),
-        slack: SlackApi::new(&fake.api_url(), &BOT_TOKEN.to_owned().into()),
+        chat: Arc::new(SlackChat::new(
+            SlackApi::new(&fake.api_url(), &BOT_TOKEN.to_owned().into()),
+            Arc::new(Pacer::new(pacing)),
+            store.clone(),
+        )),
         k: MinRespondents::default(),
         release_policy: Default::default(),
         signing_secrets: Arc::new(Vec::new()),
         clock: Clock::System,
         lease: jiff::SignedDuration::from_secs(120),
-        pacer: Arc::new(Pacer::new(pacing)),
         worker_kick: Arc::new(Notify::new()),
     };
 

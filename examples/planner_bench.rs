@@ -17,9 +17,10 @@ use jiff::civil::date;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
 use trustpulse::privacy::MinRespondents;
-use trustpulse::schedule::pacing::{Pacer, PacingConfig};
 use trustpulse::schedule::planner;
+use trustpulse::slack::chat::SlackChat;
 use trustpulse::slack::client::SlackApi;
+use trustpulse::slack::pacing::{Pacer, PacingConfig};
 use trustpulse::store::{CadenceScope, Store};
 use trustpulse::survey::Answers;
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
@@ -90,13 +91,16 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState {
         store: store.clone(),
         // The planner calls no Slack method; nothing listens here.
-        slack: SlackApi::new("http://127.0.0.1:9/api/", &"xoxb-unused".to_owned().into()),
+        chat: Arc::new(SlackChat::new(
+            SlackApi::new("http://127.0.0.1:9/api/", &"xoxb-unused".to_owned().into()),
+            Arc::new(Pacer::new(PacingConfig::default())),
+            store.clone(),
+        )),
         k: MinRespondents::default(),
         release_policy: Default::default(),
         signing_secrets: Arc::new(Vec::new()),
         clock: clock.clone(),
         lease: jiff::SignedDuration::from_secs(120),
-        pacer: Arc::new(Pacer::new(PacingConfig::default())),
         worker_kick: Arc::new(Notify::new()),
     };
     let tick = |at: Timestamp| {

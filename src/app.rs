@@ -14,16 +14,19 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::app_state::{AppState, Clock};
 use crate::config::{ConfigError, Settings, SlackTokenRefused};
+pub use crate::ops::{AppState, Clock};
 use crate::schedule;
-use crate::schedule::pacing::{Pacer, PacingConfig};
+use crate::slack::SlackApp;
+use crate::slack::chat::SlackChat;
 use crate::slack::client::{SlackApi, SlackError};
+use crate::slack::pacing::{Pacer, PacingConfig};
 use crate::slack::socket_mode::SocketMode;
 use crate::store::Store;
 
 pub struct Application {
     state: AppState,
+    slack: SlackChat,
     listener: TcpListener,
     metrics_listener: TcpListener,
     socket_mode: Option<SocketMode>,
@@ -82,18 +85,19 @@ impl Application {
             );
         }
 
+        let pacer = Arc::new(Pacer::new(PacingConfig {
+            enabled: true,
+            posts_per_minute: settings.posts_per_minute,
+        }));
+        let slack = SlackChat::new(slack, pacer, store.clone());
         let state = AppState {
             store,
-            slack,
+            chat: Arc::new(slack.clone()),
             k: settings.min_respondents,
             release_policy: settings.release_policy(),
             signing_secrets: Arc::new(settings.slack_signing_secret.clone()),
             clock,
             lease: jiff::SignedDuration::from_secs(i64::from(settings.lease_secs)),
-            pacer: Arc::new(Pacer::new(PacingConfig {
-                enabled: true,
-                posts_per_minute: settings.posts_per_minute,
-            })),
             worker_kick: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(settings.listen)
@@ -108,11 +112,21 @@ impl Application {
                 )
             })?;
         let socket_mode = match &settings.slack_app_token {
-            Some(app_token) => Some(SocketMode::connect(state.clone(), app_token).await?),
+            Some(app_token) => Some(
+                SocketMode::connect(
+                    SlackApp {
+                        state: state.clone(),
+                        slack: slack.clone(),
+                    },
+                    app_token,
+                )
+                .await?,
+            ),
             None => None,
         };
         Ok(Application {
             state,
+            slack,
             listener,
             metrics_listener,
             socket_mode,
@@ -149,7 +163,10 @@ impl Application {
                 shutdown.clone(),
             ))
         });
-        let app = router(self.state.clone());
+        let app = router(SlackApp {
+            state: self.state.clone(),
+            slack: self.slack.clone(),
+        });
         let stop = shutdown.clone();
         let metrics_stop = shutdown.clone();
         let metrics_task = tokio::spawn(
@@ -213,10 +230,15 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(app: SlackApp) -> Router {
     crate::telemetry::metrics();
+    let state = app.state.clone();
     Router::new()
-        .merge(crate::slack::http::routes().layer(axum::middleware::from_fn(count_request)))
+        .merge(
+            crate::slack::http::routes()
+                .layer(axum::middleware::from_fn(count_request))
+                .with_state(app),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(state)

@@ -89,7 +89,7 @@ pub struct Settings {
     pub max_window_waves: u32,
 
     /// Workspace-wide cap on DMs posted per minute (Slack allows "several hundred").
-    #[arg(long, env = "TRUSTPULSE_POSTS_PER_MINUTE", default_value_t = crate::schedule::pacing::DEFAULT_POSTS_PER_MINUTE, global = true, value_parser = clap::value_parser!(u32).range(1..=6000))]
+    #[arg(long, env = "TRUSTPULSE_POSTS_PER_MINUTE", default_value_t = crate::slack::pacing::DEFAULT_POSTS_PER_MINUTE, global = true, value_parser = clap::value_parser!(u32).range(1..=6000))]
     pub posts_per_minute: u32,
 
     /// Log format: `text` for people, `json` for log collectors.
@@ -117,11 +117,7 @@ pub struct Settings {
     pub now: Option<Timestamp>,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 /// Exit code of a configuration error (sysexits' `EX_CONFIG`): a setting is missing or wrong,
 /// and restarting will not help until someone fixes it.
@@ -130,24 +126,7 @@ pub const EXIT_CONFIG: u8 = 78;
 /// copy the token again; restarting will not help either.
 pub const EXIT_SLACK_TOKEN_REFUSED: u8 = 77;
 
-/// A setting that is missing or wrong, with what to do about it.
-#[derive(Debug, thiserror::Error)]
-#[error("{setting}: {problem}. {fix}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub problem: String,
-    pub fix: String,
-}
-
-impl ConfigError {
-    pub fn new(setting: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError {
-            setting,
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
+pub use crate::config_error::ConfigError;
 
 /// Slack refused the bot token at start-up.
 #[derive(Debug, thiserror::Error)]

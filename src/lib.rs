@@ -5,10 +5,11 @@
 #![warn(clippy::self_named_module_files)]
 
 pub mod app;
-pub mod app_state;
 pub mod cli;
 pub mod config;
+pub mod config_error;
 pub mod digest;
+pub mod ops;
 pub mod privacy;
 pub mod schedule;
 pub mod sim;

@@ -9,7 +9,12 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::Directive;
 
-use crate::config::LogFormat;
+/// How logs are written: `text` for people, `json` for log collectors.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Libraries whose debug or trace output can contain message bodies.
 const CAPPED_TARGETS: &[&str] = &[
@@ -58,7 +63,8 @@ pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
 
 /// What went wrong, in words that can carry nothing from a request: the kind of error only.
 /// The `Display` of a parse error can quote the payload it failed on (a seller's answers, a
-/// comment, a user id), so no error on the path of a Slack request is logged in full.
+/// comment, a user id), so no error on the path of a request is logged in full. The chat layer
+/// adds its own kinds (`slack::errors::error_kind`).
 pub fn error_kind(error: &anyhow::Error) -> String {
     error
         .chain()
@@ -66,25 +72,9 @@ pub fn error_kind(error: &anyhow::Error) -> String {
         .unwrap_or_else(|| "internal error".to_owned())
 }
 
-/// The same for an error slack-morphism hands to the Socket Mode error handler.
-pub fn boxed_error_kind(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if let Some(kind) = known_kind(e) {
-            return kind;
-        }
-        cause = e.source();
-    }
-    "internal error".to_owned()
-}
-
-fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
-    use slack_morphism::errors::{
-        SlackClientError, SlackClientProtocolError, SlackClientSocketModeProtocolError,
-    };
-    if cause.is::<SlackClientProtocolError>() || cause.is::<SlackClientSocketModeProtocolError>() {
-        return Some("could not parse a Slack payload".to_owned());
-    }
+/// The kind of one cause, for the errors every layer shares (database, parsing); None for
+/// any other.
+pub fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if let Some(e) = cause.downcast_ref::<sqlx::Error>() {
         let code = e
             .as_database_error()
@@ -95,23 +85,6 @@ fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if cause.is::<serde_json::Error>() || cause.is::<serde_urlencoded::de::Error>() {
         return Some("could not parse a payload".to_owned());
-    }
-    if let Some(e) = cause.downcast_ref::<crate::slack::client::SlackError>() {
-        return Some(format!("Slack error {}", e.code()));
-    }
-    if let Some(e) = cause.downcast_ref::<SlackClientError>() {
-        return Some(match e {
-            SlackClientError::ApiError(api) => format!("Slack error {}", api.code),
-            SlackClientError::ProtocolError(_) | SlackClientError::SocketModeProtocolError(_) => {
-                "could not parse a Slack payload".to_owned()
-            }
-            SlackClientError::HttpError(_) | SlackClientError::HttpProtocolError(_) => {
-                "HTTP error talking to Slack".to_owned()
-            }
-            SlackClientError::EndOfStream(_) => "the connection to Slack ended".to_owned(),
-            SlackClientError::RateLimitError(_) => "rate limited by Slack".to_owned(),
-            SlackClientError::SystemError(_) => "internal error".to_owned(),
-        });
     }
     None
 }

@@ -3,9 +3,9 @@
 
 use jiff::Timestamp;
 
-use crate::app_state::AppState;
 use crate::digest::view::{DigestInput, TREND_RELEASES};
 use crate::digest::{Digest, build_digest};
+use crate::ops::AppState;
 use crate::store::Person;
 
 /// When `manager`'s team's next pulse opens for `person` (in their own time zone under a

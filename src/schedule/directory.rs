@@ -5,27 +5,37 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::app_state::AppState;
+use crate::ops::AppState;
+use crate::ops::chat::NotDelivered;
 
 /// How often the whole directory is read again.
 pub const SYNC_EVERY: SignedDuration = SignedDuration::from_hours(24);
 
-/// Reads every page of `users.list` (tier 2: pages of 200, paced at 20 a minute) and records
+/// Reads every page of the directory (Slack: `users.list`, pages of 200) and records
 /// each person. Returns how many people were recorded.
 pub async fn sync(state: &AppState, now: Timestamp) -> anyhow::Result<usize> {
     let mut cursor = None;
     let mut recorded = 0;
     loop {
-        // Tier 2; a directory of 10,000 people is 50 pages, a few minutes at most.
-        while let Err(deferral) = state.pacer.try_acquire("users.list", None, state.now()) {
-            let wait = deferral.until.duration_since(state.now()).unsigned_abs();
-            tokio::time::sleep(wait.min(std::time::Duration::from_secs(5))).await;
-        }
-        let (people, next) = state
-            .slack
-            .users_page(cursor)
-            .await
-            .map_err(|e| anyhow::anyhow!("could not read Slack's user directory: {e}"))?;
+        let page = loop {
+            match state
+                .chat
+                .directory_page(cursor.clone(), state.now())
+                .await?
+            {
+                Ok(page) => break page,
+                // The platform's pacing (Slack: tier 2, a directory of 10,000 people is 50
+                // pages, a few minutes at most).
+                Err(NotDelivered::Paced(deferral)) => {
+                    let wait = deferral.until.duration_since(state.now()).unsigned_abs();
+                    tokio::time::sleep(wait.min(std::time::Duration::from_secs(5))).await;
+                }
+                Err(NotDelivered::Chat(e)) => {
+                    anyhow::bail!("could not read the chat platform's user directory: {e}")
+                }
+            }
+        };
+        let (people, next) = page;
         // One transaction per page: one wait for the disk per 200 people, not one each.
         state.store.upsert_people(&people, now).await?;
         recorded += people.len();

@@ -2,9 +2,9 @@
 //! screens and the planner, and the outbox worker that talks to Slack. Time always comes in as
 //! `now`; only the serve loop reads the clock.
 
+pub mod delivery;
 pub mod digests;
 pub mod directory;
-pub mod pacing;
 pub mod planner;
 pub mod waves;
 pub mod worker;
@@ -12,7 +12,7 @@ pub mod worker;
 use jiff::SignedDuration;
 use tokio_util::sync::CancellationToken;
 
-use crate::app_state::AppState;
+use crate::ops::AppState;
 
 /// How often the planner looks at the cadences. Slots are minutes apart at the finest, and a
 /// tick is cheap and idempotent.

@@ -18,7 +18,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
-use crate::app_state::AppState;
+use crate::ops::AppState;
 use crate::schedule::waves;
 use crate::store::{Job, OpenRequest, OpenWaveError, PlanDue, WaveTiming};
 use crate::survey::cadence::{Cadence, next_weekly};

@@ -1,4 +1,4 @@
-//! The outbox worker: claims due rows with a lease, sends each through Slack, and records the
+//! The outbox worker: claims due rows with a lease, sends each through the chat platform, and records the
 //! result of each row right after its own call.
 //!
 //! Errors: permanent per recipient → failed at once; transient (5xx, network) → retried with
@@ -9,9 +9,9 @@
 use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
-use crate::app_state::AppState;
-use crate::slack::client::{CALL_TIMEOUT, SlackError};
-use crate::slack::outbound::{Delivery, NotDelivered, Prefetched, deliver};
+use super::delivery::{Delivery, Prefetched, deliver};
+use crate::ops::AppState;
+use crate::ops::chat::{CALL_TIMEOUT, ChatError, NotDelivered};
 use crate::store::{ClaimedJob, InstallationState, Job, OutboxRound};
 
 /// Rows claimed per round.
@@ -144,7 +144,7 @@ async fn handle(
                 return Ok(Some(("paced".into(), until)));
             }
         }
-        Err(NotDelivered::Slack(SlackError::RateLimited(wait))) => {
+        Err(NotDelivered::Chat(ChatError::RateLimited(wait))) => {
             let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1));
             let until = whole_second_at_or_after(now + wait + jitter(1_000));
             tracing::warn!(
@@ -159,7 +159,7 @@ async fn handle(
             report.deferred += 1;
             return Ok(Some(("ratelimited".into(), until)));
         }
-        Err(NotDelivered::Slack(e)) if e.is_auth() => {
+        Err(NotDelivered::Chat(e @ ChatError::Auth(_))) => {
             tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
             if let Some((team, _)) = state.store.installation().await? {
                 state.store.pause_installation(&team, now).await?;
@@ -170,13 +170,13 @@ async fn handle(
             report.deferred += 1;
             return Ok(Some((e.code(), now)));
         }
-        Err(NotDelivered::Slack(e)) if e.is_permanent() => {
+        Err(NotDelivered::Chat(e @ ChatError::Permanent(_))) => {
             tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
             round.mark_failed(&claimed.job_id, &e.code(), now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
             report.failed += 1;
         }
-        Err(NotDelivered::Slack(e)) => {
+        Err(NotDelivered::Chat(e)) => {
             if claimed.attempts >= MAX_ATTEMPTS {
                 tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
                 round.mark_dead(&claimed.job_id, &e.code(), now).await?;

@@ -107,7 +107,7 @@ pub async fn run(
         min_respondents: crate::privacy::MinRespondents::default(),
         min_comment_respondents: None,
         max_window_waves: crate::privacy::window::DEFAULT_MAX_WINDOW_WAVES,
-        posts_per_minute: crate::schedule::pacing::DEFAULT_POSTS_PER_MINUTE,
+        posts_per_minute: crate::slack::pacing::DEFAULT_POSTS_PER_MINUTE,
         metrics_listen: "127.0.0.1:0".parse().expect("a valid address"),
         log_format: LogFormat::Text,
         rust_log: "warn".into(),

@@ -15,7 +15,7 @@ pub mod socket;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::app_state::AppState;
+use crate::ops::AppState;
 use crate::schedule::worker::{self, RoundReport};
 
 /// Runs the outbox worker until nothing more is due, letting simulated time (the state's

@@ -9,7 +9,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::app_state::Clock;
+use crate::ops::Clock;
 use crate::slack::verify::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 /// What came back: the HTTP status (200 for a Socket Mode ack) and the body as JSON (or as a

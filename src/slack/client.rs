@@ -102,7 +102,7 @@ pub struct SlackApi {
 }
 
 /// How long one Web API call may take before it counts as a transient failure.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::ops::chat::CALL_TIMEOUT;
 
 /// Runs one call under the client's timeout and maps its error.
 async fn timed<T>(

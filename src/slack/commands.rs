@@ -1,7 +1,7 @@
 //! `/pulse help | status | privacy | admin`: the text of each reply (always ephemeral).
 
 use super::blocks::privacy_line;
-use crate::app_state::AppState;
+use crate::ops::AppState;
 use crate::privacy::participation_words;
 use crate::schedule::digests::next_pulse_words;
 

@@ -11,9 +11,9 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
+use super::SlackApp;
 use super::blocks::{self, ids};
 use super::home::{self, ids as admin_ids};
-use crate::app_state::AppState;
 use crate::schedule::waves;
 use crate::store::{CadenceScope, Job, OpenWaveError, PredictionOutcome, SubmissionError};
 use crate::survey::cadence::CadenceFlags;
@@ -55,7 +55,7 @@ impl From<InteractionReply> for SlackInteractionResponse {
 // Events
 
 /// Handles one event delivery. Retries and replays of the same `event_id` have no effect.
-pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> anyhow::Result<()> {
+pub async fn on_event(state: &SlackApp, callback: SlackPushEventCallback) -> anyhow::Result<()> {
     let now = state.now();
     let kind = event_kind(&callback.event);
     if !state
@@ -96,7 +96,7 @@ pub async fn on_event(state: &AppState, callback: SlackPushEventCallback) -> any
     Ok(())
 }
 
-async fn uninstall(state: &AppState, team: &str) -> anyhow::Result<()> {
+async fn uninstall(state: &SlackApp, team: &str) -> anyhow::Result<()> {
     let cancelled = state.store.uninstall(team, state.now()).await?;
     tracing::warn!(
         team,
@@ -135,7 +135,7 @@ struct SurveyMeta {
 }
 
 pub async fn on_interaction(
-    state: &AppState,
+    state: &SlackApp,
     event: SlackInteractionEvent,
 ) -> anyhow::Result<InteractionReply> {
     match event {
@@ -146,7 +146,7 @@ pub async fn on_interaction(
 }
 
 async fn on_block_action(
-    state: &AppState,
+    state: &SlackApp,
     ev: SlackInteractionBlockActionsEvent,
 ) -> anyhow::Result<InteractionReply> {
     let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
@@ -228,7 +228,7 @@ const NOT_ADMIN: &str =
     "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.";
 
 async fn on_admin_action(
-    state: &AppState,
+    state: &SlackApp,
     action: &str,
     value: &str,
 ) -> anyhow::Result<Option<SlackView>> {
@@ -303,13 +303,13 @@ async fn on_admin_action(
     })
 }
 
-async fn open_view(state: &AppState, trigger: &str, view: SlackView) {
-    if let Err(e) = state.slack.open_view(trigger, view).await {
+async fn open_view(state: &SlackApp, trigger: &str, view: SlackView) {
+    if let Err(e) = state.slack.api.open_view(trigger, view).await {
         tracing::warn!(error = %e.code(), "could not open a modal");
     }
 }
 
-async fn refresh_home(state: &AppState, person: &str) -> anyhow::Result<()> {
+async fn refresh_home(state: &SlackApp, person: &str) -> anyhow::Result<()> {
     let now = state.now();
     let job = Job::PublishHome {
         person_id: person.to_owned(),
@@ -322,7 +322,7 @@ async fn refresh_home(state: &AppState, person: &str) -> anyhow::Result<()> {
 /// Why `person` cannot answer `wave_id` right now, if they cannot. Checked before the modal
 /// opens so nobody fills it in for nothing; checked again, atomically, when it is submitted.
 async fn refusal_for(
-    state: &AppState,
+    state: &SlackApp,
     wave_id: &str,
     person: &str,
 ) -> anyhow::Result<Option<SubmissionError>> {
@@ -373,7 +373,7 @@ fn refusal_modal(refusal: &SubmissionError) -> SlackView {
 }
 
 async fn on_view_submission(
-    state: &AppState,
+    state: &SlackApp,
     ev: SlackInteractionViewSubmissionEvent,
 ) -> anyhow::Result<InteractionReply> {
     let user = ev.user.id.to_string();
@@ -468,7 +468,7 @@ async fn on_view_submission(
                     )])))
                 }
                 Err(SubmissionError::Internal(e)) => {
-                    let kind = crate::telemetry::error_kind(&e);
+                    let kind = super::errors::error_kind(&e);
                     // No wave id at ERROR (logged by default): one line per failed answer,
                     // each naming its team's pulse, would say which teams were answering when.
                     tracing::error!(error = %kind, "could not record a submission");
@@ -587,7 +587,7 @@ async fn on_view_submission(
 
 /// Answers a `/pulse` command. Every reply is ephemeral.
 pub async fn on_command(
-    state: &AppState,
+    state: &SlackApp,
     command: &SlackCommandEvent,
 ) -> anyhow::Result<SlackCommandEventResponse> {
     let text = super::commands::reply(

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::SlackView;
 
 use super::blocks::{privacy_line, view};
-use crate::app_state::AppState;
+use crate::ops::AppState;
 use crate::privacy::participation_words;
 use crate::store::{CadenceScope, Store};
 use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};

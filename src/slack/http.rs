@@ -13,14 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use slack_morphism::prelude::*;
 
+use super::SlackApp;
 use super::handlers;
 use super::verify::{is_ssl_check, verify};
-use crate::app_state::AppState;
 
 /// The largest body Slack sends is far below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<SlackApp> {
     Router::new()
         .route("/slack/events", post(events))
         .route("/slack/interactions", post(interactions))
@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 /// Verifies the request; `Err` is the status to answer with instead (an empty 200 for Slack's
 /// SSL probe, 401 for anything unverified).
 fn check(
-    state: &AppState,
+    state: &SlackApp,
     route: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -62,12 +62,12 @@ fn unparseable(route: &str) -> Response {
 }
 
 fn internal(route: &str, error: anyhow::Error) -> Response {
-    let kind = crate::telemetry::error_kind(&error);
+    let kind = super::errors::error_kind(&error);
     tracing::error!(route, error = %kind, "could not handle a Slack request");
     StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
-async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn events(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(status) = check(&state, "events", &headers, &body) {
         return status.into_response();
     }
@@ -90,7 +90,7 @@ struct InteractionForm {
     payload: String,
 }
 
-async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn interactions(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(status) = check(&state, "interactions", &headers, &body) {
         return status.into_response();
     }
@@ -106,7 +106,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn commands(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(status) = check(&state, "commands", &headers, &body) {
         return status.into_response();
     }
@@ -116,7 +116,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match handlers::on_command(&state, &command).await {
         Ok(reply) => axum::Json(reply).into_response(),
         Err(e) => {
-            let kind = crate::telemetry::error_kind(&e);
+            let kind = super::errors::error_kind(&e);
             tracing::error!(error = %kind, "could not answer a command");
             let sorry = SlackCommandEventResponse::new(SlackMessageContent::new().with_text(
                 "Sorry, something went wrong on our side. It has been logged; please try again in a minute.".into(),

@@ -3,14 +3,32 @@
 //! to trustpulse's operations.
 
 pub mod blocks;
+pub mod chat;
 pub mod client;
 pub mod commands;
+pub mod errors;
 pub mod handlers;
 pub mod home;
 pub mod http;
-pub mod outbound;
+pub mod pacing;
 pub mod socket_mode;
 pub mod verify;
 
 #[cfg(test)]
 mod digest_snapshots;
+
+/// What the Slack layer's handlers share: the core's state, and Slack itself (for what only
+/// Slack has: modals, Socket Mode). Derefs to the core's state.
+#[derive(Clone)]
+pub struct SlackApp {
+    pub state: crate::ops::AppState,
+    pub slack: chat::SlackChat,
+}
+
+impl std::ops::Deref for SlackApp {
+    type Target = crate::ops::AppState;
+
+    fn deref(&self) -> &Self::Target {
+        &self.state
+    }
+}

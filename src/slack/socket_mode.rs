@@ -7,8 +7,8 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::*;
 
+use super::SlackApp;
 use super::handlers::{self, InteractionReply};
-use crate::app_state::AppState;
 
 pub struct SocketMode {
     listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
@@ -16,9 +16,9 @@ pub struct SocketMode {
 
 impl SocketMode {
     /// Connects with the app-level token (`xapp-…`) and starts dispatching envelopes.
-    pub async fn connect(state: AppState, app_token: &SecretString) -> anyhow::Result<SocketMode> {
+    pub async fn connect(state: SlackApp, app_token: &SecretString) -> anyhow::Result<SocketMode> {
         let env = Arc::new(
-            SlackClientEventsListenerEnvironment::new(state.slack.client())
+            SlackClientEventsListenerEnvironment::new(state.slack.api.client())
                 .with_error_handler(on_error)
                 .with_user_state(state),
         );
@@ -45,11 +45,11 @@ impl SocketMode {
     }
 }
 
-async fn app_state(states: &SlackClientEventsUserState) -> AppState {
+async fn slack_app(states: &SlackClientEventsUserState) -> SlackApp {
     states
         .read()
         .await
-        .get_user_state::<AppState>()
+        .get_user_state::<SlackApp>()
         .expect("the listener is built with the app state")
         .clone()
 }
@@ -61,7 +61,7 @@ fn on_error(
 ) -> axum::http::StatusCode {
     // Socket Mode still acknowledges the envelope; the error is ours to log, by kind only: a
     // frame slack-morphism could not parse comes with its whole body in the error.
-    let kind = crate::telemetry::boxed_error_kind(err.as_ref());
+    let kind = super::errors::boxed_error_kind(err.as_ref());
     tracing::error!(error = %kind, "Socket Mode: could not handle an envelope");
     axum::http::StatusCode::OK
 }
@@ -71,7 +71,7 @@ async fn on_push(
     _client: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    let state = app_state(&states).await;
+    let state = slack_app(&states).await;
     handlers::on_event(&state, event).await.map_err(Into::into)
 }
 
@@ -80,11 +80,11 @@ async fn on_interaction(
     _client: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
-    let state = app_state(&states).await;
+    let state = slack_app(&states).await;
     let reply = handlers::on_interaction(&state, event)
         .await
         .unwrap_or_else(|e| {
-            let kind = crate::telemetry::error_kind(&e);
+            let kind = super::errors::error_kind(&e);
             tracing::error!(error = %kind, "could not handle an interaction");
             InteractionReply::Ack
         });
@@ -96,7 +96,7 @@ async fn on_command(
     _client: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let state = app_state(&states).await;
+    let state = slack_app(&states).await;
     handlers::on_command(&state, &event)
         .await
         .map_err(Into::into)

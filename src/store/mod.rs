@@ -97,7 +97,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(crate::config::ConfigError::new(
+            return Err(crate::config_error::ConfigError::new(
                 "DATABASE_URL",
                 format!("{} is not a database URL trustpulse knows", redact_url(url)),
                 "It must start with sqlite: or postgres:// (for example sqlite:trustpulse.db?mode=rwc)",

@@ -2,6 +2,7 @@
 //! PostgreSQL; see `helpers::TestDb`.
 
 mod app;
+mod architecture;
 mod crash;
 mod demo;
 mod deploy;

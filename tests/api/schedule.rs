@@ -7,7 +7,8 @@ use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
 use trustpulse::app::{AppState, Clock};
 use trustpulse::schedule::{planner, waves, worker};
-use trustpulse::sim::fake_slack::{Fault, dm_channel};
+use trustpulse::sim::fake_slack::{BOT_TOKEN, Fault, dm_channel};
+use trustpulse::slack::client::SlackApi;
 use trustpulse::store::{CadenceScope, InstallationState};
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
 
@@ -559,9 +560,10 @@ async fn a_large_directory_is_read_page_by_page() {
     for user in sellers("U0BIG", 450, &["Asia/Tokyo"]) {
         app.fake.add_user(user);
     }
+    let slack = SlackApi::new(&app.fake.api_url(), &BOT_TOKEN.to_owned().into());
     let (mut cursor, mut pages, mut seen) = (None, Vec::new(), std::collections::BTreeSet::new());
     loop {
-        let (people, next) = app.state.slack.users_page(cursor).await.unwrap();
+        let (people, next) = slack.users_page(cursor).await.unwrap();
         pages.push(people.len());
         for person in &people {
             assert!(

@@ -1,5 +1,5 @@
-//! What every request handler and job needs: the store, the Slack client, the privacy minimum
-//! and the clock. Built once by `app.rs`.
+//! What every use case, request handler and job needs: the store, the chat platform, the
+//! privacy minimum and the clock. Built once by `app.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,10 +7,9 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use tokio::sync::Notify;
 
+use super::chat::Chat;
 use crate::privacy::MinRespondents;
 use crate::privacy::window::ReleasePolicy;
-use crate::schedule::pacing::Pacer;
-use crate::slack::client::SlackApi;
 use crate::store::Store;
 
 /// Where "now" comes from: the system clock, or a clock tests and the demo move by hand.
@@ -43,15 +42,14 @@ impl Clock {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub slack: SlackApi,
+    /// Where messages go (Slack, in `serve`), paced by the platform's own rules.
+    pub chat: Arc<dyn Chat>,
     pub k: MinRespondents,
     pub release_policy: ReleasePolicy,
     pub signing_secrets: Arc<Vec<SecretString>>,
     pub clock: Clock,
     /// How long a claimed outbox row is this process's before another may rescue it.
     pub lease: jiff::SignedDuration,
-    /// Paces Slack calls for every sender in this process.
-    pub pacer: Arc<Pacer>,
     /// Wakes the outbox worker when new work was queued.
     pub worker_kick: Arc<Notify>,
 }

@@ -79,13 +79,7 @@ impl PacingConfig {
     }
 }
 
-/// Not now: try again at `until`. `workspace_wide` when the whole workspace's budget for the
-/// method is spent (so other jobs would wait too), not just one channel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deferral {
-    pub until: Timestamp,
-    pub workspace_wide: bool,
-}
+pub use crate::ops::chat::Deferral;
 
 pub struct Pacer {
     config: PacingConfig,

@@ -1,0 +1,8 @@
+//! The chat-agnostic core between the chat layer and the store: the state every use case
+//! shares, and what it asks of a chat platform ([`chat::Chat`]). Nothing here names Slack;
+//! `slack/` implements [`chat::Chat`] and maps Slack's payloads to these operations.
+
+pub mod chat;
+pub mod state;
+
+pub use state::{AppState, Clock};

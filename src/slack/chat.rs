@@ -1,0 +1,192 @@
+//! Slack as trustpulse's chat platform: each [`Outgoing`] rendered in Block Kit, every call
+//! paced by Slack's own limits ([`Pacer`]), and Slack's errors sorted into what the worker acts
+//! on ([`ChatError`]).
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::blocks;
+use super::client::{Message, SlackApi, SlackError};
+use super::home;
+use super::pacing::Pacer;
+use crate::ops::AppState;
+use crate::ops::chat::{Chat, ChatError, Delivered, DirectoryPage, NotDelivered, Outgoing, Posted};
+use crate::store::Store;
+
+/// The Slack client, the process's pacer, and the store (to remember each person's DM channel
+/// as Slack names it).
+#[derive(Clone)]
+pub struct SlackChat {
+    pub api: SlackApi,
+    pub pacer: Arc<Pacer>,
+    store: Store,
+}
+
+impl SlackChat {
+    pub fn new(api: SlackApi, pacer: Arc<Pacer>, store: Store) -> SlackChat {
+        SlackChat { api, pacer, store }
+    }
+
+    /// Posts into the bot's DM with a person. Returns the channel and the message's `ts`.
+    ///
+    /// A person whose DM channel is unknown gets the message addressed to their user id: Slack
+    /// posts it into the bot's DM and names the channel, which is remembered. This spares the
+    /// first pulse of a new org one `conversations.open` per seller (Slack allows about 50 a
+    /// minute). Only if Slack refuses the user id is the DM opened the old way.
+    async fn dm(
+        &self,
+        person_id: &str,
+        known_channel: Option<String>,
+        message: Message,
+        now: Timestamp,
+    ) -> Delivered<Posted> {
+        let Some(channel) = known_channel else {
+            if let Err(deferral) = self
+                .pacer
+                .try_acquire("chat.postMessage", Some(person_id), now)
+            {
+                return Ok(Err(deferral.into()));
+            }
+            return match self.api.post_message(person_id, message.clone()).await {
+                Ok((channel, ts)) => {
+                    self.store
+                        .remember_dm_channel(person_id, &channel, now)
+                        .await?;
+                    Ok(Ok(Posted { channel, ts }))
+                }
+                Err(SlackError::Api(code)) if refuses_user_id(&code) => {
+                    self.open_dm_and_post(person_id, message, now).await
+                }
+                Err(e) => Ok(Err(chat_error(e).into())),
+            };
+        };
+        self.post(&channel, message, now).await
+    }
+
+    async fn open_dm_and_post(
+        &self,
+        person_id: &str,
+        message: Message,
+        now: Timestamp,
+    ) -> Delivered<Posted> {
+        if let Err(deferral) = self.pacer.try_acquire("conversations.open", None, now) {
+            return Ok(Err(deferral.into()));
+        }
+        let channel = match self.api.open_dm(person_id).await {
+            Ok(channel) => channel,
+            Err(e) => return Ok(Err(chat_error(e).into())),
+        };
+        self.store
+            .remember_dm_channel(person_id, &channel, now)
+            .await?;
+        self.post(&channel, message, now).await
+    }
+
+    async fn post(&self, channel: &str, message: Message, now: Timestamp) -> Delivered<Posted> {
+        if let Err(deferral) = self
+            .pacer
+            .try_acquire("chat.postMessage", Some(channel), now)
+        {
+            return Ok(Err(deferral.into()));
+        }
+        Ok(self
+            .api
+            .post_message(channel, message)
+            .await
+            .map(|(channel, ts)| Posted { channel, ts })
+            .map_err(|e| chat_error(e).into()))
+    }
+}
+
+/// What Slack answers when a message cannot be addressed to a user id; opening the DM first
+/// may still work (and otherwise says precisely why not).
+fn refuses_user_id(code: &str) -> bool {
+    matches!(code, "channel_not_found" | "not_in_channel")
+}
+
+/// Slack's error, sorted by what the worker does about it.
+pub fn chat_error(e: SlackError) -> ChatError {
+    if e.is_auth() {
+        return ChatError::Auth(e.code());
+    }
+    if e.is_permanent() {
+        return ChatError::Permanent(e.code());
+    }
+    match e {
+        SlackError::RateLimited(wait) => ChatError::RateLimited(wait),
+        other => ChatError::Transient(other.code()),
+    }
+}
+
+fn render(message: &Outgoing) -> Message {
+    match message {
+        Outgoing::Invitation { wave_id, closes, k } => blocks::invitation(wave_id, closes, *k),
+        Outgoing::Reminder { wave_id, closes, k } => blocks::reminder(wave_id, closes, *k),
+        Outgoing::Digest(digest) => blocks::digest_message(digest),
+    }
+}
+
+#[async_trait::async_trait]
+impl Chat for SlackChat {
+    async fn send_dm(
+        &self,
+        person_id: &str,
+        known_channel: Option<String>,
+        message: &Outgoing,
+        now: Timestamp,
+    ) -> Delivered<Posted> {
+        self.dm(person_id, known_channel, render(message), now)
+            .await
+    }
+
+    async fn mark_closed(
+        &self,
+        channel: &str,
+        ts: &str,
+        closed_on: &str,
+        now: Timestamp,
+    ) -> Delivered<()> {
+        if let Err(deferral) = self.pacer.try_acquire("chat.update", None, now) {
+            return Ok(Err(deferral.into()));
+        }
+        Ok(self
+            .api
+            .update_message(channel, ts, blocks::pulse_closed(closed_on))
+            .await
+            .map_err(|e| chat_error(e).into()))
+    }
+
+    async fn publish_home(
+        &self,
+        state: &AppState,
+        person_id: &str,
+        now: Timestamp,
+    ) -> Delivered<()> {
+        if let Err(deferral) = self.pacer.try_acquire("views.publish", None, now) {
+            return Ok(Err(deferral.into()));
+        }
+        let view = home::home_view(state, person_id, now).await?;
+        Ok(self
+            .api
+            .publish_home(person_id, view)
+            .await
+            .map_err(|e| chat_error(e).into()))
+    }
+
+    async fn directory_page(
+        &self,
+        cursor: Option<String>,
+        now: Timestamp,
+    ) -> Delivered<DirectoryPage> {
+        // Tier 2: pages of 200, paced at 20 a minute.
+        if let Err(deferral) = self.pacer.try_acquire("users.list", None, now) {
+            return Ok(Err(NotDelivered::Paced(deferral)));
+        }
+        Ok(self
+            .api
+            .users_page(cursor)
+            .await
+            .map_err(|e| chat_error(e).into()))
+    }
+}
