@@ -4,8 +4,8 @@
 use clap::Subcommand;
 
 use crate::config::Settings;
+use crate::ops::waves;
 use crate::privacy::window::WindowDecision;
-use crate::schedule::waves;
 use crate::store::Store;
 
 #[derive(Subcommand, Debug)]

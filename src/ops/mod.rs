@@ -3,6 +3,8 @@
 //! `slack/` implements [`chat::Chat`] and maps Slack's payloads to these operations.
 
 pub mod chat;
+pub mod digests;
 pub mod state;
+pub mod waves;
 
 pub use state::{AppState, Clock};

@@ -130,7 +130,7 @@ pub async fn deliver(
                 .people
                 .get(manager_id)
                 .and_then(|p| p.dm_channel.clone());
-            let digest = super::digests::digest_for(state, manager_id, now).await?;
+            let digest = crate::ops::digests::digest_for(state, manager_id, now).await?;
             let message = Outgoing::Digest(Box::new(digest));
             let posted = state.chat.send_dm(manager_id, known, &message, now).await?;
             Ok(posted.map(|_| Delivery::Sent))

@@ -1,12 +1,10 @@
-//! What happens when: wave operations (start, remind, close) shared by the CLI, Slack's admin
-//! screens and the planner, and the outbox worker that talks to Slack. Time always comes in as
+//! What happens when: the planner (which opens and closes pulses through `ops::waves`), the
+//! outbox worker that delivers jobs through the chat platform, and the directory sync. Time always comes in as
 //! `now`; only the serve loop reads the clock.
 
 pub mod delivery;
-pub mod digests;
 pub mod directory;
 pub mod planner;
-pub mod waves;
 pub mod worker;
 
 use jiff::SignedDuration;

@@ -19,7 +19,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
 use crate::ops::AppState;
-use crate::schedule::waves;
+use crate::ops::waves;
 use crate::store::{Job, OpenRequest, OpenWaveError, PlanDue, WaveTiming};
 use crate::survey::cadence::{Cadence, next_weekly};
 

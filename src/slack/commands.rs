@@ -2,8 +2,8 @@
 
 use super::blocks::privacy_line;
 use crate::ops::AppState;
+use crate::ops::digests::next_pulse_words;
 use crate::privacy::participation_words;
-use crate::schedule::digests::next_pulse_words;
 
 pub async fn reply(state: &AppState, user: &str, text: &str) -> anyhow::Result<String> {
     let mut words = text.split_whitespace();
@@ -34,7 +34,7 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
     let k = state.k.get();
     let mut parts = Vec::new();
     if store.is_current_manager(user).await? {
-        let digest = crate::schedule::digests::digest_for(state, user, now).await?;
+        let digest = crate::ops::digests::digest_for(state, user, now).await?;
         parts.push(format!(
             "*Your team's trust*\n{}",
             super::blocks::comments_escaped(&digest).to_text()
@@ -50,7 +50,7 @@ async fn status(state: &AppState, user: &str) -> anyhow::Result<String> {
                     .to_owned()
             }
             (false, Some(next)) => format!("Your next pulse opens {next}."),
-            (false, None) => crate::schedule::digests::NOT_SCHEDULED.to_owned(),
+            (false, None) => crate::ops::digests::NOT_SCHEDULED.to_owned(),
         };
         parts.push(format!(
             "{when}\n*What <@{manager}> will see:* the team's average and share of agreement for each question, and comments word for word in random order, only once at least {k} people have answered. Never who answered, or when."

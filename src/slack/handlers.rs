@@ -14,7 +14,7 @@ use slack_morphism::prelude::*;
 use super::SlackApp;
 use super::blocks::{self, ids};
 use super::home::{self, ids as admin_ids};
-use crate::schedule::waves;
+use crate::ops::waves;
 use crate::store::{CadenceScope, Job, OpenWaveError, PredictionOutcome, SubmissionError};
 use crate::survey::cadence::CadenceFlags;
 use crate::survey::{AnswerError, Answers, Question, Score};

@@ -74,8 +74,7 @@ async fn seller_section(
     let k = state.k.get();
     let person = store.person(person_id).await?;
     let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
-    let next =
-        crate::schedule::digests::next_pulse_words(state, manager, person.as_ref(), now).await?;
+    let next = crate::ops::digests::next_pulse_words(state, manager, person.as_ref(), now).await?;
     let window = super::commands::window_in_words(state, manager).await?;
     let mut blocks = vec![
         header("Your trust pulse"),
@@ -88,7 +87,7 @@ async fn seller_section(
         )),
         section(&format!(
             "*Your team now:* {window} {}",
-            next.map_or(crate::schedule::digests::NOT_SCHEDULED.to_owned(), |next| {
+            next.map_or(crate::ops::digests::NOT_SCHEDULED.to_owned(), |next| {
                 format!("The next pulse opens {next}.")
             })
         )),
@@ -109,7 +108,7 @@ async fn manager_section(
     manager: &str,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Value>> {
-    let digest = crate::schedule::digests::digest_for(state, manager, now).await?;
+    let digest = crate::ops::digests::digest_for(state, manager, now).await?;
     Ok(super::blocks::digest_blocks(&digest))
 }
 

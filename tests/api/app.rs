@@ -217,14 +217,10 @@ impl TestApp {
     pub async fn open_pulse(&self, manager: &str, n: usize) -> trustpulse::store::OpenedWave {
         self.team(manager, &sellers(manager, n, &["Europe/Berlin"]))
             .await;
-        let opened = trustpulse::schedule::waves::start_wave(
-            &self.state.store,
-            manager,
-            self.state.k,
-            now(),
-        )
-        .await
-        .unwrap();
+        let opened =
+            trustpulse::ops::waves::start_wave(&self.state.store, manager, self.state.k, now())
+                .await
+                .unwrap();
         self.deliver().await;
         opened
     }

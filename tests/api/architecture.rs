@@ -132,6 +132,24 @@ fn only_the_slack_module_names_slack_morphism() {
 }
 
 #[test]
+fn the_core_never_imports_the_jobs_or_the_edges() {
+    // slack/ → ops/ → store/ and the pure modules; schedule/ (the planner and the worker) →
+    // ops/; never back.
+    let graph = module_graph();
+    let ops = graph.get("ops").cloned().unwrap_or_default();
+    for edge in ["schedule", "slack", "sim", "app", "cli"] {
+        assert!(!ops.contains(edge), "ops imports {edge}: {ops:?}");
+    }
+    for pure in ["survey", "privacy", "digest"] {
+        let uses = graph.get(pure).cloned().unwrap_or_default();
+        assert!(
+            uses.iter().all(|m| ["survey", "privacy", "digest"].contains(&m.as_str())),
+            "{pure} is pure logic but imports {uses:?}"
+        );
+    }
+}
+
+#[test]
 fn the_layers_below_slack_never_import_it() {
     let graph = module_graph();
     for module in ["survey", "privacy", "digest", "store", "ops", "schedule"] {

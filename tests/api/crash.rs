@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack, Fault, dm_channel};
 use trustpulse::sim::payloads;
 use trustpulse::slack::verify;

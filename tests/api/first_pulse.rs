@@ -26,7 +26,7 @@ async fn an_invitation_reaches_a_new_seller_without_opening_the_dm_first() {
 
     // The next message goes to the remembered channel, and the close updates each invitation
     // in it (which needs the real channel id, not the user id).
-    trustpulse::schedule::waves::remind_wave(&app.state.store, "U0BOSS1", app.state.now())
+    trustpulse::ops::waves::remind_wave(&app.state.store, "U0BOSS1", app.state.now())
         .await
         .unwrap();
     app.deliver().await;
@@ -79,7 +79,7 @@ async fn a_first_pulse_reaches_a_thousand_new_sellers_at_the_posting_pace() {
     app.team("U0BOSS1", &sellers("U0BOSS1", 1000, &["Europe/Berlin"]))
         .await;
     let start = app.state.now();
-    trustpulse::schedule::waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+    trustpulse::ops::waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
         .await
         .unwrap();
     let report = app.deliver().await;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sqlx::Connection;
+use trustpulse::ops::waves;
 use trustpulse::privacy::window::ReleasePolicy;
-use trustpulse::schedule::waves;
 
 use crate::app::TestApp;
 use crate::helpers::{k, now};

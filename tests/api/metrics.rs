@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trustpulse::app::Clock;
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack};
 use trustpulse::sim::payloads;
 use trustpulse::sim::slack_side::Transport;

@@ -3,7 +3,7 @@
 
 use regex_lite::Regex;
 use serde_json::json;
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 use trustpulse::sim::payloads;
 use trustpulse::store::Job;
 

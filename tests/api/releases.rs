@@ -2,8 +2,8 @@
 //! fake Slack.
 
 use serde_json::Value;
-use trustpulse::schedule::digests::digest_for;
-use trustpulse::schedule::waves;
+use trustpulse::ops::digests::digest_for;
+use trustpulse::ops::waves;
 use trustpulse::slack::home::home_view;
 
 use crate::app::{TestApp, sellers};

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use jiff::SignedDuration;
 use trustpulse::app::AppState;
-use trustpulse::schedule::{planner, waves, worker};
+use trustpulse::ops::waves;
+use trustpulse::schedule::{planner, worker};
 use trustpulse::sim::fake_slack::dm_channel;
 
 use crate::app::{TestApp, sellers};

@@ -1,7 +1,7 @@
 //! Events: at-least-once delivery has its effect once; uninstall stops everything; people stay
 //! current.
 
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 use trustpulse::sim::fake_slack::FakeUser;
 use trustpulse::sim::payloads;
 use trustpulse::store::InstallationState;

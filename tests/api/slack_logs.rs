@@ -3,7 +3,7 @@
 //! libraries that print payloads) and holds the logs of every test in this binary.
 
 use regex_lite::Regex;
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 
 use crate::app::{SIGNING_SECRET, TestApp, captured_logs, sellers};
 use crate::helpers::now;

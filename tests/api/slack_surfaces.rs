@@ -293,7 +293,7 @@ async fn a_seller_opts_out_from_home_and_is_not_invited() {
             .contains("You have opted out")
     );
     let opened =
-        trustpulse::schedule::waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        trustpulse::ops::waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
             .await
             .unwrap();
     assert!(!opened.invitees.contains(&"U0BOSS1S1".to_owned()));

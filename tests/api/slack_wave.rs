@@ -1,7 +1,7 @@
 //! A whole wave through the real HTTP endpoints (and Socket Mode) and the fake Slack.
 
 use serde_json::Value;
-use trustpulse::schedule::waves;
+use trustpulse::ops::waves;
 use trustpulse::sim::fake_slack::FakeUser;
 use trustpulse::sim::payloads;
 

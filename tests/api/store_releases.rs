@@ -2,8 +2,8 @@
 //! finished by the next planner tick when an older process stopped in between.
 
 use crate::helpers::*;
+use trustpulse::ops::waves;
 use trustpulse::privacy::window::ReleasePolicy;
-use trustpulse::schedule::waves;
 use trustpulse::store::SubmissionError;
 
 on_both_backends! {
