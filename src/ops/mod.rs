@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod digests;
 pub mod state;
+pub mod submissions;
 pub mod waves;
 
 pub use state::{AppState, Clock};

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 
 use crate::ops::AppState;
 use crate::ops::chat::{NotDelivered, Outgoing, Posted};
-use crate::store::{Job, Person, Store, Wave, WaveState};
+use crate::store::{Job, Person, Store, Wave};
 
 /// What happened to a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub async fn deliver(
             let Some(wave) = prefetched.waves.get(wave_id) else {
                 return Ok(Ok(Delivery::Skipped));
             };
-            if wave.state != WaveState::Open || now >= wave.closes_at {
+            if !wave.is_open_at(now) {
                 return Ok(Ok(Delivery::Skipped));
             }
             let person = prefetched.people.get(person_id);

@@ -99,6 +99,14 @@ type WaveRow = (
 
 const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at FROM waves";
 
+impl Wave {
+    /// Whether the wave takes answers (and its invitations and reminders still go) at `now`:
+    /// open, and not past its closing time even if the planner has not closed it yet.
+    pub fn is_open_at(&self, now: Timestamp) -> bool {
+        self.state == WaveState::Open && now < self.closes_at
+    }
+}
+
 fn wave_from_row(row: WaveRow) -> Wave {
     let (wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at) = row;
     Wave {

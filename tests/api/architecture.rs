@@ -143,7 +143,8 @@ fn the_core_never_imports_the_jobs_or_the_edges() {
     for pure in ["survey", "privacy", "digest"] {
         let uses = graph.get(pure).cloned().unwrap_or_default();
         assert!(
-            uses.iter().all(|m| ["survey", "privacy", "digest"].contains(&m.as_str())),
+            uses.iter()
+                .all(|m| ["survey", "privacy", "digest"].contains(&m.as_str())),
             "{pure} is pure logic but imports {uses:?}"
         );
     }

@@ -1,0 +1,170 @@
+//! What trustpulse does with each Slack event, interaction and command, whatever the transport
+//! (signed HTTP or Socket Mode): one file per surface, each a thin map from Slack's payload to
+//! an `ops` call or a store write, and from the result to a rendering. Handlers only write to
+//! the store and queue work, except where Slack demands an immediate call (`views.open` needs
+//! the `trigger_id` within 3 seconds).
+//!
+//! Logging rule: never a score, a comment, a view's state, a token or a raw payload. Submission
+//! logs name the wave only, never the person.
+
+mod admin;
+mod events;
+mod opt_out;
+mod pulse_command;
+mod self_check;
+mod survey;
+
+use std::collections::HashMap;
+
+use slack_morphism::prelude::*;
+
+use super::SlackApp;
+use super::blocks::ids;
+use super::home::ids as admin_ids;
+use crate::store::Job;
+
+pub use events::on_event;
+pub use pulse_command::on_command;
+
+/// What to answer an interaction with.
+#[derive(Debug)]
+pub enum InteractionReply {
+    /// A plain acknowledgement.
+    Ack,
+    /// Close the modal.
+    Clear,
+    /// Show these messages on the modal's fields (block id → message).
+    Errors(HashMap<String, String>),
+    /// Replace the modal with another view.
+    Update(SlackView),
+}
+
+impl From<InteractionReply> for SlackInteractionResponse {
+    fn from(reply: InteractionReply) -> Self {
+        match reply {
+            InteractionReply::Ack => SlackInteractionResponse::Empty,
+            InteractionReply::Clear => {
+                SlackViewSubmissionResponse::Clear(SlackViewSubmissionClearResponse::new()).into()
+            }
+            InteractionReply::Errors(errors) => {
+                SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors))
+                    .into()
+            }
+            InteractionReply::Update(view) => {
+                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(view))
+                    .into()
+            }
+        }
+    }
+}
+
+pub async fn on_interaction(
+    state: &SlackApp,
+    event: SlackInteractionEvent,
+) -> anyhow::Result<InteractionReply> {
+    match event {
+        SlackInteractionEvent::BlockActions(ev) => on_block_action(state, ev).await,
+        SlackInteractionEvent::ViewSubmission(ev) => on_view_submission(state, ev).await,
+        _ => Ok(InteractionReply::Ack),
+    }
+}
+
+/// A button pressed: in a DM (open the survey), on App Home (self-check, opt out, admin).
+async fn on_block_action(
+    state: &SlackApp,
+    ev: SlackInteractionBlockActionsEvent,
+) -> anyhow::Result<InteractionReply> {
+    let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
+        return Ok(InteractionReply::Ack);
+    };
+    let trigger = ev.trigger_id.to_string();
+    let Some(action) = ev.actions.as_ref().and_then(|a| a.first()) else {
+        return Ok(InteractionReply::Ack);
+    };
+    let value = action.value.clone().unwrap_or_default();
+    match action.action_id.to_string().as_str() {
+        ids::OPEN_SURVEY => survey::open(state, &trigger, value, &user).await?,
+        ids::SELF_CHECK => self_check::open(state, &trigger, &user).await?,
+        ids::OPT_OUT | ids::OPT_IN => {
+            opt_out::set(state, &user, action.action_id.0 == ids::OPT_OUT).await?
+        }
+        admin_ids::EDIT_CADENCE
+        | admin_ids::START
+        | admin_ids::REMIND
+        | admin_ids::CLOSE
+        | admin_ids::ADD_ADMIN
+        | admin_ids::REMOVE_ADMIN => {
+            admin::on_action(state, &trigger, &action.action_id.0, &value, &user).await?
+        }
+        _ => {}
+    }
+    Ok(InteractionReply::Ack)
+}
+
+/// A submitted modal: who submitted it, which modal (its callback id and private metadata),
+/// and the values of its inputs.
+struct Form {
+    user: String,
+    callback: String,
+    metadata: String,
+    values: HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>,
+}
+
+impl Form {
+    /// The value of `action` in input block `block`, if it was filled in.
+    fn field(&self, block: &str, action: &str) -> Option<&SlackViewStateValue> {
+        self.values
+            .get(&block.into())
+            .and_then(|actions| actions.get(&action.into()))
+    }
+}
+
+async fn on_view_submission(
+    state: &SlackApp,
+    ev: SlackInteractionViewSubmissionEvent,
+) -> anyhow::Result<InteractionReply> {
+    let (callback, metadata) = match &ev.view.view {
+        SlackView::Modal(m) => (
+            m.callback_id
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            m.private_metadata.clone().unwrap_or_default(),
+        ),
+        SlackView::Home(_) => return Ok(InteractionReply::Ack),
+    };
+    let form = Form {
+        user: ev.user.id.to_string(),
+        callback,
+        metadata,
+        values: ev
+            .view
+            .state_params
+            .state
+            .map(|s| s.values)
+            .unwrap_or_default(),
+    };
+    match form.callback.as_str() {
+        ids::SURVEY_MODAL => survey::on_submit(state, &form).await,
+        ids::SELF_CHECK_MODAL => self_check::on_submit(state, &form).await,
+        admin_ids::CADENCE_MODAL => admin::on_cadence_submit(state, &form).await,
+        admin_ids::ADD_ADMIN_MODAL => admin::on_add_admin_submit(state, &form).await,
+        _ => Ok(InteractionReply::Ack),
+    }
+}
+
+async fn open_view(state: &SlackApp, trigger: &str, view: SlackView) {
+    if let Err(e) = state.slack.api.open_view(trigger, view).await {
+        tracing::warn!(error = %e.code(), "could not open a modal");
+    }
+}
+
+async fn refresh_home(state: &SlackApp, person: &str) -> anyhow::Result<()> {
+    let now = state.now();
+    let job = Job::PublishHome {
+        person_id: person.to_owned(),
+    };
+    state.store.enqueue("", &job, now, now).await?;
+    state.worker_kick.notify_one();
+    Ok(())
+}

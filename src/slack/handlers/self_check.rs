@@ -1,0 +1,65 @@
+//! The manager's self-check: a prediction of the team's answers, compared in the digest once
+//! the results are released.
+
+use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
+use crate::slack::blocks;
+use crate::slack::blocks::ids;
+use crate::store::PredictionOutcome;
+use crate::survey::{Question, Score};
+
+/// App Home's self-check button: the prediction modal, or why there is nothing to predict.
+pub(super) async fn open(state: &SlackApp, trigger: &str, user: &str) -> anyhow::Result<()> {
+    let view = if state.store.can_predict(user).await? {
+        blocks::self_check_modal()
+    } else {
+        blocks::notice_modal(
+            "Self-check",
+            "There is no pulse to predict right now, or you already made this one's prediction.",
+        )
+    };
+    open_view(state, trigger, view).await;
+    Ok(())
+}
+
+/// The submitted prediction.
+pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<InteractionReply> {
+    let user = form.user.clone();
+    let field = |block: &str, action: &str| form.field(block, action);
+    let chosen = |question: Question| {
+        field(question.key(), ids::SCORE)
+            .and_then(|v| v.selected_option.as_ref())
+            .and_then(|o| Score::parse(&o.value).ok())
+    };
+    let (Some(care), Some(help), Some(trust)) = (
+        chosen(Question::Care),
+        chosen(Question::Help),
+        chosen(Question::Trust),
+    ) else {
+        let errors = Question::ALL
+            .into_iter()
+            .filter(|q| chosen(*q).is_none())
+            .map(|q| {
+                (
+                    q.key().to_owned(),
+                    "Please choose one of the five answers.".to_owned(),
+                )
+            })
+            .collect();
+        return Ok(InteractionReply::Errors(errors));
+    };
+    let prediction = crate::survey::Ballot { care, help, trust };
+    let text = match state.store.record_prediction(&user, &prediction).await? {
+        PredictionOutcome::Recorded => {
+            "Saved. When the results are released, your digest shows how close you were."
+        }
+        PredictionOutcome::AlreadyPredicted => {
+            "You already made your prediction for this pulse; it stays as it was."
+        }
+        PredictionOutcome::NoOpenWindow => "There is no pulse to predict right now.",
+    };
+    refresh_home(state, &user).await?;
+    Ok(InteractionReply::Update(blocks::notice_modal(
+        "Self-check",
+        text,
+    )))
+}

@@ -1,0 +1,150 @@
+//! The survey: the invitation's button opens the modal (or says why not), and the modal's
+//! submission is recorded anonymously.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::*;
+
+use super::{Form, InteractionReply, SlackApp, open_view};
+use crate::ops::submissions;
+use crate::slack::blocks::{self, ids};
+use crate::store::SubmissionError;
+use crate::survey::{AnswerError, Answers, Question, Score};
+
+/// Which pulse a survey modal answers, carried in Slack's `private_metadata`. Nothing about the
+/// DM it was opened from: a submission never touches the invitation (see DESIGN §3).
+#[derive(Debug, Serialize, Deserialize)]
+struct SurveyMeta {
+    wave: String,
+}
+
+/// The invitation's button: the survey modal, or why this person cannot answer.
+pub(super) async fn open(
+    state: &SlackApp,
+    trigger: &str,
+    wave_id: String,
+    user: &str,
+) -> anyhow::Result<()> {
+    let view = match submissions::refusal_for(state, &wave_id, user).await? {
+        Some(refusal) => refusal_modal(&refusal),
+        None => {
+            let meta = SurveyMeta { wave: wave_id };
+            blocks::survey_modal(&serde_json::to_string(&meta)?, state.k.get())
+        }
+    };
+    open_view(state, trigger, view).await;
+    Ok(())
+}
+
+/// The submitted survey.
+pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<InteractionReply> {
+    let (user, metadata) = (form.user.clone(), form.metadata.clone());
+    let field = |block: &str, action: &str| form.field(block, action);
+    let Ok(meta) = serde_json::from_str::<SurveyMeta>(&metadata) else {
+        return Ok(InteractionReply::Update(refusal_modal(
+            &SubmissionError::UnknownWave,
+        )));
+    };
+    let mut errors = HashMap::new();
+    let mut score = |question: Question| -> i64 {
+        let chosen = field(question.key(), ids::SCORE)
+            .and_then(|v| v.selected_option.as_ref())
+            .map(|o| o.value.as_str());
+        match chosen.map(Score::parse) {
+            Some(Ok(score)) => score.value(),
+            Some(Err(_)) => {
+                errors.insert(
+                    question.key().to_owned(),
+                    "Please choose one of the five answers.".to_owned(),
+                );
+                0
+            }
+            None => {
+                errors.insert(
+                    question.key().to_owned(),
+                    "Please choose an answer.".to_owned(),
+                );
+                0
+            }
+        }
+    };
+    let (care, help, trust) = (
+        score(Question::Care),
+        score(Question::Help),
+        score(Question::Trust),
+    );
+    // No metric moves here or below: a live counter would show who is answering, and
+    // when. Recorded answers are counted when their window is released.
+    if !errors.is_empty() {
+        return Ok(InteractionReply::Errors(errors));
+    }
+    let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
+    let answers = Answers {
+        care,
+        help,
+        trust,
+        comment,
+    };
+    match state
+        .store
+        .record_submission(&meta.wave, &user, &answers, state.now())
+        .await
+    {
+        Ok(()) => {
+            // DEBUG, off by default: at INFO, timestamped lines per submission would give
+            // whoever reads the logs a live count of who is answering.
+            tracing::debug!(wave_id = %meta.wave, "submission recorded");
+            // The thanks is in the modal; the invitation DM stays as it is until the
+            // pulse closes, when every invitation is updated alike.
+            Ok(InteractionReply::Update(blocks::notice_modal(
+                "Thank you",
+                "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
+            )))
+        }
+        Err(SubmissionError::InvalidAnswer(AnswerError::CommentTooLong(e))) => {
+            Ok(InteractionReply::Errors(HashMap::from([(
+                ids::COMMENT_BLOCK.to_owned(),
+                format!("Please shorten this: {e}."),
+            )])))
+        }
+        Err(SubmissionError::Internal(e)) => {
+            let kind = crate::slack::errors::error_kind(&e);
+            // No wave id at ERROR (logged by default): one line per failed answer,
+            // each naming its team's pulse, would say which teams were answering when.
+            tracing::error!(error = %kind, "could not record a submission");
+            Ok(InteractionReply::Update(refusal_modal(
+                &SubmissionError::Internal(anyhow::anyhow!("")),
+            )))
+        }
+        Err(refusal) => {
+            tracing::debug!(wave_id = %meta.wave, reason = %refusal, "submission refused");
+            Ok(InteractionReply::Update(refusal_modal(&refusal)))
+        }
+    }
+}
+
+fn refusal_modal(refusal: &SubmissionError) -> SlackView {
+    let (title, text) = match refusal {
+        SubmissionError::AlreadyAnswered => (
+            "Already answered",
+            "You have already answered this pulse, thank you. Answers cannot be changed, so that no one can ever link them back to you.",
+        ),
+        SubmissionError::WaveClosed => (
+            "Pulse closed",
+            "This pulse has closed, so no more answers are accepted. You will be asked again at the next one.",
+        ),
+        SubmissionError::NotInvited => (
+            "Not your pulse",
+            "This pulse was sent to another team, so your answer cannot be counted here.",
+        ),
+        SubmissionError::UnknownWave => {
+            ("Pulse not found", "This pulse does not exist (any more).")
+        }
+        SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => (
+            "Not saved",
+            "Something went wrong on our side and your answers were not saved. Please try again in a minute.",
+        ),
+    };
+    blocks::notice_modal(title, text)
+}
