@@ -2,6 +2,8 @@
 //! release (numbers only when the privacy rules allow), the trend across releases, the weakest
 //! of the three questions and a coaching tip for it.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod release;
 pub mod tips;
 pub mod view;

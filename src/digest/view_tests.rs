@@ -1,37 +1,6 @@
 use super::*;
-use crate::digest::release::{Tally, Thresholds, WindowFacts, compute_release};
+use crate::digest::fixtures::{input, release_of_one_wave as release};
 use crate::survey::Ballot;
-
-fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str]) -> Release {
-    let ballots: Vec<Ballot> = scores
-        .iter()
-        .map(|(c, h, t)| Ballot::new(*c, *h, *t).unwrap())
-        .collect();
-    compute_release(
-        WindowFacts {
-            tally: Tally::of(&ballots),
-            respondents: ballots.len() as u32,
-            invited: 8,
-            comments: comments.iter().map(|c| c.to_string()).collect(),
-            window_end: end.into(),
-            waves: 1,
-        },
-        Thresholds {
-            k: 5,
-            comment_minimum: 5,
-        },
-    )
-}
-
-fn input(releases: Vec<Release>) -> DigestInput {
-    DigestInput {
-        releases,
-        eligible: 8,
-        k: 5,
-        week: 3,
-        ..Default::default()
-    }
-}
 
 #[test]
 fn a_first_release_shows_numbers_the_weakest_question_and_a_tip() {

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod digests;
 pub mod state;
 pub mod submissions;
+pub mod views;
 pub mod waves;
 
 pub use state::{AppState, Clock};

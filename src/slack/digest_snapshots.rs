@@ -2,43 +2,18 @@
 //! week. Product copy changes show up in review as snapshot diffs.
 
 use crate::digest::build_digest;
-use crate::digest::release::{
-    Release, ReleaseBody, Tally, Thresholds, WindowFacts, compute_release,
-};
+use crate::digest::fixtures::{self, release};
+use crate::digest::release::{Release, ReleaseBody};
 use crate::digest::view::{DigestInput, HeldWindow};
 use crate::survey::Ballot;
 
 use super::blocks::digest_message;
 
-fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str], waves: u32) -> Release {
-    let ballots: Vec<Ballot> = scores
-        .iter()
-        .map(|(c, h, t)| Ballot::new(*c, *h, *t).unwrap())
-        .collect();
-    compute_release(
-        WindowFacts {
-            tally: Tally::of(&ballots),
-            respondents: ballots.len() as u32,
-            invited: 8,
-            comments: comments.iter().map(|c| c.to_string()).collect(),
-            window_end: end.into(),
-            waves,
-        },
-        Thresholds {
-            k: 5,
-            comment_minimum: 5,
-        },
-    )
-}
-
 fn input(releases: Vec<Release>) -> DigestInput {
     DigestInput {
-        releases,
-        eligible: 8,
-        k: 5,
         week: 2,
         next_pulse: Some("Monday 14 December at 10:00".into()),
-        ..Default::default()
+        ..fixtures::input(releases)
     }
 }
 

@@ -7,8 +7,8 @@ use slack_morphism::prelude::SlackView;
 
 use super::blocks::{privacy_line, view};
 use crate::ops::AppState;
-use crate::privacy::participation_words;
-use crate::store::{CadenceScope, Store};
+use crate::ops::digests::NOT_SCHEDULED;
+use crate::ops::views::{self, AdminView, HomeView, SellerView, TeamRow};
 use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};
 
 /// Action and callback ids of the admin screens.
@@ -39,21 +39,29 @@ fn button(text: &str, action_id: &str, value: &str) -> Value {
     json!({"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": text}})
 }
 
+/// The person's App Home as it is now.
 pub async fn home_view(
     state: &AppState,
     person_id: &str,
     now: Timestamp,
 ) -> anyhow::Result<SlackView> {
-    let store = &state.store;
+    Ok(render_home(
+        &views::home(state, person_id, now).await?,
+        state.k.get(),
+    ))
+}
+
+/// App Home: a section per role (admin, manager, seller), or a word for someone on no roster.
+pub fn render_home(home: &HomeView, k: u32) -> SlackView {
     let mut blocks = Vec::new();
-    if store.is_admin(person_id).await? {
-        blocks.extend(admin_section(store, state.k.get()).await?);
+    if let Some(admin) = &home.admin {
+        blocks.extend(admin_section(admin));
     }
-    if store.is_current_manager(person_id).await? {
-        blocks.extend(manager_section(state, person_id, now).await?);
+    if let Some(digest) = &home.manager {
+        blocks.extend(super::blocks::digest_blocks(digest));
     }
-    if let Some(manager) = store.current_manager_of(person_id).await? {
-        blocks.extend(seller_section(state, person_id, &manager, now).await?);
+    if let Some(seller) = &home.seller {
+        blocks.extend(seller_section(seller, k));
     }
     if blocks.is_empty() {
         blocks.push(header("trustpulse"));
@@ -61,21 +69,12 @@ pub async fn home_view(
             "trustpulse asks sellers three anonymous questions about their manager and shows each manager how their team's trust is trending. You are not on a team's roster, so there is nothing for you here yet. Your HR team manages the roster.",
         ));
     }
-    Ok(view(json!({"type": "home", "blocks": blocks})))
+    view(json!({"type": "home", "blocks": blocks}))
 }
 
-async fn seller_section(
-    state: &AppState,
-    person_id: &str,
-    manager: &str,
-    now: Timestamp,
-) -> anyhow::Result<Vec<Value>> {
-    let store = &state.store;
-    let k = state.k.get();
-    let person = store.person(person_id).await?;
-    let opted_out = person.as_ref().is_some_and(|p| p.opted_out);
-    let next = crate::ops::digests::next_pulse_words(state, manager, person.as_ref(), now).await?;
-    let window = super::commands::window_in_words(state, manager).await?;
+fn seller_section(seller: &SellerView, k: u32) -> Vec<Value> {
+    let manager = &seller.manager;
+    let window = super::commands::window_in_words(manager, seller.window, k);
     let mut blocks = vec![
         header("Your trust pulse"),
         section(&format!(
@@ -87,12 +86,15 @@ async fn seller_section(
         )),
         section(&format!(
             "*Your team now:* {window} {}",
-            next.map_or(crate::ops::digests::NOT_SCHEDULED.to_owned(), |next| {
-                format!("The next pulse opens {next}.")
-            })
+            seller
+                .next_pulse
+                .as_ref()
+                .map_or(NOT_SCHEDULED.to_owned(), |next| {
+                    format!("The next pulse opens {next}.")
+                })
         )),
     ];
-    if opted_out {
+    if seller.opted_out {
         blocks.push(section(
             "You have opted out: you will not be asked until you opt back in.",
         ));
@@ -100,51 +102,40 @@ async fn seller_section(
     } else {
         blocks.push(json!({"type": "actions", "elements": [button("Opt out of pulses", super::blocks::ids::OPT_OUT, "out")]}));
     }
-    Ok(blocks)
+    blocks
 }
 
-async fn manager_section(
-    state: &AppState,
-    manager: &str,
-    now: Timestamp,
-) -> anyhow::Result<Vec<Value>> {
-    let digest = crate::ops::digests::digest_for(state, manager, now).await?;
-    Ok(super::blocks::digest_blocks(&digest))
-}
-
-async fn admin_section(store: &Store, k: u32) -> anyhow::Result<Vec<Value>> {
-    let participation = store.latest_participation().await?;
-    let org = super::commands::org_cadence_words(store).await?;
+fn admin_section(admin: &AdminView) -> Vec<Value> {
+    let org = super::commands::org_cadence_words(admin.org_cadence.as_deref());
     let mut blocks = vec![
         header("Admin"),
         section(&format!("*Org default cadence:* {org}")),
         json!({"type": "actions", "elements": [button("Change org cadence", ids::EDIT_CADENCE, ids::ORG_SCOPE)]}),
         json!({"type": "divider"}),
     ];
-    let teams = store.team_sizes().await?;
-    if teams.is_empty() {
+    if admin.teams.is_empty() {
         blocks.push(section(
             "No roster yet. Import one with `trustpulse roster import roster.csv`.",
         ));
     }
     // Each team takes two blocks; stay well inside the 100-block limit of a Home tab.
-    for (manager, sellers, eligible) in teams.iter().take(40) {
-        let own = store
-            .cadence(&CadenceScope::Manager(manager.clone()))
-            .await?;
-        let cadence = own
-            .as_ref()
-            .map_or("org default".to_owned(), Cadence::describe);
-        let open = if store.open_wave_of(manager).await?.is_some() {
+    for team in admin.teams.iter().take(40) {
+        let TeamRow {
+            manager,
+            sellers,
+            eligible,
+            ..
+        } = team;
+        let cadence = team.own_cadence.as_deref().unwrap_or("org default");
+        let open = if team.pulse_open {
             " · *pulse open*"
         } else {
             ""
         };
         // Participation only, and only where at least k were invited: HR never sees a score.
-        let took_part = participation
-            .iter()
-            .find(|p| p.manager_id == *manager)
-            .and_then(|p| participation_words(p.respondents, p.invited, k))
+        let took_part = team
+            .took_part
+            .as_ref()
             .map(|words| format!(" · last release: {words}"))
             .unwrap_or_default();
         blocks.push(section(&format!(
@@ -157,22 +148,25 @@ async fn admin_section(store: &Store, k: u32) -> anyhow::Result<Vec<Value>> {
             button("Close now", ids::CLOSE, manager),
         ]}));
     }
-    if teams.len() > 40 {
+    if admin.teams.len() > 40 {
         blocks.push(section(&format!(
             "…and {} more teams: see `trustpulse roster show`.",
-            teams.len() - 40
+            admin.teams.len() - 40
         )));
     }
     blocks.push(json!({"type": "divider"}));
-    let admins = store.admins().await?;
-    let names: Vec<String> = admins.iter().map(|a| format!("<@{a}>")).collect();
+    let names: Vec<String> = admin.admins.iter().map(|a| format!("<@{a}>")).collect();
     blocks.push(section(&format!("*Admins:* {}", names.join(", "))));
     let mut actions = vec![button("Add admin", ids::ADD_ADMIN, "add")];
-    for admin in admins.iter().take(20) {
-        actions.push(button(&format!("Remove {admin}"), ids::REMOVE_ADMIN, admin));
+    for person in admin.admins.iter().take(20) {
+        actions.push(button(
+            &format!("Remove {person}"),
+            ids::REMOVE_ADMIN,
+            person,
+        ));
     }
     blocks.push(json!({"type": "actions", "elements": actions}));
-    Ok(blocks)
+    blocks
 }
 
 /// The modal that edits a cadence, prefilled with its current values. `scope` is
