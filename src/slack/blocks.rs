@@ -8,6 +8,7 @@ use slack_morphism::prelude::*;
 
 use super::client::Message;
 use crate::digest::Digest;
+use crate::store::{PredictionOutcome, SubmissionError};
 use crate::survey::{COMMENT_MAX_CHARS, Question, Score};
 
 /// Action and callback ids, shared with the interaction handlers.
@@ -237,6 +238,69 @@ pub fn notice_modal(title: &str, text: &str) -> SlackView {
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     }))
+}
+
+
+/// The survey modal after a recorded answer.
+pub fn thanks_modal() -> SlackView {
+    notice_modal(
+        "Thank you",
+        "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
+    )
+}
+
+/// The survey's comment field, when the comment is too long (block id → message).
+pub fn comment_too_long(
+    problem: &impl std::fmt::Display,
+) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(
+        ids::COMMENT_BLOCK.to_owned(),
+        format!("Please shorten this: {problem}."),
+    )])
+}
+
+/// Why a person cannot answer (or why their answer was not saved), as a modal.
+pub fn refusal_modal(refusal: &SubmissionError) -> SlackView {
+    let (title, text) = match refusal {
+        SubmissionError::AlreadyAnswered => (
+            "Already answered",
+            "You have already answered this pulse, thank you. Answers cannot be changed, so that no one can ever link them back to you.",
+        ),
+        SubmissionError::WaveClosed => (
+            "Pulse closed",
+            "This pulse has closed, so no more answers are accepted. You will be asked again at the next one.",
+        ),
+        SubmissionError::NotInvited => (
+            "Not your pulse",
+            "This pulse was sent to another team, so your answer cannot be counted here.",
+        ),
+        SubmissionError::UnknownWave => {
+            ("Pulse not found", "This pulse does not exist (any more).")
+        }
+        SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => (
+            "Not saved",
+            "Something went wrong on our side and your answers were not saved. Please try again in a minute.",
+        ),
+    };
+    notice_modal(title, text)
+}
+
+/// The self-check's answer: how a prediction went, or (None) that there is nothing to predict
+/// when the button is pressed.
+pub fn self_check_notice(outcome: Option<PredictionOutcome>) -> SlackView {
+    let text = match outcome {
+        None => {
+            "There is no pulse to predict right now, or you already made this one's prediction."
+        }
+        Some(PredictionOutcome::Recorded) => {
+            "Saved. When the results are released, your digest shows how close you were."
+        }
+        Some(PredictionOutcome::AlreadyPredicted) => {
+            "You already made your prediction for this pulse; it stays as it was."
+        }
+        Some(PredictionOutcome::NoOpenWindow) => "There is no pulse to predict right now.",
+    };
+    notice_modal("Self-check", text)
 }
 
 #[cfg(test)]

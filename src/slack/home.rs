@@ -1,6 +1,8 @@
 //! The App Home tab, by role, and the admin set-up modals it opens. A person can hold several
 //! roles (an admin who also manages a team); each role adds its section.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use slack_morphism::prelude::SlackView;
@@ -9,7 +11,7 @@ use super::blocks::{privacy_line, view};
 use crate::ops::AppState;
 use crate::ops::digests::NOT_SCHEDULED;
 use crate::ops::views::{self, AdminView, HomeView, SellerView, TeamRow};
-use crate::survey::cadence::{Cadence, format_duration, format_time, weekday_name};
+use crate::survey::cadence::{Cadence, CadenceError, format_duration, format_time, weekday_name};
 
 /// Action and callback ids of the admin screens.
 pub mod ids {
@@ -222,4 +224,80 @@ pub fn add_admin_modal() -> SlackView {
              "element": {"type": "users_select", "action_id": ids::ADMIN_USER}}
         ]
     }))
+}
+
+/// What an admin action did, or why not, as a modal's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminNotice {
+    AdminsOnly,
+    Started {
+        manager: String,
+        invited: usize,
+    },
+    /// Why the pulse did not start (no one to ask, already open), in the refusal's words.
+    NotStarted(String),
+    ReminderQueued {
+        manager: String,
+    },
+    NothingToRemind {
+        manager: String,
+    },
+    Closed {
+        manager: String,
+    },
+    NothingToClose {
+        manager: String,
+    },
+    LastAdmin,
+}
+
+pub fn admin_notice(notice: &AdminNotice) -> SlackView {
+    let (title, text) = match notice {
+        AdminNotice::AdminsOnly => (
+            "Admins only",
+            "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.".to_owned(),
+        ),
+        AdminNotice::Started { manager, invited } => (
+            "Pulse started",
+            format!("<@{manager}>'s team has a pulse open now: {invited} invitations are on their way."),
+        ),
+        AdminNotice::NotStarted(why) => ("Not started", why.clone()),
+        AdminNotice::ReminderQueued { manager } => (
+            "Reminder queued",
+            format!("Everyone invited in <@{manager}>'s team gets one reminder, answered or not, so that no one can tell who answered."),
+        ),
+        AdminNotice::NothingToRemind { manager } => (
+            "Nothing to remind",
+            format!("<@{manager}>'s team has no open pulse."),
+        ),
+        AdminNotice::Closed { manager } => (
+            "Pulse closed",
+            format!("<@{manager}>'s pulse is closed; no more answers are accepted."),
+        ),
+        AdminNotice::NothingToClose { manager } => (
+            "Nothing to close",
+            format!("<@{manager}>'s team has no open pulse."),
+        ),
+        AdminNotice::LastAdmin => (
+            "Still needed",
+            "You are the last admin. Add another admin before removing this one.".to_owned(),
+        ),
+    };
+    super::blocks::notice_modal(title, &text)
+}
+
+/// A cadence modal's error, on the field it is about (block id → message).
+pub fn cadence_errors(e: &CadenceError) -> HashMap<String, String> {
+    HashMap::from([(
+        e.flag.to_owned(),
+        format!("{} (for example: {})", e.problem, e.example),
+    )])
+}
+
+/// The add-admin modal submitted with no one chosen.
+pub fn no_person_chosen() -> HashMap<String, String> {
+    HashMap::from([(
+        ids::ADMIN_USER_BLOCK.to_owned(),
+        "Please choose a person.".to_owned(),
+    )])
 }

@@ -16,6 +16,8 @@ pub mod verify;
 
 #[cfg(test)]
 mod digest_snapshots;
+#[cfg(test)]
+mod surface_snapshots;
 
 /// What the Slack layer's handlers share: the core's state, and Slack itself (for what only
 /// Slack has: modals, Socket Mode). Derefs to the core's state.

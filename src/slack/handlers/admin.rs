@@ -2,15 +2,12 @@
 //! the admins are. Every action checks that the person is an admin, and a replayed click has
 //! no second effect.
 
-use std::collections::HashMap;
-
 use jiff::tz::TimeZone;
 use slack_morphism::prelude::*;
 
 use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
 use crate::ops::waves;
-use crate::slack::blocks;
-use crate::slack::home::{self, ids as admin_ids};
+use crate::slack::home::{self, AdminNotice, ids as admin_ids};
 use crate::store::{CadenceScope, OpenWaveError};
 use crate::survey::cadence::CadenceFlags;
 
@@ -24,12 +21,7 @@ pub(super) async fn on_action(
 ) -> anyhow::Result<()> {
     let now = state.now();
     if !state.store.is_admin(user).await? {
-        open_view(
-            state,
-            trigger,
-            blocks::notice_modal("Admins only", NOT_ADMIN),
-        )
-        .await;
+        open_view(state, trigger, home::admin_notice(&AdminNotice::AdminsOnly)).await;
         return Ok(());
     }
     // Slack makes a new trigger id for every click: a signed request replayed within its five
@@ -49,9 +41,6 @@ pub(super) async fn on_action(
     refresh_home(state, user).await
 }
 
-const NOT_ADMIN: &str =
-    "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.";
-
 async fn on_admin_action(
     state: &SlackApp,
     action: &str,
@@ -59,7 +48,8 @@ async fn on_admin_action(
 ) -> anyhow::Result<Option<SlackView>> {
     let now = state.now();
     let today = now.to_zoned(TimeZone::UTC).date();
-    let notice = |title: &str, text: String| Some(blocks::notice_modal(title, &text));
+    let notice = |n: AdminNotice| Some(home::admin_notice(&n));
+    let manager = value.to_owned();
     Ok(match action {
         admin_ids::EDIT_CADENCE => {
             let current = if value == admin_ids::ORG_SCOPE {
@@ -73,52 +63,31 @@ async fn on_admin_action(
             Ok(opened) => {
                 state.worker_kick.notify_one();
                 tracing::info!(wave_id = %opened.wave.wave_id, invited = opened.invitees.len(), "pulse started from Slack");
-                notice(
-                    "Pulse started",
-                    format!(
-                        "<@{value}>'s team has a pulse open now: {} invitations are on their way.",
-                        opened.invitees.len()
-                    ),
-                )
+                notice(AdminNotice::Started {
+                    manager,
+                    invited: opened.invitees.len(),
+                })
             }
             Err(OpenWaveError::Internal(e)) => return Err(e),
-            Err(refusal) => notice("Not started", refusal.to_string()),
+            Err(refusal) => notice(AdminNotice::NotStarted(refusal.to_string())),
         },
         admin_ids::REMIND => match waves::remind_wave(&state.store, value, now).await? {
             Some(_) => {
                 state.worker_kick.notify_one();
-                notice(
-                    "Reminder queued",
-                    format!(
-                        "Everyone invited in <@{value}>'s team gets one reminder, answered or not, so that no one can tell who answered."
-                    ),
-                )
+                notice(AdminNotice::ReminderQueued { manager })
             }
-            None => notice(
-                "Nothing to remind",
-                format!("<@{value}>'s team has no open pulse."),
-            ),
+            None => notice(AdminNotice::NothingToRemind { manager }),
         },
         admin_ids::CLOSE => {
             match waves::close_wave(&state.store, value, &state.release_policy, now).await? {
-                Some(_) => notice(
-                    "Pulse closed",
-                    format!("<@{value}>'s pulse is closed; no more answers are accepted."),
-                ),
-                None => notice(
-                    "Nothing to close",
-                    format!("<@{value}>'s team has no open pulse."),
-                ),
+                Some(_) => notice(AdminNotice::Closed { manager }),
+                None => notice(AdminNotice::NothingToClose { manager }),
             }
         }
         admin_ids::ADD_ADMIN => Some(home::add_admin_modal()),
         admin_ids::REMOVE_ADMIN => {
             if state.store.admins().await?.len() <= 1 {
-                notice(
-                    "Still needed",
-                    "You are the last admin. Add another admin before removing this one."
-                        .to_owned(),
-                )
+                notice(AdminNotice::LastAdmin)
             } else {
                 state.store.remove_admin(value).await?;
                 None
@@ -136,9 +105,8 @@ pub(super) async fn on_cadence_submit(
     let (user, metadata) = (form.user.clone(), form.metadata.clone());
     let field = |block: &str, action: &str| form.field(block, action);
     if !state.store.is_admin(&user).await? {
-        return Ok(InteractionReply::Update(blocks::notice_modal(
-            "Admins only",
-            NOT_ADMIN,
+        return Ok(InteractionReply::Update(home::admin_notice(
+            &AdminNotice::AdminsOnly,
         )));
     }
     let text = |block: &str| field(block, "value").and_then(|v| v.value.clone());
@@ -166,10 +134,7 @@ pub(super) async fn on_cadence_submit(
             refresh_home(state, &user).await?;
             Ok(InteractionReply::Clear)
         }
-        Err(e) => Ok(InteractionReply::Errors(HashMap::from([(
-            e.flag.to_owned(),
-            format!("{} (for example: {})", e.problem, e.example),
-        )]))),
+        Err(e) => Ok(InteractionReply::Errors(home::cadence_errors(&e))),
     }
 }
 
@@ -181,18 +146,14 @@ pub(super) async fn on_add_admin_submit(
     let user = form.user.clone();
     let field = |block: &str, action: &str| form.field(block, action);
     if !state.store.is_admin(&user).await? {
-        return Ok(InteractionReply::Update(blocks::notice_modal(
-            "Admins only",
-            NOT_ADMIN,
+        return Ok(InteractionReply::Update(home::admin_notice(
+            &AdminNotice::AdminsOnly,
         )));
     }
     let chosen = field(admin_ids::ADMIN_USER_BLOCK, admin_ids::ADMIN_USER)
         .and_then(|v| v.selected_user.clone());
     let Some(person) = chosen else {
-        return Ok(InteractionReply::Errors(HashMap::from([(
-            admin_ids::ADMIN_USER_BLOCK.to_owned(),
-            "Please choose a person.".to_owned(),
-        )])));
+        return Ok(InteractionReply::Errors(home::no_person_chosen()));
     };
     state.store.add_admin(person.as_ref(), state.now()).await?;
     refresh_home(state, &user).await?;

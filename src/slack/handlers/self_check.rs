@@ -4,7 +4,6 @@
 use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
 use crate::slack::blocks;
 use crate::slack::blocks::ids;
-use crate::store::PredictionOutcome;
 use crate::survey::{Question, Score};
 
 /// App Home's self-check button: the prediction modal, or why there is nothing to predict.
@@ -12,10 +11,7 @@ pub(super) async fn open(state: &SlackApp, trigger: &str, user: &str) -> anyhow:
     let view = if state.store.can_predict(user).await? {
         blocks::self_check_modal()
     } else {
-        blocks::notice_modal(
-            "Self-check",
-            "There is no pulse to predict right now, or you already made this one's prediction.",
-        )
+        blocks::self_check_notice(None)
     };
     open_view(state, trigger, view).await;
     Ok(())
@@ -48,18 +44,9 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
         return Ok(InteractionReply::Errors(errors));
     };
     let prediction = crate::survey::Ballot { care, help, trust };
-    let text = match state.store.record_prediction(&user, &prediction).await? {
-        PredictionOutcome::Recorded => {
-            "Saved. When the results are released, your digest shows how close you were."
-        }
-        PredictionOutcome::AlreadyPredicted => {
-            "You already made your prediction for this pulse; it stays as it was."
-        }
-        PredictionOutcome::NoOpenWindow => "There is no pulse to predict right now.",
-    };
+    let outcome = state.store.record_prediction(&user, &prediction).await?;
     refresh_home(state, &user).await?;
-    Ok(InteractionReply::Update(blocks::notice_modal(
-        "Self-check",
-        text,
-    )))
+    Ok(InteractionReply::Update(blocks::self_check_notice(Some(
+        outcome,
+    ))))
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use slack_morphism::prelude::*;
 
 use super::{Form, InteractionReply, SlackApp, open_view};
 use crate::ops::submissions;
@@ -27,7 +26,7 @@ pub(super) async fn open(
     user: &str,
 ) -> anyhow::Result<()> {
     let view = match submissions::refusal_for(state, &wave_id, user).await? {
-        Some(refusal) => refusal_modal(&refusal),
+        Some(refusal) => blocks::refusal_modal(&refusal),
         None => {
             let meta = SurveyMeta { wave: wave_id };
             blocks::survey_modal(&serde_json::to_string(&meta)?, state.k.get())
@@ -42,7 +41,7 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
     let (user, metadata) = (form.user.clone(), form.metadata.clone());
     let field = |block: &str, action: &str| form.field(block, action);
     let Ok(meta) = serde_json::from_str::<SurveyMeta>(&metadata) else {
-        return Ok(InteractionReply::Update(refusal_modal(
+        return Ok(InteractionReply::Update(blocks::refusal_modal(
             &SubmissionError::UnknownWave,
         )));
     };
@@ -97,54 +96,23 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
             tracing::debug!(wave_id = %meta.wave, "submission recorded");
             // The thanks is in the modal; the invitation DM stays as it is until the
             // pulse closes, when every invitation is updated alike.
-            Ok(InteractionReply::Update(blocks::notice_modal(
-                "Thank you",
-                "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
-            )))
+            Ok(InteractionReply::Update(blocks::thanks_modal()))
         }
         Err(SubmissionError::InvalidAnswer(AnswerError::CommentTooLong(e))) => {
-            Ok(InteractionReply::Errors(HashMap::from([(
-                ids::COMMENT_BLOCK.to_owned(),
-                format!("Please shorten this: {e}."),
-            )])))
+            Ok(InteractionReply::Errors(blocks::comment_too_long(&e)))
         }
         Err(SubmissionError::Internal(e)) => {
             let kind = crate::slack::errors::error_kind(&e);
             // No wave id at ERROR (logged by default): one line per failed answer,
             // each naming its team's pulse, would say which teams were answering when.
             tracing::error!(error = %kind, "could not record a submission");
-            Ok(InteractionReply::Update(refusal_modal(
+            Ok(InteractionReply::Update(blocks::refusal_modal(
                 &SubmissionError::Internal(anyhow::anyhow!("")),
             )))
         }
         Err(refusal) => {
             tracing::debug!(wave_id = %meta.wave, reason = %refusal, "submission refused");
-            Ok(InteractionReply::Update(refusal_modal(&refusal)))
+            Ok(InteractionReply::Update(blocks::refusal_modal(&refusal)))
         }
     }
-}
-
-fn refusal_modal(refusal: &SubmissionError) -> SlackView {
-    let (title, text) = match refusal {
-        SubmissionError::AlreadyAnswered => (
-            "Already answered",
-            "You have already answered this pulse, thank you. Answers cannot be changed, so that no one can ever link them back to you.",
-        ),
-        SubmissionError::WaveClosed => (
-            "Pulse closed",
-            "This pulse has closed, so no more answers are accepted. You will be asked again at the next one.",
-        ),
-        SubmissionError::NotInvited => (
-            "Not your pulse",
-            "This pulse was sent to another team, so your answer cannot be counted here.",
-        ),
-        SubmissionError::UnknownWave => {
-            ("Pulse not found", "This pulse does not exist (any more).")
-        }
-        SubmissionError::InvalidAnswer(_) | SubmissionError::Internal(_) => (
-            "Not saved",
-            "Something went wrong on our side and your answers were not saved. Please try again in a minute.",
-        ),
-    };
-    blocks::notice_modal(title, text)
 }

@@ -1,0 +1,281 @@
+//! Snapshots of every Slack surface a person can see, each rendered from a plain model: the
+//! invitation, the reminder and the closed-pulse update; the survey modal, its thanks and each
+//! refusal; the self-check; App Home for a seller, a manager, an admin and someone on no
+//! roster; every `/pulse` reply; the admin modals, notices and errors. (The digest in each of
+//! its states is in `digest_snapshots`.) A change of copy or layout shows up in review as a
+//! snapshot diff.
+
+use jiff::civil::date;
+
+use super::blocks::{
+    comment_too_long, invitation, pulse_closed, refusal_modal, reminder, self_check_modal,
+    self_check_notice, survey_modal, thanks_modal,
+};
+use super::commands;
+use super::home::{
+    AdminNotice, add_admin_modal, admin_notice, cadence_errors, cadence_modal, ids,
+    no_person_chosen, render_home,
+};
+use crate::digest::build_digest;
+use crate::digest::fixtures::{input, release};
+use crate::ops::views::{AdminView, HomeView, SellerView, StatusView, TeamRow, WindowStanding};
+use crate::store::{PredictionOutcome, SubmissionError};
+use crate::survey::Comment;
+use crate::survey::cadence::{Cadence, CadenceFlags};
+
+const K: u32 = 5;
+const WAVE: &str = "0123456789abcdef0123456789abcdef";
+
+fn seller(window: WindowStanding, opted_out: bool, next: Option<&str>) -> SellerView {
+    SellerView {
+        manager: "U0MANAGER".into(),
+        opted_out,
+        next_pulse: next.map(Into::into),
+        window,
+    }
+}
+
+fn admin_view() -> AdminView {
+    AdminView {
+        org_cadence: Some(Cadence::builtin_default(date(2026, 11, 30)).describe()),
+        teams: vec![
+            TeamRow {
+                manager: "U0MANAGER".into(),
+                sellers: 8,
+                eligible: 7,
+                own_cadence: None,
+                pulse_open: true,
+                took_part: Some("6 of 8 took part".into()),
+            },
+            TeamRow {
+                manager: "U0SMALL".into(),
+                sellers: 3,
+                eligible: 3,
+                own_cadence: Some("every 2 weeks".into()),
+                pulse_open: false,
+                took_part: None,
+            },
+        ],
+        admins: vec!["U0HR1".into(), "U0HR2".into()],
+    }
+}
+
+fn digest() -> crate::digest::Digest {
+    build_digest(&input(vec![release(
+        "2026-11-26",
+        &[
+            (4, 2, 5),
+            (4, 3, 4),
+            (3, 2, 4),
+            (4, 3, 5),
+            (5, 2, 4),
+            (4, 3, 4),
+        ],
+        &[],
+        1,
+    )]))
+}
+
+#[test]
+fn messages_in_a_sellers_dm() {
+    let closes = "Thursday 3 December, 10:00";
+    insta::assert_json_snapshot!("invitation", invitation(WAVE, closes, K));
+    insta::assert_json_snapshot!("reminder", reminder(WAVE, closes, K));
+    insta::assert_json_snapshot!("pulse_closed", pulse_closed("3 December 2026"));
+}
+
+#[test]
+fn the_survey_its_thanks_and_each_refusal() {
+    insta::assert_json_snapshot!("survey_modal", survey_modal(r#"{"wave":"w"}"#, K));
+    insta::assert_json_snapshot!("thanks_modal", thanks_modal());
+    let long = Comment::new(&"x".repeat(5_000)).unwrap_err();
+    insta::assert_json_snapshot!("comment_too_long", comment_too_long(&long));
+    for (name, refusal) in [
+        ("refused_already_answered", SubmissionError::AlreadyAnswered),
+        ("refused_pulse_closed", SubmissionError::WaveClosed),
+        ("refused_not_invited", SubmissionError::NotInvited),
+        ("refused_unknown_pulse", SubmissionError::UnknownWave),
+        (
+            "refused_not_saved",
+            SubmissionError::Internal(anyhow::anyhow!("")),
+        ),
+    ] {
+        insta::assert_json_snapshot!(name, refusal_modal(&refusal));
+    }
+}
+
+#[test]
+fn the_self_check() {
+    insta::assert_json_snapshot!("self_check_modal", self_check_modal());
+    insta::assert_json_snapshot!("self_check_nothing_to_predict", self_check_notice(None));
+    for (name, outcome) in [
+        ("self_check_saved", PredictionOutcome::Recorded),
+        (
+            "self_check_already_made",
+            PredictionOutcome::AlreadyPredicted,
+        ),
+        ("self_check_no_open_window", PredictionOutcome::NoOpenWindow),
+    ] {
+        insta::assert_json_snapshot!(name, self_check_notice(Some(outcome)));
+    }
+}
+
+#[test]
+fn app_home_by_role() {
+    let nobody = HomeView {
+        admin: None,
+        manager: None,
+        seller: None,
+    };
+    insta::assert_json_snapshot!("home_nobody", render_home(&nobody, K));
+    for (name, window, opted_out, next) in [
+        (
+            "home_seller_idle",
+            WindowStanding::Idle,
+            false,
+            Some("Monday 7 December at 10:00"),
+        ),
+        ("home_seller_open", WindowStanding::Open, false, None),
+        (
+            "home_seller_open_with_held",
+            WindowStanding::OpenWithHeld,
+            false,
+            None,
+        ),
+        (
+            "home_seller_held_opted_out",
+            WindowStanding::Held,
+            true,
+            None,
+        ),
+    ] {
+        let home = HomeView {
+            seller: Some(seller(window, opted_out, next)),
+            ..nobody.clone()
+        };
+        insta::assert_json_snapshot!(name, render_home(&home, K));
+    }
+    let manager = HomeView {
+        manager: Some(digest()),
+        ..nobody.clone()
+    };
+    insta::assert_json_snapshot!("home_manager", render_home(&manager, K));
+    let admin = HomeView {
+        admin: Some(admin_view()),
+        ..nobody.clone()
+    };
+    insta::assert_json_snapshot!("home_admin", render_home(&admin, K));
+    let empty_org = HomeView {
+        admin: Some(AdminView {
+            org_cadence: None,
+            teams: Vec::new(),
+            admins: vec!["U0HR1".into()],
+        }),
+        ..nobody
+    };
+    insta::assert_json_snapshot!("home_admin_no_roster", render_home(&empty_org, K));
+}
+
+#[test]
+fn every_pulse_command_reply() {
+    insta::assert_snapshot!("pulse_help", commands::help());
+    let nobody = StatusView {
+        manager: None,
+        seller: None,
+    };
+    insta::assert_snapshot!("pulse_status_nobody", commands::status(&nobody, K));
+    let seller_status = StatusView {
+        seller: Some(seller(
+            WindowStanding::Open,
+            false,
+            Some("Monday 7 December at 10:00"),
+        )),
+        ..nobody.clone()
+    };
+    insta::assert_snapshot!("pulse_status_seller", commands::status(&seller_status, K));
+    let unscheduled = StatusView {
+        seller: Some(seller(WindowStanding::Idle, false, None)),
+        ..nobody.clone()
+    };
+    insta::assert_snapshot!(
+        "pulse_status_seller_unscheduled",
+        commands::status(&unscheduled, K)
+    );
+    let opted_out = StatusView {
+        seller: Some(seller(WindowStanding::Idle, true, None)),
+        ..nobody.clone()
+    };
+    insta::assert_snapshot!(
+        "pulse_status_seller_opted_out",
+        commands::status(&opted_out, K)
+    );
+    let manager = StatusView {
+        manager: Some(digest()),
+        ..nobody
+    };
+    insta::assert_snapshot!("pulse_status_manager", commands::status(&manager, K));
+    insta::assert_snapshot!("pulse_privacy_no_team", commands::privacy(None, K));
+    insta::assert_snapshot!(
+        "pulse_privacy_team_held",
+        commands::privacy(Some(("U0MANAGER", WindowStanding::Held)), K)
+    );
+    insta::assert_snapshot!("pulse_admin", commands::admin(&admin_view()));
+    insta::assert_snapshot!(
+        "pulse_admin_no_roster",
+        commands::admin(&AdminView {
+            org_cadence: None,
+            teams: Vec::new(),
+            admins: Vec::new(),
+        })
+    );
+}
+
+#[test]
+fn admin_modals_notices_and_errors() {
+    let cadence = Cadence::builtin_default(date(2026, 11, 30));
+    insta::assert_json_snapshot!("cadence_modal_org", cadence_modal(ids::ORG_SCOPE, &cadence));
+    insta::assert_json_snapshot!("cadence_modal_team", cadence_modal("U0MANAGER", &cadence));
+    insta::assert_json_snapshot!("add_admin_modal", add_admin_modal());
+    insta::assert_json_snapshot!("add_admin_no_one_chosen", no_person_chosen());
+    let bad = CadenceFlags {
+        every: Some("13w".into()),
+        ..Default::default()
+    }
+    .apply(&cadence, date(2026, 11, 30))
+    .unwrap_err();
+    insta::assert_json_snapshot!("cadence_error", cadence_errors(&bad));
+    let manager = || "U0MANAGER".to_owned();
+    for (name, notice) in [
+        ("admin_only", AdminNotice::AdminsOnly),
+        (
+            "admin_started",
+            AdminNotice::Started {
+                manager: manager(),
+                invited: 7,
+            },
+        ),
+        (
+            "admin_not_started",
+            AdminNotice::NotStarted(
+                "U0MANAGER's team already has an open pulse; close it before starting another"
+                    .into(),
+            ),
+        ),
+        (
+            "admin_reminder_queued",
+            AdminNotice::ReminderQueued { manager: manager() },
+        ),
+        (
+            "admin_nothing_to_remind",
+            AdminNotice::NothingToRemind { manager: manager() },
+        ),
+        ("admin_closed", AdminNotice::Closed { manager: manager() }),
+        (
+            "admin_nothing_to_close",
+            AdminNotice::NothingToClose { manager: manager() },
+        ),
+        ("admin_last_admin", AdminNotice::LastAdmin),
+    ] {
+        insta::assert_json_snapshot!(name, admin_notice(&notice));
+    }
+}
