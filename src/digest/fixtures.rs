@@ -5,6 +5,16 @@ use super::release::{Release, Tally, Thresholds, WindowFacts, compute_release};
 use super::view::DigestInput;
 use crate::survey::Ballot;
 
+/// Six answers (care, help, trust) of a first week: help is the weakest question.
+pub const WEEK1: &[(i64, i64, i64)] = &[
+    (4, 2, 5),
+    (4, 3, 4),
+    (3, 2, 4),
+    (4, 3, 5),
+    (5, 2, 4),
+    (4, 3, 4),
+];
+
 /// A release of `scores` (care, help, trust) and `comments` out of 8 invited, at k = 5 and a
 /// comment minimum of 5, pooled over `waves` waves.
 pub fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str], waves: u32) -> Release {

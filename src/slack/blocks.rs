@@ -240,7 +240,6 @@ pub fn notice_modal(title: &str, text: &str) -> SlackView {
     }))
 }
 
-
 /// The survey modal after a recorded answer.
 pub fn thanks_modal() -> SlackView {
     notice_modal(

@@ -2,7 +2,7 @@
 //! week. Product copy changes show up in review as snapshot diffs.
 
 use crate::digest::build_digest;
-use crate::digest::fixtures::{self, release};
+use crate::digest::fixtures::{self, WEEK1, release};
 use crate::digest::release::{Release, ReleaseBody};
 use crate::digest::view::{DigestInput, HeldWindow};
 use crate::survey::Ballot;
@@ -26,14 +26,6 @@ fn snapshot(name: &str, input: &DigestInput) {
     insta::assert_json_snapshot!(format!("{name}_blocks"), message.blocks);
 }
 
-const WEEK1: &[(i64, i64, i64)] = &[
-    (4, 2, 5),
-    (4, 3, 4),
-    (3, 2, 4),
-    (4, 3, 5),
-    (5, 2, 4),
-    (4, 3, 4),
-];
 const WEEK2_UP: &[(i64, i64, i64)] = &[
     (5, 4, 5),
     (4, 4, 4),

@@ -17,7 +17,7 @@ use super::home::{
     no_person_chosen, render_home,
 };
 use crate::digest::build_digest;
-use crate::digest::fixtures::{input, release};
+use crate::digest::fixtures::{WEEK1, input, release};
 use crate::ops::views::{AdminView, HomeView, SellerView, StatusView, TeamRow, WindowStanding};
 use crate::store::{PredictionOutcome, SubmissionError};
 use crate::survey::Comment;
@@ -61,19 +61,7 @@ fn admin_view() -> AdminView {
 }
 
 fn digest() -> crate::digest::Digest {
-    build_digest(&input(vec![release(
-        "2026-11-26",
-        &[
-            (4, 2, 5),
-            (4, 3, 4),
-            (3, 2, 4),
-            (4, 3, 5),
-            (5, 2, 4),
-            (4, 3, 4),
-        ],
-        &[],
-        1,
-    )]))
+    build_digest(&input(vec![release("2026-11-26", WEEK1, &[], 1)]))
 }
 
 #[test]
