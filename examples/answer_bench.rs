@@ -328,7 +328,7 @@ impl Drop for Server {
 fn signed_submission(person: &str, wave_id: &str, n: usize) -> (i64, String, String) {
     let score = |k: usize| ((n + k) % 5 + 1).to_string();
     let comment = n.is_multiple_of(4).then_some("More one-to-ones, please.");
-    let values = payloads::survey_values(&score(0), &score(1), &score(2), comment);
+    let values = payloads::survey_values([&score(0), &score(1), &score(2)], comment);
     let payload = payloads::survey_submission(person, wave_id, n as u64 + 1, values).to_string();
     let body = serde_urlencoded::to_string([("payload", payload)]).expect("a form encodes");
     let ts = jiff::Timestamp::now().as_second();

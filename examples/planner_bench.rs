@@ -171,9 +171,7 @@ async fn main() -> anyhow::Result<()> {
                     let store = store.clone();
                     tokio::spawn(async move {
                         let answers = Answers {
-                            care: 4,
-                            help: 3,
-                            trust: 5,
+                            scores: [4, 3, 5],
                             comment: None,
                         };
                         store

@@ -20,7 +20,7 @@ pub const WEEK1: &[(i64, i64, i64)] = &[
 pub fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str], waves: u32) -> Release {
     let ballots: Vec<Ballot> = scores
         .iter()
-        .map(|(c, h, t)| Ballot::new(*c, *h, *t).unwrap())
+        .map(|(c, h, t)| Ballot::new([*c, *h, *t]).unwrap())
         .collect();
     compute_release(
         WindowFacts {

@@ -13,7 +13,7 @@ use crate::survey::{Ballot, Question};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// counts[question][score - 1]
-    counts: [[u32; 5]; 3],
+    counts: [[u32; 5]; Question::COUNT],
 }
 
 impl Tally {
@@ -91,8 +91,8 @@ pub enum ReleaseBody {
     Results {
         respondents: u32,
         invited: u32,
-        /// care, help, trust
-        questions: [QuestionResult; 3],
+        /// One per question, in `Question::ALL` order.
+        questions: [QuestionResult; Question::COUNT],
         /// Shuffled; empty when under the comment minimum.
         comments: Vec<String>,
         /// True when there were comments but too few respondents to show them.

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 fn ballot() -> impl Strategy<Value = Ballot> {
-    (1i64..=5, 1i64..=5, 1i64..=5).prop_map(|(c, h, t)| Ballot::new(c, h, t).unwrap())
+    (1i64..=5, 1i64..=5, 1i64..=5).prop_map(|(c, h, t)| Ballot::new([c, h, t]).unwrap())
 }
 
 fn facts(ballots: &[Ballot], respondents: u32) -> WindowFacts {
@@ -94,7 +94,7 @@ proptest! {
 
 #[test]
 fn comments_need_the_comment_minimum_and_the_distribution_needs_two_k() {
-    let ballots: Vec<Ballot> = (0..6).map(|_| Ballot::new(4, 2, 5).unwrap()).collect();
+    let ballots: Vec<Ballot> = (0..6).map(|_| Ballot::new([4, 2, 5]).unwrap()).collect();
     let mut f = facts(&ballots, 6);
     f.comments = vec!["keep the 1:1s".into()];
     let withheld = compute_release(
@@ -130,7 +130,7 @@ fn comment_order_is_uniform() {
     // run in a million (at p = 0.01 this test failed CI one run in a hundred). A biased order
     // still fails: comment 0 landing first 30% more often than chance gives a chi-square of
     // 100, and an order that is not shuffled at all one of 90,000.
-    let ballots: Vec<Ballot> = (0..10).map(|_| Ballot::new(3, 3, 3).unwrap()).collect();
+    let ballots: Vec<Ballot> = (0..10).map(|_| Ballot::new([3, 3, 3]).unwrap()).collect();
     let comments: Vec<String> = (0..10).map(|i| format!("comment {i}")).collect();
     let mut positions = [0u32; 10];
     for _ in 0..10_000 {

@@ -65,14 +65,6 @@ pub struct Digest {
     pub notes: Vec<String>,
 }
 
-fn label(question: Question) -> &'static str {
-    match question {
-        Question::Care => "Care",
-        Question::Help => "Help",
-        Question::Trust => "Trust",
-    }
-}
-
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 fn spark(release: &Release, question: Question) -> char {
@@ -216,7 +208,7 @@ impl Digest {
                 .unwrap_or_default();
             out.push(format!(
                 "{:<6}{:.1}{change}  {}% agree  trend {}{distribution}{gap}",
-                label(line.question),
+                line.question.label(),
                 line.mean,
                 line.favourable_pct,
                 line.trend
@@ -225,7 +217,7 @@ impl Digest {
         if let Some((question, tip)) = self.focus {
             out.push(format!(
                 "Focus this week: {}. {tip}",
-                label(question).to_lowercase()
+                question.label().to_lowercase()
             ));
         }
         if let Some(date) = &self.comments_date {

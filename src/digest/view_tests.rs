@@ -114,7 +114,7 @@ fn the_trend_covers_the_last_twelve_releases() {
 fn the_self_check_shows_the_gap_between_prediction_and_team() {
     let r = release("2026-12-03", &[(4, 2, 5); 5], &[]);
     let mut i = input(vec![r]);
-    i.prediction = Some(Ballot::new(5, 4, 5).unwrap());
+    i.prediction = Some(Ballot::new([5, 4, 5]).unwrap());
     let text = build_digest(&i).to_text();
     assert!(
         text.contains("Care  4.0  100% agree  trend ▆  you predicted 5: team −1.0"),

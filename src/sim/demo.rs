@@ -22,6 +22,7 @@ use crate::app::{Application, Clock};
 use crate::config::{LogFormat, Settings};
 use crate::schedule::{directory, planner};
 use crate::store::CadenceScope;
+use crate::survey::Question;
 use crate::survey::cadence::{Cadence, CadenceFlags};
 use crate::survey::roster::{Roster, RosterRow};
 
@@ -32,8 +33,9 @@ struct Manager {
     id: &'static str,
     name: &'static str,
     style: &'static str,
-    start: [f64; 3],
-    drift: [f64; 3],
+    /// Per question, in `Question::ALL` order.
+    start: [f64; Question::COUNT],
+    drift: [f64; Question::COUNT],
 }
 
 const MANAGERS: [Manager; 2] = [
@@ -223,12 +225,12 @@ pub async fn run(
                     let noisy = mean + rng.random_range(-1.0..1.0);
                     (noisy.round().clamp(1.0, 5.0) as i64).to_string()
                 };
-                let (care, help, trust) =
-                    (score(0, &mut rng), score(1, &mut rng), score(2, &mut rng));
+                let scores = Question::ALL.map(|q| score(q.index(), &mut rng));
                 let comment = rng
                     .random_bool(0.25)
                     .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())]);
-                let values = payloads::survey_values(&care, &help, &trust, comment);
+                let values =
+                    payloads::survey_values(scores.each_ref().map(String::as_str), comment);
                 let reply = slack
                     .interaction(payloads::view_submission(&seller, &modal, values))
                     .await?;
@@ -246,7 +248,7 @@ pub async fn run(
         summary.releases += releases.len();
         let trust: Vec<f64> = releases
             .iter()
-            .filter_map(|r| r.result(crate::survey::Question::Trust).map(|q| q.mean()))
+            .filter_map(|r| r.result(Question::Trust).map(|q| q.mean()))
             .collect();
         if let (Some(first), Some(last)) = (trust.first(), trust.last()) {
             summary

@@ -2,6 +2,7 @@
 //! types a command or an event happens. Shapes follow Slack's documentation (and the Bolt test
 //! suites' captured payloads).
 
+use crate::survey::Question;
 use serde_json::{Value, json};
 
 use super::fake_slack::{APP_ID, FakeSlack, PostedMessage, TEAM_ID};
@@ -121,18 +122,23 @@ pub fn survey_submission(user_id: &str, wave_id: &str, view_number: u64, values:
     )
 }
 
-/// `state.values` of the survey modal: the three chosen option values (as strings, so tests
-/// can forge "6" or "4.5") and an optional comment.
-pub fn survey_values(care: &str, help: &str, trust: &str, comment: Option<&str>) -> Value {
+/// `state.values` of the survey modal: the chosen option value of each question, in
+/// `Question::ALL` order (as strings, so tests can forge "6" or "4.5"), and an optional comment.
+pub fn survey_values(scores: [&str; Question::COUNT], comment: Option<&str>) -> Value {
     let choice = |value: &str| {
         json!({"score": {"type": "radio_buttons", "selected_option": {
             "text": {"type": "plain_text", "text": "Choice"}, "value": value
         }}})
     };
-    json!({
-        "care": choice(care), "help": choice(help), "trust": choice(trust),
-        "comment": {"text": {"type": "plain_text_input", "value": comment}}
-    })
+    let mut values = serde_json::Map::new();
+    for (question, value) in Question::ALL.iter().zip(scores) {
+        values.insert(question.key().to_owned(), choice(value));
+    }
+    values.insert(
+        "comment".to_owned(),
+        json!({"text": {"type": "plain_text_input", "value": comment}}),
+    );
+    Value::Object(values)
 }
 
 /// `state.values` of a modal made of plain text inputs with action id `value`.

@@ -110,6 +110,6 @@ fn with_comments() {
 #[test]
 fn with_a_self_check_gap() {
     let mut i = input(vec![release("2026-12-03", WEEK1, &[], 1)]);
-    i.prediction = Some(Ballot::new(5, 4, 5).unwrap());
+    i.prediction = Some(Ballot::new([5, 4, 5]).unwrap());
     snapshot("with_a_self_check_gap", &i);
 }

@@ -324,6 +324,17 @@ fn placeholders(first: usize, count: usize) -> String {
     list.join(", ")
 }
 
+/// The ballot in a row's columns `first..first + Question::COUNT` (selected with
+/// [`crate::survey::Question::columns`]).
+fn ballot_at(row: &sqlx::any::AnyRow, first: usize) -> anyhow::Result<crate::survey::Ballot> {
+    use sqlx::Row;
+    let mut values = [0i64; crate::survey::Question::COUNT];
+    for (i, value) in values.iter_mut().enumerate() {
+        *value = row.try_get(first + i)?;
+    }
+    Ok(crate::survey::Ballot::new(values)?)
+}
+
 fn secs(at: Timestamp) -> i64 {
     at.as_second()
 }

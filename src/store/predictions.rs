@@ -2,7 +2,7 @@
 
 use super::Store;
 use super::WriteInTurn;
-use crate::survey::Ballot;
+use crate::survey::{Ballot, Question};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PredictionOutcome {
@@ -29,17 +29,19 @@ impl Store {
         let Some(window_id) = window else {
             return Ok(PredictionOutcome::NoOpenWindow);
         };
-        let done = sqlx::query(
-            "INSERT INTO predictions (window_id, manager_id, care, help, trust) VALUES ($1, $2, $3, $4, $5)
+        let sql = format!(
+            "INSERT INTO predictions (window_id, manager_id, {}) VALUES ({})
              ON CONFLICT (window_id) DO NOTHING",
-        )
-        .bind(&window_id)
-        .bind(manager_id)
-        .bind(prediction.care.value())
-        .bind(prediction.help.value())
-        .bind(prediction.trust.value())
-        .write_in_turn(self, &self.pool)
-        .await?;
+            Question::columns(""),
+            super::placeholders(1, 2 + Question::COUNT)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(window_id)
+            .bind(manager_id);
+        for value in prediction.values() {
+            query = query.bind(value);
+        }
+        let done = query.write_in_turn(self, &self.pool).await?;
         Ok(if done.rows_affected() == 1 {
             PredictionOutcome::Recorded
         } else {
@@ -64,14 +66,16 @@ impl Store {
         &self,
         manager_id: &str,
     ) -> anyhow::Result<Option<Ballot>> {
-        let row: Option<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT p.care, p.help, p.trust FROM predictions p JOIN releases r ON r.window_id = p.window_id
+        let sql = format!(
+            "SELECT {} FROM predictions p JOIN releases r ON r.window_id = p.window_id
              WHERE r.manager_id = $1 AND p.manager_id = $1
                AND r.window_end = (SELECT MAX(x.window_end) FROM releases x WHERE x.manager_id = $1)",
-        )
-        .bind(manager_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(c, h, t)| Ok(Ballot::new(c, h, t)?)).transpose()
+            Question::columns("p.")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(manager_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| super::ballot_at(&row, 0)).transpose()
     }
 }

@@ -12,7 +12,7 @@ use super::outbox::{Job, enqueue_many};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
-use crate::survey::Ballot;
+use crate::survey::Question;
 
 /// What the store knows about a window at the close of its latest wave.
 #[derive(Debug, Clone)]
@@ -315,16 +315,20 @@ async fn window_states(
         );
     }
 
-    let ballots: Vec<(String, i64, i64, i64)> = fetch_in(
-        tx,
-        "SELECT w.window_id, b.care, b.help, b.trust FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
-         WHERE w.window_id IN ({in})",
-        window_ids,
-    )
-    .await?;
-    for (window_id, care, help, trust) in ballots {
+    let sql = format!(
+        "SELECT w.window_id, {} FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
+         WHERE w.window_id IN ({})",
+        Question::columns("b."),
+        placeholders(1, window_ids.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in window_ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(&mut *tx).await? {
+        let window_id: String = sqlx::Row::try_get(&row, 0)?;
         if let Some(state) = states.get_mut(&window_id) {
-            state.tally.add(&Ballot::new(care, help, trust)?);
+            state.tally.add(&super::ballot_at(&row, 1)?);
         }
     }
     let comments: Vec<(String, String)> = fetch_in(

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Backend, IN_LIST_CHUNK, new_id, placeholders, secs};
 use crate::privacy::token::WindowKey;
-use crate::survey::{Ballot, Comment};
+use crate::survey::{Ballot, Comment, Question};
 
 use super::submissions::SubmissionError;
 
@@ -345,22 +345,22 @@ async fn insert_ballots(
     if recorded.is_empty() {
         return Ok(());
     }
+    let width = 2 + Question::COUNT;
     let values: Vec<String> = (0..recorded.len())
-        .map(|row| format!("({})", placeholders(1 + row * 5, 5)))
+        .map(|row| format!("({})", placeholders(1 + row * width, width)))
         .collect();
     let sql = format!(
-        "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES {}",
+        "INSERT INTO ballots (ballot_id, wave_id, {}) VALUES {}",
+        Question::columns(""),
         values.join(", ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for &i in recorded {
         let s = batch[i];
-        query = query
-            .bind(new_id())
-            .bind(s.wave_id.as_str())
-            .bind(s.ballot.care.value())
-            .bind(s.ballot.help.value())
-            .bind(s.ballot.trust.value());
+        query = query.bind(new_id()).bind(s.wave_id.as_str());
+        for value in s.ballot.values() {
+            query = query.bind(value);
+        }
     }
     query
         .execute(&mut *tx)

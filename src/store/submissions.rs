@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::Store;
 use super::submission_writer::{self, Submission};
 use crate::privacy::token::WindowKey;
-use crate::survey::{AnswerError, Answers, Ballot};
+use crate::survey::{AnswerError, Answers, Ballot, Question};
 
 /// Why a submission was refused. None of these carries an answer value.
 #[derive(Debug, thiserror::Error)]
@@ -99,15 +99,15 @@ impl Store {
 
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).
     pub async fn ballots_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<Ballot>> {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT care, help, trust FROM ballots WHERE wave_id = $1 ORDER BY ballot_id",
-        )
-        .bind(wave_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(care, help, trust)| Ballot::new(care, help, trust).map_err(anyhow::Error::from))
-            .collect()
+        let sql = format!(
+            "SELECT {} FROM ballots WHERE wave_id = $1 ORDER BY ballot_id",
+            Question::columns("")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(wave_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| super::ballot_at(row, 0)).collect()
     }
 
     /// The comments of a wave, in an order that says nothing about arrival (random ids).

@@ -7,7 +7,10 @@ pub mod roster;
 
 use std::fmt;
 
-/// The three "follower questions" a seller answers about their manager.
+/// The three "follower questions" a seller answers about their manager. [`Question::ALL`] is
+/// the one list everything else follows: the modal, the parsing, the ballot and its columns,
+/// the release, the digest and the simulated sellers. A new question is a variant here, its
+/// copy (below and in `digest::tips`), and a column per backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Question {
     Care,
@@ -16,7 +19,23 @@ pub enum Question {
 }
 
 impl Question {
-    pub const ALL: [Question; 3] = [Question::Care, Question::Help, Question::Trust];
+    pub const COUNT: usize = 3;
+    pub const ALL: [Question; Question::COUNT] = [Question::Care, Question::Help, Question::Trust];
+
+    /// Its place in [`Question::ALL`] (and in every per-question array).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The stored columns of a ballot, in [`Question::ALL`] order, each after `prefix` (a
+    /// table alias such as `"b."`, or `""`): `care, help, trust`.
+    pub fn columns(prefix: &str) -> String {
+        let columns: Vec<String> = Question::ALL
+            .iter()
+            .map(|q| format!("{prefix}{}", q.key()))
+            .collect();
+        columns.join(", ")
+    }
 
     /// Stable machine name, used as Slack `block_id`s and in stored aggregates.
     pub fn key(self) -> &'static str {
@@ -24,6 +43,15 @@ impl Question {
             Question::Care => "care",
             Question::Help => "help",
             Question::Trust => "trust",
+        }
+    }
+
+    /// Its one-word name in the digest.
+    pub fn label(self) -> &'static str {
+        match self {
+            Question::Care => "Care",
+            Question::Help => "Help",
+            Question::Trust => "Trust",
         }
     }
 
@@ -85,29 +113,33 @@ impl Score {
 #[error("every answer must be a whole number from 1 to 5")]
 pub struct InvalidScore;
 
-/// One submitted answer set. No person, no timestamp: see DESIGN §3.
+/// One submitted answer set: a score per question, in [`Question::ALL`] order. No person, no
+/// timestamp: see DESIGN §3.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ballot {
-    pub care: Score,
-    pub help: Score,
-    pub trust: Score,
-}
+pub struct Ballot([Score; Question::COUNT]);
 
 impl Ballot {
-    pub fn new(care: i64, help: i64, trust: i64) -> Result<Ballot, InvalidScore> {
-        Ok(Ballot {
-            care: Score::new(care)?,
-            help: Score::new(help)?,
-            trust: Score::new(trust)?,
-        })
+    /// A ballot of `values`, one per question in [`Question::ALL`] order.
+    pub fn new(values: [i64; Question::COUNT]) -> Result<Ballot, InvalidScore> {
+        let mut scores = [Score(1); Question::COUNT];
+        for (score, value) in scores.iter_mut().zip(values) {
+            *score = Score::new(value)?;
+        }
+        Ok(Ballot(scores))
+    }
+
+    /// A ballot from a score for each question.
+    pub fn from_scores(score: impl Fn(Question) -> Score) -> Ballot {
+        Ballot(Question::ALL.map(score))
     }
 
     pub fn score(&self, question: Question) -> Score {
-        match question {
-            Question::Care => self.care,
-            Question::Help => self.help,
-            Question::Trust => self.trust,
-        }
+        self.0[question.index()]
+    }
+
+    /// The values, in [`Question::ALL`] order (for the store).
+    pub fn values(&self) -> [i64; Question::COUNT] {
+        self.0.map(Score::value)
     }
 }
 
@@ -152,19 +184,18 @@ impl fmt::Debug for Comment {
 #[error("the comment is longer than {COMMENT_MAX_CHARS} characters")]
 pub struct CommentTooLong;
 
-/// Answers as they arrive from Slack or a test, not yet checked.
+/// Answers as they arrive from Slack or a test, not yet checked: a value per question, in
+/// [`Question::ALL`] order.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Answers {
-    pub care: i64,
-    pub help: i64,
-    pub trust: i64,
+    pub scores: [i64; Question::COUNT],
     pub comment: Option<String>,
 }
 
 impl Answers {
     /// Checks every value; nothing about the answers appears in the error.
     pub fn validate(&self) -> Result<(Ballot, Option<Comment>), AnswerError> {
-        let ballot = Ballot::new(self.care, self.help, self.trust)?;
+        let ballot = Ballot::new(self.scores)?;
         let comment = match &self.comment {
             Some(text) => Comment::new(text)?,
             None => None,
@@ -199,14 +230,14 @@ mod tests {
         for bad in ["0", "6", "4.5", "", " 3", "03", "-1", "five", "１"] {
             assert_eq!(Score::parse(bad), Err(InvalidScore), "{bad:?}");
         }
-        assert!(Ballot::new(1, 5, 3).is_ok());
-        assert!(Ballot::new(0, 5, 3).is_err());
-        assert!(Ballot::new(1, 6, 3).is_err());
+        assert!(Ballot::new([1, 5, 3]).is_ok());
+        assert!(Ballot::new([0, 5, 3]).is_err());
+        assert!(Ballot::new([1, 6, 3]).is_err());
     }
 
     #[test]
     fn debug_output_never_shows_an_answer() {
-        let ballot = Ballot::new(1, 2, 4).unwrap();
+        let ballot = Ballot::new([1, 2, 4]).unwrap();
         let comment = Comment::new("my manager ignores me").unwrap().unwrap();
         let shown = format!("{ballot:?} {comment:?}");
         assert!(!shown.contains(['1', '2', '4']));

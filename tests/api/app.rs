@@ -257,7 +257,7 @@ impl TestApp {
         comment: Option<&str>,
     ) -> Reply {
         let modal = self.open_survey(user).await;
-        let values = payloads::survey_values(care, help, trust, comment);
+        let values = payloads::survey_values([care, help, trust], comment);
         self.slack
             .interaction(payloads::view_submission(user, &modal, values))
             .await

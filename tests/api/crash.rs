@@ -127,9 +127,7 @@ async fn kill_dash_nine_mid_fan_out_loses_nothing_and_duplicates_at_most_one() {
 async fn submit_over_http(port: u16, person: &str, wave_id: &str, n: u64) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let values = payloads::survey_values(
-        "4",
-        "3",
-        "5",
+        ["4", "3", "5"],
         n.is_multiple_of(2).then_some("More coaching"),
     );
     let payload = payloads::survey_submission(person, wave_id, n, values).to_string();

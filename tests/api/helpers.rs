@@ -195,9 +195,7 @@ pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWav
 
 pub fn answers(care: i64, help: i64, trust: i64) -> Answers {
     Answers {
-        care,
-        help,
-        trust,
+        scores: [care, help, trust],
         comment: None,
     }
 }

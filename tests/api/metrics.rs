@@ -177,7 +177,7 @@ async fn no_metric_moves_when_a_seller_answers() {
     let modal = fake.open_modal("U0BOSS1S1").expect("a modal opened");
     let before = get_from(&metrics_url, "/metrics").await;
     assert!(before.starts_with("HTTP/1.1 200"), "{before}");
-    let values = payloads::survey_values("4", "2", "5", Some("a comment"));
+    let values = payloads::survey_values(["4", "2", "5"], Some("a comment"));
     let reply = slack
         .interaction(payloads::view_submission("U0BOSS1S1", &modal, values))
         .await

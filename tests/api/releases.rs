@@ -416,7 +416,7 @@ async fn a_managers_self_check_shows_the_gap_to_them_alone_and_once_per_window()
     app.slack.interaction(press).await.unwrap();
     let modal = app.fake.open_modal("U0BOSS1").unwrap();
     assert_eq!(modal["callback_id"], ids::SELF_CHECK_MODAL);
-    let values = payloads::survey_values("5", "4", "5", None);
+    let values = payloads::survey_values(["5", "4", "5"], None);
     let reply = app
         .slack
         .interaction(payloads::view_submission("U0BOSS1", &modal, values.clone()))

@@ -70,9 +70,7 @@ async fn whole_wave(app: TestApp) {
     for (i, seller) in team.iter().take(6).enumerate() {
         let modal = app.open_survey(&seller.id).await;
         let values = payloads::survey_values(
-            "4",
-            "2",
-            "5",
+            ["4", "2", "5"],
             Some("Keep the Friday pipeline reviews short"),
         );
         let submission = payloads::view_submission(&seller.id, &modal, values);
@@ -123,7 +121,7 @@ async fn whole_wave(app: TestApp) {
         ("3", "6", "3", "help"),
         ("3", "3", "4.5", "trust"),
     ] {
-        let values = payloads::survey_values(care, help, trust, None);
+        let values = payloads::survey_values([care, help, trust], None);
         let reply = app
             .slack
             .interaction(payloads::view_submission("U0BOSS1S7", &modal, values))
@@ -142,7 +140,7 @@ async fn whole_wave(app: TestApp) {
     let forged = payloads::view_submission(
         "U0BOSS2S1",
         &modal,
-        payloads::survey_values("1", "1", "1", None),
+        payloads::survey_values(["1", "1", "1"], None),
     );
     let reply = app.slack.interaction(forged).await.unwrap();
     assert_eq!(modal_title(&reply.body), "Not your pulse");
@@ -261,7 +259,7 @@ async fn whole_wave(app: TestApp) {
         assert!(!a.is_empty());
         assert_eq!(a, b, "the database tells {answered} from {did_not}");
     }
-    let values = payloads::survey_values("5", "5", "5", None);
+    let values = payloads::survey_values(["5", "5", "5"], None);
     let reply = app
         .slack
         .interaction(payloads::view_submission("U0BOSS1S7", &modal, values))
@@ -282,7 +280,7 @@ async fn whole_wave(app: TestApp) {
         .interaction(payloads::view_submission(
             "U0BOSS1S8",
             &unknown,
-            payloads::survey_values("3", "3", "3", None),
+            payloads::survey_values(["3", "3", "3"], None),
         ))
         .await
         .unwrap();

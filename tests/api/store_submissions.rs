@@ -21,7 +21,7 @@ on_both_backends! {
         with_comment.comment = Some("  Please follow through on the quota review.  ".into());
         store.record_submission(&wave.wave_id, seller, &with_comment, now()).await.unwrap();
 
-        assert_eq!(store.ballots_of_wave(&wave.wave_id).await.unwrap(), vec![Ballot::new(2, 4, 5).unwrap()]);
+        assert_eq!(store.ballots_of_wave(&wave.wave_id).await.unwrap(), vec![Ballot::new([2, 4, 5]).unwrap()]);
         assert_eq!(
             store.comments_of_wave(&wave.wave_id).await.unwrap(),
             vec!["Please follow through on the quota review.".to_owned()]
@@ -46,7 +46,7 @@ on_both_backends! {
         again.comment = Some("second try".into());
         let err = store.record_submission(wave, seller, &again, now()).await.unwrap_err();
         assert!(matches!(err, SubmissionError::AlreadyAnswered), "{err:?}");
-        assert_eq!(store.ballots_of_wave(wave).await.unwrap(), vec![Ballot::new(4, 4, 4).unwrap()]);
+        assert_eq!(store.ballots_of_wave(wave).await.unwrap(), vec![Ballot::new([4, 4, 4]).unwrap()]);
         assert!(store.comments_of_wave(wave).await.unwrap().is_empty());
     }
 
@@ -175,12 +175,12 @@ fn ballot_round_trip(postgres: bool) {
                 .wave
         });
         for (seller, (care, help, trust)) in sellers.iter().zip(&scores) {
-            let a = Answers { care: *care, help: *help, trust: *trust, comment: None };
+            let a = Answers { scores: [*care, *help, *trust], comment: None };
             runtime.block_on(store.record_submission(&wave.wave_id, seller, &a, now())).unwrap();
         }
-        let key = |b: &Ballot| (b.care.value(), b.help.value(), b.trust.value());
+        let key = |b: &Ballot| b.values();
         let mut stored = runtime.block_on(store.ballots_of_wave(&wave.wave_id)).unwrap();
-        let mut sent: Vec<Ballot> = scores.iter().map(|(c, h, t)| Ballot::new(*c, *h, *t).unwrap()).collect();
+        let mut sent: Vec<Ballot> = scores.iter().map(|(c, h, t)| Ballot::new([*c, *h, *t]).unwrap()).collect();
         stored.sort_by_key(key);
         sent.sort_by_key(key);
         prop_assert_eq!(stored, sent);
@@ -210,7 +210,7 @@ fn submission(
     Submission {
         wave_id: wave_id.to_owned(),
         person_id: person_id.to_owned(),
-        ballot: Ballot::new(ballot.0, ballot.1, ballot.2).unwrap(),
+        ballot: Ballot::new([ballot.0, ballot.1, ballot.2]).unwrap(),
         comment: comment.and_then(|c| Comment::new(c).unwrap()),
         at: now(),
     }

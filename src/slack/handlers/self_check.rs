@@ -26,11 +26,8 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
             .and_then(|v| v.selected_option.as_ref())
             .and_then(|o| Score::parse(&o.value).ok())
     };
-    let (Some(care), Some(help), Some(trust)) = (
-        chosen(Question::Care),
-        chosen(Question::Help),
-        chosen(Question::Trust),
-    ) else {
+    let chosen_all = Question::ALL.map(chosen);
+    if chosen_all.iter().any(Option::is_none) {
         let errors = Question::ALL
             .into_iter()
             .filter(|q| chosen(*q).is_none())
@@ -42,8 +39,10 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
             })
             .collect();
         return Ok(InteractionReply::Errors(errors));
-    };
-    let prediction = crate::survey::Ballot { care, help, trust };
+    }
+    let prediction = crate::survey::Ballot::from_scores(|q| {
+        chosen_all[q.index()].expect("every question was checked above")
+    });
     let outcome = state.store.record_prediction(&user, &prediction).await?;
     refresh_home(state, &user).await?;
     Ok(InteractionReply::Update(blocks::self_check_notice(Some(

@@ -68,23 +68,14 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
             }
         }
     };
-    let (care, help, trust) = (
-        score(Question::Care),
-        score(Question::Help),
-        score(Question::Trust),
-    );
+    let scores = Question::ALL.map(&mut score);
     // No metric moves here or below: a live counter would show who is answering, and
     // when. Recorded answers are counted when their window is released.
     if !errors.is_empty() {
         return Ok(InteractionReply::Errors(errors));
     }
     let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
-    let answers = Answers {
-        care,
-        help,
-        trust,
-        comment,
-    };
+    let answers = Answers { scores, comment };
     match state
         .store
         .record_submission(&meta.wave, &user, &answers, state.now())
