@@ -27,12 +27,7 @@ pub async fn run(command: DigestCommand, store: &Store, settings: &Settings) -> 
                 manager_id: manager.clone(),
                 week: format!("manual-{}", now.as_second()),
             };
-            let team = store
-                .installation()
-                .await?
-                .map(|(team, _)| team)
-                .unwrap_or_default();
-            store.enqueue(&team, &job, now, now).await?;
+            store.enqueue(&job, now, now).await?;
             println!("{manager}'s digest is queued; a running `trustpulse serve` sends it.");
         }
     }

@@ -2,8 +2,8 @@
 //! outbox worker that delivers jobs through the chat platform, and the directory sync. Time always comes in as
 //! `now`; only the serve loop reads the clock.
 
-pub mod delivery;
 pub mod directory;
+pub mod job;
 pub mod planner;
 pub mod worker;
 

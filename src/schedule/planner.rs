@@ -322,12 +322,7 @@ async fn plan_digest(
         manager_id: manager.to_owned(),
         week,
     };
-    let team = store
-        .installation()
-        .await?
-        .map(|(team, _)| team)
-        .unwrap_or_default();
-    if store.enqueue(&team, &job, due, now).await? {
+    if store.enqueue(&job, due, now).await? {
         report.digests += 1;
         state.worker_kick.notify_one();
     }

@@ -1,18 +1,14 @@
-//! The outbox worker: claims due rows with a lease, sends each through the chat platform, and records the
-//! result of each row right after its own call.
-//!
-//! Errors: permanent per recipient → failed at once; transient (5xx, network) → retried with
-//! growing, jittered gaps, then dead-lettered; a 429 → the row waits `Retry-After` (plus
-//! jitter) without using up an attempt; Slack refusing the bot's token → the installation is
-//! paused and no further calls are made.
+//! The outbox worker: claims due rows with a lease and runs each job (`job::run`: delivered
+//! through the chat platform, its outcome recorded right after its own call), handing the rest
+//! of a round back when it must stop.
 
 use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
-use super::delivery::{Delivery, Prefetched, deliver};
+use super::job::{self, Job, Prefetched};
 use crate::ops::AppState;
-use crate::ops::chat::{CALL_TIMEOUT, ChatError, NotDelivered};
-use crate::store::{ClaimedJob, InstallationState, Job, OutboxRound};
+use crate::ops::chat::CALL_TIMEOUT;
+use crate::store::{ClaimedJob, InstallationState};
 
 /// Rows claimed per round.
 pub const BATCH: i64 = 100;
@@ -20,8 +16,6 @@ pub const BATCH: i64 = 100;
 /// [`CALL_TIMEOUT`], and its mark must land before the lease ends.
 pub const LEASE_MARGIN: SignedDuration =
     SignedDuration::from_secs(CALL_TIMEOUT.as_secs() as i64 * 3);
-/// Transient failures before a row is dead-lettered (≈ 30 minutes of backoff in all).
-pub const MAX_ATTEMPTS: i64 = 8;
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,7 +72,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
             break;
         }
         let span = tracing::info_span!("job", job_id = %claimed.job_id, kind = claimed.job.kind(), attempt = claimed.attempts);
-        let stop = handle(state, &mut round, claimed, &prefetched, now, &mut report)
+        let stop = job::run(state, &mut round, claimed, &prefetched, now, &mut report)
             .instrument(span)
             .await?;
         if matches!(claimed.job, Job::CloseMessage { .. }) {
@@ -100,131 +94,4 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
 
 fn ids(jobs: &[ClaimedJob]) -> Vec<&str> {
     jobs.iter().map(|c| c.job_id.as_str()).collect()
-}
-
-/// Delivers one claimed job and records its outcome. Returns `Some((reason, until))` when the
-/// rest of the batch must wait (a 429, an auth failure, a spent workspace budget).
-async fn handle(
-    state: &AppState,
-    round: &mut OutboxRound,
-    claimed: &ClaimedJob,
-    prefetched: &Prefetched,
-    now: Timestamp,
-    report: &mut RoundReport,
-) -> anyhow::Result<Option<(String, Timestamp)>> {
-    match deliver(state, &claimed.job, prefetched, now).await? {
-        Ok(Delivery::Posted {
-            wave_id,
-            channel,
-            ts,
-        }) => {
-            // On the round's connection, like the mark: no wait for the disk per DM. A power
-            // cut can lose the record; that message then keeps its button after the close.
-            round.record_wave_message(&wave_id, &channel, &ts).await?;
-            round.mark_sent(&claimed.job_id, now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
-            report.sent += 1;
-        }
-        Ok(Delivery::Sent) => {
-            round.mark_sent(&claimed.job_id, now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
-            report.sent += 1;
-        }
-        Ok(Delivery::Skipped) => {
-            round.mark_sent(&claimed.job_id, now).await?;
-            report.skipped += 1;
-        }
-        Err(NotDelivered::Paced(deferral)) => {
-            let until = whole_second_at_or_after(deferral.until);
-            round
-                .retry_at(&claimed.job_id, "paced", until, false)
-                .await?;
-            report.deferred += 1;
-            if deferral.workspace_wide {
-                return Ok(Some(("paced".into(), until)));
-            }
-        }
-        Err(NotDelivered::Chat(ChatError::RateLimited(wait))) => {
-            let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(1));
-            let until = whole_second_at_or_after(now + wait + jitter(1_000));
-            tracing::warn!(
-                retry_after_secs = wait.as_secs(),
-                "rate limited by Slack; pausing every send to the workspace"
-            );
-            metrics::counter!("trustpulse_slack_rate_limited_total").increment(1);
-            state.store.pause_sends_until(until).await?;
-            round
-                .retry_at(&claimed.job_id, "ratelimited", until, false)
-                .await?;
-            report.deferred += 1;
-            return Ok(Some(("ratelimited".into(), until)));
-        }
-        Err(NotDelivered::Chat(e @ ChatError::Auth(_))) => {
-            tracing::error!(error = %e.code(), "Slack refused the bot token; pausing all sends");
-            if let Some((team, _)) = state.store.installation().await? {
-                state.store.pause_installation(&team, now).await?;
-            }
-            round
-                .retry_at(&claimed.job_id, &e.code(), now, false)
-                .await?;
-            report.deferred += 1;
-            return Ok(Some((e.code(), now)));
-        }
-        Err(NotDelivered::Chat(e @ ChatError::Permanent(_))) => {
-            tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-            round.mark_failed(&claimed.job_id, &e.code(), now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
-            report.failed += 1;
-        }
-        Err(NotDelivered::Chat(e)) => {
-            if claimed.attempts >= MAX_ATTEMPTS {
-                tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                round.mark_dead(&claimed.job_id, &e.code(), now).await?;
-                metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "dead").increment(1);
-                report.failed += 1;
-            } else {
-                let until = whole_second_at_or_after(now + backoff(claimed.attempts));
-                tracing::warn!(error = %e.code(), "transient failure; will retry");
-                round
-                    .retry_at(&claimed.job_id, &e.code(), until, true)
-                    .await?;
-                report.retried += 1;
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// Due times are stored in whole seconds; round up so a job is never due before it may go.
-fn whole_second_at_or_after(at: Timestamp) -> Timestamp {
-    let floor = Timestamp::from_second(at.as_second()).unwrap_or(at);
-    if floor < at {
-        floor + SignedDuration::from_secs(1)
-    } else {
-        floor
-    }
-}
-
-/// 2 s, 4 s, 8 s … capped at 10 minutes, each with up to 50% random jitter so that many rows
-/// failing together do not retry together.
-pub fn backoff(attempts: i64) -> SignedDuration {
-    let base = 2i64.saturating_pow(attempts.clamp(1, 20) as u32).min(600);
-    SignedDuration::from_secs(base) + jitter(base * 500)
-}
-
-fn jitter(max_millis: i64) -> SignedDuration {
-    SignedDuration::from_millis(rand::random_range(0..=max_millis.max(0)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let secs = |a| backoff(a).as_secs();
-        assert!((2..=3).contains(&secs(1)));
-        assert!((8..=12).contains(&secs(3)));
-        assert!((600..=900).contains(&secs(12)));
-    }
 }

@@ -102,33 +102,25 @@ fn new_job_id(now: Timestamp) -> String {
     )
 }
 
-/// Queues `job` unless the same job is already queued. Returns whether a row was added.
-pub(super) async fn enqueue<'e>(
-    ex: impl AnyExecutor<'e>,
-    team_id: &str,
-    job: &Job,
-    due_at: Timestamp,
-    now: Timestamp,
-) -> anyhow::Result<bool> {
-    insert_job(ex, team_id, job, due_at, now, "DO NOTHING").await
-}
+/// The team every job is sent to: the installed workspace (none yet: empty, and nothing is sent
+/// until one is installed). Read inside each insert, so no caller passes or looks it up.
+const INSTALLED_TEAM: &str =
+    "COALESCE((SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1), '')";
 
 /// Queues `job` due at `due_at`, or, if it is already queued and still pending for later,
 /// makes it due at `due_at`. Returns whether a row was added or brought forward.
 pub(super) async fn enqueue_or_bring_forward<'e>(
     ex: impl AnyExecutor<'e>,
-    team_id: &str,
     job: &Job,
     due_at: Timestamp,
     now: Timestamp,
 ) -> anyhow::Result<bool> {
     let bring_forward = "DO UPDATE SET due_at = excluded.due_at WHERE outbox.state = 'pending' AND outbox.due_at > excluded.due_at";
-    insert_job(ex, team_id, job, due_at, now, bring_forward).await
+    insert_job(ex, job, due_at, now, bring_forward).await
 }
 
 async fn insert_job<'e>(
     ex: impl AnyExecutor<'e>,
-    team_id: &str,
     job: &Job,
     due_at: Timestamp,
     now: Timestamp,
@@ -136,12 +128,11 @@ async fn insert_job<'e>(
 ) -> anyhow::Result<bool> {
     let sql = format!(
         "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)
+         VALUES ($1, {INSTALLED_TEAM}, $2, $3, $4, 'pending', $5, $6, $7)
          ON CONFLICT (dedup_key) {on_conflict}"
     );
     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(new_job_id(now))
-        .bind(team_id)
         .bind(job.kind())
         .bind(job.dedup_key())
         .bind(serde_json::to_string(job)?)
@@ -161,10 +152,16 @@ const ENQUEUE_CHUNK: usize = 100;
 /// one each: a wave's invitations and reminders for a large team go in a few statements.
 pub(super) async fn enqueue_many(
     conn: &mut sqlx::AnyConnection,
-    team_id: &str,
     jobs: &[(Job, Timestamp)],
     now: Timestamp,
 ) -> anyhow::Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let team_id: String =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {INSTALLED_TEAM}")))
+            .fetch_one(&mut *conn)
+            .await?;
     for chunk in jobs.chunks(ENQUEUE_CHUNK) {
         // The team and the time are the same for every row: bound once, as $1 and $2.
         let rows: Vec<String> = (0..chunk.len())
@@ -186,7 +183,7 @@ pub(super) async fn enqueue_many(
             rows.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(team_id)
+            .bind(&team_id)
             .bind(secs(now));
         for (job, due_at) in chunk {
             query = query
@@ -203,14 +200,18 @@ pub(super) async fn enqueue_many(
 }
 
 impl Store {
+    /// Queues `job` for the installed workspace, due at `due_at`, unless the same job is
+    /// already queued. Returns whether a row was added.
     pub async fn enqueue(
         &self,
-        team_id: &str,
         job: &Job,
         due_at: Timestamp,
         now: Timestamp,
     ) -> anyhow::Result<bool> {
-        enqueue(&self.pool, team_id, job, due_at, now).await
+        let mut tx = self.begin_write().await?;
+        let added = insert_job(&mut *tx, job, due_at, now, "DO NOTHING").await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// Whether anything is due at `now` (a cheap read, so an idle worker takes no write lock).

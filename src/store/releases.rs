@@ -497,10 +497,6 @@ async fn queue_close_updates(
         &ids,
     )
     .await?;
-    let team_id: Option<String> =
-        sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
     let jobs: Vec<(Job, Timestamp)> = messages
         .into_iter()
         .map(|(wave_id, channel, ts)| {
@@ -512,7 +508,7 @@ async fn queue_close_updates(
             (job, now)
         })
         .collect();
-    enqueue_many(&mut *tx, &team_id.unwrap_or_default(), &jobs, now).await?;
+    enqueue_many(&mut *tx, &jobs, now).await?;
     in_list("DELETE FROM wave_messages WHERE wave_id IN ({in})", &ids)
         .execute(&mut *tx)
         .await?;

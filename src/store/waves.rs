@@ -300,23 +300,21 @@ impl Store {
     /// forward. A reminder already sent is not sent again. Returns how many reminders are due
     /// now because of this call.
     pub async fn queue_reminders(&self, wave_id: &str, now: Timestamp) -> anyhow::Result<usize> {
-        let team_id = self
-            .installation()
-            .await?
-            .map(|(team, _)| team)
-            .unwrap_or_default();
         let mut queued = 0;
         if self.open_wave_by_id(wave_id).await?.is_none() {
             return Ok(0);
         }
-        for person_id in self.invitees(wave_id).await? {
+        let invitees = self.invitees(wave_id).await?;
+        // One transaction for the whole team: one wait for the disk, in its turn at the gate.
+        let mut tx = self.begin_write().await?;
+        for person_id in invitees {
             let job = Job::Remind {
                 wave_id: wave_id.to_owned(),
                 person_id,
             };
-            queued +=
-                usize::from(enqueue_or_bring_forward(&self.pool, &team_id, &job, now, now).await?);
+            queued += usize::from(enqueue_or_bring_forward(&mut *tx, &job, now, now).await?);
         }
+        tx.commit().await?;
         Ok(queued)
     }
 }
@@ -433,11 +431,6 @@ async fn open_in(
     .bind(secs(wave.closes_at))
     .execute(&mut *tx)
     .await?;
-    let team_id: Option<String> =
-        sqlx::query_scalar("SELECT team_id FROM installations ORDER BY updated_at DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-    let team_id = team_id.unwrap_or_default();
     // The snapshot, the invitations and the reminders (to every invitee alike) commit with
     // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
     for chunk in schedule.chunks(IN_LIST_CHUNK) {
@@ -470,7 +463,7 @@ async fn open_in(
             jobs.push((remind, *remind_at));
         }
     }
-    enqueue_many(&mut *tx, &team_id, &jobs, now).await?;
+    enqueue_many(&mut *tx, &jobs, now).await?;
     let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
     Ok(OpenedWave {
         wave,

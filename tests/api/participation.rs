@@ -35,7 +35,7 @@ async fn manager_surfaces(app: &TestApp) -> Vec<(&'static str, String)> {
     };
     app.state
         .store
-        .enqueue("T0TEAM", &digest, now(), now())
+        .enqueue(&digest, now(), now())
         .await
         .unwrap();
     app.deliver().await;

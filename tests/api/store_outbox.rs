@@ -13,7 +13,7 @@ async fn queue_invites(store: &Store, n: usize) {
             wave_id: "W0WAVE".into(),
             person_id: format!("U0SELLER{i}"),
         };
-        assert!(store.enqueue("T0TEAM", &job, now(), now()).await.unwrap());
+        assert!(store.enqueue(&job, now(), now()).await.unwrap());
     }
 }
 

@@ -27,7 +27,7 @@ pub async fn on_event(state: &SlackApp, callback: SlackPushEventCallback) -> any
             let job = Job::PublishHome {
                 person_id: ev.user.to_string(),
             };
-            state.store.enqueue(&team, &job, now, now).await?;
+            state.store.enqueue(&job, now, now).await?;
             state.worker_kick.notify_one();
         }
         SlackEventCallbackBody::AppUninstalled(_) => uninstall(state, &team).await?,

@@ -164,7 +164,7 @@ async fn refresh_home(state: &SlackApp, person: &str) -> anyhow::Result<()> {
     let job = Job::PublishHome {
         person_id: person.to_owned(),
     };
-    state.store.enqueue("", &job, now, now).await?;
+    state.store.enqueue(&job, now, now).await?;
     state.worker_kick.notify_one();
     Ok(())
 }
