@@ -279,6 +279,32 @@ impl TestApp {
     }
 }
 
+/// How long one test may run before it fails as hung (rust-lang/bors' `run_test` does the
+/// same): a missed wake-up or a lost reply fails here, with the test's name, instead of
+/// holding CI until its own timeout.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `test` against a freshly spawned trustpulse (HTTP mode, fresh database, fake Slack) on
+/// its own two-thread runtime, fails it if it runs past [`TEST_TIMEOUT`], and stops the app and
+/// drops its database afterwards.
+pub fn run_test(test: impl AsyncFnOnce(&TestApp)) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a test runtime")
+        .block_on(async {
+            let app = TestApp::spawn().await;
+            if tokio::time::timeout(TEST_TIMEOUT, test(&app))
+                .await
+                .is_err()
+            {
+                panic!("the test did not finish within {TEST_TIMEOUT:?}");
+            }
+            app.stop().await;
+        });
+}
+
 /// `n` sellers of `manager` named `{manager}S1…`, in the given zones round-robin.
 pub fn sellers(manager: &str, n: usize, zones: &[&str]) -> Vec<FakeUser> {
     (1..=n)

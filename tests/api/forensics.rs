@@ -9,7 +9,7 @@ use sqlx::Connection;
 use trustpulse::ops::waves;
 use trustpulse::privacy::window::ReleasePolicy;
 
-use crate::app::TestApp;
+use crate::app::{TestApp, run_test};
 use crate::helpers::{k, now};
 
 /// A comment only this test writes. The comment minimum below withholds it from the release,
@@ -87,38 +87,38 @@ fn found_in_sqlite_files(db: &Path, secrets: &[Vec<u8>]) -> Vec<String> {
     found
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_files_hold_no_byte_of_a_released_window() {
-    let app = TestApp::spawn().await;
-    let (window, secrets) = answered_pulse(&app).await;
-    let db = app.state.store.sqlite_path().unwrap().to_owned();
-    // The search finds what is there: before the release the comment is on disk.
-    let before = found_in_sqlite_files(&db, &secrets);
-    assert!(
-        before.iter().any(|f| f.starts_with("secret #6")),
-        "the byte search works: {before:?}"
-    );
+#[test]
+fn sqlite_files_hold_no_byte_of_a_released_window() {
+    run_test(async |app| {
+        let (window, secrets) = answered_pulse(&app).await;
+        let db = app.state.store.sqlite_path().unwrap().to_owned();
+        // The search finds what is there: before the release the comment is on disk.
+        let before = found_in_sqlite_files(&db, &secrets);
+        assert!(
+            before.iter().any(|f| f.starts_with("secret #6")),
+            "the byte search works: {before:?}"
+        );
 
-    release(&app).await;
-    let body = app
-        .state
-        .store
-        .release_bytes(&window)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(body.contains("\"comments_withheld\":true"), "{body}");
-    assert!(!body.contains(MARKER));
-    // While serve still runs...
-    let found = found_in_sqlite_files(&db, &secrets);
-    assert!(found.is_empty(), "after release, while serving: {found:?}");
-    let report = app.state.store.audit().await.unwrap();
-    assert!(report.holds(), "{report:#?}");
-    // ... and after it stops.
-    app.state.store.close().await;
-    let found = found_in_sqlite_files(&db, &secrets);
-    assert!(found.is_empty(), "after release and shutdown: {found:?}");
-    app.stop().await;
+        release(&app).await;
+        let body = app
+            .state
+            .store
+            .release_bytes(&window)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(body.contains("\"comments_withheld\":true"), "{body}");
+        assert!(!body.contains(MARKER));
+        // While serve still runs...
+        let found = found_in_sqlite_files(&db, &secrets);
+        assert!(found.is_empty(), "after release, while serving: {found:?}");
+        let report = app.state.store.audit().await.unwrap();
+        assert!(report.holds(), "{report:#?}");
+        // ... and after it stops.
+        app.state.store.close().await;
+        let found = found_in_sqlite_files(&db, &secrets);
+        assert!(found.is_empty(), "after release and shutdown: {found:?}");
+    });
 }
 
 /// The bytes of every file of the answer tables (heap, TOAST, indexes), read through the
@@ -184,65 +184,65 @@ fn audit(db_url: &str) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
-    let app = TestApp::spawn().await;
-    let (window, _) = answered_pulse(&app).await;
-    release(&app).await;
-    app.deliver().await;
-    app.state.store.forget_released_jobs().await.unwrap();
+#[test]
+fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
+    run_test(async |app| {
+        let (window, _) = answered_pulse(&app).await;
+        release(&app).await;
+        app.deliver().await;
+        app.state.store.forget_released_jobs().await.unwrap();
 
-    let out = audit(&app.db_url());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for promise in [
-        "ok   no released window keeps its key",
-        "ok   no released window keeps a participation token",
-        "ok   no released window keeps a ballot",
-        "ok   no released window keeps a comment",
-        "ok   the outbox keeps no per-person row of a released window",
-        "ok   no stored release holds a number under k",
-        "ok   every release was followed by a scrub of the disk",
-        "ok   SQLite overwrites deleted content with zeros (secure_delete)",
-        "ok   no free page or free block of the database file or its WAL holds old bytes",
-    ] {
-        assert!(stdout.contains(promise), "{promise:?} in:\n{stdout}");
-    }
+        let out = audit(&app.db_url());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for promise in [
+            "ok   no released window keeps its key",
+            "ok   no released window keeps a participation token",
+            "ok   no released window keeps a ballot",
+            "ok   no released window keeps a comment",
+            "ok   the outbox keeps no per-person row of a released window",
+            "ok   no stored release holds a number under k",
+            "ok   every release was followed by a scrub of the disk",
+            "ok   SQLite overwrites deleted content with zeros (secure_delete)",
+            "ok   no free page or free block of the database file or its WAL holds old bytes",
+        ] {
+            assert!(stdout.contains(promise), "{promise:?} in:\n{stdout}");
+        }
 
-    // A token left behind in a released window (as an older trustpulse, or a hand, could).
-    let mut conn = sqlx::SqliteConnection::connect(&app.db_url())
-        .await
-        .unwrap();
-    let wave: String = sqlx::query_scalar("SELECT wave_id FROM waves WHERE window_id = $1")
-        .bind(&window)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO participation (wave_id, window_id, token) VALUES ($1, $2, $3)")
-        .bind(&wave)
-        .bind(&window)
-        .bind(vec![7u8; 32])
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let out = audit(&app.db_url());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("FAIL no released window keeps a participation token: found 1 participation token(s) of released or unknown windows"),
-        "{stdout}"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("1 privacy promise(s) do not hold"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    app.stop().await;
+        // A token left behind in a released window (as an older trustpulse, or a hand, could).
+        let mut conn = sqlx::SqliteConnection::connect(&app.db_url())
+            .await
+            .unwrap();
+        let wave: String = sqlx::query_scalar("SELECT wave_id FROM waves WHERE window_id = $1")
+            .bind(&window)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO participation (wave_id, window_id, token) VALUES ($1, $2, $3)")
+            .bind(&wave)
+            .bind(&window)
+            .bind(vec![7u8; 32])
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let out = audit(&app.db_url());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("FAIL no released window keeps a participation token: found 1 participation token(s) of released or unknown windows"),
+            "{stdout}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("1 privacy promise(s) do not hold"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

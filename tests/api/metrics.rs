@@ -14,7 +14,7 @@ use trustpulse::sim::slack_side::Transport;
 use trustpulse::slack::blocks::ids::OPEN_SURVEY;
 use trustpulse::store::Store;
 
-use crate::app::{SIGNING_SECRET, TestApp, sellers};
+use crate::app::{SIGNING_SECRET, run_test, sellers};
 use crate::helpers::{k, now, roster};
 
 async fn get_from(base_url: &str, path: &str) -> String {
@@ -42,66 +42,66 @@ fn lines_that_must_not_move(scrape: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_readiness_and_metrics_without_a_person_in_sight() {
-    let app = TestApp::spawn().await;
-    assert!(
-        get_from(&app.base_url, "/healthz")
-            .await
-            .starts_with("HTTP/1.1 200")
-    );
-    assert!(
-        get_from(&app.base_url, "/readyz")
-            .await
-            .starts_with("HTTP/1.1 200")
-    );
-    assert!(
-        get_from(&app.base_url, "/metrics")
-            .await
-            .starts_with("HTTP/1.1 404"),
-        "/metrics is not served on the Slack listener"
-    );
+#[test]
+fn health_readiness_and_metrics_without_a_person_in_sight() {
+    run_test(async |app| {
+        assert!(
+            get_from(&app.base_url, "/healthz")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        assert!(
+            get_from(&app.base_url, "/readyz")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        assert!(
+            get_from(&app.base_url, "/metrics")
+                .await
+                .starts_with("HTTP/1.1 404"),
+            "/metrics is not served on the Slack listener"
+        );
 
-    app.open_pulse("U0BOSS1", 5).await;
-    app.command("U0BOSS1S1", "help").await;
-    app.answer("U0BOSS1S1", "4", "4", "4", None).await;
-    app.answer("U0BOSS1S2", "4", "4", "4", None).await;
+        app.open_pulse("U0BOSS1", 5).await;
+        app.command("U0BOSS1S1", "help").await;
+        app.answer("U0BOSS1S1", "4", "4", "4", None).await;
+        app.answer("U0BOSS1S2", "4", "4", "4", None).await;
 
-    app.answer("U0BOSS1S2", "9", "4", "4", None).await;
+        app.answer("U0BOSS1S2", "9", "4", "4", None).await;
 
-    // Answers are counted when their window is released.
-    for seller in ["U0BOSS1S3", "U0BOSS1S4", "U0BOSS1S5"] {
-        app.answer(seller, "3", "3", "3", None).await;
-    }
-    waves::close_wave(
-        &app.state.store,
-        "U0BOSS1",
-        &app.state.release_policy,
-        now(),
-    )
-    .await
-    .unwrap();
-    let metrics = get_from(&app.metrics_url, "/metrics").await;
-    for name in [
-        "trustpulse_http_requests_total",
-        "trustpulse_ack_seconds",
-        "trustpulse_invitations_queued_total",
-        "trustpulse_slack_jobs_total",
-        "trustpulse_outbox_pending",
-        "trustpulse_outbox_oldest_due_seconds",
-        "trustpulse_submissions_total",
-        "trustpulse_windows_total",
-    ] {
-        assert!(metrics.contains(name), "/metrics has {name}");
-    }
-    assert!(metrics.contains("trustpulse_submissions_total{outcome=\"recorded\"}"));
-    assert!(!metrics.contains("outcome=\"invalid\""), "{metrics}");
-    assert!(metrics.contains("route=\"/slack/interactions\""));
-    assert!(
-        !metrics.contains("U0BOSS1") && !metrics.contains("D0BOSS1"),
-        "no person in a metric"
-    );
-    app.stop().await;
+        // Answers are counted when their window is released.
+        for seller in ["U0BOSS1S3", "U0BOSS1S4", "U0BOSS1S5"] {
+            app.answer(seller, "3", "3", "3", None).await;
+        }
+        waves::close_wave(
+            &app.state.store,
+            "U0BOSS1",
+            &app.state.release_policy,
+            now(),
+        )
+        .await
+        .unwrap();
+        let metrics = get_from(&app.metrics_url, "/metrics").await;
+        for name in [
+            "trustpulse_http_requests_total",
+            "trustpulse_ack_seconds",
+            "trustpulse_invitations_queued_total",
+            "trustpulse_slack_jobs_total",
+            "trustpulse_outbox_pending",
+            "trustpulse_outbox_oldest_due_seconds",
+            "trustpulse_submissions_total",
+            "trustpulse_windows_total",
+        ] {
+            assert!(metrics.contains(name), "/metrics has {name}");
+        }
+        assert!(metrics.contains("trustpulse_submissions_total{outcome=\"recorded\"}"));
+        assert!(!metrics.contains("outcome=\"invalid\""), "{metrics}");
+        assert!(metrics.contains("route=\"/slack/interactions\""));
+        assert!(
+            !metrics.contains("U0BOSS1") && !metrics.contains("D0BOSS1"),
+            "no person in a metric"
+        );
+    });
 }
 
 /// A free loopback port (bound, then released for the child to take).

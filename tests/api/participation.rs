@@ -7,7 +7,7 @@ use trustpulse::ops::waves;
 use trustpulse::sim::payloads;
 use trustpulse::store::Job;
 
-use crate::app::{TestApp, captured_logs, sellers};
+use crate::app::{TestApp, captured_logs, run_test, sellers};
 use crate::helpers::now;
 
 async fn close(app: &TestApp) {
@@ -48,23 +48,23 @@ async fn manager_surfaces(app: &TestApp) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_held_window_shows_no_count_under_k_anywhere() {
-    let app = TestApp::spawn().await;
-    app.open_pulse("U0BOSS1", 6).await;
-    for seller in ["U0BOSS1S1", "U0BOSS1S2"] {
-        app.answer(seller, "4", "4", "4", None).await;
-    }
-    close(&app).await;
-    let two = Regex::new(r"\b2\b").unwrap();
-    for (surface, text) in manager_surfaces(&app).await {
-        assert!(
-            text.contains("Fewer than 5 people answered the last pulse"),
-            "{surface}: {text}"
-        );
-        assert!(!two.is_match(&text), "{surface} shows the count 2: {text}");
-    }
-    app.stop().await;
+#[test]
+fn a_held_window_shows_no_count_under_k_anywhere() {
+    run_test(async |app| {
+        app.open_pulse("U0BOSS1", 6).await;
+        for seller in ["U0BOSS1S1", "U0BOSS1S2"] {
+            app.answer(seller, "4", "4", "4", None).await;
+        }
+        close(&app).await;
+        let two = Regex::new(r"\b2\b").unwrap();
+        for (surface, text) in manager_surfaces(&app).await {
+            assert!(
+                text.contains("Fewer than 5 people answered the last pulse"),
+                "{surface}: {text}"
+            );
+            assert!(!two.is_match(&text), "{surface} shows the count 2: {text}");
+        }
+    });
 }
 
 const LOG_MARKER: &str = "log-marker-e51c0a-never-logged";
@@ -101,58 +101,58 @@ async fn an_unparseable_interaction_leaves_nothing_of_itself_in_the_logs() {
     assert!(!logs.contains(LOG_MARKER), "a payload reached the logs");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_reaches_the_manager_as_text_never_as_markup() {
-    let app = TestApp::spawn().await;
-    app.open_pulse("U0BOSS1", 5).await;
-    let sneaky = "<https://example.com|x> <!here> <@U0MANAGER>";
-    for seller in [
-        "U0BOSS1S1",
-        "U0BOSS1S2",
-        "U0BOSS1S3",
-        "U0BOSS1S4",
-        "U0BOSS1S5",
-    ] {
-        app.answer(seller, "4", "4", "4", Some(sneaky)).await;
-    }
-    close(&app).await;
-    let escaped = "&lt;https://example.com|x&gt; &lt;!here&gt; &lt;@U0MANAGER&gt;";
-    for (surface, text) in manager_surfaces(&app).await {
-        assert!(text.contains(escaped), "{surface}: {text}");
-        for markup in ["<https://example.com", "<!here>", "<@U0MANAGER>"] {
-            assert!(!text.contains(markup), "{surface} carries {markup}: {text}");
+#[test]
+fn a_comment_reaches_the_manager_as_text_never_as_markup() {
+    run_test(async |app| {
+        app.open_pulse("U0BOSS1", 5).await;
+        let sneaky = "<https://example.com|x> <!here> <@U0MANAGER>";
+        for seller in [
+            "U0BOSS1S1",
+            "U0BOSS1S2",
+            "U0BOSS1S3",
+            "U0BOSS1S4",
+            "U0BOSS1S5",
+        ] {
+            app.answer(seller, "4", "4", "4", Some(sneaky)).await;
         }
-    }
-    app.stop().await;
+        close(&app).await;
+        let escaped = "&lt;https://example.com|x&gt; &lt;!here&gt; &lt;@U0MANAGER&gt;";
+        for (surface, text) in manager_surfaces(&app).await {
+            assert!(text.contains(escaped), "{surface}: {text}");
+            for markup in ["<https://example.com", "<!here>", "<@U0MANAGER>"] {
+                assert!(!text.contains(markup), "{surface} carries {markup}: {text}");
+            }
+        }
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_admin_click_has_no_second_effect() {
-    let app = TestApp::spawn().await;
-    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
-        .await;
-    app.state.store.add_admin("U0HR1", now()).await.unwrap();
-    let start = payloads::view_button_click(
-        &app.fake,
-        "U0HR1",
-        trustpulse::slack::home::ids::START,
-        "U0BOSS1",
-    );
-    app.slack.interaction(start.clone()).await.unwrap();
-    let first = app.state.store.open_wave_of("U0BOSS1").await.unwrap();
-    assert!(first.is_some(), "the click started a pulse");
-    close(&app).await;
-    // The same signed request again, within Slack's five minutes: same trigger id.
-    let reply = app.slack.interaction(start).await.unwrap();
-    assert_eq!(reply.status, 200);
-    assert!(
-        app.state
-            .store
-            .open_wave_of("U0BOSS1")
-            .await
-            .unwrap()
-            .is_none(),
-        "a replayed click started a second pulse"
-    );
-    app.stop().await;
+#[test]
+fn a_replayed_admin_click_has_no_second_effect() {
+    run_test(async |app| {
+        app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
+            .await;
+        app.state.store.add_admin("U0HR1", now()).await.unwrap();
+        let start = payloads::view_button_click(
+            &app.fake,
+            "U0HR1",
+            trustpulse::slack::home::ids::START,
+            "U0BOSS1",
+        );
+        app.slack.interaction(start.clone()).await.unwrap();
+        let first = app.state.store.open_wave_of("U0BOSS1").await.unwrap();
+        assert!(first.is_some(), "the click started a pulse");
+        close(&app).await;
+        // The same signed request again, within Slack's five minutes: same trigger id.
+        let reply = app.slack.interaction(start).await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(
+            app.state
+                .store
+                .open_wave_of("U0BOSS1")
+                .await
+                .unwrap()
+                .is_none(),
+            "a replayed click started a second pulse"
+        );
+    });
 }

@@ -13,7 +13,7 @@ use trustpulse::slack::client::SlackApi;
 use trustpulse::store::{CadenceScope, InstallationState};
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
 
-use crate::app::{TestApp, sellers};
+use crate::app::{TestApp, run_test, sellers};
 use crate::helpers::{now, ts};
 
 const MINUTE: SignedDuration = SignedDuration::from_secs(60);
@@ -225,160 +225,160 @@ async fn a_slot_in_the_spring_gap_or_the_autumn_repeat_opens_exactly_once() {
     assert_eq!(invitations, 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
-    let app = TestApp::spawn().await;
-    let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
-    app.team("U0BOSS1", &team).await;
-    let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
-    dms_known(&app, &ids).await;
-    set_org_cadence(
-        &app,
-        CadenceFlags {
-            tz: Some("Europe/Berlin".into()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let mut sent = Sent::new();
-    // Down from 08:00Z to 11:00Z across the 09:00Z slot: sent once, late, then never again.
-    step(&app, ts("2026-11-30T08:00:00Z"), &mut sent).await;
-    assert!(
-        sent.values().flatten().all(|(_, kind)| kind == "digest"),
-        "no invitation before the slot"
-    );
-    for at in [
-        "2026-11-30T11:00:00Z",
-        "2026-11-30T11:00:00Z",
-        "2026-11-30T11:30:00Z",
-        "2026-11-30T12:00:00Z",
-    ] {
-        step(&app, ts(at), &mut sent).await;
-    }
-    let invitations: Vec<_> = sent
-        .values()
-        .flatten()
-        .filter(|(_, k)| k == "invitation")
-        .collect();
-    assert_eq!(invitations.len(), 5);
-    assert!(
-        invitations
-            .iter()
-            .all(|(at, _)| *at == ts("2026-11-30T11:00:00Z")),
-        "{invitations:?}"
-    );
+#[test]
+fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
+    run_test(async |app| {
+        let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
+        app.team("U0BOSS1", &team).await;
+        let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
+        dms_known(&app, &ids).await;
+        set_org_cadence(
+            &app,
+            CadenceFlags {
+                tz: Some("Europe/Berlin".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut sent = Sent::new();
+        // Down from 08:00Z to 11:00Z across the 09:00Z slot: sent once, late, then never again.
+        step(&app, ts("2026-11-30T08:00:00Z"), &mut sent).await;
+        assert!(
+            sent.values().flatten().all(|(_, kind)| kind == "digest"),
+            "no invitation before the slot"
+        );
+        for at in [
+            "2026-11-30T11:00:00Z",
+            "2026-11-30T11:00:00Z",
+            "2026-11-30T11:30:00Z",
+            "2026-11-30T12:00:00Z",
+        ] {
+            step(&app, ts(at), &mut sent).await;
+        }
+        let invitations: Vec<_> = sent
+            .values()
+            .flatten()
+            .filter(|(_, k)| k == "invitation")
+            .collect();
+        assert_eq!(invitations.len(), 5);
+        assert!(
+            invitations
+                .iter()
+                .all(|(at, _)| *at == ts("2026-11-30T11:00:00Z")),
+            "{invitations:?}"
+        );
 
-    // Down for the whole of the next week's pulse (Mon 09:00Z to Thu 09:00Z): skipped, and
-    // a second tick neither opens it nor skips it again (the team is not due until its next
-    // slot or digest).
-    let calls = app.fake.calls_to("chat.postMessage").len();
-    for (at, skipped) in [("2026-12-10T12:00:00Z", 1), ("2026-12-10T12:01:00Z", 0)] {
-        app.state.clock.set(ts(at));
-        let report = planner::tick(&app.state, ts(at)).await.unwrap();
-        assert_eq!((report.opened, report.skipped), (0, skipped), "at {at}");
-    }
-    while worker::run_once(&app.state, ts("2026-12-10T12:01:00Z"))
-        .await
-        .unwrap()
-        .handled()
-        > 0
-    {}
-    assert!(
-        app.state
-            .store
-            .wave_for_period("U0BOSS1", "2026-12-07")
+        // Down for the whole of the next week's pulse (Mon 09:00Z to Thu 09:00Z): skipped, and
+        // a second tick neither opens it nor skips it again (the team is not due until its next
+        // slot or digest).
+        let calls = app.fake.calls_to("chat.postMessage").len();
+        for (at, skipped) in [("2026-12-10T12:00:00Z", 1), ("2026-12-10T12:01:00Z", 0)] {
+            app.state.clock.set(ts(at));
+            let report = planner::tick(&app.state, ts(at)).await.unwrap();
+            assert_eq!((report.opened, report.skipped), (0, skipped), "at {at}");
+        }
+        while worker::run_once(&app.state, ts("2026-12-10T12:01:00Z"))
             .await
             .unwrap()
-            .is_none()
-    );
-    let new_posts = app.fake.calls_to("chat.postMessage")[calls..].len();
-    assert!(
-        new_posts <= 1,
-        "at most the digest, no invitation: {new_posts}"
-    );
-    let skipped_logs = crate::app::captured_logs()
-        .matches("period=\"2026-12-07\"")
-        .count();
-    assert!(skipped_logs <= 1, "the skip is logged once");
-    app.stop().await;
+            .handled()
+            > 0
+        {}
+        assert!(
+            app.state
+                .store
+                .wave_for_period("U0BOSS1", "2026-12-07")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let new_posts = app.fake.calls_to("chat.postMessage")[calls..].len();
+        assert!(
+            new_posts <= 1,
+            "at most the digest, no invitation: {new_posts}"
+        );
+        let skipped_logs = crate::app::captured_logs()
+            .matches("period=\"2026-12-07\"")
+            .count();
+        assert!(skipped_logs <= 1, "the skip is logged once");
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_nothing() {
-    let app = TestApp::spawn().await;
-    open_wave_with_known_dms(&app, 60).await;
-    app.fake.fail_call(
-        "chat.postMessage",
-        50,
-        Fault::RateLimited {
-            retry_after_secs: 7,
-        },
-    );
+#[test]
+fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_nothing() {
+    run_test(async |app| {
+        open_wave_with_known_dms(&app, 60).await;
+        app.fake.fail_call(
+            "chat.postMessage",
+            50,
+            Fault::RateLimited {
+                retry_after_secs: 7,
+            },
+        );
 
-    let mut per_second: Vec<(Timestamp, usize, usize)> = Vec::new();
-    let mut at = now();
-    for _ in 0..40 {
-        app.state.clock.set(at);
-        let before = app.fake.calls_to("chat.postMessage").len();
-        while worker::run_once(&app.state, at).await.unwrap().handled() > 0 {}
+        let mut per_second: Vec<(Timestamp, usize, usize)> = Vec::new();
+        let mut at = now();
+        for _ in 0..40 {
+            app.state.clock.set(at);
+            let before = app.fake.calls_to("chat.postMessage").len();
+            while worker::run_once(&app.state, at).await.unwrap().handled() > 0 {}
+            let calls = app.fake.calls_to("chat.postMessage");
+            let limited = calls[before..].iter().filter(|c| c.status == 429).count();
+            per_second.push((at, calls.len() - before, limited));
+            at += SignedDuration::from_secs(1);
+        }
         let calls = app.fake.calls_to("chat.postMessage");
-        let limited = calls[before..].iter().filter(|c| c.status == 429).count();
-        per_second.push((at, calls.len() - before, limited));
-        at += SignedDuration::from_secs(1);
-    }
-    let calls = app.fake.calls_to("chat.postMessage");
-    assert_eq!(calls.iter().filter(|c| c.status == 429).count(), 1);
-    let delivered: std::collections::BTreeSet<&str> = calls
-        .iter()
-        .filter(|c| c.error.is_none())
-        .map(|c| c.args["channel"].as_str().unwrap())
-        .collect();
-    assert_eq!(delivered.len(), 60, "nothing dropped");
-    let limited_at = per_second
-        .iter()
-        .find(|(_, _, limited)| *limited > 0)
-        .unwrap()
-        .0;
-    let quiet: usize = per_second
-        .iter()
-        .filter(|(t, _, _)| *t > limited_at && *t < limited_at + SignedDuration::from_secs(7))
-        .map(|(_, n, _)| n)
-        .sum();
-    assert_eq!(quiet, 0, "no call to the workspace for Retry-After seconds");
-    // The limits: 300 posts in any 60 s, in bursts of at most a second's worth plus one.
-    let counts: Vec<usize> = per_second.iter().map(|(_, n, _)| *n).collect();
-    assert!(counts.iter().all(|n| *n <= 6), "{counts:?}");
-    assert!(counts.windows(60).all(|w| w.iter().sum::<usize>() <= 300));
-    app.stop().await;
+        assert_eq!(calls.iter().filter(|c| c.status == 429).count(), 1);
+        let delivered: std::collections::BTreeSet<&str> = calls
+            .iter()
+            .filter(|c| c.error.is_none())
+            .map(|c| c.args["channel"].as_str().unwrap())
+            .collect();
+        assert_eq!(delivered.len(), 60, "nothing dropped");
+        let limited_at = per_second
+            .iter()
+            .find(|(_, _, limited)| *limited > 0)
+            .unwrap()
+            .0;
+        let quiet: usize = per_second
+            .iter()
+            .filter(|(t, _, _)| *t > limited_at && *t < limited_at + SignedDuration::from_secs(7))
+            .map(|(_, n, _)| n)
+            .sum();
+        assert_eq!(quiet, 0, "no call to the workspace for Retry-After seconds");
+        // The limits: 300 posts in any 60 s, in bursts of at most a second's worth plus one.
+        let counts: Vec<usize> = per_second.iter().map(|(_, n, _)| *n).collect();
+        assert!(counts.iter().all(|n| *n <= 6), "{counts:?}");
+        assert!(counts.windows(60).all(|w| w.iter().sum::<usize>() <= 300));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_round_near_the_end_of_its_lease_starts_no_more_calls_and_hands_the_rest_back() {
-    let app = TestApp::spawn().await;
-    open_wave_with_known_dms(&app, 5).await;
-    // The round claims at `now` with the default 120 s lease, and its clock says 100 s have
-    // gone by (Slack answering slowly): another replica could take the rows back in 20 s.
-    let slow = AppState {
-        clock: Clock::manual(now() + SignedDuration::from_secs(100)),
-        ..app.state.clone()
-    };
-    let report = worker::run_once(&slow, now()).await.unwrap();
-    assert_eq!(
-        report.sent, 1,
-        "the first call goes, so every round makes progress"
-    );
-    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
-    let counts = app.state.store.outbox_counts().await.unwrap();
-    assert_eq!((counts.sending, counts.sent), (0, 1), "nothing left leased");
+#[test]
+fn a_round_near_the_end_of_its_lease_starts_no_more_calls_and_hands_the_rest_back() {
+    run_test(async |app| {
+        open_wave_with_known_dms(&app, 5).await;
+        // The round claims at `now` with the default 120 s lease, and its clock says 100 s have
+        // gone by (Slack answering slowly): another replica could take the rows back in 20 s.
+        let slow = AppState {
+            clock: Clock::manual(now() + SignedDuration::from_secs(100)),
+            ..app.state.clone()
+        };
+        let report = worker::run_once(&slow, now()).await.unwrap();
+        assert_eq!(
+            report.sent, 1,
+            "the first call goes, so every round makes progress"
+        );
+        assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
+        let counts = app.state.store.outbox_counts().await.unwrap();
+        assert_eq!((counts.sending, counts.sent), (0, 1), "nothing left leased");
 
-    while worker::run_once(&app.state, now()).await.unwrap().handled() > 0 {}
-    let calls = app.fake.calls_to("chat.postMessage");
-    let channels: std::collections::BTreeSet<&str> = calls
-        .iter()
-        .map(|c| c.args["channel"].as_str().unwrap())
-        .collect();
-    assert_eq!((calls.len(), channels.len()), (5, 5), "each invitee once");
-    app.stop().await;
+        while worker::run_once(&app.state, now()).await.unwrap().handled() > 0 {}
+        let calls = app.fake.calls_to("chat.postMessage");
+        let channels: std::collections::BTreeSet<&str> = calls
+            .iter()
+            .map(|c| c.args["channel"].as_str().unwrap())
+            .collect();
+        assert_eq!((calls.len(), channels.len()), (5, 5), "each invitee once");
+    });
 }
 
 /// A team of `n` sellers in Berlin whose DM channels are known, its wave open at `now()`.
@@ -405,90 +405,90 @@ async fn run_for_a_day(app: &TestApp) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_refusal_is_one_call_and_never_retried() {
-    let app = TestApp::spawn().await;
-    open_wave_with_known_dms(&app, 1).await;
-    app.fake
-        .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
-    run_for_a_day(&app).await;
-    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
-    assert_eq!(app.state.store.outbox_counts().await.unwrap().failed, 1);
-    app.stop().await;
+#[test]
+fn a_permanent_refusal_is_one_call_and_never_retried() {
+    run_test(async |app| {
+        open_wave_with_known_dms(&app, 1).await;
+        app.fake
+            .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
+        run_for_a_day(&app).await;
+        assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
+        assert_eq!(app.state.store.outbox_counts().await.unwrap().failed, 1);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
-    let app = TestApp::spawn().await;
-    open_wave_with_known_dms(&app, 1).await;
-    for _ in 0..8 {
-        app.fake.fail_next("chat.postMessage", Fault::ServerError);
-    }
-    let mut times = Vec::new();
-    let end = app.state.now() + SignedDuration::from_hours(24);
-    loop {
-        let now = app.state.now();
-        let before = app.fake.calls_to("chat.postMessage").len();
-        while worker::run_once(&app.state, now).await.unwrap().handled() > 0 {}
-        if app.fake.calls_to("chat.postMessage").len() > before {
-            times.push(now);
+#[test]
+fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
+    run_test(async |app| {
+        open_wave_with_known_dms(&app, 1).await;
+        for _ in 0..8 {
+            app.fake.fail_next("chat.postMessage", Fault::ServerError);
         }
-        match app.state.store.next_due().await.unwrap() {
-            // The reminder, due two days later, is not part of this.
-            Some(next) if next > now && next < end => app.state.clock.set(next),
-            _ => break,
+        let mut times = Vec::new();
+        let end = app.state.now() + SignedDuration::from_hours(24);
+        loop {
+            let now = app.state.now();
+            let before = app.fake.calls_to("chat.postMessage").len();
+            while worker::run_once(&app.state, now).await.unwrap().handled() > 0 {}
+            if app.fake.calls_to("chat.postMessage").len() > before {
+                times.push(now);
+            }
+            match app.state.store.next_due().await.unwrap() {
+                // The reminder, due two days later, is not part of this.
+                Some(next) if next > now && next < end => app.state.clock.set(next),
+                _ => break,
+            }
         }
-    }
-    assert_eq!(
-        app.fake.calls_to("chat.postMessage").len(),
-        8,
-        "eight attempts, then no more"
-    );
-    assert_eq!(app.state.store.outbox_counts().await.unwrap().dead, 1);
-    let gaps: Vec<i64> = times
-        .windows(2)
-        .map(|w| w[1].duration_since(w[0]).as_secs())
-        .collect();
-    assert!(
-        gaps.windows(2).all(|g| g[1] >= g[0]),
-        "growing gaps: {gaps:?}"
-    );
-    assert!(gaps[0] >= 2 && *gaps.last().unwrap() >= 128, "{gaps:?}");
-    app.stop().await;
+        assert_eq!(
+            app.fake.calls_to("chat.postMessage").len(),
+            8,
+            "eight attempts, then no more"
+        );
+        assert_eq!(app.state.store.outbox_counts().await.unwrap().dead, 1);
+        let gaps: Vec<i64> = times
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]).as_secs())
+            .collect();
+        assert!(
+            gaps.windows(2).all(|g| g[1] >= g[0]),
+            "growing gaps: {gaps:?}"
+        );
+        assert!(gaps[0] >= 2 && *gaps.last().unwrap() >= 128, "{gaps:?}");
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
-    let app = TestApp::spawn().await;
-    open_wave_with_known_dms(&app, 3).await;
-    app.fake
-        .fail_next("chat.postMessage", Fault::Error("invalid_auth".into()));
-    run_for_a_day(&app).await;
-    assert_eq!(
-        app.fake.calls_to("chat.postMessage").len(),
-        1,
-        "no call after the token was refused"
-    );
-    let (_, state) = app.state.store.installation().await.unwrap().unwrap();
-    assert_eq!(state, InstallationState::Paused);
-    assert_eq!(
-        app.state.store.outbox_counts().await.unwrap().pending,
-        6,
-        "nothing is lost: it waits"
-    );
-    app.stop().await;
+#[test]
+fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
+    run_test(async |app| {
+        open_wave_with_known_dms(&app, 3).await;
+        app.fake
+            .fail_next("chat.postMessage", Fault::Error("invalid_auth".into()));
+        run_for_a_day(&app).await;
+        assert_eq!(
+            app.fake.calls_to("chat.postMessage").len(),
+            1,
+            "no call after the token was refused"
+        );
+        let (_, state) = app.state.store.installation().await.unwrap().unwrap();
+        assert_eq!(state, InstallationState::Paused);
+        assert_eq!(
+            app.state.store.outbox_counts().await.unwrap().pending,
+            6,
+            "nothing is lost: it waits"
+        );
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
-    let app = TestApp::spawn().await;
-    let second = app.second_replica().await;
-    let err = second.err().expect("the second serve must refuse");
-    assert!(
-        err.to_string().contains("already running") && err.to_string().contains("PostgreSQL"),
-        "{err}"
-    );
-    app.stop().await;
+#[test]
+fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
+    run_test(async |app| {
+        let second = app.second_replica().await;
+        let err = second.err().expect("the second serve must refuse");
+        assert!(
+            err.to_string().contains("already running") && err.to_string().contains("PostgreSQL"),
+            "{err}"
+        );
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,216 +555,217 @@ async fn the_directory_sync_gives_people_imported_by_id_their_time_zone_and_flag
 /// Slack's cursor, everyone exactly once; each page is recorded in one transaction. (The sync
 /// itself paces `users.list` at Slack's tier 2 on the real clock, so it is driven page by page
 /// here.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_directory_is_read_page_by_page() {
-    let app = TestApp::spawn().await;
-    for user in sellers("U0BIG", 450, &["Asia/Tokyo"]) {
-        app.fake.add_user(user);
-    }
-    let slack = SlackApi::new(&app.fake.api_url(), &BOT_TOKEN.to_owned().into());
-    let (mut cursor, mut pages, mut seen) = (None, Vec::new(), std::collections::BTreeSet::new());
-    loop {
-        let (people, next) = slack.users_page(cursor).await.unwrap();
-        pages.push(people.len());
-        for person in &people {
-            assert!(
-                seen.insert(person.person_id.clone()),
-                "{} twice",
-                person.person_id
-            );
+#[test]
+fn a_large_directory_is_read_page_by_page() {
+    run_test(async |app| {
+        for user in sellers("U0BIG", 450, &["Asia/Tokyo"]) {
+            app.fake.add_user(user);
         }
-        app.state.store.upsert_people(&people, now()).await.unwrap();
-        match next {
-            Some(next) => cursor = Some(next),
-            None => break,
+        let slack = SlackApi::new(&app.fake.api_url(), &BOT_TOKEN.to_owned().into());
+        let (mut cursor, mut pages, mut seen) =
+            (None, Vec::new(), std::collections::BTreeSet::new());
+        loop {
+            let (people, next) = slack.users_page(cursor).await.unwrap();
+            pages.push(people.len());
+            for person in &people {
+                assert!(
+                    seen.insert(person.person_id.clone()),
+                    "{} twice",
+                    person.person_id
+                );
+            }
+            app.state.store.upsert_people(&people, now()).await.unwrap();
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
-    }
-    assert!(seen.len() >= 450);
-    assert!(pages.iter().all(|n| *n <= 200), "{pages:?}");
-    assert_eq!(pages.len(), seen.len().div_ceil(200), "{pages:?}");
-    let last = app.state.store.person("U0BIGS450").await.unwrap().unwrap();
-    assert_eq!(last.tz.as_deref(), Some("Asia/Tokyo"));
-    app.stop().await;
+        assert!(seen.len() >= 450);
+        assert!(pages.iter().all(|n| *n <= 200), "{pages:?}");
+        assert_eq!(pages.len(), seen.len().div_ceil(200), "{pages:?}");
+        let last = app.state.store.person("U0BIGS450").await.unwrap().unwrap();
+        assert_eq!(last.tz.as_deref(), Some("Asia/Tokyo"));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_is_sent_until_hr_chooses_a_cadence_and_then_only_from_the_next_slot() {
-    let app = TestApp::spawn().await;
-    assert!(
-        crate::app::captured_logs().contains("no org cadence is set, so no pulse is sent"),
-        "serve says so at start-up"
-    );
-    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
-        .await;
-    // A first start on a Tuesday, a day into what would have been Monday's slot.
-    let tuesday = ts("2026-11-24T10:00:00Z");
-    let report = planner::tick(&app.state, tuesday).await.unwrap();
-    assert_eq!(report, planner::TickReport::default(), "nothing planned");
-    assert_eq!(app.deliver().await.sent, 0);
-    assert!(
-        app.fake.calls_to("chat.postMessage").is_empty(),
-        "no one was DMed"
-    );
-    let status = app.command("U0BOSS1S1", "status").await;
-    assert!(
-        status.body["text"]
-            .as_str()
-            .unwrap()
-            .contains("No pulse is scheduled yet"),
-        "{:?}",
-        status.body
-    );
+#[test]
+fn nothing_is_sent_until_hr_chooses_a_cadence_and_then_only_from_the_next_slot() {
+    run_test(async |app| {
+        assert!(
+            crate::app::captured_logs().contains("no org cadence is set, so no pulse is sent"),
+            "serve says so at start-up"
+        );
+        app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
+            .await;
+        // A first start on a Tuesday, a day into what would have been Monday's slot.
+        let tuesday = ts("2026-11-24T10:00:00Z");
+        let report = planner::tick(&app.state, tuesday).await.unwrap();
+        assert_eq!(report, planner::TickReport::default(), "nothing planned");
+        assert_eq!(app.deliver().await.sent, 0);
+        assert!(
+            app.fake.calls_to("chat.postMessage").is_empty(),
+            "no one was DMed"
+        );
+        let status = app.command("U0BOSS1S1", "status").await;
+        assert!(
+            status.body["text"]
+                .as_str()
+                .unwrap()
+                .contains("No pulse is scheduled yet"),
+            "{:?}",
+            status.body
+        );
 
-    // HR chooses Mondays at 10:00 on Tuesday at 11:00: Monday's slot had begun, so it is not
-    // sent late; the first pulse is next Monday's.
-    let today = date(2026, 11, 24);
-    let cadence = CadenceFlags::default()
-        .apply(&Cadence::builtin_default(today), today)
-        .unwrap();
-    let chosen = ts("2026-11-24T11:00:00Z");
-    app.state
-        .store
-        .set_cadence(&CadenceScope::Org, &cadence, chosen)
-        .await
-        .unwrap();
-    let report = planner::tick(&app.state, ts("2026-11-24T11:01:00Z"))
-        .await
-        .unwrap();
-    assert_eq!(report.opened, 0, "{report:?}");
-    assert_eq!(
-        report.skipped, 0,
-        "a slot before the choice is not even 'missed'"
-    );
-    let monday = ts("2026-11-30T09:00:00Z"); // 10:00 in Berlin
-    let report = planner::tick(&app.state, monday).await.unwrap();
-    assert_eq!(report.opened, 1);
-    assert!(
+        // HR chooses Mondays at 10:00 on Tuesday at 11:00: Monday's slot had begun, so it is not
+        // sent late; the first pulse is next Monday's.
+        let today = date(2026, 11, 24);
+        let cadence = CadenceFlags::default()
+            .apply(&Cadence::builtin_default(today), today)
+            .unwrap();
+        let chosen = ts("2026-11-24T11:00:00Z");
         app.state
             .store
-            .wave_for_period("U0BOSS1", "2026-11-30")
+            .set_cadence(&CadenceScope::Org, &cadence, chosen)
             .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        app.state
-            .store
-            .wave_for_period("U0BOSS1", "2026-11-23")
+            .unwrap();
+        let report = planner::tick(&app.state, ts("2026-11-24T11:01:00Z"))
             .await
-            .unwrap()
-            .is_none()
-    );
-    app.stop().await;
+            .unwrap();
+        assert_eq!(report.opened, 0, "{report:?}");
+        assert_eq!(
+            report.skipped, 0,
+            "a slot before the choice is not even 'missed'"
+        );
+        let monday = ts("2026-11-30T09:00:00Z"); // 10:00 in Berlin
+        let report = planner::tick(&app.state, monday).await.unwrap();
+        assert_eq!(report.opened, 1);
+        assert!(
+            app.state
+                .store
+                .wave_for_period("U0BOSS1", "2026-11-30")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            app.state
+                .store
+                .wave_for_period("U0BOSS1", "2026-11-23")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pulse_can_be_started_by_hand_before_any_cadence_is_chosen() {
-    let app = TestApp::spawn().await;
-    let opened = app.open_pulse("U0BOSS1", 5).await;
-    assert_eq!(opened.invitees.len(), 5);
-    assert_eq!(app.fake.calls_to("chat.postMessage").len(), 5);
-    app.stop().await;
+#[test]
+fn a_pulse_can_be_started_by_hand_before_any_cadence_is_chosen() {
+    run_test(async |app| {
+        let opened = app.open_pulse("U0BOSS1", 5).await;
+        assert_eq!(opened.invitees.len(), 5);
+        assert_eq!(app.fake.calls_to("chat.postMessage").len(), 5);
+    });
 }
 
 /// The planner looks at a team only when its next slot or digest has come, or something that
 /// moves them changed: an idle tick reads no team at all, however large the org.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_tick_looks_at_no_team_until_its_time_or_a_change() {
-    let app = TestApp::spawn().await;
-    for manager in ["U0BOSS1", "U0BOSS2", "U0BOSS3"] {
-        app.team(manager, &sellers(manager, 5, &["Europe/Berlin"]))
-            .await;
-    }
-    set_org_cadence(
-        &app,
-        CadenceFlags {
-            tz: Some("Europe/Berlin".into()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let store = &app.state.store;
-    let due = |at: &str| {
-        let at = ts(at);
-        async move {
-            store
-                .teams_due_for_planning(at)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|d| d.manager_id)
-                .collect::<Vec<_>>()
+#[test]
+fn an_idle_tick_looks_at_no_team_until_its_time_or_a_change() {
+    run_test(async |app| {
+        for manager in ["U0BOSS1", "U0BOSS2", "U0BOSS3"] {
+            app.team(manager, &sellers(manager, 5, &["Europe/Berlin"]))
+                .await;
         }
-    };
-    assert_eq!(
-        due("2026-11-30T08:00:00Z").await.len(),
-        3,
-        "a new cadence makes every team due"
-    );
-
-    planner::tick(&app.state, ts("2026-11-30T08:00:00Z"))
-        .await
-        .unwrap();
-    assert!(
-        due("2026-11-30T08:00:00Z").await.is_empty(),
-        "nothing until the 09:00Z slot"
-    );
-    assert!(due("2026-11-30T08:59:59Z").await.is_empty());
-    assert_eq!(
-        due("2026-11-30T09:00:00Z").await.len(),
-        3,
-        "the slot's opening"
-    );
-
-    let report = planner::tick(&app.state, ts("2026-11-30T09:00:00Z"))
-        .await
-        .unwrap();
-    assert_eq!(report.opened, 3);
-    assert!(due("2026-11-30T09:30:00Z").await.is_empty());
-
-    // A team's own cadence, and a seller's new time zone, make just that team due again.
-    let today = date(2026, 11, 23);
-    let weekly = CadenceFlags {
-        tz: Some("America/New_York".into()),
-        ..Default::default()
-    }
-    .apply(&Cadence::builtin_default(today), today)
-    .unwrap();
-    store
-        .set_cadence(
-            &CadenceScope::Manager("U0BOSS2".into()),
-            &weekly,
-            ts("2026-11-30T09:30:00Z"),
+        set_org_cadence(
+            &app,
+            CadenceFlags {
+                tz: Some("Europe/Berlin".into()),
+                ..Default::default()
+            },
         )
-        .await
+        .await;
+        let store = &app.state.store;
+        let due = |at: &str| {
+            let at = ts(at);
+            async move {
+                store
+                    .teams_due_for_planning(at)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.manager_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            due("2026-11-30T08:00:00Z").await.len(),
+            3,
+            "a new cadence makes every team due"
+        );
+
+        planner::tick(&app.state, ts("2026-11-30T08:00:00Z"))
+            .await
+            .unwrap();
+        assert!(
+            due("2026-11-30T08:00:00Z").await.is_empty(),
+            "nothing until the 09:00Z slot"
+        );
+        assert!(due("2026-11-30T08:59:59Z").await.is_empty());
+        assert_eq!(
+            due("2026-11-30T09:00:00Z").await.len(),
+            3,
+            "the slot's opening"
+        );
+
+        let report = planner::tick(&app.state, ts("2026-11-30T09:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(report.opened, 3);
+        assert!(due("2026-11-30T09:30:00Z").await.is_empty());
+
+        // A team's own cadence, and a seller's new time zone, make just that team due again.
+        let today = date(2026, 11, 23);
+        let weekly = CadenceFlags {
+            tz: Some("America/New_York".into()),
+            ..Default::default()
+        }
+        .apply(&Cadence::builtin_default(today), today)
         .unwrap();
-    assert_eq!(
-        due("2026-11-30T09:30:00Z").await,
-        vec!["U0BOSS2".to_owned()]
-    );
-    planner::tick(&app.state, ts("2026-11-30T09:30:00Z"))
-        .await
-        .unwrap();
-    let moved = trustpulse::store::Person {
-        tz: Some("Asia/Tokyo".into()),
-        ..trustpulse::store::Person::from_id("U0BOSS3S2")
-    };
-    store
-        .upsert_person(&moved, ts("2026-11-30T09:31:00Z"))
-        .await
-        .unwrap();
-    assert_eq!(
-        due("2026-11-30T09:31:00Z").await,
-        vec!["U0BOSS3".to_owned()]
-    );
-    // The same facts again change nothing.
-    planner::tick(&app.state, ts("2026-11-30T09:31:00Z"))
-        .await
-        .unwrap();
-    store
-        .upsert_person(&moved, ts("2026-11-30T09:32:00Z"))
-        .await
-        .unwrap();
-    assert!(due("2026-11-30T09:32:00Z").await.is_empty());
-    app.stop().await;
+        store
+            .set_cadence(
+                &CadenceScope::Manager("U0BOSS2".into()),
+                &weekly,
+                ts("2026-11-30T09:30:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            due("2026-11-30T09:30:00Z").await,
+            vec!["U0BOSS2".to_owned()]
+        );
+        planner::tick(&app.state, ts("2026-11-30T09:30:00Z"))
+            .await
+            .unwrap();
+        let moved = trustpulse::store::Person {
+            tz: Some("Asia/Tokyo".into()),
+            ..trustpulse::store::Person::from_id("U0BOSS3S2")
+        };
+        store
+            .upsert_person(&moved, ts("2026-11-30T09:31:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            due("2026-11-30T09:31:00Z").await,
+            vec!["U0BOSS3".to_owned()]
+        );
+        // The same facts again change nothing.
+        planner::tick(&app.state, ts("2026-11-30T09:31:00Z"))
+            .await
+            .unwrap();
+        store
+            .upsert_person(&moved, ts("2026-11-30T09:32:00Z"))
+            .await
+            .unwrap();
+        assert!(due("2026-11-30T09:32:00Z").await.is_empty());
+    });
 }

@@ -6,93 +6,93 @@ use trustpulse::sim::fake_slack::FakeUser;
 use trustpulse::sim::payloads;
 use trustpulse::store::InstallationState;
 
-use crate::app::{TestApp, sellers};
+use crate::app::{TestApp, run_test, sellers};
 use crate::helpers::now;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_event_delivered_four_times_two_at_once_has_its_effect_once() {
-    let app = TestApp::spawn().await;
-    app.fake.add_user(FakeUser::new("U0VISITOR", "UTC"));
-    let event = payloads::event_callback("Ev0HOME1", payloads::app_home_opened("U0VISITOR"));
-    let (a, b) = tokio::join!(
-        app.slack.event(event.clone()),
-        app.slack.event(event.clone())
-    );
-    let (c, d) = (
-        app.slack.event(event.clone()).await,
-        app.slack.event(event).await,
-    );
-    for reply in [a, b, c, d] {
-        assert_eq!(reply.unwrap().status, 200);
-    }
-    assert_eq!(app.deliver().await.sent, 1);
-    assert_eq!(app.fake.calls_to("views.publish").len(), 1);
-    app.stop().await;
+#[test]
+fn the_same_event_delivered_four_times_two_at_once_has_its_effect_once() {
+    run_test(async |app| {
+        app.fake.add_user(FakeUser::new("U0VISITOR", "UTC"));
+        let event = payloads::event_callback("Ev0HOME1", payloads::app_home_opened("U0VISITOR"));
+        let (a, b) = tokio::join!(
+            app.slack.event(event.clone()),
+            app.slack.event(event.clone())
+        );
+        let (c, d) = (
+            app.slack.event(event.clone()).await,
+            app.slack.event(event).await,
+        );
+        for reply in [a, b, c, d] {
+            assert_eq!(reply.unwrap().status, 200);
+        }
+        assert_eq!(app.deliver().await.sent, 1);
+        assert_eq!(app.fake.calls_to("views.publish").len(), 1);
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_changes_keep_people_current_and_deactivated_people_are_not_invited() {
-    let app = TestApp::spawn().await;
-    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
-        .await;
-    // S1 moves to Tokyo; S2 is deactivated; a new hire joins the workspace.
-    let mut moved = app.fake.user("U0BOSS1S1").unwrap();
-    moved.tz = "Asia/Tokyo".into();
-    app.fake.add_user(moved);
-    let mut gone = app.fake.user("U0BOSS1S2").unwrap();
-    gone.deleted = true;
-    app.fake.add_user(gone);
-    app.fake
-        .add_user(FakeUser::new("U0NEWHIRE", "America/Chicago"));
-    for (id, event) in [
-        ("Ev1", payloads::user_change(&app.fake, "U0BOSS1S1")),
-        ("Ev2", payloads::user_change(&app.fake, "U0BOSS1S2")),
-        ("Ev3", payloads::team_join(&app.fake, "U0NEWHIRE")),
-    ] {
+#[test]
+fn user_changes_keep_people_current_and_deactivated_people_are_not_invited() {
+    run_test(async |app| {
+        app.team("U0BOSS1", &sellers("U0BOSS1", 5, &["Europe/Berlin"]))
+            .await;
+        // S1 moves to Tokyo; S2 is deactivated; a new hire joins the workspace.
+        let mut moved = app.fake.user("U0BOSS1S1").unwrap();
+        moved.tz = "Asia/Tokyo".into();
+        app.fake.add_user(moved);
+        let mut gone = app.fake.user("U0BOSS1S2").unwrap();
+        gone.deleted = true;
+        app.fake.add_user(gone);
+        app.fake
+            .add_user(FakeUser::new("U0NEWHIRE", "America/Chicago"));
+        for (id, event) in [
+            ("Ev1", payloads::user_change(&app.fake, "U0BOSS1S1")),
+            ("Ev2", payloads::user_change(&app.fake, "U0BOSS1S2")),
+            ("Ev3", payloads::team_join(&app.fake, "U0NEWHIRE")),
+        ] {
+            assert_eq!(
+                app.slack
+                    .event(payloads::event_callback(id, event))
+                    .await
+                    .unwrap()
+                    .status,
+                200
+            );
+        }
+        let store = &app.state.store;
         assert_eq!(
-            app.slack
-                .event(payloads::event_callback(id, event))
+            store
+                .person("U0BOSS1S1")
                 .await
                 .unwrap()
-                .status,
-            200
+                .unwrap()
+                .tz
+                .as_deref(),
+            Some("Asia/Tokyo")
         );
-    }
-    let store = &app.state.store;
-    assert_eq!(
-        store
-            .person("U0BOSS1S1")
+        assert!(
+            store
+                .person("U0BOSS1S2")
+                .await
+                .unwrap()
+                .unwrap()
+                .is_deactivated
+        );
+        assert_eq!(
+            store
+                .person("U0NEWHIRE")
+                .await
+                .unwrap()
+                .unwrap()
+                .tz
+                .as_deref(),
+            Some("America/Chicago")
+        );
+        let opened = waves::start_wave(store, "U0BOSS1", app.state.k, now())
             .await
-            .unwrap()
-            .unwrap()
-            .tz
-            .as_deref(),
-        Some("Asia/Tokyo")
-    );
-    assert!(
-        store
-            .person("U0BOSS1S2")
-            .await
-            .unwrap()
-            .unwrap()
-            .is_deactivated
-    );
-    assert_eq!(
-        store
-            .person("U0NEWHIRE")
-            .await
-            .unwrap()
-            .unwrap()
-            .tz
-            .as_deref(),
-        Some("America/Chicago")
-    );
-    let opened = waves::start_wave(store, "U0BOSS1", app.state.k, now())
-        .await
-        .unwrap();
-    assert!(!opened.invitees.contains(&"U0BOSS1S2".to_owned()));
-    assert_eq!(opened.invitees.len(), 4);
-    app.stop().await;
+            .unwrap();
+        assert!(!opened.invitees.contains(&"U0BOSS1S2".to_owned()));
+        assert_eq!(opened.invitees.len(), 4);
+    });
 }
 
 async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value) {

@@ -4,7 +4,7 @@ use trustpulse::sim::payloads;
 use trustpulse::sim::slack_side::{FORM, send};
 use trustpulse::slack::verify::sign;
 
-use crate::app::{SIGNING_SECRET, TestApp};
+use crate::app::{SIGNING_SECRET, TestApp, run_test};
 use crate::helpers::ts;
 
 /// Posts `body` to `path` with a signature over it at `signed_at` and these extra headers.
@@ -77,175 +77,175 @@ async fn slacks_published_vector_is_accepted_with_the_clock_fixed_and_refused_wh
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_timestamp_window_is_five_minutes_either_way() {
-    let app = TestApp::spawn().await;
-    let now = app.state.now().as_second();
-    let body = command_body(&app);
-    for (offset, status) in [(-301, 401), (301, 401), (-299, 200), (299, 200)] {
+#[test]
+fn the_timestamp_window_is_five_minutes_either_way() {
+    run_test(async |app| {
+        let now = app.state.now().as_second();
+        let body = command_body(&app);
+        for (offset, status) in [(-301, 401), (301, 401), (-299, 200), (299, 200)] {
+            assert_eq!(
+                post_signed(&app, "/slack/commands", &body, now + offset).await,
+                status,
+                "offset {offset}"
+            );
+        }
+    });
+}
+
+#[test]
+fn header_garbage_gets_401_never_500() {
+    run_test(async |app| {
+        let now = app.state.now().as_second();
+        let body = command_body(&app);
+        let good = sign(SIGNING_SECRET, now, body.as_bytes());
+        let upper = format!("v0={}", good[3..].to_uppercase());
+        let cases: Vec<Vec<(&str, String)>> = vec![
+            vec![],
+            vec![("x-slack-request-timestamp", now.to_string())],
+            vec![("x-slack-signature", good.clone())],
+            vec![
+                ("x-slack-request-timestamp", String::new()),
+                ("x-slack-signature", good.clone()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", "abc".into()),
+                ("x-slack-signature", good.clone()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", "99999999999999999999".into()),
+                ("x-slack-signature", good.clone()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", String::new()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", good.replacen("v0=", "v1=", 1)),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", good[..good.len() - 1].to_owned()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", upper),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", good.clone()),
+            ],
+            vec![
+                ("x-slack-request-timestamp", now.to_string()),
+                ("x-slack-signature", good.clone()),
+                ("x-slack-signature", good.clone()),
+            ],
+        ];
+        for (i, mut headers) in cases.into_iter().enumerate() {
+            headers.push(("content-type", FORM.to_owned()));
+            let reply = post_raw(&app, "/slack/commands", &headers, &body).await;
+            assert_eq!(reply.status, 401, "case {i}: {headers:?}");
+        }
+        // The same request, properly signed, works.
+        assert_eq!(post_signed(&app, "/slack/commands", &body, now).await, 200);
+    });
+}
+
+#[test]
+fn a_body_over_one_mebibyte_is_refused_before_any_hmac() {
+    run_test(async |app| {
+        let now = app.state.now().as_second();
+        let body = "a".repeat(1024 * 1024 + 1);
+        let headers = [
+            ("content-type", FORM.to_owned()),
+            ("x-slack-request-timestamp", now.to_string()),
+            ("x-slack-signature", "v0=00".to_owned()),
+        ];
+        for path in ["/slack/events", "/slack/interactions", "/slack/commands"] {
+            assert_eq!(
+                post_raw(&app, path, &headers, &body).await.status,
+                413,
+                "{path}"
+            );
+        }
+    });
+}
+
+#[test]
+fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
+    run_test(async |app| {
+        let form = [("content-type", FORM.to_owned())];
+        let probe = post_raw(&app, "/slack/commands", &form, "ssl_check=1&token=x").await;
+        assert_eq!(probe.status, 200);
         assert_eq!(
-            post_signed(&app, "/slack/commands", &body, now + offset).await,
-            status,
-            "offset {offset}"
+            probe.body,
+            serde_json::Value::String(String::new()),
+            "an empty body"
         );
-    }
-    app.stop().await;
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn header_garbage_gets_401_never_500() {
-    let app = TestApp::spawn().await;
-    let now = app.state.now().as_second();
-    let body = command_body(&app);
-    let good = sign(SIGNING_SECRET, now, body.as_bytes());
-    let upper = format!("v0={}", good[3..].to_uppercase());
-    let cases: Vec<Vec<(&str, String)>> = vec![
-        vec![],
-        vec![("x-slack-request-timestamp", now.to_string())],
-        vec![("x-slack-signature", good.clone())],
-        vec![
-            ("x-slack-request-timestamp", String::new()),
-            ("x-slack-signature", good.clone()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", "abc".into()),
-            ("x-slack-signature", good.clone()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", "99999999999999999999".into()),
-            ("x-slack-signature", good.clone()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", String::new()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", good.replacen("v0=", "v1=", 1)),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", good[..good.len() - 1].to_owned()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", upper),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", good.clone()),
-        ],
-        vec![
-            ("x-slack-request-timestamp", now.to_string()),
-            ("x-slack-signature", good.clone()),
-            ("x-slack-signature", good.clone()),
-        ],
-    ];
-    for (i, mut headers) in cases.into_iter().enumerate() {
-        headers.push(("content-type", FORM.to_owned()));
-        let reply = post_raw(&app, "/slack/commands", &headers, &body).await;
-        assert_eq!(reply.status, 401, "case {i}: {headers:?}");
-    }
-    // The same request, properly signed, works.
-    assert_eq!(post_signed(&app, "/slack/commands", &body, now).await, 200);
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_over_one_mebibyte_is_refused_before_any_hmac() {
-    let app = TestApp::spawn().await;
-    let now = app.state.now().as_second();
-    let body = "a".repeat(1024 * 1024 + 1);
-    let headers = [
-        ("content-type", FORM.to_owned()),
-        ("x-slack-request-timestamp", now.to_string()),
-        ("x-slack-signature", "v0=00".to_owned()),
-    ];
-    for path in ["/slack/events", "/slack/interactions", "/slack/commands"] {
+        let mut bad_sig = form.to_vec();
+        bad_sig.push(("x-slack-signature", "v0=invalid".to_owned()));
+        bad_sig.push((
+            "x-slack-request-timestamp",
+            app.state.now().as_second().to_string(),
+        ));
+        let smuggled = format!("{}&ssl_check=1", command_body(&app));
         assert_eq!(
-            post_raw(&app, path, &headers, &body).await.status,
-            413,
-            "{path}"
-        );
-    }
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
-    let app = TestApp::spawn().await;
-    let form = [("content-type", FORM.to_owned())];
-    let probe = post_raw(&app, "/slack/commands", &form, "ssl_check=1&token=x").await;
-    assert_eq!(probe.status, 200);
-    assert_eq!(
-        probe.body,
-        serde_json::Value::String(String::new()),
-        "an empty body"
-    );
-
-    let mut bad_sig = form.to_vec();
-    bad_sig.push(("x-slack-signature", "v0=invalid".to_owned()));
-    bad_sig.push((
-        "x-slack-request-timestamp",
-        app.state.now().as_second().to_string(),
-    ));
-    let smuggled = format!("{}&ssl_check=1", command_body(&app));
-    assert_eq!(
-        post_raw(&app, "/slack/commands", &bad_sig, &smuggled)
-            .await
-            .status,
-        401
-    );
-    for not_a_probe in [
-        "ssl_check=0",
-        "ssl_check=true",
-        "ssl_check=",
-        "ssl_check=1&payload=%7B%22type%22%3A%22event_callback%22%7D",
-    ] {
-        assert_eq!(
-            post_raw(&app, "/slack/commands", &form, not_a_probe)
+            post_raw(&app, "/slack/commands", &bad_sig, &smuggled)
                 .await
                 .status,
-            401,
-            "{not_a_probe}"
+            401
         );
-    }
-    let json = [("content-type", "application/json".to_owned())];
-    assert_eq!(
-        post_raw(&app, "/slack/events", &json, r#"{"ssl_check":"1"}"#)
-            .await
-            .status,
-        401
-    );
-    // Nothing was acted on: no Slack call beyond start-up's auth.test.
-    assert!(app.fake.calls().iter().all(|c| c.method == "auth.test"));
-    app.stop().await;
+        for not_a_probe in [
+            "ssl_check=0",
+            "ssl_check=true",
+            "ssl_check=",
+            "ssl_check=1&payload=%7B%22type%22%3A%22event_callback%22%7D",
+        ] {
+            assert_eq!(
+                post_raw(&app, "/slack/commands", &form, not_a_probe)
+                    .await
+                    .status,
+                401,
+                "{not_a_probe}"
+            );
+        }
+        let json = [("content-type", "application/json".to_owned())];
+        assert_eq!(
+            post_raw(&app, "/slack/events", &json, r#"{"ssl_check":"1"}"#)
+                .await
+                .status,
+            401
+        );
+        // Nothing was acted on: no Slack call beyond start-up's auth.test.
+        assert!(app.fake.calls().iter().all(|c| c.method == "auth.test"));
+    });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn url_verification_answers_its_challenge_only_when_signed() {
-    let app = TestApp::spawn().await;
-    let body = r#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
-    let reply = app
-        .slack
-        .event(serde_json::from_str(body).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(reply.status, 200);
-    assert_eq!(
-        reply.body,
-        serde_json::json!("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
-    );
-    let unsigned = post_raw(
-        &app,
-        "/slack/events",
-        &[("content-type", "application/json".to_owned())],
-        body,
-    )
-    .await;
-    assert_eq!(unsigned.status, 401);
-    app.stop().await;
+#[test]
+fn url_verification_answers_its_challenge_only_when_signed() {
+    run_test(async |app| {
+        let body = r#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+        let reply = app
+            .slack
+            .event(serde_json::from_str(body).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.body,
+            serde_json::json!("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        );
+        let unsigned = post_raw(
+            &app,
+            "/slack/events",
+            &[("content-type", "application/json".to_owned())],
+            body,
+        )
+        .await;
+        assert_eq!(unsigned.status, 401);
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
