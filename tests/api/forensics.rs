@@ -90,7 +90,7 @@ fn found_in_sqlite_files(db: &Path, secrets: &[Vec<u8>]) -> Vec<String> {
 #[test]
 fn sqlite_files_hold_no_byte_of_a_released_window() {
     run_test(async |app| {
-        let (window, secrets) = answered_pulse(&app).await;
+        let (window, secrets) = answered_pulse(app).await;
         let db = app.state.store.sqlite_path().unwrap().to_owned();
         // The search finds what is there: before the release the comment is on disk.
         let before = found_in_sqlite_files(&db, &secrets);
@@ -99,7 +99,7 @@ fn sqlite_files_hold_no_byte_of_a_released_window() {
             "the byte search works: {before:?}"
         );
 
-        release(&app).await;
+        release(app).await;
         let body = app
             .state
             .store
@@ -187,8 +187,8 @@ fn audit(db_url: &str) -> std::process::Output {
 #[test]
 fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
     run_test(async |app| {
-        let (window, _) = answered_pulse(&app).await;
-        release(&app).await;
+        let (window, _) = answered_pulse(app).await;
+        release(app).await;
         app.deliver().await;
         app.state.store.forget_released_jobs().await.unwrap();
 

@@ -55,9 +55,9 @@ fn a_held_window_shows_no_count_under_k_anywhere() {
         for seller in ["U0BOSS1S1", "U0BOSS1S2"] {
             app.answer(seller, "4", "4", "4", None).await;
         }
-        close(&app).await;
+        close(app).await;
         let two = Regex::new(r"\b2\b").unwrap();
-        for (surface, text) in manager_surfaces(&app).await {
+        for (surface, text) in manager_surfaces(app).await {
             assert!(
                 text.contains("Fewer than 5 people answered the last pulse"),
                 "{surface}: {text}"
@@ -115,9 +115,9 @@ fn a_comment_reaches_the_manager_as_text_never_as_markup() {
         ] {
             app.answer(seller, "4", "4", "4", Some(sneaky)).await;
         }
-        close(&app).await;
+        close(app).await;
         let escaped = "&lt;https://example.com|x&gt; &lt;!here&gt; &lt;@U0MANAGER&gt;";
-        for (surface, text) in manager_surfaces(&app).await {
+        for (surface, text) in manager_surfaces(app).await {
             assert!(text.contains(escaped), "{surface}: {text}");
             for markup in ["<https://example.com", "<!here>", "<@U0MANAGER>"] {
                 assert!(!text.contains(markup), "{surface} carries {markup}: {text}");
@@ -141,7 +141,7 @@ fn a_replayed_admin_click_has_no_second_effect() {
         app.slack.interaction(start.clone()).await.unwrap();
         let first = app.state.store.open_wave_of("U0BOSS1").await.unwrap();
         assert!(first.is_some(), "the click started a pulse");
-        close(&app).await;
+        close(app).await;
         // The same signed request again, within Slack's five minutes: same trigger id.
         let reply = app.slack.interaction(start).await.unwrap();
         assert_eq!(reply.status, 200);

@@ -52,10 +52,10 @@ fn a_small_team_pools_under_k_and_counts_distinct_respondents() {
         app.team("U0BOSS1", &sellers("U0BOSS1", 6, &["Europe/Berlin"]))
             .await;
         // Week 1: four answer, under k = 5: held, no numbers.
-        let window = pulse(&app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3", "U0BOSS1S4"]).await;
-        close(&app).await;
+        let window = pulse(app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3", "U0BOSS1S4"]).await;
+        close(app).await;
         assert_eq!(app.state.store.release_bytes(&window).await.unwrap(), None);
-        let text = digest_text(&app, "U0BOSS1").await;
+        let text = digest_text(app, "U0BOSS1").await;
         assert!(
             text.contains("Fewer than 5 people answered the last pulse, the privacy minimum"),
             "{text}"
@@ -66,9 +66,9 @@ fn a_small_team_pools_under_k_and_counts_distinct_respondents() {
         );
         assert!(!text.contains("agree"), "{text}");
         // Week 2: three answer, two of them again: five distinct people, seven ballots.
-        let second = pulse(&app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S5"]).await;
+        let second = pulse(app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S5"]).await;
         assert_eq!(second, window, "the held window pools the next pulse");
-        close(&app).await;
+        close(app).await;
         let release = app
             .state
             .store
@@ -81,7 +81,7 @@ fn a_small_team_pools_under_k_and_counts_distinct_respondents() {
             "distinct people, not 7: {release}"
         );
         assert!(release.contains("\"waves\":2"), "{release}");
-        let text = digest_text(&app, "U0BOSS1").await;
+        let text = digest_text(app, "U0BOSS1").await;
         assert!(text.contains("5 of 6 answered, 2 pulses pooled"), "{text}");
     });
 }
@@ -93,8 +93,8 @@ fn a_window_that_never_reaches_k_is_reported_without_numbers_after_four_pulses()
             .await;
         let mut window = String::new();
         for week in 1..=4 {
-            window = pulse(&app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3"]).await;
-            close(&app).await;
+            window = pulse(app, &["U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3"]).await;
+            close(app).await;
             let released = app.state.store.release_bytes(&window).await.unwrap();
             assert_eq!(released.is_some(), week == 4, "week {week}");
         }
@@ -109,7 +109,7 @@ fn a_window_that_never_reaches_k_is_reported_without_numbers_after_four_pulses()
             release.contains("not_enough_responses") && !release.contains("mean"),
             "{release}"
         );
-        let text = digest_text(&app, "U0BOSS1").await;
+        let text = digest_text(app, "U0BOSS1").await;
         assert!(
             text.contains("did not reach the privacy minimum of 5"),
             "{text}"
@@ -127,7 +127,7 @@ fn nothing_a_manager_can_see_changes_while_a_pulse_is_open() {
         app.team("U0BOSS1", &sellers("U0BOSS1", 6, &["Europe/Berlin"]))
             .await;
         let surfaces = || async {
-            let digest = digest_text(&app, "U0BOSS1").await;
+            let digest = digest_text(app, "U0BOSS1").await;
             let home =
                 serde_json::to_string(&home_view(&app.state, "U0BOSS1", now()).await.unwrap())
                     .unwrap();
@@ -202,7 +202,7 @@ fn after_release_no_key_token_ballot_or_comment_remains_and_the_release_names_no
             .await
             .unwrap();
         assert_eq!(release_before_close, None);
-        close(&app).await;
+        close(app).await;
 
         let store = &app.state.store;
         assert_eq!(
@@ -313,7 +313,7 @@ fn a_seller_moved_mid_wave_still_answers_with_the_team_they_were_asked_in() {
                 .await
                 .unwrap();
         }
-        close(&app).await;
+        close(app).await;
         let release = app
             .state
             .store
@@ -349,7 +349,7 @@ fn no_one_but_the_teams_manager_receives_its_numbers() {
             ));
         app.state.store.add_admin("U0HR1", now()).await.unwrap();
         pulse(
-            &app,
+            app,
             &[
                 "U0BOSS1S1",
                 "U0BOSS1S2",
@@ -360,8 +360,8 @@ fn no_one_but_the_teams_manager_receives_its_numbers() {
             ],
         )
         .await;
-        close(&app).await;
-        let own = digest_text(&app, "U0BOSS1").await;
+        close(app).await;
+        let own = digest_text(app, "U0BOSS1").await;
         assert!(
             own.contains("Care  4.0") && own.contains("note from a seller"),
             "{own}"
@@ -511,7 +511,7 @@ fn no_row_of_any_table_links_a_respondent_to_an_answer_or_comment() {
         for (when, rows) in [
             ("open", dump(&app.state.store).await),
             ("released", {
-                close(&app).await;
+                close(app).await;
                 dump(&app.state.store).await
             }),
         ] {

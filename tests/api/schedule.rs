@@ -231,9 +231,9 @@ fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
         let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
         app.team("U0BOSS1", &team).await;
         let ids: Vec<&str> = team.iter().map(|s| s.id.as_str()).collect();
-        dms_known(&app, &ids).await;
+        dms_known(app, &ids).await;
         set_org_cadence(
-            &app,
+            app,
             CadenceFlags {
                 tz: Some("Europe/Berlin".into()),
                 ..Default::default()
@@ -242,7 +242,7 @@ fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
         .await;
         let mut sent = Sent::new();
         // Down from 08:00Z to 11:00Z across the 09:00Z slot: sent once, late, then never again.
-        step(&app, ts("2026-11-30T08:00:00Z"), &mut sent).await;
+        step(app, ts("2026-11-30T08:00:00Z"), &mut sent).await;
         assert!(
             sent.values().flatten().all(|(_, kind)| kind == "digest"),
             "no invitation before the slot"
@@ -253,7 +253,7 @@ fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
             "2026-11-30T11:30:00Z",
             "2026-11-30T12:00:00Z",
         ] {
-            step(&app, ts(at), &mut sent).await;
+            step(app, ts(at), &mut sent).await;
         }
         let invitations: Vec<_> = sent
             .values()
@@ -306,7 +306,7 @@ fn a_slot_missed_while_down_is_sent_once_late_or_skipped_after_its_end() {
 #[test]
 fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_nothing() {
     run_test(async |app| {
-        open_wave_with_known_dms(&app, 60).await;
+        open_wave_with_known_dms(app, 60).await;
         app.fake.fail_call(
             "chat.postMessage",
             50,
@@ -355,7 +355,7 @@ fn a_429_on_the_fiftieth_post_pauses_the_workspace_for_retry_after_and_drops_not
 #[test]
 fn a_round_near_the_end_of_its_lease_starts_no_more_calls_and_hands_the_rest_back() {
     run_test(async |app| {
-        open_wave_with_known_dms(&app, 5).await;
+        open_wave_with_known_dms(app, 5).await;
         // The round claims at `now` with the default 120 s lease, and its clock says 100 s have
         // gone by (Slack answering slowly): another replica could take the rows back in 20 s.
         let slow = AppState {
@@ -408,10 +408,10 @@ async fn run_for_a_day(app: &TestApp) {
 #[test]
 fn a_permanent_refusal_is_one_call_and_never_retried() {
     run_test(async |app| {
-        open_wave_with_known_dms(&app, 1).await;
+        open_wave_with_known_dms(app, 1).await;
         app.fake
             .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
-        run_for_a_day(&app).await;
+        run_for_a_day(app).await;
         assert_eq!(app.fake.calls_to("chat.postMessage").len(), 1);
         assert_eq!(app.state.store.outbox_counts().await.unwrap().failed, 1);
     });
@@ -420,7 +420,7 @@ fn a_permanent_refusal_is_one_call_and_never_retried() {
 #[test]
 fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
     run_test(async |app| {
-        open_wave_with_known_dms(&app, 1).await;
+        open_wave_with_known_dms(app, 1).await;
         for _ in 0..8 {
             app.fake.fail_next("chat.postMessage", Fault::ServerError);
         }
@@ -460,10 +460,10 @@ fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
 #[test]
 fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
     run_test(async |app| {
-        open_wave_with_known_dms(&app, 3).await;
+        open_wave_with_known_dms(app, 3).await;
         app.fake
             .fail_next("chat.postMessage", Fault::Error("invalid_auth".into()));
-        run_for_a_day(&app).await;
+        run_for_a_day(app).await;
         assert_eq!(
             app.fake.calls_to("chat.postMessage").len(),
             1,
@@ -677,7 +677,7 @@ fn an_idle_tick_looks_at_no_team_until_its_time_or_a_change() {
                 .await;
         }
         set_org_cadence(
-            &app,
+            app,
             CadenceFlags {
                 tz: Some("Europe/Berlin".into()),
                 ..Default::default()

@@ -81,10 +81,10 @@ async fn slacks_published_vector_is_accepted_with_the_clock_fixed_and_refused_wh
 fn the_timestamp_window_is_five_minutes_either_way() {
     run_test(async |app| {
         let now = app.state.now().as_second();
-        let body = command_body(&app);
+        let body = command_body(app);
         for (offset, status) in [(-301, 401), (301, 401), (-299, 200), (299, 200)] {
             assert_eq!(
-                post_signed(&app, "/slack/commands", &body, now + offset).await,
+                post_signed(app, "/slack/commands", &body, now + offset).await,
                 status,
                 "offset {offset}"
             );
@@ -96,7 +96,7 @@ fn the_timestamp_window_is_five_minutes_either_way() {
 fn header_garbage_gets_401_never_500() {
     run_test(async |app| {
         let now = app.state.now().as_second();
-        let body = command_body(&app);
+        let body = command_body(app);
         let good = sign(SIGNING_SECRET, now, body.as_bytes());
         let upper = format!("v0={}", good[3..].to_uppercase());
         let cases: Vec<Vec<(&str, String)>> = vec![
@@ -144,11 +144,11 @@ fn header_garbage_gets_401_never_500() {
         ];
         for (i, mut headers) in cases.into_iter().enumerate() {
             headers.push(("content-type", FORM.to_owned()));
-            let reply = post_raw(&app, "/slack/commands", &headers, &body).await;
+            let reply = post_raw(app, "/slack/commands", &headers, &body).await;
             assert_eq!(reply.status, 401, "case {i}: {headers:?}");
         }
         // The same request, properly signed, works.
-        assert_eq!(post_signed(&app, "/slack/commands", &body, now).await, 200);
+        assert_eq!(post_signed(app, "/slack/commands", &body, now).await, 200);
     });
 }
 
@@ -164,7 +164,7 @@ fn a_body_over_one_mebibyte_is_refused_before_any_hmac() {
         ];
         for path in ["/slack/events", "/slack/interactions", "/slack/commands"] {
             assert_eq!(
-                post_raw(&app, path, &headers, &body).await.status,
+                post_raw(app, path, &headers, &body).await.status,
                 413,
                 "{path}"
             );
@@ -176,7 +176,7 @@ fn a_body_over_one_mebibyte_is_refused_before_any_hmac() {
 fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
     run_test(async |app| {
         let form = [("content-type", FORM.to_owned())];
-        let probe = post_raw(&app, "/slack/commands", &form, "ssl_check=1&token=x").await;
+        let probe = post_raw(app, "/slack/commands", &form, "ssl_check=1&token=x").await;
         assert_eq!(probe.status, 200);
         assert_eq!(
             probe.body,
@@ -190,9 +190,9 @@ fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
             "x-slack-request-timestamp",
             app.state.now().as_second().to_string(),
         ));
-        let smuggled = format!("{}&ssl_check=1", command_body(&app));
+        let smuggled = format!("{}&ssl_check=1", command_body(app));
         assert_eq!(
-            post_raw(&app, "/slack/commands", &bad_sig, &smuggled)
+            post_raw(app, "/slack/commands", &bad_sig, &smuggled)
                 .await
                 .status,
             401
@@ -204,7 +204,7 @@ fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
             "ssl_check=1&payload=%7B%22type%22%3A%22event_callback%22%7D",
         ] {
             assert_eq!(
-                post_raw(&app, "/slack/commands", &form, not_a_probe)
+                post_raw(app, "/slack/commands", &form, not_a_probe)
                     .await
                     .status,
                 401,
@@ -213,7 +213,7 @@ fn only_an_exact_unsigned_ssl_check_is_answered_without_a_signature() {
         }
         let json = [("content-type", "application/json".to_owned())];
         assert_eq!(
-            post_raw(&app, "/slack/events", &json, r#"{"ssl_check":"1"}"#)
+            post_raw(app, "/slack/events", &json, r#"{"ssl_check":"1"}"#)
                 .await
                 .status,
             401
@@ -238,7 +238,7 @@ fn url_verification_answers_its_challenge_only_when_signed() {
             serde_json::json!("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
         );
         let unsigned = post_raw(
-            &app,
+            app,
             "/slack/events",
             &[("content-type", "application/json".to_owned())],
             body,
