@@ -7,6 +7,7 @@
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::privacy::gates;
 use crate::survey::{Ballot, Question};
 
 /// How many answers each question got at each point of the scale.
@@ -47,8 +48,8 @@ impl Tally {
         self.counts[0].iter().sum()
     }
 
-    fn result(&self, q: usize, with_distribution: bool) -> QuestionResult {
-        let counts = self.counts[q];
+    fn result(&self, question: Question, with_distribution: bool) -> QuestionResult {
+        let counts = self.counts[question.index()];
         let n: u32 = counts.iter().sum();
         let total: u32 = counts
             .iter()
@@ -115,7 +116,7 @@ pub struct Release {
 impl Release {
     pub fn result(&self, question: Question) -> Option<&QuestionResult> {
         match &self.body {
-            ReleaseBody::Results { questions, .. } => Some(&questions[question as usize]),
+            ReleaseBody::Results { questions, .. } => Some(&questions[question.index()]),
             ReleaseBody::NotEnoughResponses => None,
         }
     }
@@ -155,11 +156,11 @@ pub fn compute_release(facts: WindowFacts, thresholds: Thresholds) -> Release {
         waves,
     } = facts;
     let Thresholds { k, comment_minimum } = thresholds;
-    let body = if respondents < k || tally.ballots() == 0 {
+    let body = if !gates::shows_numbers(respondents, k) || tally.ballots() == 0 {
         ReleaseBody::NotEnoughResponses
     } else {
-        let with_distribution = respondents >= 2 * k;
-        let show_comments = respondents >= comment_minimum;
+        let with_distribution = gates::shows_distribution(respondents, k);
+        let show_comments = gates::shows_comments(respondents, comment_minimum);
         let comments_withheld = !show_comments && !comments.is_empty();
         if show_comments {
             // A CSPRNG order, so the order of arrival cannot be read from the list.
@@ -170,7 +171,7 @@ pub fn compute_release(facts: WindowFacts, thresholds: Thresholds) -> Release {
         ReleaseBody::Results {
             respondents,
             invited,
-            questions: [0, 1, 2].map(|q| tally.result(q, with_distribution)),
+            questions: Question::ALL.map(|q| tally.result(q, with_distribution)),
             comments,
             comments_withheld,
         }

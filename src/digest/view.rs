@@ -80,7 +80,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
     let latest = recent.last();
     let previous = recent.len().checked_sub(2).map(|i| &recent[i]);
     let mut notes = Vec::new();
-    if input.eligible < input.k {
+    if !crate::privacy::gates::team_can_see_results(input.eligible, input.k) {
         notes.push(format!(
             "Your team has {} people who can be asked, fewer than the privacy minimum of {}: it will get results once it grows. This protects your sellers, whose answers could otherwise be worked out.",
             input.eligible, input.k

@@ -1,6 +1,7 @@
 //! The privacy rules of DESIGN §3 that are pure logic: the respondent minimum *k* and the keyed
 //! participation tokens that stop double answers without storing who answered.
 
+pub mod gates;
 pub mod token;
 pub mod window;
 
@@ -65,11 +66,11 @@ pub struct MinRespondentsTooLow(pub u32);
 /// when at least k took part; under k, "fewer than k" with no digit of the count (a count under k
 /// is a number under k). Nothing at all for a team where fewer than k were invited.
 pub fn participation_words(respondents: Option<u32>, invited: u32, k: u32) -> Option<String> {
-    if invited < k {
+    if !gates::team_can_see_results(invited, k) {
         return None;
     }
     Some(match respondents {
-        Some(n) if n >= k => format!("{n} of {invited} took part"),
+        Some(n) if gates::shows_numbers(n, k) => format!("{n} of {invited} took part"),
         _ => format!("fewer than {k} of {invited} took part"),
     })
 }

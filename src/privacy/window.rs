@@ -48,7 +48,7 @@ pub fn decide(
     closed_waves: u32,
     max_waves: u32,
 ) -> WindowDecision {
-    if distinct_respondents >= k {
+    if super::gates::shows_numbers(distinct_respondents, k) {
         WindowDecision::Release
     } else if closed_waves >= max_waves {
         WindowDecision::ReleaseShort

@@ -36,10 +36,15 @@ impl Person {
     }
 
     /// Bots and deactivated users are never invited or counted; nor is anyone who opted out.
+    /// (The same rule in SQL, for a `people p` joined to a roster: [`ELIGIBLE`].)
     pub fn is_eligible(&self) -> bool {
         !self.is_bot && !self.is_deactivated && !self.opted_out
     }
 }
+
+/// [`Person::is_eligible`] in SQL, for `people p` left-joined to a roster (someone Slack has
+/// not told us about yet counts as eligible).
+pub(super) const ELIGIBLE: &str = "COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0 AND COALESCE(p.opted_out, 0) = 0";
 
 type PersonRow = (
     String,

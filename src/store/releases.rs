@@ -12,6 +12,7 @@ use super::outbox::{Job, enqueue_many};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
+use crate::privacy::gates;
 use crate::survey::Question;
 
 /// What the store knows about a window at the close of its latest wave.
@@ -446,7 +447,9 @@ async fn release_windows(
         // The count HR may see, stored only when the window reached k; the manager sees the
         // body.
         let respondents = match release.body {
-            ReleaseBody::Results { respondents, .. } if respondents >= state.k => {
+            ReleaseBody::Results { respondents, .. }
+                if gates::shows_numbers(respondents, state.k) =>
+            {
                 Some(i64::from(respondents))
             }
             _ => None,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::people::ELIGIBLE;
 use super::people::ensure_person;
 use super::plan_due;
 use super::{Store, from_secs, new_id, secs};
@@ -147,24 +148,21 @@ impl Store {
 
     /// Every current team: (manager, sellers, sellers who can be asked).
     pub async fn team_sizes(&self) -> anyhow::Result<Vec<(String, i64, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT m.manager_id, COUNT(*),
-                    SUM(CASE WHEN COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
-                             AND COALESCE(p.opted_out, 0) = 0 THEN 1 ELSE 0 END)
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT m.manager_id, COUNT(*), SUM(CASE WHEN {ELIGIBLE} THEN 1 ELSE 0 END)
              FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-             WHERE m.left_at IS NULL GROUP BY m.manager_id ORDER BY m.manager_id",
-        )
+             WHERE m.left_at IS NULL GROUP BY m.manager_id ORDER BY m.manager_id"
+        )))
         .fetch_all(&self.pool)
         .await?)
     }
 
     /// The Slack time zones of a team's current sellers who can be asked (None: unknown).
     pub async fn team_time_zones(&self, manager_id: &str) -> anyhow::Result<Vec<Option<String>>> {
-        Ok(sqlx::query_scalar(
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-             WHERE m.manager_id = $1 AND m.left_at IS NULL
-               AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0 AND COALESCE(p.opted_out, 0) = 0",
-        )
+             WHERE m.manager_id = $1 AND m.left_at IS NULL AND {ELIGIBLE}"
+        )))
         .bind(manager_id)
         .fetch_all(&self.pool)
         .await?)

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use super::WriteInTurn;
 use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
+use super::people::ELIGIBLE;
 use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
@@ -356,13 +357,11 @@ async fn open_in(
         });
     }
 
-    let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(
+    let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-         WHERE m.manager_id = $1 AND m.left_at IS NULL
-           AND COALESCE(p.is_bot, 0) = 0 AND COALESCE(p.is_deactivated, 0) = 0
-           AND COALESCE(p.opted_out, 0) = 0
-         ORDER BY m.seller_id",
-    )
+         WHERE m.manager_id = $1 AND m.left_at IS NULL AND {ELIGIBLE}
+         ORDER BY m.seller_id"
+    )))
     .bind(manager_id)
     .fetch_all(&mut *tx)
     .await?;
