@@ -2,6 +2,7 @@
 //! shares, and what it asks of a chat platform ([`chat::Chat`]). Nothing here names Slack;
 //! `slack/` implements [`chat::Chat`] and maps Slack's payloads to these operations.
 
+pub mod admin;
 pub mod chat;
 pub mod digests;
 pub mod state;

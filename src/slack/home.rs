@@ -9,6 +9,7 @@ use slack_morphism::prelude::SlackView;
 
 use super::blocks::{privacy_line, view};
 use crate::ops::AppState;
+use crate::ops::admin::AdminOutcome;
 use crate::ops::digests::NOT_SCHEDULED;
 use crate::ops::views::{self, AdminView, HomeView, SellerView, TeamRow};
 use crate::survey::cadence::{Cadence, CadenceError, format_duration, format_time, weekday_name};
@@ -226,64 +227,49 @@ pub fn add_admin_modal() -> SlackView {
     }))
 }
 
-/// What an admin action did, or why not, as a modal's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminNotice {
-    AdminsOnly,
-    Started {
-        manager: String,
-        invited: usize,
-    },
-    /// Why the pulse did not start (no one to ask, already open), in the refusal's words.
-    NotStarted(String),
-    ReminderQueued {
-        manager: String,
-    },
-    NothingToRemind {
-        manager: String,
-    },
-    Closed {
-        manager: String,
-    },
-    NothingToClose {
-        manager: String,
-    },
-    LastAdmin,
+/// Said to someone who is not an admin and presses an admin button.
+pub fn admins_only() -> SlackView {
+    super::blocks::notice_modal(
+        "Admins only",
+        "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.",
+    )
 }
 
-pub fn admin_notice(notice: &AdminNotice) -> SlackView {
-    let (title, text) = match notice {
-        AdminNotice::AdminsOnly => (
-            "Admins only",
-            "Only trustpulse admins can do this. Your HR team can add you with `trustpulse admin add`.".to_owned(),
-        ),
-        AdminNotice::Started { manager, invited } => (
+/// What an admin action did, or why not, as a modal (None: nothing to say, App Home shows it).
+pub fn admin_notice(outcome: &AdminOutcome) -> Option<SlackView> {
+    let (title, text) = match outcome {
+        AdminOutcome::Started { manager, invited } => (
             "Pulse started",
-            format!("<@{manager}>'s team has a pulse open now: {invited} invitations are on their way."),
+            format!(
+                "<@{manager}>'s team has a pulse open now: {invited} invitations are on their way."
+            ),
         ),
-        AdminNotice::NotStarted(why) => ("Not started", why.clone()),
-        AdminNotice::ReminderQueued { manager } => (
+        AdminOutcome::NotStarted(why) => ("Not started", why.clone()),
+        AdminOutcome::ReminderQueued { manager } => (
             "Reminder queued",
-            format!("Everyone invited in <@{manager}>'s team gets one reminder, answered or not, so that no one can tell who answered."),
+            format!(
+                "Everyone invited in <@{manager}>'s team gets one reminder, answered or not, so that no one can tell who answered."
+            ),
         ),
-        AdminNotice::NothingToRemind { manager } => (
+        AdminOutcome::NothingToRemind { manager } => (
             "Nothing to remind",
             format!("<@{manager}>'s team has no open pulse."),
         ),
-        AdminNotice::Closed { manager } => (
+        AdminOutcome::Closed { manager } => (
             "Pulse closed",
             format!("<@{manager}>'s pulse is closed; no more answers are accepted."),
         ),
-        AdminNotice::NothingToClose { manager } => (
+        AdminOutcome::NothingToClose { manager } => (
             "Nothing to close",
             format!("<@{manager}>'s team has no open pulse."),
         ),
-        AdminNotice::LastAdmin => (
+        AdminOutcome::LastAdmin => (
             "Still needed",
             "You are the last admin. Add another admin before removing this one.".to_owned(),
         ),
+        AdminOutcome::AdminRemoved => return None,
     };
-    super::blocks::notice_modal(title, &text)
+    Some(super::blocks::notice_modal(title, &text))
 }
 
 /// A cadence modal's error, on the field it is about (block id → message).

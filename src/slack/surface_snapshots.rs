@@ -13,11 +13,12 @@ use super::blocks::{
 };
 use super::commands;
 use super::home::{
-    AdminNotice, add_admin_modal, admin_notice, cadence_errors, cadence_modal, ids,
+    add_admin_modal, admin_notice, admins_only, cadence_errors, cadence_modal, ids,
     no_person_chosen, render_home,
 };
 use crate::digest::build_digest;
 use crate::digest::fixtures::{WEEK1, input, release};
+use crate::ops::admin::AdminOutcome;
 use crate::ops::views::{AdminView, HomeView, SellerView, StatusView, TeamRow, WindowStanding};
 use crate::store::{PredictionOutcome, SubmissionError};
 use crate::survey::Comment;
@@ -232,38 +233,38 @@ fn admin_modals_notices_and_errors() {
     .apply(&cadence, date(2026, 11, 30))
     .unwrap_err();
     insta::assert_json_snapshot!("cadence_error", cadence_errors(&bad));
+    insta::assert_json_snapshot!("admin_only", admins_only());
     let manager = || "U0MANAGER".to_owned();
     for (name, notice) in [
-        ("admin_only", AdminNotice::AdminsOnly),
         (
             "admin_started",
-            AdminNotice::Started {
+            AdminOutcome::Started {
                 manager: manager(),
                 invited: 7,
             },
         ),
         (
             "admin_not_started",
-            AdminNotice::NotStarted(
+            AdminOutcome::NotStarted(
                 "U0MANAGER's team already has an open pulse; close it before starting another"
                     .into(),
             ),
         ),
         (
             "admin_reminder_queued",
-            AdminNotice::ReminderQueued { manager: manager() },
+            AdminOutcome::ReminderQueued { manager: manager() },
         ),
         (
             "admin_nothing_to_remind",
-            AdminNotice::NothingToRemind { manager: manager() },
+            AdminOutcome::NothingToRemind { manager: manager() },
         ),
-        ("admin_closed", AdminNotice::Closed { manager: manager() }),
+        ("admin_closed", AdminOutcome::Closed { manager: manager() }),
         (
             "admin_nothing_to_close",
-            AdminNotice::NothingToClose { manager: manager() },
+            AdminOutcome::NothingToClose { manager: manager() },
         ),
-        ("admin_last_admin", AdminNotice::LastAdmin),
+        ("admin_last_admin", AdminOutcome::LastAdmin),
     ] {
-        insta::assert_json_snapshot!(name, admin_notice(&notice));
+        insta::assert_json_snapshot!(name, admin_notice(&notice).expect("a notice"));
     }
 }

@@ -2,13 +2,12 @@
 //! the admins are. Every action checks that the person is an admin, and a replayed click has
 //! no second effect.
 
-use jiff::tz::TimeZone;
 use slack_morphism::prelude::*;
 
 use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
-use crate::ops::waves;
-use crate::slack::home::{self, AdminNotice, ids as admin_ids};
-use crate::store::{CadenceScope, OpenWaveError};
+use crate::ops::admin::{self, AdminAction};
+use crate::slack::home::{self, ids as admin_ids};
+use crate::store::CadenceScope;
 use crate::survey::cadence::CadenceFlags;
 
 /// An admin button on App Home.
@@ -21,7 +20,7 @@ pub(super) async fn on_action(
 ) -> anyhow::Result<()> {
     let now = state.now();
     if !state.store.is_admin(user).await? {
-        open_view(state, trigger, home::admin_notice(&AdminNotice::AdminsOnly)).await;
+        open_view(state, trigger, home::admins_only()).await;
         return Ok(());
     }
     // Slack makes a new trigger id for every click: a signed request replayed within its five
@@ -47,54 +46,29 @@ async fn on_admin_action(
     value: &str,
 ) -> anyhow::Result<Option<SlackView>> {
     let now = state.now();
-    let today = now.to_zoned(TimeZone::UTC).date();
-    let notice = |n: AdminNotice| Some(home::admin_notice(&n));
-    let manager = value.to_owned();
-    Ok(match action {
+    let action = match action {
         admin_ids::EDIT_CADENCE => {
-            let current = if value == admin_ids::ORG_SCOPE {
-                state.store.org_cadence(today).await?
-            } else {
-                state.store.effective_cadence(value, today).await?
-            };
-            Some(home::cadence_modal(value, &current))
+            let current = admin::cadence_to_edit(state, &cadence_scope(value), now).await?;
+            return Ok(Some(home::cadence_modal(value, &current)));
         }
-        admin_ids::START => match waves::start_wave(&state.store, value, state.k, now).await {
-            Ok(opened) => {
-                state.worker_kick.notify_one();
-                tracing::info!(wave_id = %opened.wave.wave_id, invited = opened.invitees.len(), "pulse started from Slack");
-                notice(AdminNotice::Started {
-                    manager,
-                    invited: opened.invitees.len(),
-                })
-            }
-            Err(OpenWaveError::Internal(e)) => return Err(e),
-            Err(refusal) => notice(AdminNotice::NotStarted(refusal.to_string())),
-        },
-        admin_ids::REMIND => match waves::remind_wave(&state.store, value, now).await? {
-            Some(_) => {
-                state.worker_kick.notify_one();
-                notice(AdminNotice::ReminderQueued { manager })
-            }
-            None => notice(AdminNotice::NothingToRemind { manager }),
-        },
-        admin_ids::CLOSE => {
-            match waves::close_wave(&state.store, value, &state.release_policy, now).await? {
-                Some(_) => notice(AdminNotice::Closed { manager }),
-                None => notice(AdminNotice::NothingToClose { manager }),
-            }
-        }
-        admin_ids::ADD_ADMIN => Some(home::add_admin_modal()),
-        admin_ids::REMOVE_ADMIN => {
-            if state.store.admins().await?.len() <= 1 {
-                notice(AdminNotice::LastAdmin)
-            } else {
-                state.store.remove_admin(value).await?;
-                None
-            }
-        }
-        _ => None,
-    })
+        admin_ids::ADD_ADMIN => return Ok(Some(home::add_admin_modal())),
+        admin_ids::START => AdminAction::Start { manager: value },
+        admin_ids::REMIND => AdminAction::Remind { manager: value },
+        admin_ids::CLOSE => AdminAction::Close { manager: value },
+        admin_ids::REMOVE_ADMIN => AdminAction::RemoveAdmin { person: value },
+        _ => return Ok(None),
+    };
+    Ok(home::admin_notice(&admin::act(state, action, now).await?))
+}
+
+/// The cadence a modal edits: its `private_metadata` is [`admin_ids::ORG_SCOPE`] or a
+/// manager's id.
+fn cadence_scope(metadata: &str) -> CadenceScope {
+    if metadata == admin_ids::ORG_SCOPE {
+        CadenceScope::Org
+    } else {
+        CadenceScope::Manager(metadata.to_owned())
+    }
 }
 
 /// The submitted cadence modal (org-wide, or one team's).
@@ -105,9 +79,7 @@ pub(super) async fn on_cadence_submit(
     let (user, metadata) = (form.user.clone(), form.metadata.clone());
     let field = |block: &str, action: &str| form.field(block, action);
     if !state.store.is_admin(&user).await? {
-        return Ok(InteractionReply::Update(home::admin_notice(
-            &AdminNotice::AdminsOnly,
-        )));
+        return Ok(InteractionReply::Update(home::admins_only()));
     }
     let text = |block: &str| field(block, "value").and_then(|v| v.value.clone());
     let flags = CadenceFlags {
@@ -120,17 +92,8 @@ pub(super) async fn on_cadence_submit(
         digest_weekday: text("digest-weekday"),
         digest_time: text("digest-time"),
     };
-    let now = state.now();
-    let today = now.to_zoned(TimeZone::UTC).date();
-    let (scope, base) = if metadata == admin_ids::ORG_SCOPE {
-        (CadenceScope::Org, state.store.org_cadence(today).await?)
-    } else {
-        let base = state.store.effective_cadence(&metadata, today).await?;
-        (CadenceScope::Manager(metadata.clone()), base)
-    };
-    match flags.apply(&base, today) {
-        Ok(cadence) => {
-            state.store.set_cadence(&scope, &cadence, now).await?;
+    match admin::set_cadence(state, &cadence_scope(&metadata), &flags, state.now()).await? {
+        Ok(()) => {
             refresh_home(state, &user).await?;
             Ok(InteractionReply::Clear)
         }
@@ -146,9 +109,7 @@ pub(super) async fn on_add_admin_submit(
     let user = form.user.clone();
     let field = |block: &str, action: &str| form.field(block, action);
     if !state.store.is_admin(&user).await? {
-        return Ok(InteractionReply::Update(home::admin_notice(
-            &AdminNotice::AdminsOnly,
-        )));
+        return Ok(InteractionReply::Update(home::admins_only()));
     }
     let chosen = field(admin_ids::ADMIN_USER_BLOCK, admin_ids::ADMIN_USER)
         .and_then(|v| v.selected_user.clone());
