@@ -4,6 +4,21 @@
 
 use super::AppState;
 use crate::store::SubmissionError;
+use crate::survey::Answers;
+
+/// Records `person`'s answers to `wave_id`, anonymously, or refuses them (the same rules as
+/// [`refusal_for`], checked atomically with the write). Acknowledged only once committed.
+pub async fn record(
+    state: &AppState,
+    wave_id: &str,
+    person: &str,
+    answers: &Answers,
+) -> Result<(), SubmissionError> {
+    state
+        .store
+        .record_submission(wave_id, person, answers, state.now())
+        .await
+}
 
 /// Why `person` cannot answer `wave_id` right now, if they cannot. Checked before the modal
 /// opens so nobody fills it in for nothing; checked again, atomically, when it is submitted.

@@ -113,3 +113,30 @@ fn with_a_self_check_gap() {
     i.prediction = Some(Ballot::new([5, 4, 5]).unwrap());
     snapshot("with_a_self_check_gap", &i);
 }
+
+#[test]
+fn nothing_released_yet_with_a_pulse_open() {
+    let mut i = input(Vec::new());
+    i.pulse_open = true;
+    snapshot("nothing_released_yet_pulse_open", &i);
+}
+
+#[test]
+fn a_window_held_under_k_with_no_release_before() {
+    let mut i = input(Vec::new());
+    i.held = Some(HeldWindow {
+        invited: 6,
+        waves_closed: 2,
+        k: 5,
+        max_waves: 4,
+    });
+    snapshot("held_first_window", &i);
+}
+
+#[test]
+fn a_team_smaller_than_k_with_no_cadence() {
+    let mut i = input(Vec::new());
+    i.eligible = 3;
+    i.next_pulse = None;
+    snapshot("small_team_not_scheduled", &i);
+}

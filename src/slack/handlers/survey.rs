@@ -76,11 +76,7 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
     }
     let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
     let answers = Answers { scores, comment };
-    match state
-        .store
-        .record_submission(&meta.wave, &user, &answers, state.now())
-        .await
-    {
+    match submissions::record(state, &meta.wave, &user, &answers).await {
         Ok(()) => {
             // DEBUG, off by default: at INFO, timestamped lines per submission would give
             // whoever reads the logs a live count of who is answering.
