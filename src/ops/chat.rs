@@ -8,7 +8,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::AppState;
+use super::commitments::TeamLoop;
 use crate::digest::Digest;
+use crate::store::Commitment;
 use crate::store::Person;
 
 /// The longest a call to the platform may take; a job's lease allows for a few of these.
@@ -29,8 +31,11 @@ pub enum Outgoing {
         closes: String,
         k: u32,
     },
-    /// A manager's weekly digest.
-    Digest(Box<Digest>),
+    /// A manager's weekly digest, and where the team's loop stands (share, commitment).
+    Digest(Box<Digest>, TeamLoop),
+    /// A manager's commitment to their team, in the manager's own words only (or, `done`, that
+    /// they did it).
+    TeamNote { commitment: Commitment, done: bool },
 }
 
 /// Not now: try again at `until`. `workspace_wide` when the whole workspace's budget for the

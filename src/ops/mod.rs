@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod commitments;
 pub mod digests;
 pub mod state;
 pub mod submissions;

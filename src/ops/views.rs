@@ -8,10 +8,11 @@
 use jiff::Timestamp;
 
 use super::AppState;
+use super::commitments::{TeamLoop, team_loop};
 use super::digests::{digest_for, next_pulse_words};
 use crate::digest::Digest;
 use crate::privacy::participation_words;
-use crate::store::CadenceScope;
+use crate::store::{CadenceScope, Commitment};
 use crate::survey::cadence::Cadence;
 
 /// Where a team's current window stands, in the terms a seller may know (no number).
@@ -33,6 +34,8 @@ pub struct SellerView {
     /// When their next pulse opens, in words in their own time zone (None: not scheduled).
     pub next_pulse: Option<String>,
     pub window: WindowStanding,
+    /// The team's latest commitment from their manager, done or not.
+    pub commitment: Option<Commitment>,
 }
 
 /// One team on the admin's screen: sizes, cadence, and participation in words at k or more.
@@ -57,11 +60,18 @@ pub struct AdminView {
     pub admins: Vec<String>,
 }
 
+/// A manager's own section: the digest, and where the team's loop stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerView {
+    pub digest: Digest,
+    pub team_loop: TeamLoop,
+}
+
 /// A person's App Home: a section per role they hold (none: not on any roster).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HomeView {
     pub admin: Option<AdminView>,
-    pub manager: Option<Digest>,
+    pub manager: Option<ManagerView>,
     pub seller: Option<SellerView>,
 }
 
@@ -79,7 +89,10 @@ pub async fn home(state: &AppState, person: &str, now: Timestamp) -> anyhow::Res
         false => None,
     };
     let manager = match store.is_current_manager(person).await? {
-        true => Some(digest_for(state, person, now).await?),
+        true => Some(ManagerView {
+            digest: digest_for(state, person, now).await?,
+            team_loop: team_loop(state, person).await?,
+        }),
         false => None,
     };
     Ok(HomeView {
@@ -116,6 +129,7 @@ pub async fn seller(
         opted_out: record.is_some_and(|p| p.opted_out),
         next_pulse,
         window: window_standing(state, &manager).await?,
+        commitment: store.latest_commitment(&manager).await?,
         manager,
     }))
 }

@@ -172,6 +172,16 @@ pub fn digest_message(digest: &Digest) -> Message {
     )
 }
 
+/// The weekly digest DM, with the share button or the open commitment under it.
+pub fn digest_message_with_loop(
+    digest: &Digest,
+    team_loop: &crate::ops::commitments::TeamLoop,
+) -> Message {
+    let mut blocks = digest_blocks(digest);
+    blocks.extend(super::team_loop::loop_blocks(team_loop));
+    message(&comments_escaped(digest).to_text(), Value::Array(blocks))
+}
+
 /// The survey modal: three required 1–5 questions and an optional comment.
 pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
     let options: Vec<Value> = (Score::MIN..=Score::MAX)

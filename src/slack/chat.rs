@@ -123,7 +123,8 @@ fn render(message: &Outgoing) -> Message {
     match message {
         Outgoing::Invitation { wave_id, closes, k } => blocks::invitation(wave_id, closes, *k),
         Outgoing::Reminder { wave_id, closes, k } => blocks::reminder(wave_id, closes, *k),
-        Outgoing::Digest(digest) => blocks::digest_message(digest),
+        Outgoing::Digest(digest, team_loop) => blocks::digest_message_with_loop(digest, team_loop),
+        Outgoing::TeamNote { commitment, done } => super::team_loop::team_note(commitment, *done),
     }
 }
 

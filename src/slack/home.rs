@@ -60,8 +60,9 @@ pub fn render_home(home: &HomeView, k: u32) -> SlackView {
     if let Some(admin) = &home.admin {
         blocks.extend(admin_section(admin));
     }
-    if let Some(digest) = &home.manager {
-        blocks.extend(super::blocks::digest_blocks(digest));
+    if let Some(manager) = &home.manager {
+        blocks.extend(super::blocks::digest_blocks(&manager.digest));
+        blocks.extend(super::team_loop::loop_blocks(&manager.team_loop));
     }
     if let Some(seller) = &home.seller {
         blocks.extend(seller_section(seller, k));
@@ -97,6 +98,9 @@ fn seller_section(seller: &SellerView, k: u32) -> Vec<Value> {
                 })
         )),
     ];
+    if let Some(commitment) = &seller.commitment {
+        blocks.extend(super::team_loop::seller_commitment_blocks(commitment));
+    }
     if seller.opted_out {
         blocks.push(section(
             "You have opted out: you will not be asked until you opt back in.",

@@ -12,6 +12,7 @@ pub mod home;
 pub mod http;
 pub mod pacing;
 pub mod socket_mode;
+pub mod team_loop;
 pub mod verify;
 
 #[cfg(test)]

@@ -19,7 +19,10 @@ use super::home::{
 use crate::digest::build_digest;
 use crate::digest::fixtures::{WEEK1, input, release};
 use crate::ops::admin::AdminOutcome;
-use crate::ops::views::{AdminView, HomeView, SellerView, StatusView, TeamRow, WindowStanding};
+use crate::ops::commitments::TeamLoop;
+use crate::ops::views::{
+    AdminView, HomeView, ManagerView, SellerView, StatusView, TeamRow, WindowStanding,
+};
 use crate::store::{PredictionOutcome, SubmissionError};
 use crate::survey::Comment;
 use crate::survey::cadence::{Cadence, CadenceFlags};
@@ -33,6 +36,7 @@ fn seller(window: WindowStanding, opted_out: bool, next: Option<&str>) -> Seller
         opted_out,
         next_pulse: next.map(Into::into),
         window,
+        commitment: None,
     }
 }
 
@@ -145,7 +149,10 @@ fn app_home_by_role() {
         insta::assert_json_snapshot!(name, render_home(&home, K));
     }
     let manager = HomeView {
-        manager: Some(digest()),
+        manager: Some(ManagerView {
+            digest: digest(),
+            team_loop: TeamLoop::default(),
+        }),
         ..nobody.clone()
     };
     insta::assert_json_snapshot!("home_manager", render_home(&manager, K));
@@ -267,4 +274,70 @@ fn admin_modals_notices_and_errors() {
     ] {
         insta::assert_json_snapshot!(name, admin_notice(&notice).expect("a notice"));
     }
+}
+
+fn commitment(done: bool) -> crate::store::Commitment {
+    crate::store::Commitment {
+        commitment_id: "c0ffee".into(),
+        manager_id: "U0MANAGER".into(),
+        window_id: "w1".into(),
+        heard: "Some of you want more help from me to get better at your job.".into(),
+        will_do: "I will join two of your calls every week & debrief each one.".into(),
+        due_on: "2026-12-14".into(),
+        done,
+    }
+}
+
+#[test]
+fn closing_the_loop() {
+    use super::team_loop::{
+        already_shared, done_notice, loop_blocks, seller_commitment_blocks, share_errors,
+        share_modal, shared_notice, still_working_notice, team_note,
+    };
+    use crate::ops::commitments::ShareProblem;
+    insta::assert_json_snapshot!(
+        "loop_share_modal",
+        share_modal(
+            "w1",
+            "Some of you want more help from me to get better at your job.",
+            "Observe one call per seller this week.",
+            date(2026, 12, 14)
+        )
+    );
+    insta::assert_json_snapshot!("loop_already_shared", already_shared(&commitment(false)));
+    for (name, n) in [
+        ("loop_shared_none", 0),
+        ("loop_shared_one", 1),
+        ("loop_shared_many", 5),
+    ] {
+        insta::assert_json_snapshot!(name, shared_notice(n));
+    }
+    let mut errors: Vec<(String, String)> = share_errors(&[
+        ShareProblem::HeardMissing,
+        ShareProblem::WillDoTooLong,
+        ShareProblem::DueInThePast,
+    ])
+    .into_iter()
+    .collect();
+    errors.sort();
+    insta::assert_json_snapshot!("loop_share_errors", errors);
+    insta::assert_json_snapshot!("loop_team_note", team_note(&commitment(false), false));
+    insta::assert_json_snapshot!("loop_team_note_done", team_note(&commitment(true), true));
+    insta::assert_json_snapshot!("loop_done", done_notice(Some(5)));
+    insta::assert_json_snapshot!("loop_already_done", done_notice(None));
+    insta::assert_json_snapshot!("loop_still_working", still_working_notice());
+    let can_share = TeamLoop {
+        can_share: Some("w2".into()),
+        commitment: None,
+    };
+    insta::assert_json_snapshot!("loop_digest_can_share", loop_blocks(&can_share));
+    let open = TeamLoop {
+        can_share: None,
+        commitment: Some(commitment(false)),
+    };
+    insta::assert_json_snapshot!("loop_digest_open_commitment", loop_blocks(&open));
+    insta::assert_json_snapshot!(
+        "loop_seller_home",
+        seller_commitment_blocks(&commitment(true))
+    );
 }

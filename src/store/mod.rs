@@ -6,6 +6,7 @@
 mod admins;
 mod audit;
 mod cadences;
+mod commitments;
 mod disk;
 mod inbox;
 mod installations;
@@ -25,6 +26,7 @@ mod waves;
 
 pub use audit::{AuditCheck, AuditReport};
 pub use cadences::CadenceScope;
+pub use commitments::{Commitment, NewCommitment, Shared};
 pub use disk::sqlite_file;
 pub use installations::InstallationState;
 pub use outbox::{ClaimedJob, Job, OutboxCounts};

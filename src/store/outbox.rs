@@ -30,6 +30,13 @@ pub enum Job {
     PublishHome { person_id: String },
     /// A manager's weekly digest, for the week of `week` (the digest's local date).
     Digest { manager_id: String, week: String },
+    /// Tell one seller what their manager committed to (or, `done`, that they did it): the
+    /// manager's own words, to every current seller of the team alike.
+    TeamNote {
+        commitment_id: String,
+        person_id: String,
+        done: bool,
+    },
 }
 
 impl Job {
@@ -40,6 +47,7 @@ impl Job {
             Job::CloseMessage { .. } => "close_message",
             Job::PublishHome { .. } => "publish_home",
             Job::Digest { .. } => "digest",
+            Job::TeamNote { .. } => "team_note",
         }
     }
 
@@ -56,6 +64,14 @@ impl Job {
             } => format!("closed:{wave_id}:{channel}:{ts}"),
             Job::PublishHome { person_id } => format!("home:{person_id}:{}", new_id()),
             Job::Digest { manager_id, week } => format!("digest:{manager_id}:{week}"),
+            Job::TeamNote {
+                commitment_id,
+                person_id,
+                done,
+            } => {
+                let what = if *done { "done" } else { "shared" };
+                format!("note:{commitment_id}:{what}:{person_id}")
+            }
         }
     }
 
@@ -65,7 +81,7 @@ impl Job {
             Job::Invite { wave_id, .. }
             | Job::Remind { wave_id, .. }
             | Job::CloseMessage { wave_id, .. } => Some(wave_id),
-            Job::PublishHome { .. } | Job::Digest { .. } => None,
+            Job::PublishHome { .. } | Job::Digest { .. } | Job::TeamNote { .. } => None,
         }
     }
 }

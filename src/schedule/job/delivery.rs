@@ -45,7 +45,7 @@ impl Prefetched {
                 }
                 Job::CloseMessage { wave_id, .. } => wave_ids.push(wave_id.as_str()),
                 Job::Digest { manager_id, .. } => person_ids.push(manager_id.as_str()),
-                Job::PublishHome { .. } => {}
+                Job::PublishHome { .. } | Job::TeamNote { .. } => {}
             }
         }
         wave_ids.sort_unstable();
@@ -131,8 +131,33 @@ pub async fn deliver(
                 .get(manager_id)
                 .and_then(|p| p.dm_channel.clone());
             let digest = crate::ops::digests::digest_for(state, manager_id, now).await?;
-            let message = Outgoing::Digest(Box::new(digest));
+            let team_loop = crate::ops::commitments::team_loop(state, manager_id).await?;
+            let message = Outgoing::Digest(Box::new(digest), team_loop);
             let posted = state.chat.send_dm(manager_id, known, &message, now).await?;
+            Ok(posted.map(|_| Delivery::Sent))
+        }
+        Job::TeamNote {
+            commitment_id,
+            person_id,
+            done,
+        } => {
+            // The note goes to whoever is still on the team and can be asked when it is sent.
+            let Some(commitment) = state.store.commitment(commitment_id).await? else {
+                return Ok(Ok(Delivery::Skipped));
+            };
+            let person = state.store.person(person_id).await?;
+            if person.as_ref().is_some_and(|p| !p.is_eligible())
+                || state.store.current_manager_of(person_id).await?.as_deref()
+                    != Some(commitment.manager_id.as_str())
+            {
+                return Ok(Ok(Delivery::Skipped));
+            }
+            let known = person.and_then(|p| p.dm_channel);
+            let message = Outgoing::TeamNote {
+                commitment,
+                done: *done,
+            };
+            let posted = state.chat.send_dm(person_id, known, &message, now).await?;
             Ok(posted.map(|_| Delivery::Sent))
         }
         Job::PublishHome { person_id } => {

@@ -12,6 +12,7 @@ mod events;
 mod opt_out;
 mod pulse_command;
 mod self_check;
+mod share;
 mod survey;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use slack_morphism::prelude::*;
 use super::SlackApp;
 use super::blocks::ids;
 use super::home::ids as admin_ids;
+use super::team_loop::ids as loop_ids;
 use crate::store::Job;
 
 pub use events::on_event;
@@ -85,6 +87,11 @@ async fn on_block_action(
     match action.action_id.to_string().as_str() {
         ids::OPEN_SURVEY => survey::open(state, &trigger, value, &user).await?,
         ids::SELF_CHECK => self_check::open(state, &trigger, &user).await?,
+        loop_ids::SHARE => share::open(state, &trigger, &value, &user).await?,
+        loop_ids::DONE | loop_ids::STILL_WORKING => {
+            let done = action.action_id.0 == loop_ids::DONE;
+            share::on_progress(state, &trigger, &value, done, &user).await?
+        }
         ids::OPT_OUT | ids::OPT_IN => {
             opt_out::set(state, &user, action.action_id.0 == ids::OPT_OUT).await?
         }
@@ -147,6 +154,7 @@ async fn on_view_submission(
     match form.callback.as_str() {
         ids::SURVEY_MODAL => survey::on_submit(state, &form).await,
         ids::SELF_CHECK_MODAL => self_check::on_submit(state, &form).await,
+        loop_ids::SHARE_MODAL => share::on_submit(state, &form).await,
         admin_ids::CADENCE_MODAL => admin::on_cadence_submit(state, &form).await,
         admin_ids::ADD_ADMIN_MODAL => admin::on_add_admin_submit(state, &form).await,
         _ => Ok(InteractionReply::Ack),

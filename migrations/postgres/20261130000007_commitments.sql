@@ -1,0 +1,15 @@
+-- Closing the loop: after a release, the manager tells the team what they heard and what they
+-- will do, by when. The manager's own words, shared with the team; one per release (window).
+-- Nothing here is a seller's answer.
+CREATE TABLE commitments (
+    commitment_id TEXT PRIMARY KEY,
+    manager_id    TEXT NOT NULL,
+    window_id     TEXT NOT NULL UNIQUE REFERENCES windows (window_id),
+    heard         TEXT NOT NULL,
+    will_do       TEXT NOT NULL,
+    due_on        TEXT NOT NULL,      -- a date, YYYY-MM-DD
+    state         TEXT NOT NULL CHECK (state IN ('open', 'done')),
+    shared_at     BIGINT NOT NULL,
+    done_at       BIGINT
+);
+CREATE INDEX commitments_team ON commitments (manager_id, shared_at);
