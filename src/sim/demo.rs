@@ -21,6 +21,7 @@ use super::slack_side::Transport;
 use crate::app::{Application, Clock};
 use crate::config::{LogFormat, Settings};
 use crate::schedule::{directory, planner};
+use crate::slack::team_loop;
 use crate::store::CadenceScope;
 use crate::survey::Question;
 use crate::survey::cadence::{Cadence, CadenceFlags};
@@ -36,6 +37,8 @@ struct Manager {
     /// Per question, in `Question::ALL` order.
     start: [f64; Question::COUNT],
     drift: [f64; Question::COUNT],
+    /// Every how many releases they share a commitment with the team (None: never).
+    shares_every: Option<usize>,
 }
 
 const MANAGERS: [Manager; 2] = [
@@ -45,6 +48,7 @@ const MANAGERS: [Manager; 2] = [
         style: "command-and-control",
         start: [3.9, 3.4, 4.2],
         drift: [-0.07, -0.03, -0.11],
+        shares_every: None,
     },
     Manager {
         id: "U0DEMOSAM",
@@ -52,6 +56,7 @@ const MANAGERS: [Manager; 2] = [
         style: "coaching",
         start: [3.1, 2.8, 3.0],
         drift: [0.09, 0.12, 0.08],
+        shares_every: Some(3),
     },
 ];
 
@@ -73,6 +78,9 @@ pub struct DemoSummary {
     pub invitations: usize,
     pub answers: usize,
     pub releases: usize,
+    /// Commitments shared with a team, and the notes their sellers received.
+    pub shares: usize,
+    pub team_notes: usize,
     /// Per manager: the trust mean of the first and the last release with numbers.
     pub trust: BTreeMap<String, (f64, f64)>,
 }
@@ -166,6 +174,8 @@ pub async fn run(
     )?;
 
     let mut summary = DemoSummary::default();
+    // Per manager: how many digests offered to share a release.
+    let mut offered: BTreeMap<&str, usize> = BTreeMap::new();
     let mut answered: HashSet<String> = HashSet::new();
     let mut seen_messages = 0;
     let end = start + SignedDuration::from_hours(24 * 7 * i64::from(weeks) + 24);
@@ -193,6 +203,23 @@ pub async fn run(
                     manager.name
                 )?;
                 writeln!(out, "{}\n", message.text)?;
+                let shareable = message.blocks.to_string().contains(team_loop::ids::SHARE);
+                if shareable {
+                    *offered.entry(manager.id).or_default() += 1;
+                }
+                let due = manager
+                    .shares_every
+                    .is_some_and(|every| shareable && offered[manager.id] % every == 1);
+                if due {
+                    share(&fake, &slack, manager, message, out).await?;
+                    summary.shares += 1;
+                }
+                continue;
+            }
+            if message.text.contains("about the last pulse")
+                || message.text.contains("marked this done")
+            {
+                summary.team_notes += 1;
                 continue;
             }
             if message.text.contains("reminder") {
@@ -260,6 +287,11 @@ pub async fn run(
     writeln!(out, "  invitations sent   {}", summary.invitations)?;
     writeln!(out, "  answers recorded   {}", summary.answers)?;
     writeln!(out, "  releases           {}", summary.releases)?;
+    writeln!(
+        out,
+        "  commitments shared {} ({} notes to sellers, each the manager's own words)",
+        summary.shares, summary.team_notes
+    )?;
     for (name, (first, last)) in &summary.trust {
         writeln!(
             out,
@@ -289,4 +321,36 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The manager presses "Share with your team" under their digest and sends the draft as it is.
+async fn share(
+    fake: &FakeSlack,
+    slack: &Transport,
+    manager: &Manager,
+    digest: &super::fake_slack::PostedMessage,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let click = payloads::button_click(fake, manager.id, digest, team_loop::ids::SHARE);
+    slack.interaction(click).await?;
+    let modal = fake
+        .open_modal(manager.id)
+        .context("the share modal opened")?;
+    let initial = |i: usize, field: &str| modal["blocks"][i]["element"][field].clone();
+    let values = serde_json::json!({
+        team_loop::ids::HEARD: {team_loop::ids::TEXT: {"type": "plain_text_input", "value": initial(1, "initial_value")}},
+        team_loop::ids::WILL_DO: {team_loop::ids::TEXT: {"type": "plain_text_input", "value": initial(2, "initial_value")}},
+        team_loop::ids::DUE: {team_loop::ids::DATE: {"type": "datepicker", "selected_date": initial(3, "initial_date")}},
+    });
+    slack
+        .interaction(payloads::view_submission(manager.id, &modal, values))
+        .await?;
+    writeln!(
+        out,
+        "── {} shares with the team: {} By {}. ──\n",
+        manager.name,
+        initial(2, "initial_value").as_str().unwrap_or_default(),
+        initial(3, "initial_date").as_str().unwrap_or_default()
+    )?;
+    Ok(())
 }
