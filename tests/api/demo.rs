@@ -55,10 +55,16 @@ fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
     assert!(text.contains("invitations sent") && text.contains("chat.postMessage"));
     // The coaching manager closes the loop every few releases; the other never does.
     let shares = text.matches("── Sam shares with the team:").count();
-    assert!((3..=5).contains(&shares), "Sam shares every third release: {shares}");
+    assert!(
+        (3..=5).contains(&shares),
+        "Sam shares every third release: {shares}"
+    );
     assert!(!text.contains("Alex shares"), "{text}");
     assert!(
-        text.contains(&format!("commitments shared {shares} ({} notes", shares * 8)),
+        text.contains(&format!(
+            "commitments shared {shares} ({} notes",
+            shares * 8
+        )),
         "each share reaches Sam's eight sellers: {text}"
     );
     // No seller is ever named, so no line can put a seller next to a score.
