@@ -172,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
                     tokio::spawn(async move {
                         let answers = Answers {
                             scores: [4, 3, 5],
+                            follow_through: None,
                             comment: None,
                         };
                         store

@@ -30,6 +30,7 @@ pub fn release(end: &str, scores: &[(i64, i64, i64)], comments: &[&str], waves: 
             comments: comments.iter().map(|c| c.to_string()).collect(),
             window_end: end.into(),
             waves,
+            follow_through_since: None,
         },
         Thresholds {
             k: 5,

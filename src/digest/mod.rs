@@ -9,6 +9,7 @@ pub mod tips;
 pub mod view;
 
 pub use release::{
-    QuestionResult, Release, ReleaseBody, Tally, Thresholds, WindowFacts, compute_release,
+    FollowThroughResult, QuestionResult, Release, ReleaseBody, Tally, Thresholds, WindowFacts,
+    compute_release,
 };
 pub use view::{Digest, build_digest};

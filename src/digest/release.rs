@@ -15,6 +15,9 @@ use crate::survey::{Ballot, Question};
 pub struct Tally {
     /// counts[question][score - 1]
     counts: [[u32; 5]; Question::COUNT],
+    /// The follow-through item: how many chose each answer (yes, partly, no, not sure).
+    #[serde(default)]
+    follow_through: [u32; 4],
 }
 
 impl Tally {
@@ -30,15 +33,26 @@ impl Tally {
         for (q, question) in Question::ALL.iter().enumerate() {
             self.counts[q][(ballot.score(*question).value() - 1) as usize] += 1;
         }
+        if let Some(answer) = ballot.follow_through() {
+            self.follow_through[(answer.value() - 1) as usize] += 1;
+        }
+    }
+
+    /// How many answered the follow-through item.
+    pub fn follow_through_answered(&self) -> u32 {
+        self.follow_through.iter().sum()
     }
 
     /// The tally of two disjoint sets of ballots together.
     pub fn merge(&self, other: &Tally) -> Tally {
         let mut merged = *self;
-        for q in 0..3 {
+        for q in 0..Question::COUNT {
             for s in 0..5 {
                 merged.counts[q][s] += other.counts[q][s];
             }
+        }
+        for a in 0..4 {
+            merged.follow_through[a] += other.follow_through[a];
         }
         merged
     }
@@ -98,9 +112,28 @@ pub enum ReleaseBody {
         comments: Vec<String>,
         /// True when there were comments but too few respondents to show them.
         comments_withheld: bool,
+        /// The follow-through item, when a pulse of the window asked it. (Absent from releases
+        /// made before the item existed, whose bytes stay as they were.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follow_through: Option<FollowThroughResult>,
     },
     /// The window never reached k: no numbers at all.
     NotEnoughResponses,
+}
+
+/// What a release says about the follow-through item ("since `since`, has the manager done
+/// what they said they would?").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "shown", rename_all = "snake_case")]
+pub enum FollowThroughResult {
+    /// At least k answered it: how many chose yes, partly, no and not sure.
+    Counts {
+        since: String,
+        answered: u32,
+        counts: [u32; 4],
+    },
+    /// Fewer than k answered it: no count is kept, not even how many.
+    TooFew { since: String },
 }
 
 /// A frozen release of one window.
@@ -133,6 +166,8 @@ pub struct WindowFacts {
     pub comments: Vec<String>,
     pub window_end: String,
     pub waves: u32,
+    /// The commitment's date when a pulse of the window asked the follow-through item.
+    pub follow_through_since: Option<String>,
 }
 
 /// The thresholds of DESIGN §3 for one window.
@@ -154,6 +189,7 @@ pub fn compute_release(facts: WindowFacts, thresholds: Thresholds) -> Release {
         mut comments,
         window_end,
         waves,
+        follow_through_since,
     } = facts;
     let Thresholds { k, comment_minimum } = thresholds;
     let body = if !gates::shows_numbers(respondents, k) || tally.ballots() == 0 {
@@ -174,6 +210,20 @@ pub fn compute_release(facts: WindowFacts, thresholds: Thresholds) -> Release {
             questions: Question::ALL.map(|q| tally.result(q, with_distribution)),
             comments,
             comments_withheld,
+            follow_through: follow_through_since.map(|since| {
+                let answered = tally.follow_through_answered();
+                // Its own k: a count of answers to the item is shown only when at least k
+                // answered it; otherwise not even how many did.
+                if gates::shows_numbers(answered, k) {
+                    FollowThroughResult::Counts {
+                        since,
+                        answered,
+                        counts: tally.follow_through,
+                    }
+                } else {
+                    FollowThroughResult::TooFew { since }
+                }
+            }),
         }
     };
     Release {

@@ -6,6 +6,13 @@ fn ballot() -> impl Strategy<Value = Ballot> {
     (1i64..=5, 1i64..=5, 1i64..=5).prop_map(|(c, h, t)| Ballot::new([c, h, t]).unwrap())
 }
 
+/// A ballot that may also answer the follow-through item.
+fn ballot_with_item() -> impl Strategy<Value = Ballot> {
+    (ballot(), proptest::option::of(1i64..=4)).prop_map(|(b, item)| {
+        b.with_follow_through(item.map(|v| crate::survey::FollowThrough::from_value(v).unwrap()))
+    })
+}
+
 fn facts(ballots: &[Ballot], respondents: u32) -> WindowFacts {
     WindowFacts {
         tally: Tally::of(ballots),
@@ -14,6 +21,7 @@ fn facts(ballots: &[Ballot], respondents: u32) -> WindowFacts {
         comments: Vec::new(),
         window_end: "2026-12-03".into(),
         waves: 1,
+        follow_through_since: None,
     }
 }
 
@@ -51,7 +59,44 @@ proptest! {
     }
 
     #[test]
-    fn per_wave_tallies_merge_to_the_window_tally(waves in proptest::collection::vec(proptest::collection::vec(ballot(), 0..15), 1..5)) {
+    fn the_follow_through_item_shows_counts_only_when_k_answered_it(
+        ballots in proptest::collection::vec(ballot_with_item(), 5..30),
+        k in 3u32..10,
+    ) {
+        let n = ballots.len() as u32;
+        prop_assume!(n >= k);
+        let answered = ballots.iter().filter(|b| b.follow_through().is_some()).count() as u32;
+        let mut f = facts(&ballots, n);
+        f.follow_through_since = Some("2026-12-14".into());
+        let release = compute_release(f, Thresholds { k, comment_minimum: k });
+        let ReleaseBody::Results { follow_through: Some(item), .. } = &release.body else {
+            panic!("a window that asked the item releases it");
+        };
+        match item {
+            FollowThroughResult::Counts { answered: shown, counts, .. } => {
+                prop_assert!(answered >= k);
+                prop_assert_eq!(*shown, answered);
+                prop_assert_eq!(counts.iter().sum::<u32>(), answered);
+            }
+            FollowThroughResult::TooFew { .. } => {
+                prop_assert!(answered < k);
+                let json = serde_json::to_string(item).unwrap();
+                prop_assert!(!json.contains("answered") && !json.contains("counts"), "{}", json);
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_that_did_not_ask_releases_no_item(ballots in proptest::collection::vec(ballot_with_item(), 5..30)) {
+        let n = ballots.len() as u32;
+        let release = compute_release(facts(&ballots, n), K5);
+        let asked = matches!(release.body, ReleaseBody::Results { follow_through: Some(_), .. });
+        prop_assert!(!asked);
+        prop_assert!(!serde_json::to_string(&release).unwrap().contains("follow_through"));
+    }
+
+    #[test]
+    fn per_wave_tallies_merge_to_the_window_tally(waves in proptest::collection::vec(proptest::collection::vec(ballot_with_item(), 0..15), 1..5)) {
         let merged = waves.iter().map(|w| Tally::of(w)).fold(Tally::default(), |a, b| a.merge(&b));
         let all: Vec<Ballot> = waves.concat();
         prop_assert_eq!(merged, Tally::of(&all));

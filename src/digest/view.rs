@@ -2,7 +2,7 @@
 //! across the last twelve, the weakest question and a tip, the comments, and in plain words why
 //! there is nothing (new) when there is nothing.
 
-use super::release::{Release, ReleaseBody};
+use super::release::{FollowThroughResult, Release, ReleaseBody};
 use super::tips::tip;
 use crate::survey::Question;
 
@@ -61,8 +61,30 @@ pub struct Digest {
     pub focus: Option<(Question, &'static str)>,
     pub comments: Vec<String>,
     pub comments_date: Option<String>,
+    /// The follow-through item of the latest release, in words (digits only at k or more).
+    pub follow_through: Option<String>,
     /// Plain-words notes: why nothing is shown, what is held, when the next release can come.
     pub notes: Vec<String>,
+}
+
+/// The follow-through item in words: counts only when at least k answered it (the release
+/// keeps no count otherwise).
+fn follow_through_words(result: &FollowThroughResult) -> String {
+    match result {
+        FollowThroughResult::Counts {
+            since,
+            answered,
+            counts,
+        } => {
+            let [yes, partly, no, not_sure] = counts;
+            format!(
+                "Follow-through since {since}: {yes} of {answered} said yes, {partly} partly, {no} no, {not_sure} not sure."
+            )
+        }
+        FollowThroughResult::TooFew { since } => format!(
+            "Follow-through since {since}: too few answered this question for its answers to be shown."
+        ),
+    }
 }
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -92,6 +114,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
         focus: None,
         comments: Vec::new(),
         comments_date: None,
+        follow_through: None,
         notes: Vec::new(),
     };
     match latest.map(|r| (&r.body, r)) {
@@ -102,9 +125,11 @@ pub fn build_digest(input: &DigestInput) -> Digest {
                 questions,
                 comments,
                 comments_withheld,
+                follow_through,
             },
             release,
         )) => {
+            digest.follow_through = follow_through.as_ref().map(follow_through_words);
             let pooled = if release.waves > 1 {
                 format!(", {} pulses pooled", release.waves)
             } else {
@@ -213,6 +238,9 @@ impl Digest {
                 line.favourable_pct,
                 line.trend
             ));
+        }
+        if let Some(line) = &self.follow_through {
+            out.push(line.clone());
         }
         if let Some((question, tip)) = self.focus {
             out.push(format!(

@@ -47,3 +47,15 @@ pub async fn refusal_for(
     }
     Ok(None)
 }
+
+/// Whether the pulse asks the follow-through item: the manager and the commitment's date.
+pub async fn follow_through_ask(
+    state: &AppState,
+    wave_id: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    Ok(state
+        .store
+        .wave(wave_id)
+        .await?
+        .and_then(|w| w.follow_through_since.map(|since| (w.manager_id, since))))
+}

@@ -223,12 +223,13 @@ fn decider<'a>(
                     comments: window.comments.clone(),
                     window_end: now.to_zoned(TimeZone::UTC).date().to_string(),
                     waves: window.waves_closed,
+                    follow_through_since: window.follow_through_since.clone(),
                 };
                 let thresholds = Thresholds {
                     k: window.k,
                     comment_minimum: policy.comment_minimum(window.k),
                 };
-                StoreDecision::Release(compute_release(facts, thresholds))
+                StoreDecision::Release(Box::new(compute_release(facts, thresholds)))
             }
         }
     }

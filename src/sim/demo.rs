@@ -21,11 +21,12 @@ use super::slack_side::Transport;
 use crate::app::{Application, Clock};
 use crate::config::{LogFormat, Settings};
 use crate::schedule::{directory, planner};
+use crate::slack::blocks::ids;
 use crate::slack::team_loop;
 use crate::store::CadenceScope;
-use crate::survey::Question;
 use crate::survey::cadence::{Cadence, CadenceFlags};
 use crate::survey::roster::{Roster, RosterRow};
+use crate::survey::{FollowThrough, Question};
 
 const SIGNING_SECRET: &str = "demo-signing-secret";
 
@@ -83,6 +84,9 @@ pub struct DemoSummary {
     pub team_notes: usize,
     /// Per manager: the trust mean of the first and the last release with numbers.
     pub trust: BTreeMap<String, (f64, f64)>,
+    /// Per manager: the share who said "yes" to the follow-through item, first and last time
+    /// it was released with numbers.
+    pub follow_through: BTreeMap<String, (f64, f64)>,
 }
 
 pub async fn run(
@@ -91,6 +95,8 @@ pub async fn run(
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<DemoSummary> {
     let mut rng = StdRng::seed_from_u64(seed);
+    // Its own stream, so the follow-through answers leave every other draw of the demo as it was.
+    let mut follow_rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut users = vec![FakeUser::new("U0DEMOHR", "Europe/London")];
     let mut pairs = Vec::new();
     for manager in &MANAGERS {
@@ -256,8 +262,24 @@ pub async fn run(
                 let comment = rng
                     .random_bool(0.25)
                     .then(|| COMMENTS[rng.random_range(0..COMMENTS.len())]);
-                let values =
+                let mut values =
                     payloads::survey_values(scores.each_ref().map(String::as_str), comment);
+                let asked = modal["blocks"]
+                    .as_array()
+                    .is_some_and(|b| b.iter().any(|b| b["block_id"] == ids::FOLLOW_THROUGH));
+                if asked {
+                    // A manager who keeps their word is seen to: "yes" grows more likely each week.
+                    let yes = (0.45 + 0.05 * week).min(0.9);
+                    let choice = if follow_rng.random_bool(yes) {
+                        FollowThrough::Yes
+                    } else {
+                        FollowThrough::ALL[follow_rng.random_range(1..4)]
+                    };
+                    values[ids::FOLLOW_THROUGH] = serde_json::json!({ids::CHOICE: {
+                        "type": "radio_buttons",
+                        "selected_option": {"text": {"type": "plain_text", "text": choice.label()}, "value": choice.value().to_string()}
+                    }});
+                }
                 let reply = slack
                     .interaction(payloads::view_submission(&seller, &modal, values))
                     .await?;
@@ -282,6 +304,24 @@ pub async fn run(
                 .trust
                 .insert(manager.name.to_owned(), (*first, *last));
         }
+        let yes: Vec<f64> = releases
+            .iter()
+            .filter_map(|r| match &r.body {
+                crate::digest::ReleaseBody::Results {
+                    follow_through:
+                        Some(crate::digest::FollowThroughResult::Counts {
+                            answered, counts, ..
+                        }),
+                    ..
+                } => Some(f64::from(counts[0]) / f64::from(*answered)),
+                _ => None,
+            })
+            .collect();
+        if let (Some(first), Some(last)) = (yes.first(), yes.last()) {
+            summary
+                .follow_through
+                .insert(manager.name.to_owned(), (*first, *last));
+        }
     }
     writeln!(out, "Summary")?;
     writeln!(out, "  invitations sent   {}", summary.invitations)?;
@@ -292,6 +332,14 @@ pub async fn run(
         "  commitments shared {} ({} notes to sellers, each the manager's own words)",
         summary.shares, summary.team_notes
     )?;
+    for (name, (first, last)) in &summary.follow_through {
+        writeln!(
+            out,
+            "  {name}'s team follow-through: {:.0}% said yes the first time, {:.0}% the last",
+            first * 100.0,
+            last * 100.0
+        )?;
+    }
     for (name, (first, last)) in &summary.trust {
         writeln!(
             out,

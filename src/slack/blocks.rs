@@ -9,7 +9,7 @@ use slack_morphism::prelude::*;
 use super::client::Message;
 use crate::digest::Digest;
 use crate::store::{PredictionOutcome, SubmissionError};
-use crate::survey::{COMMENT_MAX_CHARS, Question, Score};
+use crate::survey::{COMMENT_MAX_CHARS, FollowThrough, Question, Score};
 
 /// Action and callback ids, shared with the interaction handlers.
 pub mod ids {
@@ -22,6 +22,8 @@ pub mod ids {
     pub const OPT_IN: &str = "pulse_opt_in";
     pub const SELF_CHECK: &str = "self_check_open";
     pub const SELF_CHECK_MODAL: &str = "self_check";
+    pub const FOLLOW_THROUGH: &str = "follow_through";
+    pub const CHOICE: &str = "choice";
 }
 
 fn blocks(value: Value) -> Vec<SlackBlock> {
@@ -132,6 +134,9 @@ pub fn digest_blocks(digest: &Digest) -> Vec<Value> {
             .collect();
         out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
     }
+    if let Some(line) = &digest.follow_through {
+        out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": line}}));
+    }
     if let Some((_, tip)) = digest.focus {
         let question = digest.focus.map(|(q, _)| q.key()).unwrap_or_default();
         out.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Focus this week: {question}.* {tip}")}}));
@@ -184,6 +189,16 @@ pub fn digest_message_with_loop(
 
 /// The survey modal: three required 1–5 questions and an optional comment.
 pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
+    survey_modal_asking(private_metadata, k, None)
+}
+
+/// The survey modal, with the optional follow-through item when the pulse asks it:
+/// `(manager, since)`.
+pub fn survey_modal_asking(
+    private_metadata: &str,
+    k: u32,
+    follow_through: Option<(&str, &str)>,
+) -> SlackView {
     let options: Vec<Value> = (Score::MIN..=Score::MAX)
         .map(|v| {
             let score = Score::new(v).expect("in range");
@@ -197,6 +212,17 @@ pub fn survey_modal(private_metadata: &str, k: u32) -> SlackView {
             "type": "input", "block_id": question.key(),
             "label": {"type": "plain_text", "text": question.prompt()},
             "element": {"type": "radio_buttons", "action_id": ids::SCORE, "options": options}
+        }));
+    }
+    if let Some((manager, since)) = follow_through {
+        let choices: Vec<Value> = FollowThrough::ALL
+            .iter()
+            .map(|a| json!({"text": {"type": "plain_text", "text": a.label()}, "value": a.value().to_string()}))
+            .collect();
+        body.push(json!({
+            "type": "input", "block_id": ids::FOLLOW_THROUGH, "optional": true,
+            "label": {"type": "plain_text", "text": format!("Since {since}, has <@{manager}> done what they said they would? (optional)")},
+            "element": {"type": "radio_buttons", "action_id": ids::CHOICE, "options": choices}
         }));
     }
     body.push(json!({

@@ -140,3 +140,29 @@ fn a_team_smaller_than_k_with_no_cadence() {
     i.next_pulse = None;
     snapshot("small_team_not_scheduled", &i);
 }
+
+#[test]
+fn with_the_follow_through_item() {
+    use crate::digest::release::FollowThroughResult;
+    let with_item = |item: FollowThroughResult| {
+        let mut r = release("2026-12-17", WEEK1, &[], 1);
+        if let ReleaseBody::Results { follow_through, .. } = &mut r.body {
+            *follow_through = Some(item);
+        }
+        input(vec![r])
+    };
+    snapshot(
+        "follow_through_counts",
+        &with_item(FollowThroughResult::Counts {
+            since: "2026-12-14".into(),
+            answered: 6,
+            counts: [4, 1, 0, 1],
+        }),
+    );
+    snapshot(
+        "follow_through_too_few",
+        &with_item(FollowThroughResult::TooFew {
+            since: "2026-12-14".into(),
+        }),
+    );
+}

@@ -80,6 +80,10 @@ fn messages_in_a_sellers_dm() {
 #[test]
 fn the_survey_its_thanks_and_each_refusal() {
     insta::assert_json_snapshot!("survey_modal", survey_modal(r#"{"wave":"w"}"#, K));
+    insta::assert_json_snapshot!(
+        "survey_modal_with_follow_through",
+        super::blocks::survey_modal_asking(r#"{"wave":"w"}"#, K, Some(("U0MANAGER", "2026-12-14")))
+    );
     insta::assert_json_snapshot!("thanks_modal", thanks_modal());
     let long = Comment::new(&"x".repeat(5_000)).unwrap_err();
     insta::assert_json_snapshot!("comment_too_long", comment_too_long(&long));

@@ -327,14 +327,27 @@ fn placeholders(first: usize, count: usize) -> String {
 }
 
 /// The ballot in a row's columns `first..first + Question::COUNT` (selected with
-/// [`crate::survey::Question::columns`]).
-fn ballot_at(row: &sqlx::any::AnyRow, first: usize) -> anyhow::Result<crate::survey::Ballot> {
+/// [`crate::survey::Question::columns`]), then, when `with_follow_through`, the
+/// follow-through column.
+fn ballot_at(
+    row: &sqlx::any::AnyRow,
+    first: usize,
+    with_follow_through: bool,
+) -> anyhow::Result<crate::survey::Ballot> {
     use sqlx::Row;
+    let count = crate::survey::Question::COUNT;
     let mut values = [0i64; crate::survey::Question::COUNT];
     for (i, value) in values.iter_mut().enumerate() {
         *value = row.try_get(first + i)?;
     }
-    Ok(crate::survey::Ballot::new(values)?)
+    let follow_through = match with_follow_through {
+        true => row
+            .try_get::<Option<i64>, _>(first + count)?
+            .map(crate::survey::FollowThrough::from_value)
+            .transpose()?,
+        false => None,
+    };
+    Ok(crate::survey::Ballot::new(values)?.with_follow_through(follow_through))
 }
 
 fn secs(at: Timestamp) -> i64 {

@@ -76,6 +76,6 @@ impl Store {
             .bind(manager_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| super::ballot_at(&row, 0)).transpose()
+        row.map(|row| super::ballot_at(&row, 0, false)).transpose()
     }
 }

@@ -28,6 +28,8 @@ pub struct WindowState {
     pub invited: u32,
     pub comments: Vec<String>,
     pub waves_closed: u32,
+    /// The commitment's date, when a pulse of the window asked the follow-through item.
+    pub follow_through_since: Option<String>,
 }
 
 /// HR's view of a release: counts only.
@@ -46,7 +48,7 @@ pub enum WindowDecision {
     /// Keep it open for the team's next wave (under k, more waves allowed).
     Hold,
     /// Freeze this release and delete what it was computed from.
-    Release(Release),
+    Release(Box<Release>),
 }
 
 impl Store {
@@ -104,7 +106,7 @@ impl Store {
             .collect();
         let released: Vec<(&WindowState, &Release)> = decided()
             .filter_map(|(state, d)| match d {
-                WindowDecision::Release(release) => Some((state, release)),
+                WindowDecision::Release(release) => Some((state, &**release)),
                 WindowDecision::Hold => None,
             })
             .collect();
@@ -312,12 +314,13 @@ async fn window_states(
                 invited: 0,
                 comments: Vec::new(),
                 waves_closed: 0,
+                follow_through_since: None,
             },
         );
     }
 
     let sql = format!(
-        "SELECT w.window_id, {} FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
+        "SELECT w.window_id, {}, b.follow_through FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
          WHERE w.window_id IN ({})",
         Question::columns("b."),
         placeholders(1, window_ids.len())
@@ -329,7 +332,19 @@ async fn window_states(
     for row in query.fetch_all(&mut *tx).await? {
         let window_id: String = sqlx::Row::try_get(&row, 0)?;
         if let Some(state) = states.get_mut(&window_id) {
-            state.tally.add(&super::ballot_at(&row, 1)?);
+            state.tally.add(&super::ballot_at(&row, 1, true)?);
+        }
+    }
+    let asked: Vec<(String, Option<String>)> = fetch_in(
+        tx,
+        "SELECT window_id, MAX(follow_through_since) FROM waves
+         WHERE window_id IN ({in}) GROUP BY window_id",
+        window_ids,
+    )
+    .await?;
+    for (window_id, since) in asked {
+        if let Some(state) = states.get_mut(&window_id) {
+            state.follow_through_since = since;
         }
     }
     let comments: Vec<(String, String)> = fetch_in(

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Backend, IN_LIST_CHUNK, new_id, placeholders, secs};
 use crate::privacy::token::WindowKey;
-use crate::survey::{Ballot, Comment, Question};
+use crate::survey::{Ballot, Comment, FollowThrough, Question};
 
 use super::submissions::SubmissionError;
 
@@ -165,6 +165,8 @@ struct WaveFacts {
     window_id: String,
     closes_at: i64,
     key: Option<WindowKey>,
+    /// Whether the pulse asked the follow-through item (an answer to it is kept only then).
+    asks_follow_through: bool,
 }
 
 /// The statements of one batch, inside its transaction. Returns a refusal or `None` (recorded)
@@ -219,7 +221,7 @@ async fn write_in(
             refusals[*i] = Some(SubmissionError::AlreadyAnswered);
         }
     }
-    insert_ballots(tx, batch, &recorded).await?;
+    insert_ballots(tx, batch, &waves, &recorded).await?;
     insert_comments(tx, batch, &recorded).await?;
     Ok(refusals)
 }
@@ -241,15 +243,13 @@ async fn wave_facts(
         Backend::Postgres => "FOR SHARE OF w",
     };
     let sql = format!(
-        "SELECT w.wave_id, w.state, w.window_id, w.closes_at, k.hmac_key
+        "SELECT w.wave_id, w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since
          FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
          WHERE w.wave_id IN ({}) {lock}",
         placeholders(1, wave_ids.len())
     );
-    let mut query = sqlx::query_as::<_, (String, String, String, i64, Option<Vec<u8>>)>(
-        sqlx::AssertSqlSafe(sql),
-    )
-    .persistent(false);
+    type Row = (String, String, String, i64, Option<Vec<u8>>, Option<String>);
+    let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in &wave_ids {
         query = query.bind(*id);
     }
@@ -259,12 +259,13 @@ async fn wave_facts(
         .context("could not read the waves")?;
     Ok(rows
         .into_iter()
-        .map(|(wave_id, state, window_id, closes_at, key)| {
+        .map(|(wave_id, state, window_id, closes_at, key, since)| {
             let facts = WaveFacts {
                 open: state == "open",
                 window_id,
                 closes_at,
                 key: key.as_deref().and_then(WindowKey::from_bytes),
+                asks_follow_through: since.is_some(),
             };
             (wave_id, facts)
         })
@@ -340,17 +341,18 @@ async fn insert_tokens(
 async fn insert_ballots(
     tx: &mut AnyConnection,
     batch: &[&Submission],
+    waves: &HashMap<String, WaveFacts>,
     recorded: &[usize],
 ) -> anyhow::Result<()> {
     if recorded.is_empty() {
         return Ok(());
     }
-    let width = 2 + Question::COUNT;
+    let width = 3 + Question::COUNT;
     let values: Vec<String> = (0..recorded.len())
         .map(|row| format!("({})", placeholders(1 + row * width, width)))
         .collect();
     let sql = format!(
-        "INSERT INTO ballots (ballot_id, wave_id, {}) VALUES {}",
+        "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
         Question::columns(""),
         values.join(", ")
     );
@@ -361,6 +363,12 @@ async fn insert_ballots(
         for value in s.ballot.values() {
             query = query.bind(value);
         }
+        // An answer to an item the pulse did not ask is not kept.
+        let asked = waves
+            .get(s.wave_id.as_str())
+            .is_some_and(|w| w.asks_follow_through);
+        let follow_through = s.ballot.follow_through().filter(|_| asked);
+        query = query.bind(follow_through.map(FollowThrough::value));
     }
     query
         .execute(&mut *tx)

@@ -100,14 +100,16 @@ impl Store {
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).
     pub async fn ballots_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<Ballot>> {
         let sql = format!(
-            "SELECT {} FROM ballots WHERE wave_id = $1 ORDER BY ballot_id",
+            "SELECT {}, follow_through FROM ballots WHERE wave_id = $1 ORDER BY ballot_id",
             Question::columns("")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(wave_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|row| super::ballot_at(row, 0)).collect()
+        rows.iter()
+            .map(|row| super::ballot_at(row, 0, true))
+            .collect()
     }
 
     /// The comments of a wave, in an order that says nothing about arrival (random ids).

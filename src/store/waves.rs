@@ -36,6 +36,9 @@ pub struct Wave {
     pub opens_at: Timestamp,
     pub closes_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+    /// When this pulse also asks whether the manager did what they committed to: the date of
+    /// that commitment.
+    pub follow_through_since: Option<String>,
 }
 
 /// One team's wave to open in [`Store::open_waves`].
@@ -96,9 +99,10 @@ type WaveRow = (
     i64,
     i64,
     Option<i64>,
+    Option<String>,
 );
 
-const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at FROM waves";
+const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at, follow_through_since FROM waves";
 
 impl Wave {
     /// Whether the wave takes answers (and its invitations and reminders still go) at `now`:
@@ -109,7 +113,17 @@ impl Wave {
 }
 
 fn wave_from_row(row: WaveRow) -> Wave {
-    let (wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at) = row;
+    let (
+        wave_id,
+        manager_id,
+        window_id,
+        period,
+        state,
+        opens_at,
+        closes_at,
+        closed_at,
+        follow_through_since,
+    ) = row;
     Wave {
         wave_id,
         manager_id,
@@ -119,6 +133,7 @@ fn wave_from_row(row: WaveRow) -> Wave {
         opens_at: from_secs(opens_at),
         closes_at: from_secs(closes_at),
         closed_at: closed_at.map(from_secs),
+        follow_through_since,
     }
 }
 
@@ -408,6 +423,17 @@ async fn open_in(
         })
         .collect();
     let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
+    // The first pulse after a commitment's date also asks whether it happened (once: every
+    // commitment due by now is marked asked by this pulse).
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let follow_through_since: Option<String> = sqlx::query_scalar(
+        "SELECT due_on FROM commitments WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2
+         ORDER BY due_on DESC LIMIT 1",
+    )
+    .bind(manager_id)
+    .bind(&today)
+    .fetch_optional(&mut *tx)
+    .await?;
     let wave = Wave {
         wave_id: new_id(),
         manager_id: manager_id.to_owned(),
@@ -417,10 +443,22 @@ async fn open_in(
         opens_at,
         closes_at: timing.closes_at,
         closed_at: None,
+        follow_through_since,
     };
+    if wave.follow_through_since.is_some() {
+        sqlx::query(
+            "UPDATE commitments SET asked_in_wave = $3
+             WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2",
+        )
+        .bind(manager_id)
+        .bind(&today)
+        .bind(&wave.wave_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(
-        "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
-         VALUES ($1, $2, $3, $4, 'open', $5, $6)",
+        "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at, follow_through_since)
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
     )
     .bind(&wave.wave_id)
     .bind(&wave.manager_id)
@@ -428,6 +466,7 @@ async fn open_in(
     .bind(&wave.period)
     .bind(secs(wave.opens_at))
     .bind(secs(wave.closes_at))
+    .bind(&wave.follow_through_since)
     .execute(&mut *tx)
     .await?;
     // The snapshot, the invitations and the reminders (to every invitee alike) commit with

@@ -113,10 +113,63 @@ impl Score {
 #[error("every answer must be a whole number from 1 to 5")]
 pub struct InvalidScore;
 
-/// One submitted answer set: a score per question, in [`Question::ALL`] order. No person, no
-/// timestamp: see DESIGN §3.
+/// The optional follow-through item, asked in the first pulse after a manager's commitment
+/// fell due: "has your manager done what they said they would?"
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FollowThrough {
+    Yes,
+    Partly,
+    No,
+    NotSure,
+}
+
+impl FollowThrough {
+    pub const ALL: [FollowThrough; 4] = [
+        FollowThrough::Yes,
+        FollowThrough::Partly,
+        FollowThrough::No,
+        FollowThrough::NotSure,
+    ];
+
+    /// Stored value (1 to 4) and Slack option value.
+    pub fn value(self) -> i64 {
+        self as i64 + 1
+    }
+
+    pub fn from_value(value: i64) -> Result<FollowThrough, InvalidScore> {
+        usize::try_from(value - 1)
+            .ok()
+            .and_then(|i| FollowThrough::ALL.get(i).copied())
+            .ok_or(InvalidScore)
+    }
+
+    /// Parses an option value as it arrives from Slack: "1" to "4" only.
+    pub fn parse(text: &str) -> Result<FollowThrough, InvalidScore> {
+        match text {
+            "1" | "2" | "3" | "4" => {
+                FollowThrough::from_value(i64::from(text.as_bytes()[0] - b'0'))
+            }
+            _ => Err(InvalidScore),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FollowThrough::Yes => "Yes",
+            FollowThrough::Partly => "Partly",
+            FollowThrough::No => "No",
+            FollowThrough::NotSure => "Not sure",
+        }
+    }
+}
+
+/// One submitted answer set: a score per question, in [`Question::ALL`] order, and the
+/// follow-through item when the pulse asked it. No person, no timestamp: see DESIGN §3.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ballot([Score; Question::COUNT]);
+pub struct Ballot {
+    scores: [Score; Question::COUNT],
+    follow_through: Option<FollowThrough>,
+}
 
 impl Ballot {
     /// A ballot of `values`, one per question in [`Question::ALL`] order.
@@ -125,21 +178,39 @@ impl Ballot {
         for (score, value) in scores.iter_mut().zip(values) {
             *score = Score::new(value)?;
         }
-        Ok(Ballot(scores))
+        Ok(Ballot {
+            scores,
+            follow_through: None,
+        })
     }
 
     /// A ballot from a score for each question.
     pub fn from_scores(score: impl Fn(Question) -> Score) -> Ballot {
-        Ballot(Question::ALL.map(score))
+        Ballot {
+            scores: Question::ALL.map(score),
+            follow_through: None,
+        }
+    }
+
+    /// The same ballot with the follow-through item answered (or not).
+    pub fn with_follow_through(self, follow_through: Option<FollowThrough>) -> Ballot {
+        Ballot {
+            follow_through,
+            ..self
+        }
     }
 
     pub fn score(&self, question: Question) -> Score {
-        self.0[question.index()]
+        self.scores[question.index()]
+    }
+
+    pub fn follow_through(&self) -> Option<FollowThrough> {
+        self.follow_through
     }
 
     /// The values, in [`Question::ALL`] order (for the store).
     pub fn values(&self) -> [i64; Question::COUNT] {
-        self.0.map(Score::value)
+        self.scores.map(Score::value)
     }
 }
 
@@ -189,13 +260,19 @@ pub struct CommentTooLong;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Answers {
     pub scores: [i64; Question::COUNT],
+    /// The follow-through item (1 to 4), when the pulse asked it and the seller answered.
+    pub follow_through: Option<i64>,
     pub comment: Option<String>,
 }
 
 impl Answers {
     /// Checks every value; nothing about the answers appears in the error.
     pub fn validate(&self) -> Result<(Ballot, Option<Comment>), AnswerError> {
-        let ballot = Ballot::new(self.scores)?;
+        let follow_through = self
+            .follow_through
+            .map(FollowThrough::from_value)
+            .transpose()?;
+        let ballot = Ballot::new(self.scores)?.with_follow_through(follow_through);
         let comment = match &self.comment {
             Some(text) => Comment::new(text)?,
             None => None,

@@ -60,6 +60,17 @@ fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
         "Sam shares every third release: {shares}"
     );
     assert!(!text.contains("Alex shares"), "{text}");
+    // Sam's team is asked whether he followed through, and says so more often over time.
+    assert!(text.contains("Follow-through since"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("Sam's team follow-through"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let yes: Vec<f64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(yes[1] >= yes[0], "follow-through rises: {line}");
     assert!(
         text.contains(&format!(
             "commitments shared {shares} ({} notes",

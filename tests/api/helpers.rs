@@ -196,6 +196,7 @@ pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWav
 pub fn answers(care: i64, help: i64, trust: i64) -> Answers {
     Answers {
         scores: [care, help, trust],
+        follow_through: None,
         comment: None,
     }
 }

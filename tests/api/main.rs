@@ -8,6 +8,7 @@ mod demo;
 mod deploy;
 mod first_pulse;
 mod first_run;
+mod follow_through;
 mod forensics;
 mod helpers;
 mod manifests;

@@ -175,7 +175,7 @@ fn ballot_round_trip(postgres: bool) {
                 .wave
         });
         for (seller, (care, help, trust)) in sellers.iter().zip(&scores) {
-            let a = Answers { scores: [*care, *help, *trust], comment: None };
+            let a = Answers { scores: [*care, *help, *trust], follow_through: None, comment: None };
             runtime.block_on(store.record_submission(&wave.wave_id, seller, &a, now())).unwrap();
         }
         let key = |b: &Ballot| b.values();

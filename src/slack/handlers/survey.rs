@@ -9,7 +9,7 @@ use super::{Form, InteractionReply, SlackApp, open_view};
 use crate::ops::submissions;
 use crate::slack::blocks::{self, ids};
 use crate::store::SubmissionError;
-use crate::survey::{AnswerError, Answers, Question, Score};
+use crate::survey::{AnswerError, Answers, FollowThrough, Question, Score};
 
 /// Which pulse a survey modal answers, carried in Slack's `private_metadata`. Nothing about the
 /// DM it was opened from: a submission never touches the invitation (see DESIGN §3).
@@ -28,8 +28,14 @@ pub(super) async fn open(
     let view = match submissions::refusal_for(state, &wave_id, user).await? {
         Some(refusal) => blocks::refusal_modal(&refusal),
         None => {
+            let ask = submissions::follow_through_ask(state, &wave_id).await?;
             let meta = SurveyMeta { wave: wave_id };
-            blocks::survey_modal(&serde_json::to_string(&meta)?, state.k.get())
+            blocks::survey_modal_asking(
+                &serde_json::to_string(&meta)?,
+                state.k.get(),
+                ask.as_ref()
+                    .map(|(manager, since)| (manager.as_str(), since.as_str())),
+            )
         }
     };
     open_view(state, trigger, view).await;
@@ -75,7 +81,25 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
         return Ok(InteractionReply::Errors(errors));
     }
     let comment = field(ids::COMMENT_BLOCK, ids::COMMENT).and_then(|v| v.value.clone());
-    let answers = Answers { scores, comment };
+    // The optional follow-through item: kept only when the pulse asked it (the store checks).
+    let follow_through = match field(ids::FOLLOW_THROUGH, ids::CHOICE)
+        .and_then(|v| v.selected_option.as_ref())
+        .map(|o| FollowThrough::parse(&o.value))
+    {
+        None => None,
+        Some(Ok(answer)) => Some(answer.value()),
+        Some(Err(_)) => {
+            return Ok(InteractionReply::Errors(HashMap::from([(
+                ids::FOLLOW_THROUGH.to_owned(),
+                "Please choose one of the four answers.".to_owned(),
+            )])));
+        }
+    };
+    let answers = Answers {
+        scores,
+        follow_through,
+        comment,
+    };
     match submissions::record(state, &meta.wave, &user, &answers).await {
         Ok(()) => {
             // DEBUG, off by default: at INFO, timestamped lines per submission would give
