@@ -18,17 +18,9 @@ pub async fn start_wave(
     k: MinRespondents,
     now: Timestamp,
 ) -> Result<OpenedWave, OpenWaveError> {
-    if !store.is_current_manager(manager_id).await? {
-        return Err(OpenWaveError::NoEligibleSellers {
-            manager_id: manager_id.to_owned(),
-        });
-    }
-    if let Some(open) = store.open_wave_of(manager_id).await? {
-        return Err(OpenWaveError::AlreadyOpen {
-            manager_id: manager_id.to_owned(),
-            wave_id: open.wave_id,
-        });
-    }
+    // No separate checks here: opening refuses a team with an open pulse (`AlreadyOpen`) and
+    // someone who leads no one who can be asked (`NoEligibleSellers`) inside its transaction,
+    // before it writes anything.
     let today = now.to_zoned(TimeZone::UTC).date();
     let cadence = store.effective_cadence(manager_id, today).await?;
     // A pulse started by hand is its own slot. The open-pulse check above stops doubles, so the

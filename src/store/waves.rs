@@ -344,31 +344,27 @@ async fn open_in(
     k: MinRespondents,
     now: Timestamp,
 ) -> Result<OpenedWave, OpenWaveError> {
-    let existing: Option<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_WAVE} WHERE manager_id = $1 AND period = $2"
+    // The slot's wave if it was opened already, and the team's open wave: one read for both.
+    let found: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_WAVE} WHERE manager_id = $1 AND (period = $2 OR state = 'open')"
     )))
     .bind(manager_id)
     .bind(period)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if let Some(row) = existing {
-        let wave = wave_from_row(row);
+    let found: Vec<Wave> = found.into_iter().map(wave_from_row).collect();
+    if let Some(wave) = found.iter().find(|w| w.period == period) {
         let invitees = invitees_in(&mut *tx, &wave.wave_id).await?;
         return Ok(OpenedWave {
-            wave,
+            wave: wave.clone(),
             invitees,
             created: false,
         });
     }
-    let open: Option<String> =
-        sqlx::query_scalar("SELECT wave_id FROM waves WHERE manager_id = $1 AND state = 'open'")
-            .bind(manager_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(wave_id) = open {
+    if let Some(open) = found.into_iter().find(|w| w.state == WaveState::Open) {
         return Err(OpenWaveError::AlreadyOpen {
             manager_id: manager_id.to_owned(),
-            wave_id,
+            wave_id: open.wave_id,
         });
     }
 
