@@ -126,11 +126,15 @@ pub enum ReleaseBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "shown", rename_all = "snake_case")]
 pub enum FollowThroughResult {
-    /// At least k answered it: how many chose yes, partly, no and not sure.
+    /// At least k answered it: how many, and how many said yes. How many chose each answer
+    /// (yes, partly, no, not sure) only at 2k, like the questions' distribution: with fewer, a
+    /// lone "no" stands out.
     Counts {
         since: String,
         answered: u32,
-        counts: [u32; 4],
+        yes: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        breakdown: Option<[u32; 4]>,
     },
     /// Fewer than k answered it: no count is kept, not even how many.
     TooFew { since: String },
@@ -218,7 +222,9 @@ pub fn compute_release(facts: WindowFacts, thresholds: Thresholds) -> Release {
                     FollowThroughResult::Counts {
                         since,
                         answered,
-                        counts: tally.follow_through,
+                        yes: tally.follow_through[0],
+                        breakdown: gates::shows_distribution(answered, k)
+                            .then_some(tally.follow_through),
                     }
                 } else {
                     FollowThroughResult::TooFew { since }

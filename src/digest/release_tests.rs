@@ -76,10 +76,15 @@ proptest! {
             panic!("a window that asked the item releases it");
         };
         match item {
-            FollowThroughResult::Counts { answered: shown, counts, .. } => {
+            FollowThroughResult::Counts { answered: shown, yes, breakdown, .. } => {
                 prop_assert!(answered >= k);
                 prop_assert_eq!(*shown, answered);
-                prop_assert_eq!(counts.iter().sum::<u32>(), answered);
+                prop_assert!(*yes <= answered);
+                prop_assert_eq!(breakdown.is_some(), answered >= 2 * k);
+                if let Some(counts) = breakdown {
+                    prop_assert_eq!(counts.iter().sum::<u32>(), answered);
+                    prop_assert_eq!(counts[0], *yes);
+                }
             }
             FollowThroughResult::TooFew { .. } => {
                 prop_assert!(answered < k);

@@ -25,6 +25,16 @@ const TRUST: &[&str] = &[
     "When you cannot do something you promised, say so early and explain why, before your sellers find out another way.",
 ];
 
+/// What a manager heard when `question` was the team's weakest, as the share's draft: in
+/// words, never a number.
+pub fn heard(question: Question) -> &'static str {
+    match question {
+        Question::Care => "Some of you don't feel I show enough that I care about you as people.",
+        Question::Help => "Some of you want more help from me to get better at your job.",
+        Question::Trust => "Some of you aren't sure you can fully trust me.",
+    }
+}
+
 /// The tip for `question` in the week numbered `week` (consecutive weeks get different tips).
 pub fn tip(question: Question, week: u32) -> &'static str {
     let tips = match question {
@@ -38,6 +48,13 @@ pub fn tip(question: Question, week: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_was_heard_is_drafted_without_a_digit() {
+        for question in Question::ALL {
+            assert!(!heard(question).chars().any(|c| c.is_ascii_digit()));
+        }
+    }
 
     #[test]
     fn the_same_tip_never_comes_two_weeks_running() {

@@ -67,20 +67,21 @@ pub struct Digest {
     pub notes: Vec<String>,
 }
 
-/// The follow-through item in words: counts only when at least k answered it (the release
-/// keeps no count otherwise).
+/// The follow-through item in words: counts only when at least k answered it, each answer's
+/// count only at 2k (the release keeps no more than that).
 fn follow_through_words(result: &FollowThroughResult) -> String {
     match result {
         FollowThroughResult::Counts {
             since,
             answered,
-            counts,
-        } => {
-            let [yes, partly, no, not_sure] = counts;
-            format!(
+            yes,
+            breakdown,
+        } => match breakdown {
+            Some([_, partly, no, not_sure]) => format!(
                 "Follow-through since {since}: {yes} of {answered} said yes, {partly} partly, {no} no, {not_sure} not sure."
-            )
-        }
+            ),
+            None => format!("Follow-through since {since}: {yes} of {answered} said yes."),
+        },
         FollowThroughResult::TooFew { since } => format!(
             "Follow-through since {since}: too few answered this question for its answers to be shown."
         ),

@@ -3,11 +3,11 @@
 //! survey for nothing.
 
 use super::AppState;
-use crate::store::SubmissionError;
+use crate::store::{SubmissionError, Wave};
 use crate::survey::Answers;
 
 /// Records `person`'s answers to `wave_id`, anonymously, or refuses them (the same rules as
-/// [`refusal_for`], checked atomically with the write). Acknowledged only once committed.
+/// [`may_answer`], checked atomically with the write). Acknowledged only once committed.
 pub async fn record(
     state: &AppState,
     wave_id: &str,
@@ -20,18 +20,18 @@ pub async fn record(
         .await
 }
 
-/// Why `person` cannot answer `wave_id` right now, if they cannot. Checked before the modal
-/// opens so nobody fills it in for nothing; checked again, atomically, when it is submitted.
-pub async fn refusal_for(
+/// The pulse `person` may answer now, or why they cannot. Checked before the modal opens so
+/// nobody fills it in for nothing; checked again, atomically, when it is submitted.
+pub async fn may_answer(
     state: &AppState,
     wave_id: &str,
     person: &str,
-) -> anyhow::Result<Option<SubmissionError>> {
+) -> anyhow::Result<Result<Wave, SubmissionError>> {
     let Some(wave) = state.store.wave(wave_id).await? else {
-        return Ok(Some(SubmissionError::UnknownWave));
+        return Ok(Err(SubmissionError::UnknownWave));
     };
     if !wave.is_open_at(state.now()) {
-        return Ok(Some(SubmissionError::WaveClosed));
+        return Ok(Err(SubmissionError::WaveClosed));
     }
     if !state
         .store
@@ -40,22 +40,10 @@ pub async fn refusal_for(
         .iter()
         .any(|p| p == person)
     {
-        return Ok(Some(SubmissionError::NotInvited));
+        return Ok(Err(SubmissionError::NotInvited));
     }
     if state.store.has_answered(wave_id, person).await? == Some(true) {
-        return Ok(Some(SubmissionError::AlreadyAnswered));
+        return Ok(Err(SubmissionError::AlreadyAnswered));
     }
-    Ok(None)
-}
-
-/// Whether the pulse asks the follow-through item: the manager and the commitment's date.
-pub async fn follow_through_ask(
-    state: &AppState,
-    wave_id: &str,
-) -> anyhow::Result<Option<(String, String)>> {
-    Ok(state
-        .store
-        .wave(wave_id)
-        .await?
-        .and_then(|w| w.follow_through_since.map(|since| (w.manager_id, since))))
+    Ok(Ok(wave))
 }

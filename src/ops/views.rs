@@ -57,8 +57,13 @@ pub struct AdminView {
     /// The org default cadence in words (None: not set, so nothing is sent).
     pub org_cadence: Option<String>,
     pub teams: Vec<TeamRow>,
+    /// Teams beyond those listed (a screen with a limit lists the first few).
+    pub more_teams: usize,
     pub admins: Vec<String>,
 }
+
+/// Teams App Home lists: each takes two blocks, well inside the 100-block limit of a Home tab.
+pub const HOME_TEAMS: usize = 40;
 
 /// A manager's own section: the digest, and where the team's loop stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +90,7 @@ pub struct StatusView {
 pub async fn home(state: &AppState, person: &str, now: Timestamp) -> anyhow::Result<HomeView> {
     let store = &state.store;
     let admin = match store.is_admin(person).await? {
-        true => Some(admin(state).await?),
+        true => Some(admin(state, Some(HOME_TEAMS)).await?),
         false => None,
     };
     let manager = match store.is_current_manager(person).await? {
@@ -150,13 +155,17 @@ pub async fn window_standing(state: &AppState, manager: &str) -> anyhow::Result<
     })
 }
 
-/// The admin's view. Participation only, and only where at least k were invited.
-pub async fn admin(state: &AppState) -> anyhow::Result<AdminView> {
+/// The admin's view, listing the first `limit` teams (None: all); their cadences and open
+/// pulses are read for those only. Participation only, and only where at least k were invited.
+pub async fn admin(state: &AppState, limit: Option<usize>) -> anyhow::Result<AdminView> {
     let store = &state.store;
     let k = state.k.get();
     let participation = store.latest_participation().await?;
+    let sizes = store.team_sizes().await?;
+    let listed = limit.unwrap_or(sizes.len()).min(sizes.len());
+    let more_teams = sizes.len() - listed;
     let mut teams = Vec::new();
-    for (manager, sellers, eligible) in store.team_sizes().await? {
+    for (manager, sellers, eligible) in sizes.into_iter().take(listed) {
         let own_cadence = store
             .cadence(&CadenceScope::Manager(manager.clone()))
             .await?
@@ -182,6 +191,7 @@ pub async fn admin(state: &AppState) -> anyhow::Result<AdminView> {
             .as_ref()
             .map(Cadence::describe),
         teams,
+        more_teams,
         admins: store.admins().await?,
     })
 }

@@ -275,10 +275,7 @@ pub async fn run(
                     } else {
                         FollowThrough::ALL[follow_rng.random_range(1..4)]
                     };
-                    values[ids::FOLLOW_THROUGH] = serde_json::json!({ids::CHOICE: {
-                        "type": "radio_buttons",
-                        "selected_option": {"text": {"type": "plain_text", "text": choice.label()}, "value": choice.value().to_string()}
-                    }});
+                    payloads::with_follow_through(&mut values, &choice.value().to_string());
                 }
                 let reply = slack
                     .interaction(payloads::view_submission(&seller, &modal, values))
@@ -309,11 +306,9 @@ pub async fn run(
             .filter_map(|r| match &r.body {
                 crate::digest::ReleaseBody::Results {
                     follow_through:
-                        Some(crate::digest::FollowThroughResult::Counts {
-                            answered, counts, ..
-                        }),
+                        Some(crate::digest::FollowThroughResult::Counts { answered, yes, .. }),
                     ..
-                } => Some(f64::from(counts[0]) / f64::from(*answered)),
+                } => Some(f64::from(*yes) / f64::from(*answered)),
                 _ => None,
             })
             .collect();
@@ -384,21 +379,25 @@ async fn share(
     let modal = fake
         .open_modal(manager.id)
         .context("the share modal opened")?;
-    let initial = |i: usize, field: &str| modal["blocks"][i]["element"][field].clone();
-    let values = serde_json::json!({
-        team_loop::ids::HEARD: {team_loop::ids::TEXT: {"type": "plain_text_input", "value": initial(1, "initial_value")}},
-        team_loop::ids::WILL_DO: {team_loop::ids::TEXT: {"type": "plain_text_input", "value": initial(2, "initial_value")}},
-        team_loop::ids::DUE: {team_loop::ids::DATE: {"type": "datepicker", "selected_date": initial(3, "initial_date")}},
-    });
+    let initial = |i: usize, field: &str| {
+        modal["blocks"][i]["element"][field]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (heard, will_do, due) = (
+        initial(1, "initial_value"),
+        initial(2, "initial_value"),
+        initial(3, "initial_date"),
+    );
+    let values = payloads::share_values(&heard, &will_do, Some(&due));
     slack
         .interaction(payloads::view_submission(manager.id, &modal, values))
         .await?;
     writeln!(
         out,
         "── {} shares with the team: {} By {}. ──\n",
-        manager.name,
-        initial(2, "initial_value").as_str().unwrap_or_default(),
-        initial(3, "initial_date").as_str().unwrap_or_default()
+        manager.name, will_do, due
     )?;
     Ok(())
 }

@@ -122,6 +122,25 @@ pub fn survey_submission(user_id: &str, wave_id: &str, view_number: u64, values:
     )
 }
 
+/// Adds the follow-through item's chosen option (`"1"` yes … `"4"` not sure) to survey values.
+pub fn with_follow_through(values: &mut Value, choice: &str) {
+    use crate::slack::blocks::ids;
+    values[ids::FOLLOW_THROUGH] = json!({ids::CHOICE: {
+        "type": "radio_buttons",
+        "selected_option": {"text": {"type": "plain_text", "text": "Choice"}, "value": choice}
+    }});
+}
+
+/// `state.values` of the "Share with your team" modal.
+pub fn share_values(heard: &str, will_do: &str, due: Option<&str>) -> Value {
+    use crate::slack::team_loop::ids;
+    json!({
+        ids::HEARD: {ids::TEXT: {"type": "plain_text_input", "value": heard}},
+        ids::WILL_DO: {ids::TEXT: {"type": "plain_text_input", "value": will_do}},
+        ids::DUE: {ids::DATE: {"type": "datepicker", "selected_date": due}},
+    })
+}
+
 /// `state.values` of the survey modal: the chosen option value of each question, in
 /// `Question::ALL` order (as strings, so tests can forge "6" or "4.5"), and an optional comment.
 pub fn survey_values(scores: [&str; Question::COUNT], comment: Option<&str>) -> Value {

@@ -24,7 +24,7 @@ pub async fn reply(state: &AppState, user: &str, text: &str) -> anyhow::Result<S
             privacy(team.as_ref().map(|(m, s)| (m.as_str(), *s)), k)
         }
         "admin" => match state.store.is_admin(user).await? {
-            true => admin(&views::admin(state).await?),
+            true => admin(&views::admin(state, None).await?),
             false => NOT_ADMIN.to_owned(),
         },
         other => format!("I don't know `/pulse {other}`.\n\n{}", help()),

@@ -156,7 +156,17 @@ fn with_the_follow_through_item() {
         &with_item(FollowThroughResult::Counts {
             since: "2026-12-14".into(),
             answered: 6,
-            counts: [4, 1, 0, 1],
+            yes: 4,
+            breakdown: None,
+        }),
+    );
+    snapshot(
+        "follow_through_breakdown",
+        &with_item(FollowThroughResult::Counts {
+            since: "2026-12-14".into(),
+            answered: 10,
+            yes: 7,
+            breakdown: Some([7, 1, 1, 1]),
         }),
     );
     snapshot(

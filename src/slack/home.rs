@@ -125,8 +125,8 @@ fn admin_section(admin: &AdminView) -> Vec<Value> {
             "No roster yet. Import one with `trustpulse roster import roster.csv`.",
         ));
     }
-    // Each team takes two blocks; stay well inside the 100-block limit of a Home tab.
-    for team in admin.teams.iter().take(40) {
+    // Each team takes two blocks: `ops::views` lists at most `HOME_TEAMS` of them here.
+    for team in &admin.teams {
         let TeamRow {
             manager,
             sellers,
@@ -155,10 +155,10 @@ fn admin_section(admin: &AdminView) -> Vec<Value> {
             button("Close now", ids::CLOSE, manager),
         ]}));
     }
-    if admin.teams.len() > 40 {
+    if admin.more_teams > 0 {
         blocks.push(section(&format!(
             "…and {} more teams: see `trustpulse roster show`.",
-            admin.teams.len() - 40
+            admin.more_teams
         )));
     }
     blocks.push(json!({"type": "divider"}));

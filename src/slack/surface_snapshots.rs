@@ -61,6 +61,7 @@ fn admin_view() -> AdminView {
                 took_part: None,
             },
         ],
+        more_teams: 0,
         admins: vec!["U0HR1".into(), "U0HR2".into()],
     }
 }
@@ -169,6 +170,7 @@ fn app_home_by_role() {
         admin: Some(AdminView {
             org_cadence: None,
             teams: Vec::new(),
+            more_teams: 0,
             admins: vec!["U0HR1".into()],
         }),
         ..nobody
@@ -225,6 +227,7 @@ fn every_pulse_command_reply() {
         commands::admin(&AdminView {
             org_cadence: None,
             teams: Vec::new(),
+            more_teams: 0,
             admins: Vec::new(),
         })
     );

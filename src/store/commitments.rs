@@ -97,8 +97,9 @@ impl Store {
     /// The window of the manager's latest release, if any.
     pub async fn latest_release_window(&self, manager_id: &str) -> anyhow::Result<Option<String>> {
         Ok(sqlx::query_scalar(
+            // The digest's own order (`releases_of`), so the share is about the release shown.
             "SELECT window_id FROM releases WHERE manager_id = $1
-             ORDER BY window_end DESC, released_at DESC, window_id LIMIT 1",
+             ORDER BY window_end DESC, window_id LIMIT 1",
         )
         .bind(manager_id)
         .fetch_optional(&self.pool)

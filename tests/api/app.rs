@@ -264,6 +264,34 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A pulse of `manager`'s team on the app's clock, answered (4, 2, 5) by `answering` through
+    /// the store, then closed and released. Returns its window.
+    pub async fn released_pulse(&self, manager: &str, answering: &[String]) -> String {
+        use trustpulse::ops::waves;
+        let now = self.state.now();
+        let wave = waves::start_wave(&self.state.store, manager, self.state.k, now)
+            .await
+            .unwrap()
+            .wave;
+        for seller in answering {
+            self.state
+                .store
+                .record_submission(
+                    &wave.wave_id,
+                    seller,
+                    &crate::helpers::answers(4, 2, 5),
+                    now,
+                )
+                .await
+                .unwrap();
+        }
+        waves::close_wave(&self.state.store, manager, &self.state.release_policy, now)
+            .await
+            .unwrap()
+            .unwrap();
+        wave.window_id
+    }
+
     pub async fn command(&self, user: &str, text: &str) -> Reply {
         self.slack
             .command(payloads::slash_command(&self.fake, user, "/pulse", text))

@@ -160,6 +160,19 @@ async fn no_metric_moves_when_a_seller_answers() {
         .unwrap();
     let base_url = format!("http://127.0.0.1:{listen}");
     let metrics_url = format!("http://127.0.0.1:{metrics_listen}");
+    // Slack has the five invitations, but `serve` counts each only once it has recorded it
+    // (after a first pulse's DM-channel record, which may wait its turn behind the start-up
+    // directory sync). Wait for the five counts, so that nothing from the sends is still
+    // arriving between the two scrapes below.
+    let all_sent = r#"trustpulse_slack_jobs_total{kind="invite",outcome="sent"} 5"#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !get_from(&metrics_url, "/metrics").await.contains(all_sent) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never counted its five invitations"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let slack = Transport::Http {
         base_url: base_url.clone(),
         secret: SIGNING_SECRET.to_owned(),

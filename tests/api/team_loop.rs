@@ -2,15 +2,14 @@
 //! heard and what they will do; every current seller gets the manager's words, and only them;
 //! a release is shared once; "Done" tells the team once; sellers see the commitment at home.
 
-use serde_json::{Value, json};
-use trustpulse::ops::waves;
+use serde_json::Value;
 use trustpulse::sim::fake_slack::{FakeUser, dm_channel};
 use trustpulse::sim::payloads;
 use trustpulse::slack::home::home_view;
 use trustpulse::slack::team_loop::ids;
 
 use crate::app::{TestApp, run_test, sellers};
-use crate::helpers::{answers, now};
+use crate::helpers::now;
 
 const HEARD: &str = "You told me I rarely help with the hard deals.";
 const WILL_DO: &str = "I will join 2 of your calls every week and debrief each one.";
@@ -24,32 +23,8 @@ async fn released_team(app: &TestApp) -> String {
         .await;
     app.fake.add_user(FakeUser::new("U0HR1", "UTC"));
     app.state.store.add_admin("U0HR1", now()).await.unwrap();
-    let wave = waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
-        .await
-        .unwrap()
-        .wave;
-    for seller in [
-        "U0BOSS1S1",
-        "U0BOSS1S2",
-        "U0BOSS1S3",
-        "U0BOSS1S4",
-        "U0BOSS1S5",
-    ] {
-        app.state
-            .store
-            .record_submission(&wave.wave_id, seller, &answers(4, 2, 5), now())
-            .await
-            .unwrap();
-    }
-    waves::close_wave(
-        &app.state.store,
-        "U0BOSS1",
-        &app.state.release_policy,
-        now(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let answering: Vec<String> = (1..=5).map(|i| format!("U0BOSS1S{i}")).collect();
+    let window = app.released_pulse("U0BOSS1", &answering).await;
     // Opted out after the pulse: no note for them.
     app.state
         .store
@@ -57,15 +32,7 @@ async fn released_team(app: &TestApp) -> String {
         .await
         .unwrap();
     app.deliver().await;
-    wave.window_id
-}
-
-fn share_values(heard: &str, will_do: &str, due: Option<&str>) -> Value {
-    json!({
-        ids::HEARD: {ids::TEXT: {"type": "plain_text_input", "value": heard}},
-        ids::WILL_DO: {ids::TEXT: {"type": "plain_text_input", "value": will_do}},
-        ids::DUE: {ids::DATE: {"type": "datepicker", "selected_date": due}},
-    })
+    window
 }
 
 /// Presses "Share with your team" as `user` and returns the modal that opened.
@@ -129,7 +96,7 @@ fn a_share_reaches_exactly_the_teams_current_sellers_in_the_managers_words_once(
             app,
             "U0BOSS1",
             &modal,
-            share_values(" ", WILL_DO, Some("2020-01-01")),
+            payloads::share_values(" ", WILL_DO, Some("2020-01-01")),
         )
         .await;
         assert_eq!(bad.body["response_action"], "errors", "{:?}", bad.body);
@@ -141,7 +108,7 @@ fn a_share_reaches_exactly_the_teams_current_sellers_in_the_managers_words_once(
             app,
             "U0BOSS1",
             &modal,
-            share_values(HEARD, WILL_DO, Some(DUE)),
+            payloads::share_values(HEARD, WILL_DO, Some(DUE)),
         )
         .await;
         assert!(
@@ -185,7 +152,7 @@ fn a_share_reaches_exactly_the_teams_current_sellers_in_the_managers_words_once(
             app,
             "U0BOSS1",
             &modal,
-            share_values("Something else", "Another plan", Some(DUE)),
+            payloads::share_values("Something else", "Another plan", Some(DUE)),
         )
         .await;
         assert!(resubmit.body.to_string().contains("Already shared"));
@@ -204,7 +171,7 @@ fn done_tells_the_team_once_and_sellers_see_the_commitment_at_home() {
             app,
             "U0BOSS1",
             &modal,
-            share_values(HEARD, WILL_DO, Some(DUE)),
+            payloads::share_values(HEARD, WILL_DO, Some(DUE)),
         )
         .await;
         app.deliver().await;

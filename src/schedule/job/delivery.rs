@@ -45,7 +45,8 @@ impl Prefetched {
                 }
                 Job::CloseMessage { wave_id, .. } => wave_ids.push(wave_id.as_str()),
                 Job::Digest { manager_id, .. } => person_ids.push(manager_id.as_str()),
-                Job::PublishHome { .. } | Job::TeamNote { .. } => {}
+                Job::TeamNote { person_id, .. } => person_ids.push(person_id.as_str()),
+                Job::PublishHome { .. } => {}
             }
         }
         wave_ids.sort_unstable();
@@ -145,14 +146,14 @@ pub async fn deliver(
             let Some(commitment) = state.store.commitment(commitment_id).await? else {
                 return Ok(Ok(Delivery::Skipped));
             };
-            let person = state.store.person(person_id).await?;
-            if person.as_ref().is_some_and(|p| !p.is_eligible())
+            let person = prefetched.people.get(person_id);
+            if person.is_some_and(|p| !p.is_eligible())
                 || state.store.current_manager_of(person_id).await?.as_deref()
                     != Some(commitment.manager_id.as_str())
             {
                 return Ok(Ok(Delivery::Skipped));
             }
-            let known = person.and_then(|p| p.dm_channel);
+            let known = person.and_then(|p| p.dm_channel.clone());
             let message = Outgoing::TeamNote {
                 commitment,
                 done: *done,

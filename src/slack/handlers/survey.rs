@@ -25,17 +25,15 @@ pub(super) async fn open(
     wave_id: String,
     user: &str,
 ) -> anyhow::Result<()> {
-    let view = match submissions::refusal_for(state, &wave_id, user).await? {
-        Some(refusal) => blocks::refusal_modal(&refusal),
-        None => {
-            let ask = submissions::follow_through_ask(state, &wave_id).await?;
+    let view = match submissions::may_answer(state, &wave_id, user).await? {
+        Err(refusal) => blocks::refusal_modal(&refusal),
+        Ok(wave) => {
             let meta = SurveyMeta { wave: wave_id };
-            blocks::survey_modal_asking(
-                &serde_json::to_string(&meta)?,
-                state.k.get(),
-                ask.as_ref()
-                    .map(|(manager, since)| (manager.as_str(), since.as_str())),
-            )
+            let ask = wave
+                .follow_through_since
+                .as_deref()
+                .map(|since| (wave.manager_id.as_str(), since));
+            blocks::survey_modal_asking(&serde_json::to_string(&meta)?, state.k.get(), ask)
         }
     };
     open_view(state, trigger, view).await;
