@@ -2,6 +2,8 @@
 //! release (numbers only when the privacy rules allow), the trend across releases, the weakest
 //! of the three questions and a coaching tip for it.
 
+pub mod chart;
+pub mod chart_png;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod release;

@@ -38,6 +38,16 @@ pub enum Outgoing {
     TeamNote { commitment: Commitment, done: bool },
 }
 
+/// A picture for one person's direct message: a PNG and the same in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    pub png: Vec<u8>,
+    pub filename: String,
+    pub title: String,
+    /// What the picture shows, for screen readers and anyone who cannot see it.
+    pub alt_text: String,
+}
+
 /// Not now: try again at `until`. `workspace_wide` when the whole workspace's budget for the
 /// method is spent (so other jobs would wait too), not just one channel's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +132,16 @@ pub trait Chat: Send + Sync {
         message: &Outgoing,
         now: Timestamp,
     ) -> Delivered<Posted>;
+
+    /// Uploads `picture` into the bot's direct message with `person_id`, and shares it nowhere
+    /// else. Returns the platform's id for the file (to show it again on the person's home).
+    async fn share_picture(
+        &self,
+        person_id: &str,
+        known_channel: Option<String>,
+        picture: &Picture,
+        now: Timestamp,
+    ) -> Delivered<String>;
 
     /// Turns a pulse's invitation or reminder into "this pulse closed on `closed_on`".
     async fn mark_closed(

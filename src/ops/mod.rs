@@ -3,6 +3,7 @@
 //! `slack/` implements [`chat::Chat`] and maps Slack's payloads to these operations.
 
 pub mod admin;
+pub mod charts;
 pub mod chat;
 pub mod commitments;
 pub mod digests;

@@ -12,7 +12,7 @@ use super::commitments::{TeamLoop, team_loop};
 use super::digests::{digest_for, next_pulse_words};
 use crate::digest::Digest;
 use crate::privacy::participation_words;
-use crate::store::{CadenceScope, Commitment};
+use crate::store::{CadenceScope, Commitment, SharedChart};
 use crate::survey::cadence::Cadence;
 
 /// Where a team's current window stands, in the terms a seller may know (no number).
@@ -70,6 +70,8 @@ pub const HOME_TEAMS: usize = 40;
 pub struct ManagerView {
     pub digest: Digest,
     pub team_loop: TeamLoop,
+    /// The trend chart last shared in the manager's direct message, shown again here.
+    pub chart: Option<SharedChart>,
 }
 
 /// A person's App Home: a section per role they hold (none: not on any roster).
@@ -97,6 +99,7 @@ pub async fn home(state: &AppState, person: &str, now: Timestamp) -> anyhow::Res
         true => Some(ManagerView {
             digest: digest_for(state, person, now).await?,
             team_loop: team_loop(state, person).await?,
+            chart: store.chart_of(person).await?,
         }),
         false => None,
     };

@@ -80,6 +80,23 @@ pub struct PostedMessage {
     pub updated: bool,
 }
 
+/// A file uploaded through Slack's external upload, as the fake keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct FakeFile {
+    pub id: String,
+    pub filename: String,
+    /// The length announced by `files.getUploadURLExternal`.
+    pub length: usize,
+    pub alt_text: String,
+    /// The bytes sent to the upload URL (None until they arrive).
+    pub bytes: Option<Vec<u8>>,
+    /// Set by `files.completeUploadExternal`.
+    pub title: Option<String>,
+    /// Where it was shared (no channel: the file is private to the uploader).
+    pub channels: Vec<String>,
+    pub completed: bool,
+}
+
 /// A scripted failure for the next call of a method.
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -101,6 +118,7 @@ struct Workspace {
     /// Last view opened with `views.open`, by the user whose trigger it was.
     modals: HashMap<String, Value>,
     homes: HashMap<String, Value>,
+    files: BTreeMap<String, FakeFile>,
     triggers: HashMap<String, String>,
     /// (method or "*", calls of it to let through first, fault)
     faults: VecDeque<(String, usize, Fault)>,
@@ -153,6 +171,7 @@ impl FakeSlack {
         };
         let app = Router::new()
             .route("/api/{method}", any(api))
+            .route("/upload/{file_id}", any(upload))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -259,6 +278,11 @@ impl FakeSlack {
 
     pub fn all_messages(&self) -> Vec<PostedMessage> {
         self.with(|w| w.messages.clone())
+    }
+
+    /// Every file uploaded so far, by id.
+    pub fn files(&self) -> Vec<FakeFile> {
+        self.with(|w| w.files.values().cloned().collect())
     }
 
     /// The modal most recently opened for `user`.
@@ -390,6 +414,32 @@ async fn api(
         return rate_limited(retry_after);
     }
     fake.answer(&method, args, 200, result)
+}
+
+/// The upload URL `files.getUploadURLExternal` hands out: the bytes of one file, sent with
+/// the bot token (as slack-morphism does), answered as Slack does, in plain text.
+async fn upload(
+    State(fake): State<FakeSlack>,
+    Path(file_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {BOT_TOKEN}"));
+    let stored = fake.with(|w| match w.files.get_mut(&file_id) {
+        Some(file) if authorized && !file.completed && file.length == body.len() => {
+            file.bytes = Some(body.to_vec());
+            true
+        }
+        _ => false,
+    });
+    let (status, text) = match stored {
+        true => (StatusCode::OK, format!("OK - {}", body.len())),
+        false => (StatusCode::BAD_REQUEST, "upload refused".to_owned()),
+    };
+    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
 /// Slack's 429: `Retry-After` in seconds and `{"ok": false, "error": "ratelimited"}`.
@@ -576,6 +626,56 @@ impl FakeSlack {
                 }
             }
             "usergroups.users.list" => json!({"ok": true, "users": w.users.keys().collect::<Vec<_>>()}),
+            "files.getUploadURLExternal" => {
+                let length: usize = match &args["length"] {
+                    Value::Number(n) => n.as_u64().unwrap_or(0) as usize,
+                    Value::String(s) => s.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                if length == 0 {
+                    return slack_error("invalid_arguments");
+                }
+                w.next_id += 1;
+                let id = format!("F0FAKE{:06}", w.next_id);
+                w.files.insert(id.clone(), FakeFile {
+                    id: id.clone(),
+                    filename: arg("filename"),
+                    length,
+                    alt_text: arg("alt_txt"),
+                    ..FakeFile::default()
+                });
+                json!({"ok": true, "upload_url": format!("http://{}/upload/{id}", self.addr), "file_id": id})
+            }
+            "files.completeUploadExternal" => {
+                // slack-morphism sends `files` as a JSON array; a form post carries it as text.
+                let files = match &args["files"] {
+                    Value::String(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+                    other => other.clone(),
+                };
+                let Some(files) = files.as_array().filter(|f| !f.is_empty()) else {
+                    return slack_error("invalid_arguments");
+                };
+                let channel = arg("channel_id");
+                if !channel.is_empty() && !channel.starts_with(['D', 'C']) {
+                    return slack_error("invalid_channel");
+                }
+                let mut done = Vec::new();
+                for entry in files {
+                    let id = entry["id"].as_str().unwrap_or_default();
+                    match w.files.get_mut(id) {
+                        Some(file) if file.bytes.is_some() && !file.completed => {
+                            file.completed = true;
+                            file.title = entry["title"].as_str().map(str::to_owned);
+                            if !channel.is_empty() {
+                                file.channels.push(channel.clone());
+                            }
+                            done.push(json!({"id": id, "title": file.title, "created": 1_700_000_000, "user": BOT_USER_ID}));
+                        }
+                        _ => return slack_error("file_not_found"),
+                    }
+                }
+                json!({"ok": true, "files": done})
+            }
             "apps.connections.open" => {
                 let url = w.socket_url.clone().unwrap_or_else(|| self.socket.url());
                 json!({"ok": true, "url": url})

@@ -11,7 +11,9 @@ use super::client::{Message, SlackApi, SlackError};
 use super::home;
 use super::pacing::Pacer;
 use crate::ops::AppState;
-use crate::ops::chat::{Chat, ChatError, Delivered, DirectoryPage, NotDelivered, Outgoing, Posted};
+use crate::ops::chat::{
+    Chat, ChatError, Delivered, DirectoryPage, NotDelivered, Outgoing, Picture, Posted,
+};
 use crate::store::Store;
 
 /// The Slack client, the process's pacer, and the store (to remember each person's DM channel
@@ -70,6 +72,22 @@ impl SlackChat {
         message: Message,
         now: Timestamp,
     ) -> Delivered<Posted> {
+        match self.dm_channel(person_id, None, now).await? {
+            Ok(channel) => self.post(&channel, message, now).await,
+            Err(not) => Ok(Err(not)),
+        }
+    }
+
+    /// The bot's DM channel with a person: the known one, or opened (and remembered).
+    async fn dm_channel(
+        &self,
+        person_id: &str,
+        known_channel: Option<String>,
+        now: Timestamp,
+    ) -> Delivered<String> {
+        if let Some(channel) = known_channel {
+            return Ok(Ok(channel));
+        }
         if let Err(deferral) = self.pacer.try_acquire("conversations.open", None, now) {
             return Ok(Err(deferral.into()));
         }
@@ -80,7 +98,7 @@ impl SlackChat {
         self.store
             .remember_dm_channel(person_id, &channel, now)
             .await?;
-        self.post(&channel, message, now).await
+        Ok(Ok(channel))
     }
 
     async fn post(&self, channel: &str, message: Message, now: Timestamp) -> Delivered<Posted> {
@@ -139,6 +157,40 @@ impl Chat for SlackChat {
     ) -> Delivered<Posted> {
         self.dm(person_id, known_channel, render(message), now)
             .await
+    }
+
+    async fn share_picture(
+        &self,
+        person_id: &str,
+        known_channel: Option<String>,
+        picture: &Picture,
+        now: Timestamp,
+    ) -> Delivered<String> {
+        let channel = match self.dm_channel(person_id, known_channel, now).await? {
+            Ok(channel) => channel,
+            Err(not) => return Ok(Err(not)),
+        };
+        // Both Web API steps take their turn before the first is made, so pacing never
+        // leaves an upload half done.
+        for method in ["files.getUploadURLExternal", "files.completeUploadExternal"] {
+            if let Err(deferral) = self.pacer.try_acquire(method, None, now) {
+                return Ok(Err(deferral.into()));
+            }
+        }
+        let upload = async {
+            let (url, file_id) = self
+                .api
+                .upload_url(&picture.filename, picture.png.len(), &picture.alt_text)
+                .await?;
+            self.api
+                .upload_bytes(url, picture.png.clone(), "image/png")
+                .await?;
+            self.api
+                .complete_upload(&file_id, &picture.title, &channel)
+                .await?;
+            Ok::<_, SlackError>(file_id)
+        };
+        Ok(upload.await.map_err(|e| chat_error(e).into()))
     }
 
     async fn mark_closed(

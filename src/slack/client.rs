@@ -209,6 +209,51 @@ impl SlackApi {
         Ok(())
     }
 
+    /// Slack's external upload, step 1 (`files.getUploadURLExternal`): where to send `length`
+    /// bytes, and the file's id.
+    pub async fn upload_url(
+        &self,
+        filename: &str,
+        length: usize,
+        alt_text: &str,
+    ) -> SlackResult<(SlackFileUploadUrl, String)> {
+        let req = SlackApiFilesGetUploadUrlExternalRequest::new(filename.to_owned(), length)
+            .with_alt_txt(alt_text.to_owned());
+        let r = timed(self.timeout, self.session().get_upload_url_external(&req)).await?;
+        Ok((r.upload_url, r.file_id.to_string()))
+    }
+
+    /// Step 2: the bytes themselves, to the URL of step 1 (not a Web API method: no tier).
+    pub async fn upload_bytes(
+        &self,
+        upload_url: SlackFileUploadUrl,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> SlackResult<()> {
+        let req = SlackApiFilesUploadViaUrlRequest::new(upload_url, bytes, content_type.into());
+        timed(self.timeout, self.session().files_upload_via_url(&req)).await?;
+        Ok(())
+    }
+
+    /// Step 3 (`files.completeUploadExternal`): the file is complete; share it in `channel`
+    /// and nowhere else.
+    pub async fn complete_upload(
+        &self,
+        file_id: &str,
+        title: &str,
+        channel: &str,
+    ) -> SlackResult<()> {
+        let file = SlackApiFilesComplete::new(file_id.into()).with_title(title.to_owned());
+        let req = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
+            .with_channel_id(channel.into());
+        timed(
+            self.timeout,
+            self.session().files_complete_upload_external(&req),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn user_info(&self, person_id: &str) -> SlackResult<Person> {
         let req = SlackApiUsersInfoRequest::new(person_id.into());
         Ok(person_from_slack(

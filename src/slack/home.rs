@@ -12,6 +12,7 @@ use crate::ops::AppState;
 use crate::ops::admin::AdminOutcome;
 use crate::ops::digests::NOT_SCHEDULED;
 use crate::ops::views::{self, AdminView, HomeView, SellerView, TeamRow};
+use crate::store::SharedChart;
 use crate::survey::cadence::{Cadence, CadenceError, format_duration, format_time, weekday_name};
 
 /// Action and callback ids of the admin screens.
@@ -62,6 +63,9 @@ pub fn render_home(home: &HomeView, k: u32) -> SlackView {
     }
     if let Some(manager) = &home.manager {
         blocks.extend(super::blocks::digest_blocks(&manager.digest));
+        if let Some(chart) = &manager.chart {
+            blocks.push(chart_block(chart));
+        }
         blocks.extend(super::team_loop::loop_blocks(&manager.team_loop));
     }
     if let Some(seller) = &home.seller {
@@ -74,6 +78,22 @@ pub fn render_home(home: &HomeView, k: u32) -> SlackView {
         ));
     }
     view(json!({"type": "home", "blocks": blocks}))
+}
+
+/// The trend chart shared in the manager's direct message, by its file id: the same picture,
+/// and the same words for anyone who cannot see it.
+fn chart_block(chart: &SharedChart) -> Value {
+    let until = chart
+        .shows_until
+        .parse()
+        .map_or(chart.shows_until.clone(), crate::digest::chart::short_date);
+    json!({
+        "type": "image",
+        "slack_file": {"id": chart.file_id},
+        // Slack's limit for an image's alt text.
+        "alt_text": chart.alt_text.chars().take(2000).collect::<String>(),
+        "title": {"type": "plain_text", "text": format!("Your team's trust, to {until}")},
+    })
 }
 
 fn seller_section(seller: &SellerView, k: u32) -> Vec<Value> {

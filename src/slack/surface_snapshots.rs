@@ -157,10 +157,18 @@ fn app_home_by_role() {
         manager: Some(ManagerView {
             digest: digest(),
             team_loop: TeamLoop::default(),
+            chart: None,
         }),
         ..nobody.clone()
     };
     insta::assert_json_snapshot!("home_manager", render_home(&manager, K));
+    let mut with_chart = manager.clone();
+    with_chart.manager.as_mut().unwrap().chart = Some(crate::store::SharedChart {
+        file_id: "F0CHART1".into(),
+        alt_text: "Trend of your team's last 2 releases, each question's average on the 1 to 5 scale, oldest first. Care: 3 Dec 3.8, 10 Dec 4.0.".into(),
+        shows_until: "2026-12-10".into(),
+    });
+    insta::assert_json_snapshot!("home_manager_chart", render_home(&with_chart, K));
     let admin = HomeView {
         admin: Some(admin_view()),
         ..nobody.clone()

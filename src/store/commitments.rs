@@ -141,6 +141,24 @@ impl Store {
         Ok(row.map(from_row))
     }
 
+    /// The due dates (`YYYY-MM-DD`) of the team's last `limit` commitments, oldest first.
+    pub async fn commitment_dates(
+        &self,
+        manager_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut dates: Vec<String> = sqlx::query_scalar(
+            "SELECT due_on FROM commitments WHERE manager_id = $1
+             ORDER BY shared_at DESC, commitment_id LIMIT $2",
+        )
+        .bind(manager_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        dates.reverse();
+        Ok(dates)
+    }
+
     /// The team's latest commitment, done or not.
     pub async fn latest_commitment(&self, manager_id: &str) -> anyhow::Result<Option<Commitment>> {
         let row: Option<CommitmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

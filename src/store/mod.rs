@@ -6,6 +6,7 @@
 mod admins;
 mod audit;
 mod cadences;
+mod charts;
 mod commitments;
 mod disk;
 mod inbox;
@@ -26,6 +27,7 @@ mod waves;
 
 pub use audit::{AuditCheck, AuditReport};
 pub use cadences::CadenceScope;
+pub use charts::SharedChart;
 pub use commitments::{Commitment, NewCommitment, Shared};
 pub use disk::sqlite_file;
 pub use installations::InstallationState;

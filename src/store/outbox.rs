@@ -30,6 +30,9 @@ pub enum Job {
     PublishHome { person_id: String },
     /// A manager's weekly digest, for the week of `week` (the digest's local date).
     Digest { manager_id: String, week: String },
+    /// The trend chart that follows a digest into the manager's direct message (queued once
+    /// the digest is sent, so it never arrives first).
+    Chart { manager_id: String, week: String },
     /// Tell one seller what their manager committed to (or, `done`, that they did it): the
     /// manager's own words, to every current seller of the team alike.
     TeamNote {
@@ -47,6 +50,7 @@ impl Job {
             Job::CloseMessage { .. } => "close_message",
             Job::PublishHome { .. } => "publish_home",
             Job::Digest { .. } => "digest",
+            Job::Chart { .. } => "chart",
             Job::TeamNote { .. } => "team_note",
         }
     }
@@ -64,6 +68,7 @@ impl Job {
             } => format!("closed:{wave_id}:{channel}:{ts}"),
             Job::PublishHome { person_id } => format!("home:{person_id}:{}", new_id()),
             Job::Digest { manager_id, week } => format!("digest:{manager_id}:{week}"),
+            Job::Chart { manager_id, week } => format!("chart:{manager_id}:{week}"),
             Job::TeamNote {
                 commitment_id,
                 person_id,
@@ -81,7 +86,10 @@ impl Job {
             Job::Invite { wave_id, .. }
             | Job::Remind { wave_id, .. }
             | Job::CloseMessage { wave_id, .. } => Some(wave_id),
-            Job::PublishHome { .. } | Job::Digest { .. } | Job::TeamNote { .. } => None,
+            Job::PublishHome { .. }
+            | Job::Digest { .. }
+            | Job::Chart { .. }
+            | Job::TeamNote { .. } => None,
         }
     }
 }

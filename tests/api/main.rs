@@ -34,3 +34,4 @@ mod store_schema;
 mod store_submissions;
 mod store_waves;
 mod team_loop;
+mod trend_chart;

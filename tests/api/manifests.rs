@@ -39,7 +39,8 @@ fn both_manifests_are_valid_and_least_privilege() {
                 "im:write",
                 "users:read",
                 "users:read.email",
-                "commands"
+                "commands",
+                "files:write"
             ],
             "{path}"
         );

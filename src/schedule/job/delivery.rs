@@ -44,7 +44,9 @@ impl Prefetched {
                     person_ids.push(person_id.as_str());
                 }
                 Job::CloseMessage { wave_id, .. } => wave_ids.push(wave_id.as_str()),
-                Job::Digest { manager_id, .. } => person_ids.push(manager_id.as_str()),
+                Job::Digest { manager_id, .. } | Job::Chart { manager_id, .. } => {
+                    person_ids.push(manager_id.as_str())
+                }
                 Job::TeamNote { person_id, .. } => person_ids.push(person_id.as_str()),
                 Job::PublishHome { .. } => {}
             }
@@ -126,16 +128,41 @@ pub async fn deliver(
             let marked = state.chat.mark_closed(channel, ts, &closed_on, now).await?;
             Ok(marked.map(|()| Delivery::Sent))
         }
-        Job::Digest { manager_id, .. } => {
+        Job::Digest { manager_id, week } => {
             let known = prefetched
                 .people
                 .get(manager_id)
                 .and_then(|p| p.dm_channel.clone());
             let digest = crate::ops::digests::digest_for(state, manager_id, now).await?;
+            let has_numbers = !digest.questions.is_empty();
             let team_loop = crate::ops::commitments::team_loop(state, manager_id).await?;
             let message = Outgoing::Digest(Box::new(digest), team_loop);
             let posted = state.chat.send_dm(manager_id, known, &message, now).await?;
+            if posted.is_ok() && has_numbers {
+                // The chart follows the digest as its own job: its upload can be retried
+                // without sending the digest twice, and it never arrives before it.
+                let chart = Job::Chart {
+                    manager_id: manager_id.clone(),
+                    week: week.clone(),
+                };
+                state.store.enqueue(&chart, now, now).await?;
+                state.worker_kick.notify_one();
+            }
             Ok(posted.map(|_| Delivery::Sent))
+        }
+        Job::Chart { manager_id, .. } => {
+            let known = prefetched
+                .people
+                .get(manager_id)
+                .and_then(|p| p.dm_channel.clone());
+            let shared = crate::ops::charts::share_chart(state, manager_id, known, now).await?;
+            Ok(shared.map(|drawn| {
+                if drawn {
+                    Delivery::Sent
+                } else {
+                    Delivery::Skipped
+                }
+            }))
         }
         Job::TeamNote {
             commitment_id,
