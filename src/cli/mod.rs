@@ -39,6 +39,10 @@ pub enum Command {
         /// How many weeks to simulate.
         #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=104))]
         weeks: u32,
+        /// Where to write the trend charts the managers receive (PNG files; the folder is
+        /// created if needed).
+        #[arg(long, default_value = "trustpulse-demo-charts")]
+        charts: std::path::PathBuf,
     },
     /// Import or show who reports to whom.
     #[command(subcommand)]
@@ -75,8 +79,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         // `serve` owns its store and runs until stopped.
         Command::Serve => return crate::app::serve(&settings).await,
         // The demo brings its own fake Slack and a temporary database.
-        Command::Demo { seed, weeks } => {
-            crate::sim::demo::run(seed, weeks, &mut std::io::stdout()).await?;
+        Command::Demo {
+            seed,
+            weeks,
+            charts,
+        } => {
+            crate::sim::demo::run(seed, weeks, &charts, &mut std::io::stdout()).await?;
             return Ok(());
         }
         // Neither touches the database.

@@ -203,7 +203,12 @@ fn draw_shapes(chart: &TrendChart, pixels: &mut [u8]) -> anyhow::Result<Vec<Labe
         ))?;
         let (px, py) = ctx.backend_coord(&(mark.x, Y_HIGH));
         let due = format!("due {}", short_date(mark.due));
-        labels.push(Label::new(due, (px + 5, py + 9), 13.0, Anchor::Left));
+        // Right of the line, or left of it near the picture's right edge.
+        let label = match px < WIDTH as i32 - 90 {
+            true => Label::new(due, (px + 5, py + 9), 13.0, Anchor::Left),
+            false => Label::new(due, (px - 5, py + 9), 13.0, Anchor::Right),
+        };
+        labels.push(label);
     }
 
     for question in Question::ALL {

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
@@ -82,6 +83,8 @@ pub struct DemoSummary {
     /// Commitments shared with a team, and the notes their sellers received.
     pub shares: usize,
     pub team_notes: usize,
+    /// The trend charts the managers received, as written to the charts folder.
+    pub charts: Vec<PathBuf>,
     /// Per manager: the trust mean of the first and the last release with numbers.
     pub trust: BTreeMap<String, (f64, f64)>,
     /// Per manager: the share who said "yes" to the follow-through item, first and last time
@@ -92,8 +95,11 @@ pub struct DemoSummary {
 pub async fn run(
     seed: u64,
     weeks: u32,
+    charts_dir: &Path,
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<DemoSummary> {
+    std::fs::create_dir_all(charts_dir)
+        .with_context(|| format!("--charts: cannot create {}", charts_dir.display()))?;
     let mut rng = StdRng::seed_from_u64(seed);
     // Its own stream, so the follow-through answers leave every other draw of the demo as it was.
     let mut follow_rng = StdRng::seed_from_u64(seed ^ 0x5eed);
@@ -184,6 +190,7 @@ pub async fn run(
     let mut offered: BTreeMap<&str, usize> = BTreeMap::new();
     let mut answered: HashSet<String> = HashSet::new();
     let mut seen_messages = 0;
+    let mut seen_files = 0;
     let end = start + SignedDuration::from_hours(24 * 7 * i64::from(weeks) + 24);
     let mut now = start;
     while now <= end {
@@ -286,6 +293,29 @@ pub async fn run(
             }
         }
         seen_messages = messages.len();
+        let files = fake.files();
+        for file in &files[seen_files..] {
+            let to = MANAGERS
+                .iter()
+                .find(|m| file.channels.contains(&dm_channel(m.id)));
+            if let (Some(manager), Some(bytes)) = (to, &file.bytes) {
+                let week = message_week(now, start) + 1;
+                let path = charts_dir.join(format!(
+                    "{}-week-{week:02}.png",
+                    manager.name.to_lowercase()
+                ));
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                writeln!(
+                    out,
+                    "   {}'s trend chart: {}\n",
+                    manager.name,
+                    path.display()
+                )?;
+                summary.charts.push(path);
+            }
+        }
+        seen_files = files.len();
         now += SignedDuration::from_hours(1);
     }
 
@@ -326,6 +356,12 @@ pub async fn run(
         out,
         "  commitments shared {} ({} notes to sellers, each the manager's own words)",
         summary.shares, summary.team_notes
+    )?;
+    writeln!(
+        out,
+        "  trend charts       {} PNGs in {} (each manager's, as uploaded to their DM)",
+        summary.charts.len(),
+        charts_dir.display()
     )?;
     for (name, (first, last)) in &summary.follow_through {
         writeln!(

@@ -4,8 +4,10 @@ use std::process::Command;
 
 #[test]
 fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
+    let charts = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_trustpulse"))
-        .args(["demo", "--seed", "1", "--weeks", "12"])
+        .args(["demo", "--seed", "1", "--weeks", "12", "--charts"])
+        .arg(charts.path())
         .env_clear()
         .output()
         .unwrap();
@@ -78,6 +80,29 @@ fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
         )),
         "each share reaches Sam's eight sellers: {text}"
     );
+    // Every digest with numbers is followed by its chart, written where the output says.
+    for manager in ["alex", "sam"] {
+        let written: Vec<_> = std::fs::read_dir(charts.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(manager)
+            })
+            .collect();
+        assert!(written.len() >= 8, "{manager}: {written:?}");
+        for path in &written {
+            assert!(
+                text.contains(&path.display().to_string()),
+                "{path:?} is not named"
+            );
+            let bytes = std::fs::read(path).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{path:?}");
+        }
+    }
+    assert!(text.contains("trend charts "), "{text}");
     // No seller is ever named, so no line can put a seller next to a score.
     assert!(
         !text.contains("U0DEMOALEXS") && !text.contains("U0DEMOSAMS") && !text.contains("D0DEMO"),
