@@ -321,6 +321,31 @@ fn new_id() -> String {
 /// parameter limit.
 const IN_LIST_CHUNK: usize = 500;
 
+impl Backend {
+    /// The backend of a connection, for SQL that is written differently on each.
+    fn of(conn: &AnyConnection) -> Backend {
+        match conn.backend_name() {
+            "PostgreSQL" => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// The `VALUES` rows of a multi-row insert: `rows` rows of `width` placeholders, bound row
+    /// by row, value by value, in order. On SQLite they are anonymous (`?`): SQLite finds a
+    /// named one (`$7`) by walking the statement's list of names, once per value as it is
+    /// bound, so a statement of a few hundred `$N` spent its time there (13% of the CPU of
+    /// opening 1,000 pulses of 100 sellers went to `sqlite3_bind_parameter_name`). A statement
+    /// using these must use no named placeholder: sqlx numbers `?` by position only.
+    fn value_rows(self, rows: usize, width: usize) -> String {
+        let row = |r: usize| match self {
+            Backend::Sqlite => vec!["?"; width].join(", "),
+            Backend::Postgres => placeholders(1 + r * width, width),
+        };
+        let all: Vec<String> = (0..rows).map(|r| format!("({})", row(r))).collect();
+        all.join(", ")
+    }
+}
+
 /// `$first, $first+1, …`: one placeholder per value of an `IN (…)` list, the same on both
 /// backends.
 fn placeholders(first: usize, count: usize) -> String {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyExecutor;
 
 use super::WriteInTurn;
-use super::{Store, from_secs, new_id, secs};
+use super::{Backend, Store, from_secs, new_id, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,36 +186,24 @@ pub(super) async fn enqueue_many(
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {INSTALLED_TEAM}")))
             .fetch_one(&mut *conn)
             .await?;
+    let backend = Backend::of(conn);
     for chunk in jobs.chunks(ENQUEUE_CHUNK) {
-        // The team and the time are the same for every row: bound once, as $1 and $2.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = 3 + i * 6;
-                format!(
-                    "(${p}, $1, ${}, ${}, ${}, 'pending', ${}, $2, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
              VALUES {} ON CONFLICT (dedup_key) DO NOTHING",
-            rows.join(", ")
+            backend.value_rows(chunk.len(), 9)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&team_id)
-            .bind(secs(now));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (job, due_at) in chunk {
             query = query
                 .bind(new_job_id(now))
+                .bind(&team_id)
                 .bind(job.kind())
                 .bind(job.dedup_key())
                 .bind(serde_json::to_string(job)?)
+                .bind("pending")
                 .bind(secs(*due_at))
+                .bind(secs(now))
                 .bind(job.wave_id());
         }
         query.execute(&mut *conn).await?;

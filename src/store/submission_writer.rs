@@ -313,13 +313,10 @@ async fn insert_tokens(
     waves: &HashMap<String, WaveFacts>,
     tokens: &[(usize, Vec<u8>)],
 ) -> anyhow::Result<HashSet<(String, Vec<u8>)>> {
-    let values: Vec<String> = (0..tokens.len())
-        .map(|row| format!("({})", placeholders(1 + row * 3, 3)))
-        .collect();
     let sql = format!(
         "INSERT INTO participation (wave_id, window_id, token) VALUES {}
          ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
-        values.join(", ")
+        Backend::of(tx).value_rows(tokens.len(), 3)
     );
     let mut query =
         sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -347,14 +344,10 @@ async fn insert_ballots(
     if recorded.is_empty() {
         return Ok(());
     }
-    let width = 3 + Question::COUNT;
-    let values: Vec<String> = (0..recorded.len())
-        .map(|row| format!("({})", placeholders(1 + row * width, width)))
-        .collect();
     let sql = format!(
         "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
         Question::columns(""),
-        values.join(", ")
+        Backend::of(tx).value_rows(recorded.len(), 3 + Question::COUNT)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for &i in recorded {
@@ -390,12 +383,9 @@ async fn insert_comments(
     if with_comment.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..with_comment.len())
-        .map(|row| format!("({})", placeholders(1 + row * 3, 3)))
-        .collect();
     let sql = format!(
         "INSERT INTO comments (comment_id, wave_id, body) VALUES {}",
-        values.join(", ")
+        Backend::of(tx).value_rows(with_comment.len(), 3)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for s in with_comment {

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::WriteInTurn;
 use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
 use super::people::ELIGIBLE;
-use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
+use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
 
@@ -467,18 +467,15 @@ async fn open_in(
     .await?;
     // The snapshot, the invitations and the reminders (to every invitee alike) commit with
     // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
+    let backend = Backend::of(tx);
     for chunk in schedule.chunks(IN_LIST_CHUNK) {
-        // The wave is the same for every row: bound once, as $1.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("($1, ${})", i + 2))
-            .collect();
         let sql = format!(
             "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
-            rows.join(", ")
+            backend.value_rows(chunk.len(), 2)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&wave.wave_id);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (person, _, _) in chunk {
-            query = query.bind(person);
+            query = query.bind(&wave.wave_id).bind(person);
         }
         query.execute(&mut *tx).await?;
     }
