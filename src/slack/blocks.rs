@@ -276,12 +276,15 @@ pub fn notice_modal(title: &str, text: &str) -> SlackView {
     }))
 }
 
-/// The survey modal after a recorded answer.
+/// The survey modal after a recorded answer. Built once: it is every answer's reply.
 pub fn thanks_modal() -> SlackView {
-    notice_modal(
-        "Thank you",
-        "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
-    )
+    static THANKS: std::sync::LazyLock<SlackView> = std::sync::LazyLock::new(|| {
+        notice_modal(
+            "Thank you",
+            "Your answers are recorded, anonymously. Your manager will see them only as part of the team's results.",
+        )
+    });
+    THANKS.clone()
 }
 
 /// The survey's comment field, when the comment is too long (block id → message).

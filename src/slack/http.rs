@@ -94,13 +94,18 @@ async fn interactions(State(state): State<SlackApp>, headers: HeaderMap, body: B
     if let Err(status) = check(&state, "interactions", &headers, &body) {
         return status.into_response();
     }
-    let event = serde_urlencoded::from_bytes::<InteractionForm>(&body)
-        .ok()
-        .and_then(|form| serde_json::from_str::<SlackInteractionEvent>(&form.payload).ok());
-    let Some(event) = event else {
+    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
         return unparseable("interactions");
     };
-    match handlers::on_interaction(&state, event).await {
+    // A survey answer, the hot path, is read without slack-morphism's full parse.
+    let replied = match handlers::on_submission_payload(&state, &form.payload).await {
+        Some(replied) => replied,
+        None => match serde_json::from_str::<SlackInteractionEvent>(&form.payload) {
+            Ok(event) => handlers::on_interaction(&state, event).await,
+            Err(_) => return unparseable("interactions"),
+        },
+    };
+    match replied {
         Ok(reply) => SlackInteractionResponse::from(reply).into_response(),
         Err(e) => internal("interactions", e),
     }
