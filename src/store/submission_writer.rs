@@ -277,21 +277,24 @@ async fn invited_pairs<'b>(
     tx: &mut AnyConnection,
     batch: &[&'b Submission],
 ) -> anyhow::Result<HashSet<(&'b str, &'b str)>> {
-    let mut wave_ids: Vec<&str> = batch.iter().map(|s| s.wave_id.as_str()).collect();
-    let mut person_ids: Vec<&str> = batch.iter().map(|s| s.person_id.as_str()).collect();
-    for list in [&mut wave_ids, &mut person_ids] {
-        list.sort_unstable();
-        list.dedup();
-    }
+    let mut pairs: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    // Each pair looked up as a pair. `wave_id IN (…) AND person_id IN (…)` probed the index
+    // for every wave of the batch times every person (a few thousand probes for a batch of
+    // 64); and SQLite scans the whole table for `(wave_id, person_id) IN (VALUES …)`.
     let sql = format!(
-        "SELECT wave_id, person_id FROM wave_invitees WHERE wave_id IN ({}) AND person_id IN ({})",
-        placeholders(1, wave_ids.len()),
-        placeholders(1 + wave_ids.len(), person_ids.len())
+        "SELECT i.wave_id, i.person_id FROM (VALUES {}) AS v
+         JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2",
+        Backend::of(tx).value_rows(pairs.len(), 2)
     );
     let mut query =
         sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in wave_ids.iter().chain(&person_ids) {
-        query = query.bind(*id);
+    for (wave_id, person_id) in &pairs {
+        query = query.bind(*wave_id).bind(*person_id);
     }
     let found: HashSet<(String, String)> = query
         .fetch_all(&mut *tx)
