@@ -113,14 +113,7 @@ impl Application {
             })?;
         let socket_mode = match &settings.slack_app_token {
             Some(app_token) => Some(
-                SocketMode::connect(
-                    SlackApp {
-                        state: state.clone(),
-                        slack: slack.clone(),
-                    },
-                    app_token,
-                )
-                .await?,
+                SocketMode::connect(SlackApp::new(state.clone(), slack.clone()), app_token).await?,
             ),
             None => None,
         };
@@ -163,10 +156,7 @@ impl Application {
                 shutdown.clone(),
             ))
         });
-        let app = router(SlackApp {
-            state: self.state.clone(),
-            slack: self.slack.clone(),
-        });
+        let app = router(SlackApp::new(self.state.clone(), self.slack.clone()));
         let stop = shutdown.clone();
         let metrics_stop = shutdown.clone();
         let metrics_task = tokio::spawn(
@@ -232,7 +222,7 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
 
 pub fn router(app: SlackApp) -> Router {
     crate::telemetry::metrics();
-    let state = app.state.clone();
+    let state = AppState::clone(&app);
     Router::new()
         .merge(
             crate::slack::http::routes()

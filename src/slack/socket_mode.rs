@@ -18,7 +18,7 @@ impl SocketMode {
     /// Connects with the app-level token (`xapp-…`) and starts dispatching envelopes.
     pub async fn connect(state: SlackApp, app_token: &SecretString) -> anyhow::Result<SocketMode> {
         let env = Arc::new(
-            SlackClientEventsListenerEnvironment::new(state.slack.api.client())
+            SlackClientEventsListenerEnvironment::new(state.slack().api.client())
                 .with_error_handler(on_error)
                 .with_user_state(state),
         );

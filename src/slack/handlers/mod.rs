@@ -224,7 +224,7 @@ async fn on_form(state: &SlackApp, form: Form) -> anyhow::Result<InteractionRepl
 }
 
 async fn open_view(state: &SlackApp, trigger: &str, view: SlackView) {
-    if let Err(e) = state.slack.api.open_view(trigger, view).await {
+    if let Err(e) = state.slack().api.open_view(trigger, view).await {
         tracing::warn!(error = %e.code(), "could not open a modal");
     }
 }
