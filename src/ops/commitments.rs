@@ -9,7 +9,7 @@ use jiff::{Span, Timestamp};
 
 use super::AppState;
 use super::digests::digest_for;
-use crate::digest::tips::heard;
+use crate::digest::tips::{heard, pledge};
 use crate::store::{Commitment, NewCommitment, Shared};
 
 /// The longest text of each field the manager writes (Slack's own input limit is 3,000).
@@ -70,7 +70,10 @@ pub async fn start_share(
     }
     let digest = digest_for(state, manager, now).await?;
     let (heard, will_do) = match digest.focus {
-        Some((weakest, tip)) => (heard(weakest).to_owned(), tip.to_owned()),
+        Some((weakest, tip)) => (
+            heard(weakest).to_owned(),
+            pledge(weakest, tip).unwrap_or(tip).to_owned(),
+        ),
         None => (String::new(), String::new()),
     };
     Ok(ShareStart::Draft {

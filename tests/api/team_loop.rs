@@ -90,6 +90,13 @@ fn a_share_reaches_exactly_the_teams_current_sellers_in_the_managers_words_once(
             .unwrap();
         assert!(draft.contains("help"), "{draft}");
         assert!(!draft.chars().any(|c| c.is_ascii_digit()), "{draft}");
+        // What they will do is drafted as the manager's own pledge to the team, which is who
+        // reads it: "I will …", not the digest's advice about "your sellers".
+        let pledge = modal["blocks"][2]["element"]["initial_value"]
+            .as_str()
+            .unwrap();
+        assert!(pledge.starts_with("I will "), "{pledge}");
+        assert!(!pledge.contains("seller"), "{pledge}");
 
         // A bad form loses nothing and says what to fix.
         let bad = submit_share(
