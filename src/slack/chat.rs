@@ -123,6 +123,38 @@ fn refuses_user_id(code: &str) -> bool {
     matches!(code, "channel_not_found" | "not_in_channel")
 }
 
+/// An upload's error, sorted like any other, except that what stops uploads alone stops only
+/// this picture: an app installed before it asked for `files:write` gets `missing_scope` here,
+/// and that must not pause every invitation and digest of the workspace as a refused token
+/// does; a workspace that disallows uploads, or a full storage, likewise.
+fn upload_error(e: SlackError) -> ChatError {
+    match &e {
+        SlackError::Api(code)
+            if matches!(
+                code.as_str(),
+                "missing_scope"
+                    | "access_denied"
+                    | "file_uploads_disabled"
+                    | "file_uploads_except_images_disabled"
+                    | "file_type_not_allowed"
+                    | "file_upload_size_restricted"
+                    | "storage_limit_reached"
+                    | "alt_txt_too_large"
+                    | "posting_to_channel_denied"
+                    | "invalid_channel"
+            ) =>
+        {
+            if code == "missing_scope" {
+                tracing::warn!(
+                    "the trend chart was not uploaded: the Slack app lacks the files:write scope; reinstall it from the manifest in deploy/slack/"
+                );
+            }
+            ChatError::Permanent(code.clone())
+        }
+        _ => chat_error(e),
+    }
+}
+
 /// Slack's error, sorted by what the worker does about it.
 pub fn chat_error(e: SlackError) -> ChatError {
     if e.is_auth() {
@@ -190,7 +222,7 @@ impl Chat for SlackChat {
                 .await?;
             Ok::<_, SlackError>(file_id)
         };
-        Ok(upload.await.map_err(|e| chat_error(e).into()))
+        Ok(upload.await.map_err(|e| upload_error(e).into()))
     }
 
     async fn mark_closed(

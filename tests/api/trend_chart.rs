@@ -150,3 +150,24 @@ fn a_failed_upload_is_tried_again_without_sending_the_digest_twice() {
         assert_eq!(images[0]["slack_file"]["id"], shared[0].id.as_str());
     });
 }
+
+#[test]
+fn an_app_without_files_write_still_sends_everything_else() {
+    run_test(async |app| {
+        released_team(app).await;
+        // Installed before trustpulse asked for `files:write`.
+        app.fake.fail_next(
+            "files.getUploadURLExternal",
+            Fault::Error("missing_scope".into()),
+        );
+        queue_digest(app, "U0BOSS1").await;
+        app.deliver().await;
+        assert!(app.fake.files().is_empty());
+        assert!(home_images(app, "U0BOSS1").await.is_empty());
+        // The chart alone failed: nothing paused, the next digest goes out at once.
+        assert_eq!(app.state.store.outbox_counts().await.unwrap().failed, 1);
+        queue_digest(app, "U0BOSS2").await;
+        app.deliver().await;
+        assert_eq!(app.fake.dm_messages("U0BOSS2").len(), 1);
+    });
+}
