@@ -371,8 +371,8 @@ async fn window_states(
             |s| &mut s.waves_closed,
         ),
         (
-            "SELECT window_id, COUNT(DISTINCT token) FROM participation
-             WHERE window_id IN ({in}) GROUP BY window_id",
+            "SELECT w.window_id, COUNT(DISTINCT p.token) FROM participation p
+             JOIN waves w ON w.wave_id = p.wave_id WHERE w.window_id IN ({in}) GROUP BY w.window_id",
             |s| &mut s.respondents,
         ),
     ];
@@ -482,7 +482,7 @@ async fn release_windows(
 
     for sql in [
         "DELETE FROM window_keys WHERE window_id IN ({in})",
-        "DELETE FROM participation WHERE window_id IN ({in})",
+        "DELETE FROM participation WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         "DELETE FROM comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         // Invitations and reminders of a released window have nothing left to do; the

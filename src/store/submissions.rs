@@ -125,7 +125,8 @@ impl Store {
     /// Distinct people who answered any wave of the window (tokens are window-scoped).
     pub async fn window_respondents(&self, window_id: &str) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT token) FROM participation WHERE window_id = $1",
+            "SELECT COUNT(DISTINCT p.token) FROM participation p
+             JOIN waves w ON w.wave_id = p.wave_id WHERE w.window_id = $1",
         )
         .bind(window_id)
         .fetch_one(&self.pool)
