@@ -177,7 +177,7 @@ async fn write_in(
     batch: &[&Submission],
 ) -> anyhow::Result<Vec<Option<SubmissionError>>> {
     let waves = wave_facts(tx, backend, batch).await?;
-    let invited = invited_pairs(tx, batch).await?;
+    let invited = invited_pairs(tx, backend, batch).await?;
 
     let mut refusals: Vec<Option<SubmissionError>> = (0..batch.len()).map(|_| None).collect();
     // (index in batch, token) of each submission still to be written.
@@ -212,7 +212,7 @@ async fn write_in(
         return Ok(refusals);
     }
 
-    let inserted = insert_tokens(tx, batch, &waves, &tokens).await?;
+    let inserted = insert_tokens(tx, backend, batch, &waves, &tokens).await?;
     let mut recorded: Vec<usize> = Vec::with_capacity(tokens.len());
     for (i, token) in &tokens {
         if inserted.contains(&(batch[*i].wave_id.clone(), token.clone())) {
@@ -221,8 +221,8 @@ async fn write_in(
             refusals[*i] = Some(SubmissionError::AlreadyAnswered);
         }
     }
-    insert_ballots(tx, batch, &waves, &recorded).await?;
-    insert_comments(tx, batch, &recorded).await?;
+    insert_ballots(tx, backend, batch, &waves, &recorded).await?;
+    insert_comments(tx, backend, batch, &recorded).await?;
     Ok(refusals)
 }
 
@@ -275,6 +275,7 @@ async fn wave_facts(
 /// The (wave, person) pairs of the batch that are invitations.
 async fn invited_pairs<'b>(
     tx: &mut AnyConnection,
+    backend: Backend,
     batch: &[&'b Submission],
 ) -> anyhow::Result<HashSet<(&'b str, &'b str)>> {
     let mut pairs: Vec<(&str, &str)> = batch
@@ -289,7 +290,7 @@ async fn invited_pairs<'b>(
     let sql = format!(
         "SELECT i.wave_id, i.person_id FROM (VALUES {}) AS v
          JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2",
-        Backend::of(tx).value_rows(pairs.len(), 2)
+        backend.value_rows(pairs.len(), 2)
     );
     let mut query =
         sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -312,6 +313,7 @@ async fn invited_pairs<'b>(
 /// Inserts the participation tokens; returns the (wave, token) pairs that were new.
 async fn insert_tokens(
     tx: &mut AnyConnection,
+    backend: Backend,
     batch: &[&Submission],
     waves: &HashMap<String, WaveFacts>,
     tokens: &[(usize, Vec<u8>)],
@@ -319,7 +321,7 @@ async fn insert_tokens(
     let sql = format!(
         "INSERT INTO participation (wave_id, window_id, token) VALUES {}
          ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
-        Backend::of(tx).value_rows(tokens.len(), 3)
+        backend.value_rows(tokens.len(), 3)
     );
     let mut query =
         sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -340,6 +342,7 @@ async fn insert_tokens(
 
 async fn insert_ballots(
     tx: &mut AnyConnection,
+    backend: Backend,
     batch: &[&Submission],
     waves: &HashMap<String, WaveFacts>,
     recorded: &[usize],
@@ -350,7 +353,7 @@ async fn insert_ballots(
     let sql = format!(
         "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
         Question::columns(""),
-        Backend::of(tx).value_rows(recorded.len(), 3 + Question::COUNT)
+        backend.value_rows(recorded.len(), 3 + Question::COUNT)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for &i in recorded {
@@ -375,6 +378,7 @@ async fn insert_ballots(
 
 async fn insert_comments(
     tx: &mut AnyConnection,
+    backend: Backend,
     batch: &[&Submission],
     recorded: &[usize],
 ) -> anyhow::Result<()> {
@@ -388,7 +392,7 @@ async fn insert_comments(
     }
     let sql = format!(
         "INSERT INTO comments (comment_id, wave_id, body) VALUES {}",
-        Backend::of(tx).value_rows(with_comment.len(), 3)
+        backend.value_rows(with_comment.len(), 3)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for s in with_comment {
