@@ -55,3 +55,59 @@ async fn the_embedded_migrations_are_exactly_the_files() {
         assert_eq!(describe(&embedded), describe(&from_files), "{dir}");
     }
 }
+
+/// Rekeying ballots and comments by their wave (migration 10 rebuilds both tables on SQLite)
+/// keeps every answer of a window still open when trustpulse is upgraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_keeps_the_answers_of_open_windows() {
+    use sqlx::Connection;
+    use trustpulse::store::migrations;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("old.db").display());
+    let before_rekeying = &migrations::SQLITE[..9];
+    assert_eq!(before_rekeying.last().unwrap().0, 20261130000009);
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    migrations::migrator(before_rekeying)
+        .run(&mut conn)
+        .await
+        .unwrap();
+    // The rows as an older build wrote them.
+    for sql in [
+        "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES ('X1', 'U0MANAGER', 3, 'open', 0)",
+        "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at) VALUES ('W1', 'U0MANAGER', 'X1', '2026-11-30', 'open', 0, 9999999999)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    for (id, care) in [("b1", 4), ("b2", 2)] {
+        sqlx::query("INSERT INTO ballots (ballot_id, wave_id, care, help, trust, follow_through) VALUES ($1, 'W1', $2, 3, 5, NULL)")
+            .bind(id)
+            .bind(care)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO comments (comment_id, wave_id, body) VALUES ('c1', 'W1', 'More ride-alongs')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = trustpulse::store::Store::connect(&url).await.unwrap();
+    let mut cares: Vec<i64> = store
+        .ballots_of_wave("W1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.values()[0])
+        .collect();
+    cares.sort_unstable();
+    assert_eq!(cares, [2, 4]);
+    assert_eq!(
+        store.comments_of_wave("W1").await.unwrap(),
+        ["More ride-alongs"]
+    );
+    assert!(!store.has_hidden_rowid("ballots").await.unwrap());
+    store.close().await;
+}
