@@ -85,22 +85,17 @@ async fn events(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) 
     }
 }
 
-#[derive(serde::Deserialize)]
-struct InteractionForm {
-    payload: String,
-}
-
 async fn interactions(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(status) = check(&state, "interactions", &headers, &body) {
         return status.into_response();
     }
-    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
+    let Some(payload) = super::form::field(&body, "payload") else {
         return unparseable("interactions");
     };
     // A survey answer, the hot path, is read without slack-morphism's full parse.
-    let replied = match handlers::on_submission_payload(&state, &form.payload).await {
+    let replied = match handlers::on_submission_payload(&state, &payload).await {
         Some(replied) => replied,
-        None => match serde_json::from_str::<SlackInteractionEvent>(&form.payload) {
+        None => match serde_json::from_str::<SlackInteractionEvent>(&payload) {
             Ok(event) => handlers::on_interaction(&state, event).await,
             Err(_) => return unparseable("interactions"),
         },

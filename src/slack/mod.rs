@@ -7,6 +7,7 @@ pub mod chat;
 pub mod client;
 pub mod commands;
 pub mod errors;
+mod form;
 pub mod handlers;
 pub mod home;
 pub mod http;
