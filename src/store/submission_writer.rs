@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Backend, IN_LIST_CHUNK, new_id, placeholders, secs};
+use super::{Backend, IN_LIST_CHUNK, new_id, secs};
 use crate::privacy::token::WindowKey;
 use crate::survey::{Ballot, Comment, FollowThrough, Question};
 
@@ -176,8 +176,7 @@ async fn write_in(
     backend: Backend,
     batch: &[&Submission],
 ) -> anyhow::Result<Vec<Option<SubmissionError>>> {
-    let waves = wave_facts(tx, backend, batch).await?;
-    let invited = invited_pairs(tx, backend, batch).await?;
+    let (waves, invited) = batch_facts(tx, backend, batch).await?;
 
     let mut refusals: Vec<Option<SubmissionError>> = (0..batch.len()).map(|_| None).collect();
     // (index in batch, token) of each submission still to be written.
@@ -226,14 +225,19 @@ async fn write_in(
     Ok(refusals)
 }
 
-async fn wave_facts(
+/// What the waves of the batch say about it, and which of its (wave, person) pairs are
+/// invitations: one statement, so one round trip to the connection, for both.
+async fn batch_facts<'b>(
     tx: &mut AnyConnection,
     backend: Backend,
-    batch: &[&Submission],
-) -> anyhow::Result<HashMap<String, WaveFacts>> {
-    let mut wave_ids: Vec<&str> = batch.iter().map(|s| s.wave_id.as_str()).collect();
-    wave_ids.sort_unstable();
-    wave_ids.dedup();
+    batch: &[&'b Submission],
+) -> anyhow::Result<(HashMap<String, WaveFacts>, HashSet<(&'b str, &'b str)>)> {
+    let mut pairs: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
     // On PostgreSQL the wave rows are share-locked until this commits: a close waits for the
     // batch in flight, and a batch after a close sees it closed. So no ballot or token can
     // arrive in a window being released. (SQLite's write lock, taken by `BEGIN IMMEDIATE`,
@@ -242,72 +246,57 @@ async fn wave_facts(
         Backend::Sqlite => "",
         Backend::Postgres => "FOR SHARE OF w",
     };
+    // Each pair looked up as a pair, on the primary keys. `wave_id IN (…) AND person_id IN (…)`
+    // probed the index for every wave of the batch times every person (a few thousand probes
+    // for a batch of 64); and SQLite scans the whole table for `(wave_id, person_id) IN
+    // (VALUES …)`. A wave that does not exist gives no row.
     let sql = format!(
-        "SELECT w.wave_id, w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since
-         FROM waves w LEFT JOIN window_keys k ON k.window_id = w.window_id
-         WHERE w.wave_id IN ({}) {lock}",
-        placeholders(1, wave_ids.len())
+        "SELECT v.column1, v.column2, i.person_id,
+                w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since
+         FROM (VALUES {}) AS v
+         JOIN waves w ON w.wave_id = v.column1
+         LEFT JOIN window_keys k ON k.window_id = w.window_id
+         LEFT JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2
+         {lock}",
+        backend.value_rows(pairs.len(), 2)
     );
-    type Row = (String, String, String, i64, Option<Vec<u8>>, Option<String>);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        i64,
+        Option<Vec<u8>>,
+        Option<String>,
+    );
     let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in &wave_ids {
-        query = query.bind(*id);
+    for (wave_id, person_id) in &pairs {
+        query = query.bind(*wave_id).bind(*person_id);
     }
     let rows = query
         .fetch_all(&mut *tx)
         .await
-        .context("could not read the waves")?;
-    Ok(rows
-        .into_iter()
-        .map(|(wave_id, state, window_id, closes_at, key, since)| {
-            let facts = WaveFacts {
-                open: state == "open",
-                window_id,
-                closes_at,
-                key: key.as_deref().and_then(WindowKey::from_bytes),
-                asks_follow_through: since.is_some(),
-            };
-            (wave_id, facts)
-        })
-        .collect())
-}
-
-/// The (wave, person) pairs of the batch that are invitations.
-async fn invited_pairs<'b>(
-    tx: &mut AnyConnection,
-    backend: Backend,
-    batch: &[&'b Submission],
-) -> anyhow::Result<HashSet<(&'b str, &'b str)>> {
-    let mut pairs: Vec<(&str, &str)> = batch
-        .iter()
-        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    // Each pair looked up as a pair. `wave_id IN (…) AND person_id IN (…)` probed the index
-    // for every wave of the batch times every person (a few thousand probes for a batch of
-    // 64); and SQLite scans the whole table for `(wave_id, person_id) IN (VALUES …)`.
-    let sql = format!(
-        "SELECT i.wave_id, i.person_id FROM (VALUES {}) AS v
-         JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2",
-        backend.value_rows(pairs.len(), 2)
-    );
-    let mut query =
-        sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for (wave_id, person_id) in &pairs {
-        query = query.bind(*wave_id).bind(*person_id);
+        .context("could not read the waves and invitations")?;
+    let mut waves = HashMap::new();
+    let mut found = HashSet::new();
+    for (wave_id, person_id, invitee, state, window_id, closes_at, key, since) in rows {
+        if invitee.is_some() {
+            found.insert((wave_id.clone(), person_id));
+        }
+        waves.entry(wave_id).or_insert_with(|| WaveFacts {
+            open: state == "open",
+            window_id,
+            closes_at,
+            key: key.as_deref().and_then(WindowKey::from_bytes),
+            asks_follow_through: since.is_some(),
+        });
     }
-    let found: HashSet<(String, String)> = query
-        .fetch_all(&mut *tx)
-        .await
-        .context("could not read the invitations")?
+    let invited = pairs
         .into_iter()
-        .collect();
-    Ok(batch
-        .iter()
-        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
         .filter(|(w, p)| found.contains(&((*w).to_owned(), (*p).to_owned())))
-        .collect())
+        .collect();
+    Ok((waves, invited))
 }
 
 /// Inserts the participation tokens; returns the (wave, token) pairs that were new.
