@@ -304,3 +304,44 @@ async fn a_database_written_before_secure_delete_is_rebuilt_once() {
     assert!(report.holds(), "{report:#?}");
     store.close().await;
 }
+
+/// The WAL is checkpointed before it outgrows its size limit (1 MiB), so a busy hour of answers
+/// leaves at most about a mebibyte of frames in it between scrubs, not four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_never_grow_the_wal_past_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db");
+    let store = trustpulse::store::Store::connect(&format!("sqlite:{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    let opened = crate::helpers::open_team_wave(&store, "U0MANAGER", 1200).await;
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let mut largest = 0;
+    for chunk in opened.invitees.chunks(6) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|person| {
+                let (store, wave, person) =
+                    (store.clone(), opened.wave.wave_id.clone(), person.clone());
+                tokio::spawn(async move {
+                    store
+                        .record_submission(&wave, &person, &crate::helpers::answers(4, 3, 5), now())
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    assert!(
+        largest > 512 * 1024,
+        "the answers wrote the WAL ({largest} bytes)"
+    );
+    assert!(
+        largest <= 1024 * 1024 + 128 * 1024,
+        "the WAL grew to {largest} bytes"
+    );
+    store.close().await;
+}
