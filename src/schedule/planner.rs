@@ -14,6 +14,8 @@
 //! - Waves close at their time, whoever opened them.
 //! - Each manager's weekly digest is queued at their digest time, in their own time zone.
 
+use std::collections::{HashMap, HashSet};
+
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
@@ -49,15 +51,103 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     // team). A tick that stops midway leaves the rest due, and planning a team again opens
     // nothing twice.
     let mut batch = Batch::default();
-    for due in store.teams_due_for_planning(now).await? {
-        let next = plan_team(state, &due.manager_id, now, &mut report, &mut batch).await?;
-        batch.planned.push((due, next));
-        if batch.is_full() {
-            batch.finish(state, now, &mut report).await?;
+    let due = store.teams_due_for_planning(now).await?;
+    for chunk in due.chunks(BATCH_TEAMS) {
+        // What the chunk's teams need, read a few queries for all of them: a query per team
+        // was a round trip to the database thread each, the most of a tick's cost.
+        let facts = TeamFacts::read(store, chunk).await?;
+        let plans: Vec<Option<TeamPlan>> = chunk
+            .iter()
+            .map(|due| facts.plan(&due.manager_id, now))
+            .collect();
+        let periods: Vec<(&str, String)> = plans
+            .iter()
+            .flatten()
+            .flat_map(|plan| {
+                plan.dates
+                    .iter()
+                    .map(|date| (plan.manager.as_str(), date.to_string()))
+            })
+            .collect();
+        let slots: Vec<(&str, &str)> = periods.iter().map(|(m, p)| (*m, p.as_str())).collect();
+        let opened = store.opened_slots(&slots).await?;
+        for (due, plan) in chunk.iter().zip(&plans) {
+            let next = match plan {
+                None => None,
+                Some(plan) => {
+                    Some(plan_team(state, plan, &opened, now, &mut report, &mut batch).await?)
+                }
+            };
+            batch.planned.push((due.clone(), next));
+            if batch.is_full() {
+                batch.finish(state, now, &mut report).await?;
+            }
         }
     }
     batch.finish(state, now, &mut report).await?;
     Ok(report)
+}
+
+/// The stored facts a batch of teams is planned from.
+struct TeamFacts {
+    cadences: HashMap<String, (Cadence, Timestamp)>,
+    zones: HashMap<String, Vec<Option<String>>>,
+    managers: HashMap<String, crate::store::Person>,
+}
+
+impl TeamFacts {
+    async fn read(store: &crate::store::Store, teams: &[PlanDue]) -> anyhow::Result<TeamFacts> {
+        let managers: Vec<&str> = teams.iter().map(|t| t.manager_id.as_str()).collect();
+        Ok(TeamFacts {
+            cadences: store.scheduled_cadences(&managers).await?,
+            zones: store.teams_time_zones(&managers).await?,
+            managers: store.people_by_ids(&managers).await?,
+        })
+    }
+
+    /// The team's cadence, zones and due slots (None: no cadence, so nothing to plan until one
+    /// is set).
+    fn plan(&self, manager: &str, now: Timestamp) -> Option<TeamPlan> {
+        // No cadence chosen by HR yet: nothing is sent, not even a digest.
+        let (cadence, set_at) = self.cadences.get(manager)?.clone();
+        let team_zones = self.zones.get(manager).map_or(&[][..], Vec::as_slice);
+        let mut zones: Vec<TimeZone> = team_zones
+            .iter()
+            .map(|tz| cadence.zone.resolve(tz.as_deref()))
+            .collect();
+        zones.dedup();
+        if zones.is_empty() {
+            zones.push(cadence.zone.resolve(None));
+        }
+        let dates = due_slots(&cadence, &zones, set_at, now);
+        let manager_tz = self
+            .managers
+            .get(manager)
+            .and_then(|p| p.tz.as_deref())
+            .and_then(|name| jiff::tz::db().get(name).ok())
+            .unwrap_or(TimeZone::UTC);
+        Some(TeamPlan {
+            manager: manager.to_owned(),
+            cadence,
+            zones,
+            sellers: team_zones.len(),
+            dates,
+            manager_tz,
+        })
+    }
+}
+
+/// One team's plan at `now`, from its facts.
+struct TeamPlan {
+    manager: String,
+    cadence: Cadence,
+    /// The time zones its sellers are asked in.
+    zones: Vec<TimeZone>,
+    sellers: usize,
+    /// The slots whose time has come (opened already or not).
+    dates: Vec<Date>,
+    /// The manager's own zone, for the digest's time.
+    manager_tz: TimeZone,
 }
 
 /// Teams planned but not yet written: the slots to open, and each team's next time.
@@ -107,40 +197,28 @@ impl Batch {
     }
 }
 
-/// Plans one team at `now`; returns when it must next be looked at (None: no cadence, so
-/// not until one is set).
+/// Plans one team at `now` (its slots not yet `opened` go into the batch, its digest is queued
+/// if due); returns when it must next be looked at.
 async fn plan_team(
     state: &AppState,
-    manager: &str,
+    plan: &TeamPlan,
+    opened: &HashSet<(String, String)>,
     now: Timestamp,
     report: &mut TickReport,
     batch: &mut Batch,
-) -> anyhow::Result<Option<Timestamp>> {
-    let store = &state.store;
-    // No cadence chosen by HR yet: nothing is sent, not even a digest.
-    let Some((cadence, set_at)) = store.scheduled_cadence(manager).await? else {
-        return Ok(None);
-    };
-    let team_zones = store.team_time_zones(manager).await?;
-    let zones: Vec<TimeZone> = {
-        let mut zones: Vec<TimeZone> = team_zones
-            .iter()
-            .map(|tz| cadence.zone.resolve(tz.as_deref()))
-            .collect();
-        zones.dedup();
-        if zones.is_empty() {
-            zones.push(cadence.zone.resolve(None));
+) -> anyhow::Result<Timestamp> {
+    let manager = plan.manager.as_str();
+    for date in &plan.dates {
+        if opened.contains(&(manager.to_owned(), date.to_string())) {
+            continue;
         }
-        zones
-    };
-    for date in due_slots(&cadence, &zones, set_at, now) {
-        if let Some(slot) = plan_slot(state, manager, &cadence, date, &zones, now, report).await? {
+        if let Some(slot) = plan_slot(state, plan, *date, now, report).await? {
             batch.slots.push(slot);
-            batch.sellers += team_zones.len();
+            batch.sellers += plan.sellers;
         }
     }
-    let next_digest = plan_digest(state, manager, &cadence, now, report).await?;
-    Ok(Some(next_opening(&cadence, &zones, now).min(next_digest)))
+    let next_digest = plan_digest(state, plan, now, report).await?;
+    Ok(next_opening(&plan.cadence, &plan.zones, now).min(next_digest))
 }
 
 /// When the slot of `date` first opens: in the earliest of the team's zones.
@@ -187,21 +265,17 @@ fn due_slots(
     slots
 }
 
-/// The slot of `date`, if it is to be opened now (None: already opened, or skipped).
+/// The slot of `date` (not opened yet), if it is to be opened now (None: skipped).
 async fn plan_slot(
     state: &AppState,
-    manager: &str,
-    cadence: &Cadence,
+    plan: &TeamPlan,
     date: Date,
-    zones: &[TimeZone],
     now: Timestamp,
     report: &mut TickReport,
 ) -> anyhow::Result<Option<SlotToOpen>> {
     let store = &state.store;
+    let (manager, cadence, zones) = (plan.manager.as_str(), &plan.cadence, &plan.zones);
     let period = date.to_string();
-    if store.wave_for_period(manager, &period).await?.is_some() {
-        return Ok(None);
-    }
     let last = zones
         .iter()
         .map(|tz| cadence.opening_at(date, tz))
@@ -294,17 +368,16 @@ async fn open_slots(
 /// Queues the digest whose time has come, if any; returns the next digest time after `now`.
 async fn plan_digest(
     state: &AppState,
-    manager: &str,
-    cadence: &Cadence,
+    plan: &TeamPlan,
     now: Timestamp,
     report: &mut TickReport,
 ) -> anyhow::Result<Timestamp> {
     let store = &state.store;
-    let person = store.person(manager).await?;
-    let tz = person
-        .and_then(|p| p.tz)
-        .and_then(|name| jiff::tz::db().get(&name).ok())
-        .unwrap_or(TimeZone::UTC);
+    let (manager, cadence, tz) = (
+        plan.manager.as_str(),
+        &plan.cadence,
+        plan.manager_tz.clone(),
+    );
     // The latest digest time at or before now (digest times are a week apart).
     let week_ago = now - SignedDuration::from_hours(24 * 7) + SignedDuration::from_secs(1);
     let due = next_weekly(cadence.digest_weekday, cadence.digest_time, &tz, week_ago);

@@ -1,11 +1,13 @@
 //! The org default cadence and per-team overrides.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
 use super::plan_due;
-use super::{Store, from_secs, secs};
+use super::{IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::survey::cadence::{Cadence, Zone, format_time, parse_time, parse_weekday, weekday_name};
 
 /// Which cadence: the organisation's default, or one team's override.
@@ -43,6 +45,21 @@ type CadenceRow = (
     String,
     String,
     String,
+);
+
+/// A cadence row and when it was set (`updated_at`).
+type SetCadenceRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
 );
 
 const SELECT: &str =
@@ -189,6 +206,48 @@ impl Store {
             .cadence(&CadenceScope::from_key(scope.clone()))
             .await?
             .map(|cadence| (cadence, from_secs(*set_at))))
+    }
+
+    /// What [`Store::scheduled_cadence`] says for each of `managers` that has a cadence, in one
+    /// query: the planner looks at a batch of teams at a time, and a query per team (two, here)
+    /// cost it more in round trips to the database thread than in the query itself.
+    pub async fn scheduled_cadences(
+        &self,
+        managers: &[&str],
+    ) -> anyhow::Result<HashMap<String, (Cadence, Timestamp)>> {
+        let mut org = None;
+        let mut own = HashMap::new();
+        for chunk in managers.chunks(IN_LIST_CHUNK - 1) {
+            let sql = format!(
+                "SELECT scope, every_weeks, weekday, local_time, tz, open_for_secs, remind_after_secs,
+                    digest_weekday, digest_time, anchor_date, updated_at
+                 FROM cadences WHERE scope IN ({})",
+                placeholders(1, chunk.len() + 1)
+            );
+            let mut query = sqlx::query_as::<_, SetCadenceRow>(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(CadenceScope::Org.key());
+            for manager in chunk {
+                query = query.bind(*manager);
+            }
+            for (a, b, c, d, e, f, g, h, i, j, set_at) in query.fetch_all(&self.pool).await? {
+                let (scope, cadence) = cadence_from_row((a, b, c, d, e, f, g, h, i, j))?;
+                let set = (cadence, from_secs(set_at));
+                match scope {
+                    CadenceScope::Org => org = Some(set),
+                    CadenceScope::Manager(manager) => {
+                        own.insert(manager, set);
+                    }
+                }
+            }
+        }
+        Ok(managers
+            .iter()
+            .filter_map(|m| {
+                let set = own.remove(*m).or_else(|| org.clone())?;
+                Some(((*m).to_owned(), set))
+            })
+            .collect())
     }
 
     /// Whether HR has set the org default (without it, only teams with their own cadence are

@@ -1,14 +1,14 @@
 //! Teams and their dated membership. An import replaces the roster as a whole and records who
 //! joined and who left, and when.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 
 use super::people::ELIGIBLE;
 use super::people::ensure_person;
 use super::plan_due;
-use super::{Store, from_secs, new_id, secs};
+use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::survey::roster::Roster;
 
 /// What an import changed. A seller who moved teams appears in both lists.
@@ -157,15 +157,29 @@ impl Store {
         .await?)
     }
 
-    /// The Slack time zones of a team's current sellers who can be asked (None: unknown).
-    pub async fn team_time_zones(&self, manager_id: &str) -> anyhow::Result<Vec<Option<String>>> {
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-             WHERE m.manager_id = $1 AND m.left_at IS NULL AND {ELIGIBLE}"
-        )))
-        .bind(manager_id)
-        .fetch_all(&self.pool)
-        .await?)
+    /// The time zones (None: not known) of the sellers who can be asked in each of `managers`'s
+    /// teams, in one query per few hundred teams.
+    pub async fn teams_time_zones(
+        &self,
+        managers: &[&str],
+    ) -> anyhow::Result<HashMap<String, Vec<Option<String>>>> {
+        let mut zones: HashMap<String, Vec<Option<String>>> = HashMap::new();
+        for chunk in managers.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT m.manager_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+                 WHERE m.manager_id IN ({}) AND m.left_at IS NULL AND {ELIGIBLE}",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, Option<String>)>(sqlx::AssertSqlSafe(sql))
+                .persistent(false);
+            for manager in chunk {
+                query = query.bind(*manager);
+            }
+            for (manager, tz) in query.fetch_all(&self.pool).await? {
+                zones.entry(manager).or_default().push(tz);
+            }
+        }
+        Ok(zones)
     }
 
     /// When the roster last changed, if ever.

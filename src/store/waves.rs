@@ -275,6 +275,29 @@ impl Store {
         Ok(row.map(wave_from_row))
     }
 
+    /// Which of the (manager, period) slots were opened already, in one query for a planner
+    /// batch (on the unique key of a team's slot).
+    pub async fn opened_slots(
+        &self,
+        slots: &[(&str, &str)],
+    ) -> anyhow::Result<std::collections::HashSet<(String, String)>> {
+        let mut opened = std::collections::HashSet::new();
+        for chunk in slots.chunks(IN_LIST_CHUNK / 2) {
+            let sql = format!(
+                "SELECT w.manager_id, w.period FROM (VALUES {}) AS v
+                 JOIN waves w ON w.manager_id = v.column1 AND w.period = v.column2",
+                self.backend.value_rows(chunk.len(), 2)
+            );
+            let mut query =
+                sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for (manager, period) in chunk {
+                query = query.bind(*manager).bind(*period);
+            }
+            opened.extend(query.fetch_all(&self.pool).await?);
+        }
+        Ok(opened)
+    }
+
     /// Open waves whose closing time has come.
     pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<Wave>> {
         let rows: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
