@@ -34,21 +34,8 @@ impl CadenceScope {
     }
 }
 
+/// A cadence row, and when it was set (`updated_at`).
 type CadenceRow = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-);
-
-/// A cadence row and when it was set (`updated_at`).
-type SetCadenceRow = (
     String,
     i64,
     String,
@@ -64,7 +51,7 @@ type SetCadenceRow = (
 
 const SELECT: &str =
     "SELECT scope, every_weeks, weekday, local_time, tz, open_for_secs, remind_after_secs,
-        digest_weekday, digest_time, anchor_date FROM cadences";
+        digest_weekday, digest_time, anchor_date, updated_at FROM cadences";
 
 fn cadence_from_row(row: CadenceRow) -> anyhow::Result<(CadenceScope, Cadence)> {
     let (
@@ -78,6 +65,7 @@ fn cadence_from_row(row: CadenceRow) -> anyhow::Result<(CadenceScope, Cadence)> 
         digest_weekday,
         digest_time,
         anchor,
+        _set_at,
     ) = row;
     let bad = || format!("the stored cadence for {scope} is unreadable");
     let cadence = Cadence {
@@ -219,20 +207,19 @@ impl Store {
         let mut own = HashMap::new();
         for chunk in managers.chunks(IN_LIST_CHUNK - 1) {
             let sql = format!(
-                "SELECT scope, every_weeks, weekday, local_time, tz, open_for_secs, remind_after_secs,
-                    digest_weekday, digest_time, anchor_date, updated_at
-                 FROM cadences WHERE scope IN ({})",
+                "{SELECT} WHERE scope IN ({})",
                 placeholders(1, chunk.len() + 1)
             );
-            let mut query = sqlx::query_as::<_, SetCadenceRow>(sqlx::AssertSqlSafe(sql))
+            let mut query = sqlx::query_as::<_, CadenceRow>(sqlx::AssertSqlSafe(sql))
                 .persistent(false)
                 .bind(CadenceScope::Org.key());
             for manager in chunk {
                 query = query.bind(*manager);
             }
-            for (a, b, c, d, e, f, g, h, i, j, set_at) in query.fetch_all(&self.pool).await? {
-                let (scope, cadence) = cadence_from_row((a, b, c, d, e, f, g, h, i, j))?;
-                let set = (cadence, from_secs(set_at));
+            for row in query.fetch_all(&self.pool).await? {
+                let set_at = from_secs(row.10);
+                let (scope, cadence) = cadence_from_row(row)?;
+                let set = (cadence, set_at);
                 match scope {
                     CadenceScope::Org => org = Some(set),
                     CadenceScope::Manager(manager) => {
