@@ -193,15 +193,32 @@ impl Store {
         }
         let together = async {
             let mut tx = self.begin_write().await?;
-            let mut outcomes = Vec::with_capacity(requests.len());
+            // Each team's reads and decision first, then every new wave written together.
+            let mut prepared = Vec::with_capacity(requests.len());
             for r in requests {
-                match open_in(&mut tx, r.manager_id, r.period, &r.timing, k, now).await {
+                match prepare_in(&mut tx, r.manager_id, r.period, &r.timing, k, now).await {
                     Err(OpenWaveError::Internal(e)) => return Err(e),
-                    outcome => outcomes.push(outcome),
+                    outcome => prepared.push(outcome),
                 }
             }
+            let mut news = Vec::new();
+            let mut outcomes: Vec<Option<Result<OpenedWave, OpenWaveError>>> = prepared
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Ok(Prepared::New(new)) => {
+                        news.push(new);
+                        None
+                    }
+                    Ok(Prepared::Existing(opened)) => Some(Ok(opened)),
+                    Err(refusal) => Some(Err(refusal)),
+                })
+                .collect();
+            let mut written = write_new(&mut tx, news, now).await?.into_iter();
+            for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
+                *outcome = Some(Ok(written.next().expect("one written wave per new wave")));
+            }
             tx.commit().await?;
-            anyhow::Ok(outcomes)
+            anyhow::Ok(outcomes.into_iter().flatten().collect::<Vec<_>>())
         };
         if let Ok(outcomes) = together.await {
             return Ok(outcomes);
@@ -367,6 +384,43 @@ async fn open_in(
     k: MinRespondents,
     now: Timestamp,
 ) -> Result<OpenedWave, OpenWaveError> {
+    match prepare_in(tx, manager_id, period, timing, k, now).await? {
+        Prepared::Existing(opened) => Ok(opened),
+        Prepared::New(new) => Ok(write_new(tx, vec![new], now).await?.remove(0)),
+    }
+}
+
+/// What [`prepare_in`] found for one team's slot.
+enum Prepared {
+    /// The slot's wave was opened already.
+    Existing(OpenedWave),
+    /// A wave to open, written by [`write_new`].
+    New(NewWave),
+}
+
+/// A wave to open, read and decided but not yet written.
+struct NewWave {
+    wave: Wave,
+    /// The window to create with it, with its k and random key (None: the team's open window,
+    /// held from an earlier wave, goes on).
+    new_window: Option<(i64, WindowKey)>,
+    /// Each invitee, when they are invited and reminded.
+    schedule: Vec<(String, Timestamp, Option<Timestamp>)>,
+    /// The UTC date the commitments due by it are asked about (when `follow_through_since`).
+    today: String,
+}
+
+/// Reads what opening the team's wave for `period` needs, and decides it (inside `tx`, so it
+/// is what the write will find); writes nothing. Several teams' waves are then written
+/// together by [`write_new`]: a statement per table for all of them, not per team.
+async fn prepare_in(
+    tx: &mut sqlx::AnyConnection,
+    manager_id: &str,
+    period: &str,
+    timing: &WaveTiming<'_>,
+    k: MinRespondents,
+    now: Timestamp,
+) -> Result<Prepared, OpenWaveError> {
     // The slot's wave if it was opened already, and the team's open wave: one read for both.
     let found: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_WAVE} WHERE manager_id = $1 AND (period = $2 OR state = 'open')"
@@ -378,11 +432,11 @@ async fn open_in(
     let found: Vec<Wave> = found.into_iter().map(wave_from_row).collect();
     if let Some(wave) = found.iter().find(|w| w.period == period) {
         let invitees = invitees_in(&mut *tx, &wave.wave_id).await?;
-        return Ok(OpenedWave {
+        return Ok(Prepared::Existing(OpenedWave {
             wave: wave.clone(),
             invitees,
             created: false,
-        });
+        }));
     }
     if let Some(open) = found.into_iter().find(|w| w.state == WaveState::Open) {
         return Err(OpenWaveError::AlreadyOpen {
@@ -405,33 +459,15 @@ async fn open_in(
         });
     }
 
-    let window_id: Option<String> = sqlx::query_scalar(
+    let held_window: Option<String> = sqlx::query_scalar(
         "SELECT window_id FROM windows WHERE manager_id = $1 AND state = 'open'",
     )
     .bind(manager_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let window_id = match window_id {
-        Some(id) => id,
-        None => {
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at)
-                 VALUES ($1, $2, $3, 'open', $4)",
-            )
-            .bind(&id)
-            .bind(manager_id)
-            .bind(i64::from(k.get()))
-            .bind(secs(now))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO window_keys (window_id, hmac_key) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(WindowKey::generate().as_bytes().to_vec())
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
+    let (window_id, new_window) = match held_window {
+        Some(id) => (id, None),
+        None => (new_id(), Some((i64::from(k.get()), WindowKey::generate()))),
     };
 
     let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
@@ -443,7 +479,7 @@ async fn open_in(
         .collect();
     let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
     // The first pulse after a commitment's date also asks whether it happened (once: every
-    // commitment due by now is marked asked by this pulse).
+    // commitment due by now is marked asked by this pulse, when it is written).
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     let follow_through_since: Option<String> = sqlx::query_scalar(
         "SELECT due_on FROM commitments WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2
@@ -464,66 +500,142 @@ async fn open_in(
         closed_at: None,
         follow_through_since,
     };
-    if wave.follow_through_since.is_some() {
+    Ok(Prepared::New(NewWave {
+        wave,
+        new_window,
+        schedule,
+        today,
+    }))
+}
+
+/// Rows per multi-row statement of [`write_new`] (a wave row binds 8 values).
+const WRITE_CHUNK: usize = 64;
+
+/// Writes the waves [`prepare_in`] decided, inside the same `tx`: their new windows and keys,
+/// the waves, the commitments they ask about, the snapshots, and the invitations and
+/// reminders (to every invitee alike), in multi-row statements, so a batch of teams opens in a
+/// handful of statements. It all commits with the waves, or nothing does.
+async fn write_new(
+    tx: &mut sqlx::AnyConnection,
+    news: Vec<NewWave>,
+    now: Timestamp,
+) -> anyhow::Result<Vec<OpenedWave>> {
+    let backend = Backend::of(tx);
+    let windows: Vec<(&NewWave, i64, &WindowKey)> = news
+        .iter()
+        .filter_map(|n| n.new_window.as_ref().map(|(k, key)| (n, *k, key)))
+        .collect();
+    for chunk in windows.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES {}",
+            backend.value_rows(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for (new, k, _) in chunk {
+            query = query
+                .bind(&new.wave.window_id)
+                .bind(&new.wave.manager_id)
+                .bind(*k)
+                .bind("open")
+                .bind(secs(now));
+        }
+        query.execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO window_keys (window_id, hmac_key) VALUES {}",
+            backend.value_rows(chunk.len(), 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for (new, _, key) in chunk {
+            query = query
+                .bind(&new.wave.window_id)
+                .bind(key.as_bytes().to_vec());
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in news.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at, follow_through_since)
+             VALUES {}",
+            backend.value_rows(chunk.len(), 8)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for new in chunk {
+            let wave = &new.wave;
+            query = query
+                .bind(&wave.wave_id)
+                .bind(&wave.manager_id)
+                .bind(&wave.window_id)
+                .bind(&wave.period)
+                .bind("open")
+                .bind(secs(wave.opens_at))
+                .bind(secs(wave.closes_at))
+                .bind(&wave.follow_through_since);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for new in news
+        .iter()
+        .filter(|n| n.wave.follow_through_since.is_some())
+    {
         sqlx::query(
             "UPDATE commitments SET asked_in_wave = $3
              WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2",
         )
-        .bind(manager_id)
-        .bind(&today)
-        .bind(&wave.wave_id)
+        .bind(&new.wave.manager_id)
+        .bind(&new.today)
+        .bind(&new.wave.wave_id)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at, follow_through_since)
-         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
-    )
-    .bind(&wave.wave_id)
-    .bind(&wave.manager_id)
-    .bind(&wave.window_id)
-    .bind(&wave.period)
-    .bind(secs(wave.opens_at))
-    .bind(secs(wave.closes_at))
-    .bind(&wave.follow_through_since)
-    .execute(&mut *tx)
-    .await?;
-    // The snapshot, the invitations and the reminders (to every invitee alike) commit with
-    // the wave, or nothing does; in multi-row statements, so a large team opens quickly.
-    let backend = Backend::of(tx);
-    for chunk in schedule.chunks(IN_LIST_CHUNK) {
+    let invitees: Vec<(&str, &str)> = news
+        .iter()
+        .flat_map(|n| {
+            n.schedule
+                .iter()
+                .map(|(person, _, _)| (n.wave.wave_id.as_str(), person.as_str()))
+        })
+        .collect();
+    for chunk in invitees.chunks(IN_LIST_CHUNK) {
         let sql = format!(
             "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
             backend.value_rows(chunk.len(), 2)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (person, _, _) in chunk {
-            query = query.bind(&wave.wave_id).bind(person);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for (wave_id, person) in chunk {
+            query = query.bind(*wave_id).bind(*person);
         }
         query.execute(&mut *tx).await?;
     }
-    let mut jobs: Vec<(Job, Timestamp)> = Vec::with_capacity(schedule.len() * 2);
-    for (person, invite_at, remind_at) in &schedule {
-        let invite = Job::Invite {
-            wave_id: wave.wave_id.clone(),
-            person_id: person.clone(),
-        };
-        jobs.push((invite, *invite_at));
-        if let Some(remind_at) = remind_at {
-            let remind = Job::Remind {
-                wave_id: wave.wave_id.clone(),
+    let mut jobs: Vec<(Job, Timestamp)> = Vec::new();
+    for new in &news {
+        for (person, invite_at, remind_at) in &new.schedule {
+            let invite = Job::Invite {
+                wave_id: new.wave.wave_id.clone(),
                 person_id: person.clone(),
             };
-            jobs.push((remind, *remind_at));
+            jobs.push((invite, *invite_at));
+            if let Some(remind_at) = remind_at {
+                let remind = Job::Remind {
+                    wave_id: new.wave.wave_id.clone(),
+                    person_id: person.clone(),
+                };
+                jobs.push((remind, *remind_at));
+            }
         }
     }
     enqueue_many(&mut *tx, &jobs, now).await?;
-    let invitees = schedule.into_iter().map(|(person, _, _)| person).collect();
-    Ok(OpenedWave {
-        wave,
-        invitees,
-        created: true,
-    })
+    Ok(news
+        .into_iter()
+        .map(|new| OpenedWave {
+            wave: new.wave,
+            invitees: new
+                .schedule
+                .into_iter()
+                .map(|(person, _, _)| person)
+                .collect(),
+            created: true,
+        })
+        .collect())
 }
 
 async fn invitees_in<'e>(
