@@ -172,7 +172,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<OpenedWave, OpenWaveError> {
         let mut tx = self.begin_write().await?;
-        let opened = open_in(&mut tx, manager_id, period, timing, k, now).await?;
+        // A refusal writes nothing.
+        let opened = match prepare_in(&mut tx, manager_id, period, timing, k, now).await? {
+            Prepared::Existing(opened) => opened,
+            Prepared::New(new) => write_new(&mut tx, vec![new], now).await?.remove(0),
+        };
         tx.commit().await?;
         Ok(opened)
     }
@@ -372,21 +376,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(queued)
-    }
-}
-
-/// Opens one wave inside `tx` (see [`Store::open_wave`]); a refusal writes nothing.
-async fn open_in(
-    tx: &mut sqlx::AnyConnection,
-    manager_id: &str,
-    period: &str,
-    timing: &WaveTiming<'_>,
-    k: MinRespondents,
-    now: Timestamp,
-) -> Result<OpenedWave, OpenWaveError> {
-    match prepare_in(tx, manager_id, period, timing, k, now).await? {
-        Prepared::Existing(opened) => Ok(opened),
-        Prepared::New(new) => Ok(write_new(tx, vec![new], now).await?.remove(0)),
     }
 }
 
