@@ -197,7 +197,10 @@ impl Store {
         }
         let together = async {
             let mut tx = self.begin_write().await?;
-            // Each team's reads and decision first, then every new wave written together.
+            // Each team's reads and decision first, then every new wave written together. A
+            // team named twice (two slots due after downtime) would be decided twice; the
+            // one-open-pulse index then fails the batch, and the fallback below opens one team
+            // at a time, which gives the second its answer (already open, or the same pulse).
             let mut prepared = Vec::with_capacity(requests.len());
             for r in requests {
                 match prepare_in(&mut tx, r.manager_id, r.period, &r.timing, k, now).await {

@@ -93,6 +93,37 @@ on_both_backends! {
         assert_eq!(store.open_wave_of("U0BOSS3").await.unwrap(), None);
     }
 
+    async fn a_team_asked_twice_in_one_batch_gets_one_pulse(store: Store) {
+        // After downtime a team can have two slots due at once. The first opens; the second
+        // finds the team's pulse open, as it would one team at a time; the same slot named
+        // twice is that one pulse, not created again.
+        import_teams(&store, &[team("U0BOSS1", 3), team("U0BOSS2", 2)]).await;
+        let schedule = |_: Option<&str>| (now(), None);
+        let request = |manager_id, period| OpenRequest {
+            manager_id,
+            period,
+            timing: WaveTiming { closes_at: ts("2026-11-26T10:00:00Z"), schedule: &schedule },
+        };
+        let requests = [
+            request("U0BOSS1", "2026-11-16"),
+            request("U0BOSS1", "2026-11-23"),
+            request("U0BOSS2", "2026-11-23"),
+            request("U0BOSS1", "2026-11-16"),
+        ];
+        let outcomes = store.open_waves(&requests, k(5), now()).await.unwrap();
+        let first = outcomes[0].as_ref().unwrap();
+        assert!(first.created);
+        match &outcomes[1] {
+            Err(OpenWaveError::AlreadyOpen { wave_id, .. }) => assert_eq!(wave_id, &first.wave.wave_id),
+            other => panic!("{other:?}"),
+        }
+        assert!(outcomes[2].as_ref().unwrap().created);
+        let again = outcomes[3].as_ref().unwrap();
+        assert!(!again.created);
+        assert_eq!(again.wave, first.wave);
+        assert_eq!(store.open_wave_of("U0BOSS1").await.unwrap().unwrap(), first.wave);
+    }
+
     async fn slack_updates_keep_the_opt_out(store: Store) {
         store.set_opted_out("U0SELLER1", true, now()).await.unwrap();
         let update = Person { tz: Some("Europe/Berlin".into()), ..Person::from_id("U0SELLER1") };
