@@ -1,5 +1,7 @@
 //! Waves (one pulse of one team), their roster snapshots, and the windows they belong to.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 
 use super::WriteInTurn;
@@ -173,7 +175,16 @@ impl Store {
     ) -> Result<OpenedWave, OpenWaveError> {
         let mut tx = self.begin_write().await?;
         // A refusal writes nothing.
-        let opened = match prepare_in(&mut tx, manager_id, period, timing, k, now).await? {
+        let request = OpenRequest {
+            manager_id,
+            period,
+            timing: WaveTiming {
+                closes_at: timing.closes_at,
+                schedule: timing.schedule,
+            },
+        };
+        let prepared = prepare_many(&mut tx, &[request], k, now).await?.remove(0);
+        let opened = match prepared? {
             Prepared::Existing(opened) => opened,
             Prepared::New(new) => write_new(&mut tx, vec![new], now).await?.remove(0),
         };
@@ -202,8 +213,8 @@ impl Store {
             // one-open-pulse index then fails the batch, and the fallback below opens one team
             // at a time, which gives the second its answer (already open, or the same pulse).
             let mut prepared = Vec::with_capacity(requests.len());
-            for r in requests {
-                match prepare_in(&mut tx, r.manager_id, r.period, &r.timing, k, now).await {
+            for outcome in prepare_many(&mut tx, requests, k, now).await? {
+                match outcome {
                     Err(OpenWaveError::Internal(e)) => return Err(e),
                     outcome => prepared.push(outcome),
                 }
@@ -382,7 +393,7 @@ impl Store {
     }
 }
 
-/// What [`prepare_in`] found for one team's slot.
+/// What [`prepare_many`] found for one team's slot.
 enum Prepared {
     /// The slot's wave was opened already.
     Existing(OpenedWave),
@@ -402,108 +413,173 @@ struct NewWave {
     today: String,
 }
 
-/// Reads what opening the team's wave for `period` needs, and decides it (inside `tx`, so it
-/// is what the write will find); writes nothing. Several teams' waves are then written
-/// together by [`write_new`]: a statement per table for all of them, not per team.
-async fn prepare_in(
+/// Reads what opening each request's wave needs, and decides it (inside `tx`, so it is what
+/// the write will find); writes nothing. Four queries for all the requests, not four per
+/// team: each statement is a round trip to the database thread, and these reads hold the
+/// write lock. The waves to open are then written together by [`write_new`].
+async fn prepare_many(
     tx: &mut sqlx::AnyConnection,
-    manager_id: &str,
-    period: &str,
-    timing: &WaveTiming<'_>,
+    requests: &[OpenRequest<'_>],
     k: MinRespondents,
     now: Timestamp,
-) -> Result<Prepared, OpenWaveError> {
-    // The slot's wave if it was opened already, and the team's open wave: one read for both.
-    let found: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_WAVE} WHERE manager_id = $1 AND (period = $2 OR state = 'open')"
-    )))
-    .bind(manager_id)
-    .bind(period)
-    .fetch_all(&mut *tx)
-    .await?;
-    let found: Vec<Wave> = found.into_iter().map(wave_from_row).collect();
-    if let Some(wave) = found.iter().find(|w| w.period == period) {
-        let invitees = invitees_in(&mut *tx, &wave.wave_id).await?;
-        return Ok(Prepared::Existing(OpenedWave {
-            wave: wave.clone(),
-            invitees,
-            created: false,
-        }));
+) -> anyhow::Result<Vec<Result<Prepared, OpenWaveError>>> {
+    let mut prepared = Vec::with_capacity(requests.len());
+    for chunk in requests.chunks(PREPARE_CHUNK) {
+        prepared.extend(prepare_chunk(tx, chunk, k, now).await?);
     }
-    if let Some(open) = found.into_iter().find(|w| w.state == WaveState::Open) {
-        return Err(OpenWaveError::AlreadyOpen {
-            manager_id: manager_id.to_owned(),
-            wave_id: open.wave_id,
-        });
+    Ok(prepared)
+}
+
+/// `query` with each of `ids` bound, in order.
+fn bind_all<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    ids: &[&'q str],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    for id in ids {
+        query = query.bind(*id);
     }
+    query
+}
 
-    let snapshot: Vec<(String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
-         WHERE m.manager_id = $1 AND m.left_at IS NULL AND {ELIGIBLE}
-         ORDER BY m.seller_id"
-    )))
-    .bind(manager_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if snapshot.is_empty() {
-        return Err(OpenWaveError::NoEligibleSellers {
-            manager_id: manager_id.to_owned(),
-        });
-    }
+/// Requests read together by [`prepare_many`]: each list stays well under an `IN (…)` chunk.
+const PREPARE_CHUNK: usize = IN_LIST_CHUNK / 2;
 
-    let held_window: Option<String> = sqlx::query_scalar(
-        "SELECT window_id FROM windows WHERE manager_id = $1 AND state = 'open'",
-    )
-    .bind(manager_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (window_id, new_window) = match held_window {
-        Some(id) => (id, None),
-        None => (new_id(), Some((i64::from(k.get()), WindowKey::generate()))),
-    };
+async fn prepare_chunk(
+    tx: &mut sqlx::AnyConnection,
+    requests: &[OpenRequest<'_>],
+    k: MinRespondents,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Result<Prepared, OpenWaveError>>> {
+    let mut managers: Vec<&str> = requests.iter().map(|r| r.manager_id).collect();
+    managers.sort_unstable();
+    managers.dedup();
+    let periods: Vec<&str> = requests.iter().map(|r| r.period).collect();
+    let list = |first: usize, ids: &[&str]| placeholders(first, ids.len());
 
-    let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
+    // Each team's open wave and the waves of the slots asked for: one read for both.
+    let sql = format!(
+        "{SELECT_WAVE} WHERE manager_id IN ({}) AND (state = 'open' OR period IN ({}))",
+        list(1, &managers),
+        list(1 + managers.len(), &periods)
+    );
+    let query = sqlx::query_as::<_, WaveRow>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let found: Vec<Wave> = bind_all(bind_all(query, &managers), &periods)
+        .fetch_all(&mut *tx)
+        .await?
         .into_iter()
-        .map(|(person, tz)| {
-            let (invite_at, remind_at) = (timing.schedule)(tz.as_deref());
-            (person, invite_at, remind_at)
-        })
+        .map(wave_from_row)
         .collect();
-    let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
+
+    // The sellers who can be asked, in order, with their time zones.
+    let sql = format!(
+        "SELECT m.manager_id, m.seller_id, p.tz FROM memberships m LEFT JOIN people p ON p.person_id = m.seller_id
+         WHERE m.manager_id IN ({}) AND m.left_at IS NULL AND {ELIGIBLE}
+         ORDER BY m.manager_id, m.seller_id",
+        list(1, &managers)
+    );
+    let query = sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(sql))
+        .persistent(false);
+    let mut snapshots: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    for (manager, seller, tz) in bind_all(query, &managers).fetch_all(&mut *tx).await? {
+        snapshots.entry(manager).or_default().push((seller, tz));
+    }
+
+    // A window held open from an earlier wave goes on.
+    let sql = format!(
+        "SELECT manager_id, window_id FROM windows WHERE manager_id IN ({}) AND state = 'open'",
+        list(1, &managers)
+    );
+    let query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let held: HashMap<String, String> = bind_all(query, &managers)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+
     // The first pulse after a commitment's date also asks whether it happened (once: every
-    // commitment due by now is marked asked by this pulse, when it is written).
+    // commitment due by now is marked asked by this pulse, when it is written). The latest
+    // such date is the one asked about.
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-    let follow_through_since: Option<String> = sqlx::query_scalar(
-        "SELECT due_on FROM commitments WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2
-         ORDER BY due_on DESC LIMIT 1",
-    )
-    .bind(manager_id)
-    .bind(&today)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let wave = Wave {
-        wave_id: new_id(),
-        manager_id: manager_id.to_owned(),
-        window_id,
-        period: period.to_owned(),
-        state: WaveState::Open,
-        opens_at,
-        closes_at: timing.closes_at,
-        closed_at: None,
-        follow_through_since,
-    };
-    Ok(Prepared::New(NewWave {
-        wave,
-        new_window,
-        schedule,
-        today,
-    }))
+    let sql = format!(
+        "SELECT manager_id, MAX(due_on) FROM commitments
+         WHERE manager_id IN ({}) AND asked_in_wave IS NULL AND due_on <= ${}
+         GROUP BY manager_id",
+        list(1, &managers),
+        managers.len() + 1
+    );
+    let query =
+        sqlx::query_as::<_, (String, Option<String>)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let asked: HashMap<String, String> = bind_all(query, &managers)
+        .bind(today.clone())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .filter_map(|(manager, due)| Some((manager, due?)))
+        .collect();
+
+    let mut prepared = Vec::with_capacity(requests.len());
+    for r in requests {
+        let manager_id = r.manager_id;
+        let team = || found.iter().filter(|w| w.manager_id == manager_id);
+        if let Some(wave) = team().find(|w| w.period == r.period) {
+            let invitees = invitees_in(&mut *tx, &wave.wave_id).await?;
+            prepared.push(Ok(Prepared::Existing(OpenedWave {
+                wave: wave.clone(),
+                invitees,
+                created: false,
+            })));
+            continue;
+        }
+        if let Some(open) = team().find(|w| w.state == WaveState::Open) {
+            prepared.push(Err(OpenWaveError::AlreadyOpen {
+                manager_id: manager_id.to_owned(),
+                wave_id: open.wave_id.clone(),
+            }));
+            continue;
+        }
+        let Some(snapshot) = snapshots.get(manager_id) else {
+            prepared.push(Err(OpenWaveError::NoEligibleSellers {
+                manager_id: manager_id.to_owned(),
+            }));
+            continue;
+        };
+        let (window_id, new_window) = match held.get(manager_id) {
+            Some(id) => (id.clone(), None),
+            None => (new_id(), Some((i64::from(k.get()), WindowKey::generate()))),
+        };
+        let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
+            .iter()
+            .map(|(person, tz)| {
+                let (invite_at, remind_at) = (r.timing.schedule)(tz.as_deref());
+                (person.clone(), invite_at, remind_at)
+            })
+            .collect();
+        let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
+        let wave = Wave {
+            wave_id: new_id(),
+            manager_id: manager_id.to_owned(),
+            window_id,
+            period: r.period.to_owned(),
+            state: WaveState::Open,
+            opens_at,
+            closes_at: r.timing.closes_at,
+            closed_at: None,
+            follow_through_since: asked.get(manager_id).cloned(),
+        };
+        prepared.push(Ok(Prepared::New(NewWave {
+            wave,
+            new_window,
+            schedule,
+            today: today.clone(),
+        })));
+    }
+    Ok(prepared)
 }
 
 /// Rows per multi-row statement of [`write_new`] (a wave row binds 8 values).
 const WRITE_CHUNK: usize = 64;
 
-/// Writes the waves [`prepare_in`] decided, inside the same `tx`: their new windows and keys,
+/// Writes the waves [`prepare_many`] decided, inside the same `tx`: their new windows and keys,
 /// the waves, the commitments they ask about, the snapshots, and the invitations and
 /// reminders (to every invitee alike), in multi-row statements, so a batch of teams opens in a
 /// handful of statements. It all commits with the waves, or nothing does.
