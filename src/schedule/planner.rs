@@ -91,17 +91,23 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
 /// The stored facts a batch of teams is planned from.
 struct TeamFacts {
     cadences: HashMap<String, (Cadence, Timestamp)>,
-    zones: HashMap<String, Vec<Option<String>>>,
+    zones: HashMap<String, Vec<(Option<String>, usize)>>,
     managers: HashMap<String, crate::store::Person>,
 }
 
 impl TeamFacts {
     async fn read(store: &crate::store::Store, teams: &[PlanDue]) -> anyhow::Result<TeamFacts> {
         let managers: Vec<&str> = teams.iter().map(|t| t.manager_id.as_str()).collect();
+        let cadences = store.scheduled_cadences(&managers).await?;
+        // A team without a cadence is not planned: nothing more is read for it.
+        let planned: Vec<&str> = managers
+            .into_iter()
+            .filter(|m| cadences.contains_key(*m))
+            .collect();
         Ok(TeamFacts {
-            cadences: store.scheduled_cadences(&managers).await?,
-            zones: store.teams_time_zones(&managers).await?,
-            managers: store.people_by_ids(&managers).await?,
+            zones: store.teams_time_zones(&planned).await?,
+            managers: store.people_by_ids(&planned).await?,
+            cadences,
         })
     }
 
@@ -113,7 +119,7 @@ impl TeamFacts {
         let team_zones = self.zones.get(manager).map_or(&[][..], Vec::as_slice);
         let mut zones: Vec<TimeZone> = team_zones
             .iter()
-            .map(|tz| cadence.zone.resolve(tz.as_deref()))
+            .map(|(tz, _)| cadence.zone.resolve(tz.as_deref()))
             .collect();
         zones.dedup();
         if zones.is_empty() {
@@ -130,7 +136,7 @@ impl TeamFacts {
             manager: manager.to_owned(),
             cadence,
             zones,
-            sellers: team_zones.len(),
+            sellers: team_zones.iter().map(|(_, sellers)| sellers).sum(),
             dates,
             manager_tz,
         })
