@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jiff::civil::date;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
 use trustpulse::privacy::MinRespondents;
@@ -155,7 +157,9 @@ async fn main() -> anyhow::Result<()> {
     .await;
     open_idle?;
 
-    // Everyone answers, 64 at a time, as a busy Monday morning would.
+    // Everyone answers, 64 at a time, as a busy Monday morning would: in no team's order, as
+    // sellers across the org answer whenever they see the DM (a fixed seed, so every run
+    // answers in the same order).
     let mut invitations: Vec<(String, String)> = Vec::with_capacity(teams * per_team);
     for t in 0..teams {
         let manager = format!("U0M{t:05}");
@@ -165,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    invitations.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
     let answer_at = ts("2026-11-30T09:30:00Z");
     let (answered, answer_wall, answer_cpu) = measured(async {
         for chunk in invitations.chunks(64) {

@@ -93,5 +93,5 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
 }
 
 fn ids(jobs: &[ClaimedJob]) -> Vec<&str> {
-    jobs.iter().map(|c| c.job_id.as_str()).collect()
+    jobs.iter().map(|c| c.key.as_str()).collect()
 }

@@ -317,6 +317,28 @@ fn new_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
+/// An id that sorts by when it was made: a time in microseconds, strictly increasing within
+/// this process, then 64 random bits, as hex. For waves and windows: the rows of a wave (its
+/// invitees, invitations, tokens, ballots) are keyed by its id first, so the waves a tick opens
+/// together sit side by side in every table, and closing them in the same order rewrites a few
+/// pages per batch instead of a page or more per wave in each table. The time says when the
+/// wave was opened, which its own row says already; nothing about who answered.
+fn new_ordered_id(now: Timestamp) -> String {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = now.as_microsecond();
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .expect("the update always succeeds");
+    format!(
+        "{:016x}{}",
+        now.max(previous + 1),
+        hex::encode(rand::random::<[u8; 8]>())
+    )
+}
+
 /// Ids per `IN (…)` list: bounded lists keep each statement well under every backend's
 /// parameter limit.
 const IN_LIST_CHUNK: usize = 500;
@@ -447,5 +469,23 @@ mod tests {
         let (a, b) = (new_id(), new_id());
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
+    }
+
+    /// Waves opened in one tick share its `now`, yet sort in the order they were made, so
+    /// their rows sit side by side; the random half still tells them apart.
+    #[test]
+    fn ordered_ids_sort_in_the_order_they_were_made() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let ids: Vec<String> = (0..1000).map(|_| new_ordered_id(now)).collect();
+        assert!(ids.iter().all(|id| id.len() == 32));
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "strictly increasing"
+        );
+        let earlier = Timestamp::from_second(1_700_000_000).unwrap();
+        assert!(
+            new_ordered_id(earlier) > ids[999],
+            "never behind an id already made"
+        );
     }
 }

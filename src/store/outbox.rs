@@ -97,7 +97,11 @@ impl Job {
 /// A claimed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedJob {
+    /// The row's name in logs: random, it says nothing about whom the job is for.
     pub job_id: String,
+    /// The row's key (its [`Job::dedup_key`]), by which the worker marks it. Never logged: the
+    /// key of a per-person job names the person.
+    pub key: String,
     pub job: Job,
     /// Attempts so far, this one included.
     pub attempts: i64,
@@ -114,10 +118,8 @@ pub struct OutboxCounts {
     pub cancelled: i64,
 }
 
-/// A job's id: the time it was queued, then random bytes. Jobs queued together (a wave's
-/// invitations and reminders) sit together in the id's index, so queueing and deleting them
-/// touches a few pages rather than one page per job. The time adds nothing: `created_at` holds
-/// it already, and every invitee of a wave gets the same jobs at the same moment.
+/// A job's name in logs: the time it was queued, then random bytes. The time adds nothing:
+/// `created_at` holds it already. Rows are keyed by their de-duplication key, not by this.
 fn new_job_id(now: Timestamp) -> String {
     format!(
         "{:016x}{}",
@@ -229,7 +231,7 @@ impl Store {
     /// Whether anything is due at `now` (a cheap read, so an idle worker takes no write lock).
     pub async fn has_due_work(&self, now: Timestamp) -> anyhow::Result<bool> {
         let found: Option<String> = sqlx::query_scalar(
-            "SELECT job_id FROM outbox
+            "SELECT dedup_key FROM outbox
              WHERE (state = 'pending' AND due_at <= $1) OR (state = 'sending' AND lease_until <= $1) LIMIT 1",
         )
         .bind(secs(now))

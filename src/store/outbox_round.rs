@@ -30,6 +30,9 @@ impl Store {
     }
 }
 
+/// A claimed row as `claim_due` reads it back: key, job id, payload, attempts, due time.
+type Claimed = (String, String, String, i64, i64);
+
 /// One worker round's claims and marks, on one held connection with relaxed commit durability
 /// (see `Store::bookkeeping`). Holding it makes each mark a single statement rather than a pool
 /// checkout and return; between statements it holds no lock, so other writers are not held up.
@@ -56,7 +59,7 @@ impl OutboxRound {
         };
         let _turn = self.store.write_gate().await;
         let mut tx = self.conn.begin_with(begin).await?;
-        let mut rows: Vec<(String, String, i64)> = Vec::new();
+        let mut rows: Vec<Claimed> = Vec::new();
         // Two statements rather than one with `OR`: each walks the `(state, due_at)` index in
         // order and stops at `LIMIT`, where an `OR` made SQLite collect and sort every due row
         // for each batch (quadratic in a large fan-out). Expired leases go first; they are few.
@@ -70,11 +73,11 @@ impl OutboxRound {
             }
             let sql = format!(
                 "UPDATE outbox SET state = 'sending', lease_until = $2, attempts = attempts + 1
-                 WHERE job_id IN (
-                    SELECT job_id FROM outbox WHERE {due} ORDER BY due_at LIMIT $3 {lock})
-                 RETURNING job_id, payload, attempts"
+                 WHERE dedup_key IN (
+                    SELECT dedup_key FROM outbox WHERE {due} ORDER BY due_at LIMIT $3 {lock})
+                 RETURNING dedup_key, job_id, payload, attempts, due_at"
             );
-            let claimed: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let claimed: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(secs(now))
                 .bind(secs(now + lease))
                 .bind(limit)
@@ -83,11 +86,15 @@ impl OutboxRound {
             rows.extend(claimed);
         }
         tx.commit().await?;
+        // In the order they were due, then queued (the job id begins with the time it was
+        // queued): `RETURNING` gives the order the rows were updated in, which is the key's.
+        rows.sort_by(|a, b| (a.4, &a.1).cmp(&(b.4, &b.1)));
         rows.into_iter()
-            .map(|(job_id, payload, attempts)| {
+            .map(|(key, job_id, payload, attempts, _)| {
                 Ok(ClaimedJob {
                     job: serde_json::from_str(&payload)?,
                     job_id,
+                    key,
                     attempts,
                 })
             })
@@ -115,34 +122,34 @@ impl OutboxRound {
         Ok(())
     }
 
-    pub async fn mark_sent(&mut self, job_id: &str, now: Timestamp) -> anyhow::Result<()> {
-        self.finish(job_id, "sent", None, now).await
+    pub async fn mark_sent(&mut self, key: &str, now: Timestamp) -> anyhow::Result<()> {
+        self.finish(key, "sent", None, now).await
     }
 
     /// Failed for good; never retried. `error` is Slack's error code or a short reason, never
     /// message content.
     pub async fn mark_failed(
         &mut self,
-        job_id: &str,
+        key: &str,
         error: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        self.finish(job_id, "failed", Some(error), now).await
+        self.finish(key, "failed", Some(error), now).await
     }
 
     /// Gave up after too many transient failures.
     pub async fn mark_dead(
         &mut self,
-        job_id: &str,
+        key: &str,
         error: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        self.finish(job_id, "dead", Some(error), now).await
+        self.finish(key, "dead", Some(error), now).await
     }
 
     async fn finish(
         &mut self,
-        job_id: &str,
+        key: &str,
         state: &str,
         error: Option<&str>,
         now: Timestamp,
@@ -150,9 +157,9 @@ impl OutboxRound {
         let _turn = self.store.write_gate().await;
         sqlx::query(
             "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
-             WHERE job_id = $1 AND state = 'sending'",
+             WHERE dedup_key = $1 AND state = 'sending'",
         )
-        .bind(job_id)
+        .bind(key)
         .bind(state)
         .bind(error)
         .bind(secs(now))
@@ -165,37 +172,37 @@ impl OutboxRound {
     /// attempt does not count against the row's limit.
     pub async fn retry_at(
         &mut self,
-        job_id: &str,
+        key: &str,
         error: &str,
         due_at: Timestamp,
         count_attempt: bool,
     ) -> anyhow::Result<()> {
-        self.put_back(&[job_id], error, due_at, count_attempt).await
+        self.put_back(&[key], error, due_at, count_attempt).await
     }
 
     /// Puts claimed rows back untouched (a 429 or a spent budget stopped the round before
     /// them): due at `due_at`, the attempt not counted. One statement for the lot.
     pub async fn hand_back(
         &mut self,
-        job_ids: &[&str],
+        keys: &[&str],
         reason: &str,
         due_at: Timestamp,
     ) -> anyhow::Result<()> {
-        self.put_back(job_ids, reason, due_at, false).await
+        self.put_back(keys, reason, due_at, false).await
     }
 
     async fn put_back(
         &mut self,
-        job_ids: &[&str],
+        keys: &[&str],
         error: &str,
         due_at: Timestamp,
         count_attempt: bool,
     ) -> anyhow::Result<()> {
-        for chunk in job_ids.chunks(IN_LIST_CHUNK) {
+        for chunk in keys.chunks(IN_LIST_CHUNK) {
             let sql = format!(
                 "UPDATE outbox SET state = 'pending', last_error = $1, due_at = $2,
                     lease_until = NULL, attempts = attempts - $3
-                 WHERE state = 'sending' AND job_id IN ({})",
+                 WHERE state = 'sending' AND dedup_key IN ({})",
                 placeholders(4, chunk.len())
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))

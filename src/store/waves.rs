@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::WriteInTurn;
 use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
 use super::people::ELIGIBLE;
-use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
+use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_ordered_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
 
@@ -336,7 +336,7 @@ impl Store {
     /// Open waves whose closing time has come.
     pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<Wave>> {
         let rows: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1"
+            "{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1 ORDER BY closes_at, wave_id"
         )))
         .bind(secs(now))
         .fetch_all(&self.pool)
@@ -545,7 +545,10 @@ async fn prepare_chunk(
         };
         let (window_id, new_window) = match held.get(manager_id) {
             Some(id) => (id.clone(), None),
-            None => (new_id(), Some((i64::from(k.get()), WindowKey::generate()))),
+            None => (
+                new_ordered_id(now),
+                Some((i64::from(k.get()), WindowKey::generate())),
+            ),
         };
         let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
             .iter()
@@ -556,7 +559,7 @@ async fn prepare_chunk(
             .collect();
         let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);
         let wave = Wave {
-            wave_id: new_id(),
+            wave_id: new_ordered_id(now),
             manager_id: manager_id.to_owned(),
             window_id,
             period: r.period.to_owned(),

@@ -24,7 +24,7 @@ on_both_backends! {
         let claimed = first.claim_due(now(), LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 3);
         assert!(claimed.iter().all(|c| c.attempts == 1));
-        first.mark_sent(&claimed[0].job_id, now()).await.unwrap();
+        first.mark_sent(&claimed[0].key, now()).await.unwrap();
 
         let mut other = store.outbox_round().await.unwrap();
         let just_before = now() + LEASE - SignedDuration::from_secs(1);
@@ -32,9 +32,9 @@ on_both_backends! {
         // The first worker died: its two unmarked rows come back when the lease ends, never
         // the one it marked.
         let rescued = other.claim_due(now() + LEASE, LEASE, 10).await.unwrap();
-        let mut rescued_ids: Vec<&str> = rescued.iter().map(|c| c.job_id.as_str()).collect();
+        let mut rescued_ids: Vec<&str> = rescued.iter().map(|c| c.key.as_str()).collect();
         rescued_ids.sort_unstable();
-        let mut unmarked: Vec<&str> = claimed[1..].iter().map(|c| c.job_id.as_str()).collect();
+        let mut unmarked: Vec<&str> = claimed[1..].iter().map(|c| c.key.as_str()).collect();
         unmarked.sort_unstable();
         assert_eq!(rescued_ids, unmarked);
         assert!(rescued.iter().all(|c| c.attempts == 2), "a rescue counts as an attempt");
@@ -46,7 +46,7 @@ on_both_backends! {
         queue_invites(&store, 4).await;
         let mut round = store.outbox_round().await.unwrap();
         let claimed = round.claim_due(now(), LEASE, 10).await.unwrap();
-        let ids: Vec<&str> = claimed.iter().map(|c| c.job_id.as_str()).collect();
+        let ids: Vec<&str> = claimed.iter().map(|c| c.key.as_str()).collect();
         let resume = now() + SignedDuration::from_secs(7);
         round.hand_back(&ids, "ratelimited", resume).await.unwrap();
         assert!(round.claim_due(resume - SignedDuration::from_secs(1), LEASE, 10).await.unwrap().is_empty());
@@ -63,5 +63,20 @@ on_both_backends! {
         assert_eq!(store.end_all_leases(restart).await.unwrap(), 2);
         let mut fresh = store.outbox_round().await.unwrap();
         assert_eq!(fresh.claim_due(restart, LEASE, 10).await.unwrap().len(), 2);
+    }
+
+    // A manager's note to the team, queued first, goes before an invitation due as early,
+    // though its key sorts after: jobs go in the order they were due, then queued.
+    async fn jobs_due_together_go_in_the_order_they_were_queued(store: Store) {
+        let note = Job::TeamNote { commitment_id: "C0NOTE".into(), person_id: "U0SELLER1".into(), done: false };
+        let digest = Job::Digest { manager_id: "U0BOSS1".into(), week: "2026-11-30".into() };
+        let invite = Job::Invite { wave_id: "W0WAVE".into(), person_id: "U0SELLER1".into() };
+        let later = now() + SignedDuration::from_secs(1);
+        assert!(store.enqueue(&digest, now(), now()).await.unwrap());
+        assert!(store.enqueue(&note, later, now()).await.unwrap());
+        assert!(store.enqueue(&invite, later, later).await.unwrap());
+        let mut round = store.outbox_round().await.unwrap();
+        let claimed: Vec<Job> = round.claim_due(later, LEASE, 10).await.unwrap().into_iter().map(|c| c.job).collect();
+        assert_eq!(claimed, vec![digest, note, invite]);
     }
 }

@@ -56,21 +56,31 @@ async fn the_embedded_migrations_are_exactly_the_files() {
     }
 }
 
+/// A SQLite database as a build that stopped at migration `version` left it, with a
+/// connection to write rows as that build wrote them. Keep the directory while it is used.
+async fn sqlite_migrated_to(version: i64) -> (tempfile::TempDir, String, sqlx::SqliteConnection) {
+    use sqlx::Connection;
+    use trustpulse::store::migrations;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("old.db").display());
+    let upto = migrations::SQLITE
+        .iter()
+        .position(|(v, _, _)| *v == version)
+        .expect("a migration of that version");
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    migrations::migrator(&migrations::SQLITE[..=upto])
+        .run(&mut conn)
+        .await
+        .unwrap();
+    (dir, url, conn)
+}
+
 /// Rekeying ballots and comments by their wave (migration 10 rebuilds both tables on SQLite)
 /// keeps every answer of a window still open when trustpulse is upgraded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_keeps_the_answers_of_open_windows() {
     use sqlx::Connection;
-    use trustpulse::store::migrations;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}?mode=rwc", dir.path().join("old.db").display());
-    let before_rekeying = &migrations::SQLITE[..9];
-    assert_eq!(before_rekeying.last().unwrap().0, 20261130000009);
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    migrations::migrator(before_rekeying)
-        .run(&mut conn)
-        .await
-        .unwrap();
+    let (_dir, url, mut conn) = sqlite_migrated_to(20261130000009).await;
     // The rows as an older build wrote them.
     for sql in [
         "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES ('X1', 'U0MANAGER', 3, 'open', 0)",
@@ -109,5 +119,60 @@ async fn an_upgrade_keeps_the_answers_of_open_windows() {
         ["More ride-alongs"]
     );
     assert!(!store.has_hidden_rowid("ballots").await.unwrap());
+    store.close().await;
+}
+
+/// Rekeying the outbox by its de-duplication key (migration 11 rebuilds it on SQLite) keeps
+/// every job queued when trustpulse is upgraded: a pending invitation is still sent, and
+/// queueing it again still adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_keeps_the_queued_jobs() {
+    use sqlx::Connection;
+    use trustpulse::store::Job;
+    let (_dir, url, mut conn) = sqlite_migrated_to(20261130000010).await;
+    let invite = Job::Invite {
+        wave_id: "W1".into(),
+        person_id: "U0SELLER1".into(),
+    };
+    // The rows as an older build wrote them: one invitation waiting, one sent.
+    for (job_id, person, state) in [("j1", "U0SELLER1", "pending"), ("j2", "U0SELLER2", "sent")] {
+        let job = Job::Invite {
+            wave_id: "W1".into(),
+            person_id: person.into(),
+        };
+        sqlx::query(
+            "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+             VALUES ($1, 'T0TEAM', 'invite', $2, $3, $4, 0, 0, 'W1')",
+        )
+        .bind(job_id)
+        .bind(job.dedup_key())
+        .bind(serde_json::to_string(&job).unwrap())
+        .bind(state)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = trustpulse::store::Store::connect(&url).await.unwrap();
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.sent), (1, 1));
+    assert!(
+        !store.enqueue(&invite, now(), now()).await.unwrap(),
+        "still queued once"
+    );
+    let mut round = store.outbox_round().await.unwrap();
+    let claimed = round
+        .claim_due(now(), jiff::SignedDuration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].job_id.as_str(), &claimed[0].job),
+        ("j1", &invite)
+    );
+    round.mark_sent(&claimed[0].key, now()).await.unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().sent, 2);
+    drop(round);
     store.close().await;
 }

@@ -36,24 +36,22 @@ pub async fn run(
             // On the round's connection, like the mark: no wait for the disk per DM. A power
             // cut can lose the record; that message then keeps its button after the close.
             round.record_wave_message(&wave_id, &channel, &ts).await?;
-            round.mark_sent(&claimed.job_id, now).await?;
+            round.mark_sent(&claimed.key, now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
             report.sent += 1;
         }
         Ok(Delivery::Sent) => {
-            round.mark_sent(&claimed.job_id, now).await?;
+            round.mark_sent(&claimed.key, now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
             report.sent += 1;
         }
         Ok(Delivery::Skipped) => {
-            round.mark_sent(&claimed.job_id, now).await?;
+            round.mark_sent(&claimed.key, now).await?;
             report.skipped += 1;
         }
         Err(NotDelivered::Paced(deferral)) => {
             let until = whole_second_at_or_after(deferral.until);
-            round
-                .retry_at(&claimed.job_id, "paced", until, false)
-                .await?;
+            round.retry_at(&claimed.key, "paced", until, false).await?;
             report.deferred += 1;
             if deferral.workspace_wide {
                 return Ok(Some(("paced".into(), until)));
@@ -69,7 +67,7 @@ pub async fn run(
             metrics::counter!("trustpulse_slack_rate_limited_total").increment(1);
             state.store.pause_sends_until(until).await?;
             round
-                .retry_at(&claimed.job_id, "ratelimited", until, false)
+                .retry_at(&claimed.key, "ratelimited", until, false)
                 .await?;
             report.deferred += 1;
             return Ok(Some(("ratelimited".into(), until)));
@@ -79,30 +77,26 @@ pub async fn run(
             if let Some((team, _)) = state.store.installation().await? {
                 state.store.pause_installation(&team, now).await?;
             }
-            round
-                .retry_at(&claimed.job_id, &e.code(), now, false)
-                .await?;
+            round.retry_at(&claimed.key, &e.code(), now, false).await?;
             report.deferred += 1;
             return Ok(Some((e.code(), now)));
         }
         Err(NotDelivered::Chat(e @ ChatError::Permanent(_))) => {
             tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-            round.mark_failed(&claimed.job_id, &e.code(), now).await?;
+            round.mark_failed(&claimed.key, &e.code(), now).await?;
             metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
             report.failed += 1;
         }
         Err(NotDelivered::Chat(e)) => {
             if claimed.attempts >= MAX_ATTEMPTS {
                 tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                round.mark_dead(&claimed.job_id, &e.code(), now).await?;
+                round.mark_dead(&claimed.key, &e.code(), now).await?;
                 metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "dead").increment(1);
                 report.failed += 1;
             } else {
                 let until = whole_second_at_or_after(now + backoff(claimed.attempts));
                 tracing::warn!(error = %e.code(), "transient failure; will retry");
-                round
-                    .retry_at(&claimed.job_id, &e.code(), until, true)
-                    .await?;
+                round.retry_at(&claimed.key, &e.code(), until, true).await?;
                 report.retried += 1;
             }
         }
