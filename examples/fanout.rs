@@ -84,12 +84,15 @@ async fn run(
         worker_kick: Arc::new(Notify::new()),
     };
 
+    // For a profiler to attach to (as in `planner_bench`).
+    eprintln!("opening every pulse now");
     let planning = Instant::now();
     let managers: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r.manager).collect();
     for manager in managers {
         waves::start_wave(&store, manager, state.k, Timestamp::now()).await?;
     }
     let plan = planning.elapsed();
+    eprintln!("sending now");
 
     let sending = Instant::now();
     while fake.post_count() < invitations {

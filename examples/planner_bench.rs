@@ -8,8 +8,14 @@
 //!
 //! Time is simulated (a manual clock): the org cadence is weekly, Monday 10:00 Berlin, open for
 //! three days. CPU time is the whole process's (all threads, SQLite's included), from `/proc`.
+//!
+//! While the slot tick and the close tick run, probe teams of their own answer their pulses,
+//! one answer every 10 ms, and each answer's wait is recorded: how long a tick's batches hold
+//! up an answer. (The probe teams' pulses are opened by hand before the slot, so they add 160
+//! windows of 25 sellers to the close tick.)
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -18,6 +24,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
+use trustpulse::ops::waves;
 use trustpulse::privacy::MinRespondents;
 use trustpulse::schedule::planner;
 use trustpulse::slack::chat::SlackChat;
@@ -45,6 +52,75 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The probe teams (see the module's comment): enough sellers for a slow machine's ticks, in
+/// teams of an ordinary size (one team of 4,000 made its own release the tick's slowest).
+const PROBE_TEAM: usize = 25;
+const PROBE_SELLERS: usize = 160 * PROBE_TEAM;
+
+fn probe_manager(seller: usize) -> String {
+    format!("U0PM{:04}", seller / PROBE_TEAM)
+}
+
+/// Answers the probe teams' pulses (`waves`, a team's at its index), one answer every 10 ms
+/// while `work` runs (each seller once, across every call), at the simulated time `at`;
+/// returns `work`'s output and each answer's wait.
+async fn probed<T>(
+    store: &Store,
+    waves: &Arc<Vec<String>>,
+    next_seller: &Arc<AtomicUsize>,
+    at: Timestamp,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Vec<Duration>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn({
+        let (store, waves) = (store.clone(), waves.clone());
+        let (next_seller, stop) = (next_seller.clone(), stop.clone());
+        async move {
+            let mut waits = Vec::new();
+            let mut every = tokio::time::interval(Duration::from_millis(10));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let answers = Answers {
+                scores: [4, 3, 5],
+                follow_through: None,
+                comment: None,
+            };
+            while !stop.load(Ordering::Relaxed) {
+                every.tick().await;
+                let i = next_seller.fetch_add(1, Ordering::Relaxed);
+                if i >= PROBE_SELLERS {
+                    break;
+                }
+                let started = Instant::now();
+                // Refused once the close tick has closed the pulse: the wait counts all the same.
+                let _ = store
+                    .record_submission(&waves[i / PROBE_TEAM], &format!("U0P{i:05}"), &answers, at)
+                    .await;
+                waits.push(started.elapsed());
+            }
+            waits
+        }
+    });
+    let out = work.await;
+    stop.store(true, Ordering::Relaxed);
+    (out, probe.await.unwrap_or_default())
+}
+
+/// "n answers; p50 / p99 / max wait" of a probe's waits.
+fn waits_summary(mut waits: Vec<Duration>) -> String {
+    if waits.is_empty() {
+        return "no answer".into();
+    }
+    waits.sort_unstable();
+    let at = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    format!(
+        "{} answers; wait p50 / p99 / max {:.1} / {:.1} / {:.1} ms",
+        waits.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
 fn ts(text: &str) -> Timestamp {
     text.parse().expect("a timestamp")
 }
@@ -68,11 +144,15 @@ async fn main() -> anyhow::Result<()> {
     );
     let store = Store::connect(&url).await?;
 
+    let probe_rows = (0..PROBE_SELLERS).map(|i| (format!("U0P{i:05}"), probe_manager(i)));
     let rows: Vec<RosterRow<String>> = (0..teams * per_team)
-        .map(|i| RosterRow {
+        .map(|i| (format!("U0S{i:07}"), format!("U0M{:05}", i / per_team)))
+        .chain(probe_rows)
+        .enumerate()
+        .map(|(i, (seller, manager))| RosterRow {
             line: i as u64 + 2,
-            seller: format!("U0S{i:07}"),
-            manager: format!("U0M{:05}", i / per_team),
+            seller,
+            manager,
         })
         .collect();
     let set_up = ts("2026-11-01T00:00:00Z");
@@ -133,9 +213,28 @@ async fn main() -> anyhow::Result<()> {
     .await;
     idle?;
 
+    // The probe teams' pulses, opened by hand just before the slot.
+    let mut probe_waves = Vec::new();
+    for first in (0..PROBE_SELLERS).step_by(PROBE_TEAM) {
+        let manager = probe_manager(first);
+        let opened =
+            waves::start_wave(&store, &manager, state.k, ts("2026-11-30T08:59:30Z")).await?;
+        probe_waves.push(opened.wave.wave_id);
+    }
+    let probe_waves = Arc::new(probe_waves);
+    let probe_next = Arc::new(AtomicUsize::new(0));
+
     // The slot: every team's pulse opens and its invitations are queued.
     eprintln!("opening every pulse now");
-    let (opened, open_wall, open_cpu) = measured(tick(ts("2026-11-30T09:00:00Z"))).await;
+    let slot = ts("2026-11-30T09:00:00Z");
+    let ((opened, open_wall, open_cpu), open_waits) = probed(
+        &store,
+        &probe_waves,
+        &probe_next,
+        slot,
+        measured(tick(slot)),
+    )
+    .await;
     let opened = opened?;
 
     // Idle ticks again, now with every team's pulse open and 2 jobs per seller queued.
@@ -201,7 +300,15 @@ async fn main() -> anyhow::Result<()> {
 
     // Thursday 10:00 Berlin: every wave closes; its window is released.
     eprintln!("closing every window now");
-    let (closed, close_wall, close_cpu) = measured(tick(ts("2026-12-03T09:00:00Z"))).await;
+    let close_at = ts("2026-12-03T09:00:00Z");
+    let ((closed, close_wall, close_cpu), close_waits) = probed(
+        &store,
+        &probe_waves,
+        &probe_next,
+        close_at,
+        measured(tick(close_at)),
+    )
+    .await;
     let closed = closed?;
     store.close().await;
 
@@ -248,6 +355,14 @@ async fn main() -> anyhow::Result<()> {
         closed.closed,
         ms(close_wall),
         close_cpu * 1000.0
+    );
+    println!(
+        "| an answer every 10 ms during the slot tick | {} | | |",
+        waits_summary(open_waits)
+    );
+    println!(
+        "| an answer every 10 ms during the close tick | {} | | |",
+        waits_summary(close_waits)
     );
     Ok(())
 }

@@ -111,9 +111,16 @@ impl Store {
     /// still reads an older snapshot, so it is retried for a few seconds.
     async fn truncate_wal(&self) -> anyhow::Result<()> {
         for attempt in 1..=60u64 {
-            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&self.pool)
-                .await?;
+            // In turn with the other writers of this process: the checkpoint shuts writers out
+            // while it runs, and an answer that met it there would sleep in SQLite's busy
+            // handler (up to 100 ms a turn); in line here, it goes the moment the checkpoint is
+            // done.
+            let (busy, _, _): (i64, i64, i64) = {
+                let _turn = self.write_gate().await;
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.pool)
+                    .await?
+            };
             if busy == 0 {
                 return Ok(());
             }
