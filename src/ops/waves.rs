@@ -83,7 +83,7 @@ pub async fn close_and_release(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Option<WindowDecision>> {
-    let item = (Some(wave.wave_id.as_str()), wave.window_id.as_str());
+    let item = (Some(wave.wave_id.as_str()), wave.window_id.as_str(), 0);
     let decision = decide_windows(store, &[item], policy, now)
         .await?
         .pop()
@@ -95,10 +95,15 @@ pub async fn close_and_release(
     Ok(decision)
 }
 
-/// Waves closed and decided per transaction: one wait for the disk, and about fifteen
-/// set-based statements, for all of them, while the write lock is held for a few
+/// Waves closed and decided per transaction, at most: one wait for the disk, and about
+/// fifteen set-based statements, for all of them, while the write lock is held for a few
 /// milliseconds, so answers arriving meanwhile are not held long.
 const CLOSE_BATCH: usize = 64;
+/// Invitees of the waves closed in one transaction, at most (a wave of more goes alone): a
+/// release deletes each invitee's invitation and reminder, and their answers, so a batch of 64
+/// teams of 100 held the writer for 90 to 160 ms (`planner_bench 1000 100`); 400 is about
+/// 64 teams of 5, about 10 ms here.
+const CLOSE_BATCH_INVITEES: usize = 400;
 
 /// Closes every wave whose time has come, then scrubs the disk once for all their releases
 /// (a scrub per release made closing 10,000 windows take a minute). Returns how many closed.
@@ -108,12 +113,12 @@ pub async fn close_due_waves(
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     let due = store.waves_due_to_close(now).await?;
-    let items: Vec<(Option<&str>, &str)> = due
+    let items: Vec<CloseItem> = due
         .iter()
-        .map(|w| (Some(w.wave_id.as_str()), w.window_id.as_str()))
+        .map(|(w, invited)| (Some(w.wave_id.as_str()), w.window_id.as_str(), *invited))
         .collect();
     let mut closed = 0;
-    for (wave, decision) in due
+    for ((wave, _), decision) in due
         .iter()
         .zip(decide_windows(store, &items, policy, now).await?)
     {
@@ -145,7 +150,7 @@ pub async fn decide_undecided(
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     let windows = store.undecided_windows().await?;
-    let items: Vec<(Option<&str>, &str)> = windows.iter().map(|w| (None, w.as_str())).collect();
+    let items: Vec<CloseItem> = windows.iter().map(|w| (None, w.as_str(), 0)).collect();
     let mut decided = 0;
     for (window_id, decision) in windows
         .iter()
@@ -164,16 +169,22 @@ pub async fn decide_undecided(
     Ok(decided)
 }
 
-/// Closes (when a wave is given) and decides each window, [`CLOSE_BATCH`] to a transaction;
+/// Closes (when a wave is given) and decides each window, in transactions of at most
+/// [`CLOSE_BATCH`] windows and [`CLOSE_BATCH_INVITEES`] invitees (each item's third part);
 /// what was decided for each, in order (None: already closed or decided elsewhere).
 async fn decide_windows(
     store: &Store,
-    items: &[(Option<&str>, &str)],
+    items: &[CloseItem<'_>],
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Option<WindowDecision>>> {
     let mut decided = Vec::with_capacity(items.len());
-    for chunk in items.chunks(CLOSE_BATCH) {
+    for batch in close_batches(items) {
+        let chunk: Vec<(Option<&str>, &str)> = batch
+            .iter()
+            .map(|(wave, window, _)| (*wave, *window))
+            .collect();
+        let chunk = chunk.as_slice();
         let mut decisions = Vec::new();
         let outcomes = store
             .close_and_decide_many(chunk, now, decider(policy, now, &mut decisions))
@@ -188,6 +199,33 @@ async fn decide_windows(
         }
     }
     Ok(decided)
+}
+
+/// A wave to close (None: its window alone, to decide), its window, and the wave's invitees.
+type CloseItem<'a> = (Option<&'a str>, &'a str, usize);
+
+/// `items` cut into consecutive batches of at most [`CLOSE_BATCH`] items and, unless one item
+/// alone is more, [`CLOSE_BATCH_INVITEES`] invitees.
+fn close_batches<'i, 'a>(items: &'i [CloseItem<'a>]) -> impl Iterator<Item = &'i [CloseItem<'a>]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut invitees = 0;
+        let len = rest
+            .iter()
+            .take(CLOSE_BATCH)
+            .take_while(|(_, _, n)| {
+                invitees += n;
+                invitees <= CLOSE_BATCH_INVITEES
+            })
+            .count()
+            .max(1);
+        let (batch, after) = rest.split_at(len);
+        rest = after;
+        Some(batch)
+    })
 }
 
 /// Turns a window's facts into the store's decision, by the release policy, and keeps the
@@ -240,5 +278,33 @@ fn count_decision(window: &crate::store::WindowState, decision: WindowDecision) 
         // number under k.
         metrics::counter!("trustpulse_submissions_total", "outcome" => "recorded")
             .increment(u64::from(window.tally.ballots()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(items: &[CloseItem]) -> Vec<usize> {
+        close_batches(items).map(<[_]>::len).collect()
+    }
+
+    #[test]
+    fn close_batches_hold_a_few_hundred_invitees_or_64_waves_in_order() {
+        let small: Vec<CloseItem> = (0..130).map(|_| (Some("w"), "x", 5)).collect();
+        assert_eq!(sizes(&small), [64, 64, 2]);
+        let teams_of_100: Vec<CloseItem> = (0..10).map(|_| (Some("w"), "x", 100)).collect();
+        assert_eq!(sizes(&teams_of_100), [4, 4, 2]);
+        // A wave larger than a batch goes alone, and nothing is skipped.
+        let mixed: Vec<CloseItem> = vec![
+            (Some("a"), "x", 5),
+            (Some("b"), "x", 900),
+            (Some("c"), "x", 5),
+        ];
+        let batches: Vec<Vec<&str>> = close_batches(&mixed)
+            .map(|b| b.iter().filter_map(|(w, _, _)| *w).collect())
+            .collect();
+        assert_eq!(batches, [vec!["a"], vec!["b"], vec!["c"]]);
+        assert_eq!(sizes(&[]), Vec::<usize>::new());
     }
 }

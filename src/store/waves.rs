@@ -333,15 +333,32 @@ impl Store {
         Ok(opened)
     }
 
-    /// Open waves whose closing time has come.
-    pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<Wave>> {
+    /// Open waves whose closing time has come, in the order they were opened, each with how
+    /// many people it invited (what its release will delete grows with it).
+    pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<(Wave, usize)>> {
         let rows: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1 ORDER BY closes_at, wave_id"
         )))
         .bind(secs(now))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(wave_from_row).collect())
+        let invited: HashMap<String, i64> = sqlx::query_as(
+            "SELECT i.wave_id, COUNT(*) FROM waves w JOIN wave_invitees i ON i.wave_id = w.wave_id
+             WHERE w.state = 'open' AND w.closes_at <= $1 GROUP BY i.wave_id",
+        )
+        .bind(secs(now))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(rows
+            .into_iter()
+            .map(wave_from_row)
+            .map(|wave| {
+                let n = invited.get(&wave.wave_id).copied().unwrap_or(0);
+                (wave, usize::try_from(n).unwrap_or(0))
+            })
+            .collect())
     }
 
     /// The team's open wave, if any.
