@@ -342,9 +342,15 @@ impl Store {
         .bind(secs(now))
         .fetch_all(&self.pool)
         .await?;
+        if rows.is_empty() {
+            // An idle tick: nothing more to read.
+            return Ok(Vec::new());
+        }
+        // A count per due wave, through the index of open waves by closing time and the
+        // invitees' key (a join grouped by invitee scanned every invitation ever made).
         let invited: HashMap<String, i64> = sqlx::query_as(
-            "SELECT i.wave_id, COUNT(*) FROM waves w JOIN wave_invitees i ON i.wave_id = w.wave_id
-             WHERE w.state = 'open' AND w.closes_at <= $1 GROUP BY i.wave_id",
+            "SELECT w.wave_id, (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = w.wave_id)
+             FROM waves w WHERE w.state = 'open' AND w.closes_at <= $1",
         )
         .bind(secs(now))
         .fetch_all(&self.pool)
