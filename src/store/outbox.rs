@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyExecutor;
 
 use super::WriteInTurn;
-use super::{Backend, Store, from_secs, new_id, secs};
+use super::{Backend, Store, from_secs, new_id, new_ordered_id, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,14 +118,13 @@ pub struct OutboxCounts {
     pub cancelled: i64,
 }
 
-/// A job's name in logs: the time it was queued, then random bytes. The time adds nothing:
-/// `created_at` holds it already. Rows are keyed by their de-duplication key, not by this.
+/// A job's name in logs, and its place in line: the time it was queued, strictly increasing
+/// within this process, then random bits (see `new_ordered_id`). Jobs due at the same moment
+/// go in the order they were queued, even when queued at the same `now` (a pulse's "closed"
+/// updates, then the next pulse's invitations, in one tick). Rows are keyed by their
+/// de-duplication key, not by this.
 fn new_job_id(now: Timestamp) -> String {
-    format!(
-        "{:016x}{}",
-        now.as_microsecond(),
-        hex::encode(rand::random::<[u8; 8]>())
-    )
+    new_ordered_id(now)
 }
 
 /// The team every job is sent to: the installed workspace (none yet: empty, and nothing is sent

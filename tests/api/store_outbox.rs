@@ -79,4 +79,22 @@ on_both_backends! {
         let claimed: Vec<Job> = round.claim_due(later, LEASE, 10).await.unwrap().into_iter().map(|c| c.job).collect();
         assert_eq!(claimed, vec![digest, note, invite]);
     }
+
+    // Queued at the same `now` (one tick), due at the same time: still first in, first out,
+    // though the second's key sorts first. A pulse's "closed" updates and the next pulse's
+    // invitations to the same DM must not swap places.
+    async fn jobs_queued_in_one_instant_go_in_the_order_they_were_queued(store: Store) {
+        let mut queued = Vec::new();
+        for i in 0..6 {
+            let invite = Job::Invite { wave_id: format!("W{}", 9 - i), person_id: "U0SELLER1".into() };
+            let closed = Job::CloseMessage { wave_id: format!("W{}", 9 - i), channel: "D0SELLER1".into(), ts: "1.0".into() };
+            for job in [invite, closed] {
+                assert!(store.enqueue(&job, now(), now()).await.unwrap());
+                queued.push(job);
+            }
+        }
+        let mut round = store.outbox_round().await.unwrap();
+        let claimed: Vec<Job> = round.claim_due(now(), LEASE, 20).await.unwrap().into_iter().map(|c| c.job).collect();
+        assert_eq!(claimed, queued);
+    }
 }
