@@ -176,24 +176,10 @@ impl Store {
         &self,
         manager_id: &str,
     ) -> anyhow::Result<Option<(Cadence, Timestamp)>> {
-        // Which of the two exist, and since when; the team's own wins.
-        let set: Vec<(String, i64)> =
-            sqlx::query_as("SELECT scope, updated_at FROM cadences WHERE scope IN ($1, $2)")
-                .bind(manager_id)
-                .bind(CadenceScope::Org.key())
-                .fetch_all(&self.pool)
-                .await?;
-        let chosen = set
-            .iter()
-            .find(|(scope, _)| scope == manager_id)
-            .or_else(|| set.first());
-        let Some((scope, set_at)) = chosen else {
-            return Ok(None);
-        };
         Ok(self
-            .cadence(&CadenceScope::from_key(scope.clone()))
+            .scheduled_cadences(&[manager_id])
             .await?
-            .map(|cadence| (cadence, from_secs(*set_at))))
+            .remove(manager_id))
     }
 
     /// What [`Store::scheduled_cadence`] says for each of `managers` that has a cadence, in one

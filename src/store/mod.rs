@@ -325,8 +325,9 @@ fn new_id() -> String {
 /// this process, then 64 random bits, as hex. For waves and windows: the rows of a wave (its
 /// invitees, invitations, tokens, ballots) are keyed by its id first, so the waves a tick opens
 /// together sit side by side in every table, and closing them in the same order rewrites a few
-/// pages per batch instead of a page or more per wave in each table. The time says when the
-/// wave was opened, which its own row says already; nothing about who answered.
+/// pages per batch instead of a page or more per wave in each table. For outbox jobs: their
+/// order in line. The time says when the wave was opened or the job queued, which its own row
+/// says already; nothing about who answered. Never for ballots or comments.
 fn new_ordered_id(now: Timestamp) -> String {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);

@@ -52,6 +52,7 @@ pub struct OpenRequest<'a> {
 
 /// When each invitee of a new wave is invited and reminded, given their Slack time zone, and
 /// when the wave closes.
+#[derive(Clone, Copy)]
 pub struct WaveTiming<'a> {
     pub closes_at: Timestamp,
     /// (invite at, remind at) for a seller with this time zone.
@@ -102,6 +103,20 @@ type WaveRow = (
     i64,
     Option<i64>,
     Option<String>,
+);
+
+/// A [`WaveRow`], then how many the wave invited.
+type DueWaveRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
 );
 
 const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at, follow_through_since FROM waves";
@@ -178,10 +193,7 @@ impl Store {
         let request = OpenRequest {
             manager_id,
             period,
-            timing: WaveTiming {
-                closes_at: timing.closes_at,
-                schedule: timing.schedule,
-            },
+            timing: *timing,
         };
         let prepared = prepare_many(&mut tx, &[request], k, now).await?.remove(0);
         let opened = match prepared? {
@@ -336,35 +348,22 @@ impl Store {
     /// Open waves whose closing time has come, in the order they were opened, each with how
     /// many people it invited (what its release will delete grows with it).
     pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<(Wave, usize)>> {
-        let rows: Vec<WaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1 ORDER BY closes_at, wave_id"
+        // Each due wave's count through the invitees' key, found through the index of open
+        // waves by closing time (a join grouped by invitee scanned every invitation ever made).
+        let rows: Vec<DueWaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.*, (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = d.wave_id)
+             FROM ({SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1) AS d
+             ORDER BY d.closes_at, d.wave_id"
         )))
         .bind(secs(now))
         .fetch_all(&self.pool)
         .await?;
-        if rows.is_empty() {
-            // An idle tick: nothing more to read.
-            return Ok(Vec::new());
-        }
-        // A count per due wave, through the index of open waves by closing time and the
-        // invitees' key (a join grouped by invitee scanned every invitation ever made).
-        let invited: HashMap<String, i64> = sqlx::query_as(
-            "SELECT w.wave_id, (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = w.wave_id)
-             FROM waves w WHERE w.state = 'open' AND w.closes_at <= $1",
-        )
-        .bind(secs(now))
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect();
-        Ok(rows
-            .into_iter()
-            .map(wave_from_row)
-            .map(|wave| {
-                let n = invited.get(&wave.wave_id).copied().unwrap_or(0);
-                (wave, usize::try_from(n).unwrap_or(0))
+        rows.into_iter()
+            .map(|(a, b, c, d, e, f, g, h, i, invited)| {
+                let wave = wave_from_row((a, b, c, d, e, f, g, h, i));
+                Ok((wave, usize::try_from(invited)?))
             })
-            .collect())
+            .collect()
     }
 
     /// The team's open wave, if any.

@@ -6,7 +6,7 @@ use std::sync::Once;
 use jiff::Timestamp;
 use sqlx::Connection;
 use trustpulse::privacy::MinRespondents;
-use trustpulse::store::{OpenWaveError, OpenedWave, Person, Store, WaveTiming};
+use trustpulse::store::{OpenRequest, OpenWaveError, OpenedWave, Person, Store, WaveTiming};
 use trustpulse::survey::Answers;
 use trustpulse::survey::roster::{Roster, RosterRow};
 
@@ -177,12 +177,28 @@ pub async fn open_wave_at(
     period: &str,
     closes_at: Timestamp,
 ) -> Result<OpenedWave, OpenWaveError> {
-    let schedule = |_: Option<&str>| (now(), None);
     let timing = WaveTiming {
         closes_at,
-        schedule: &schedule,
+        schedule: &ask_now,
     };
     store.open_wave(manager, period, &timing, k(5), now()).await
+}
+
+/// Everyone invited at once, never reminded: how the store tests open waves.
+fn ask_now(_: Option<&str>) -> (Timestamp, Option<Timestamp>) {
+    (now(), None)
+}
+
+/// One team's slot for `Store::open_waves`, everyone asked now, closing three days later.
+pub fn open_request<'a>(manager_id: &'a str, period: &'a str) -> OpenRequest<'a> {
+    OpenRequest {
+        manager_id,
+        period,
+        timing: WaveTiming {
+            closes_at: ts("2026-11-26T10:00:00Z"),
+            schedule: &ask_now,
+        },
+    }
 }
 
 /// Imports a team of `n` for `manager` and opens its wave, closing three days later.

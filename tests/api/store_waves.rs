@@ -1,7 +1,7 @@
 //! Opening waves: the roster snapshot holds eligible people only; a slot opens once.
 
 use crate::helpers::*;
-use trustpulse::store::{OpenRequest, OpenWaveError, Person, WaveState, WaveTiming};
+use trustpulse::store::{OpenWaveError, Person, WaveState};
 
 on_both_backends! {
     async fn the_snapshot_invites_only_current_eligible_sellers(store: Store) {
@@ -63,18 +63,12 @@ on_both_backends! {
         )
         .await;
         store.upsert_person(&bot("U0BOSS3S1"), now()).await.unwrap();
-        let schedule = |_: Option<&str>| (now(), None);
-        let request = |manager_id, period| OpenRequest {
-            manager_id,
-            period,
-            timing: WaveTiming { closes_at: ts("2026-11-26T10:00:00Z"), schedule: &schedule },
-        };
         let requests = [
-            request("U0BOSS1", "2026-11-23"),
-            request("U0BOSS2", "2026-11-23"),
-            request("U0BOSS3", "2026-11-23"),
-            request("U0BOSS1", "2026-11-30"),
-            request("U0BOSS4", "2026-11-23"),
+            open_request("U0BOSS1", "2026-11-23"),
+            open_request("U0BOSS2", "2026-11-23"),
+            open_request("U0BOSS3", "2026-11-23"),
+            open_request("U0BOSS1", "2026-11-30"),
+            open_request("U0BOSS4", "2026-11-23"),
         ];
         let outcomes = store.open_waves(&requests, k(5), now()).await.unwrap();
         assert_eq!(outcomes.len(), 5);
@@ -98,17 +92,11 @@ on_both_backends! {
         // finds the team's pulse open, as it would one team at a time; the same slot named
         // twice is that one pulse, not created again.
         import_teams(&store, &[team("U0BOSS1", 3), team("U0BOSS2", 2)]).await;
-        let schedule = |_: Option<&str>| (now(), None);
-        let request = |manager_id, period| OpenRequest {
-            manager_id,
-            period,
-            timing: WaveTiming { closes_at: ts("2026-11-26T10:00:00Z"), schedule: &schedule },
-        };
         let requests = [
-            request("U0BOSS1", "2026-11-16"),
-            request("U0BOSS1", "2026-11-23"),
-            request("U0BOSS2", "2026-11-23"),
-            request("U0BOSS1", "2026-11-16"),
+            open_request("U0BOSS1", "2026-11-16"),
+            open_request("U0BOSS1", "2026-11-23"),
+            open_request("U0BOSS2", "2026-11-23"),
+            open_request("U0BOSS1", "2026-11-16"),
         ];
         let outcomes = store.open_waves(&requests, k(5), now()).await.unwrap();
         let first = outcomes[0].as_ref().unwrap();
