@@ -145,6 +145,7 @@ impl Store {
             submission_pool.clone(),
             backend,
             write_gate.clone(),
+            !memory,
         );
         let store = Store {
             pool,
@@ -205,6 +206,8 @@ impl Store {
     /// Closes every connection, after a last scrub so a clean shutdown leaves the SQLite WAL
     /// empty.
     pub async fn close(&self) {
+        // No answer is written after the last scrub.
+        self.submissions.close().await;
         if self.backend == Backend::Sqlite {
             self.scrub_needed();
             if let Err(e) = self.scrub().await {

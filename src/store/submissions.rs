@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::Store;
-use super::submission_writer::{self, Submission};
+use super::submission_writer::Submission;
 use crate::privacy::token::WindowKey;
 use crate::survey::{AnswerError, Answers, Ballot, Question};
 
@@ -56,19 +56,14 @@ impl Store {
             .await
     }
 
-    /// Records `batch` in one transaction, as the writer does with the submissions waiting at
-    /// one moment; each outcome in the order given. If the transaction fails, none is recorded.
+    /// Records `batch` (at most [`super::MAX_SUBMISSION_BATCH`]) in one transaction, as the
+    /// writer does with the submissions waiting at one moment; each outcome in the order
+    /// given. If the transaction fails, none is recorded.
     pub async fn record_submissions(
         &self,
         batch: Vec<Submission>,
     ) -> Vec<Result<(), SubmissionError>> {
-        submission_writer::write_batch(
-            &self.submission_pool,
-            self.backend,
-            self.write_gate.as_ref(),
-            batch,
-        )
-        .await
+        self.submissions.submit_all(batch).await
     }
 
     /// Whether `person_id` has answered the wave, recomputed from the window key. Possible only
