@@ -26,14 +26,23 @@ use crate::survey::{Ballot, Comment, FollowThrough, Question};
 
 use super::submissions::SubmissionError;
 
-/// The statements of a batch have as many rows as it has submissions, so each size is a new
-/// statement: they are not kept in the connection's statement cache (`persistent(false)`),
-/// which would otherwise fill with hundreds of one-off statements.
-///
 /// The most submissions one transaction takes. Bounded so that every `IN (…)` list stays one
 /// statement and a batch never holds the write lock for long.
 pub const MAX_BATCH: usize = 256;
 const _: () = assert!(MAX_BATCH <= IN_LIST_CHUNK);
+
+/// The statements of a batch have as many rows as it has submissions, so each size is another
+/// statement. Those of batches up to this size are kept prepared in the connection's statement
+/// cache (sqlx keeps 100 per connection): three shapes per size on SQLite (the read, the
+/// tokens, the answers with the commit), so at most 96, and a light load, where batches are
+/// small, parses no SQL at all. Larger batches come with a heavy load, in many sizes, and are
+/// prepared each time. Answer benchmark, three runs each, alternated: p50 at 4 connections
+/// 1.21 to 1.43 ms against 1.37 to 1.54 ms with nothing cached; throughput within the noise.
+const CACHED_UP_TO: usize = 32;
+
+fn cached(rows: usize) -> bool {
+    rows <= CACHED_UP_TO
+}
 
 /// Submissions waiting for the writer. Beyond this, handlers wait to queue (back-pressure)
 /// rather than the process growing without bound.
@@ -275,18 +284,21 @@ async fn write_on_sqlite(
     }
     let inserted = insert_tokens(conn, backend, batch, &facts.waves, &plan.tokens).await?;
     let (recorded, refusals) = plan.settle(batch, &inserted);
-    let with_comment = with_comments(batch, &recorded);
-    let mut statements = Vec::new();
-    if !recorded.is_empty() {
-        statements.push(ballots_sql(backend, recorded.len()));
-    }
-    if !with_comment.is_empty() {
-        statements.push(comments_sql(backend, with_comment.len()));
-    }
-    statements.push("COMMIT".to_owned());
-    let query = sqlx::query(sqlx::AssertSqlSafe(statements.join("; "))).persistent(false);
+    // The script's shape depends on the number of ballots only (the comments statement skips
+    // the rows without one), so it is one cached statement per size.
+    let sql = if recorded.is_empty() {
+        "COMMIT".to_owned()
+    } else {
+        let n = recorded.len();
+        format!(
+            "{}; {}; COMMIT",
+            ballots_sql(backend, n),
+            comments_sql(backend, n)
+        )
+    };
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached(recorded.len()));
     let query = bind_ballots(query, batch, &facts.waves, &recorded);
-    bind_comments(query, &with_comment)
+    bind_comments(query, batch, &recorded)
         .execute(&mut *conn)
         .await
         .context("could not record the ballots and comments")?;
@@ -310,19 +322,18 @@ async fn write_on_postgres(
     }
     let inserted = insert_tokens(&mut tx, backend, batch, &facts.waves, &plan.tokens).await?;
     let (recorded, refusals) = plan.settle(batch, &inserted);
-    if !recorded.is_empty() {
-        let sql = ballots_sql(backend, recorded.len());
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let n = recorded.len();
+    if n > 0 {
+        let query = sqlx::query(sqlx::AssertSqlSafe(ballots_sql(backend, n))).persistent(cached(n));
         bind_ballots(query, batch, &facts.waves, &recorded)
             .execute(&mut *tx)
             .await
             .context("could not record the ballots")?;
     }
-    let with_comment = with_comments(batch, &recorded);
-    if !with_comment.is_empty() {
-        let sql = comments_sql(backend, with_comment.len());
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        bind_comments(query, &with_comment)
+    if recorded.iter().any(|&i| batch[i].comment.is_some()) {
+        let query =
+            sqlx::query(sqlx::AssertSqlSafe(comments_sql(backend, n))).persistent(cached(n));
+        bind_comments(query, batch, &recorded)
             .execute(&mut *tx)
             .await
             .context("could not record the comments")?;
@@ -458,7 +469,8 @@ async fn batch_facts<'b>(
         Option<Vec<u8>>,
         Option<String>,
     );
-    let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut query =
+        sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).persistent(cached(pairs.len()));
     for (wave_id, person_id) in &pairs {
         query = query.bind(*wave_id).bind(*person_id);
     }
@@ -500,8 +512,8 @@ async fn insert_tokens(
          ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
         backend.value_rows(tokens.len(), 3)
     );
-    let mut query =
-        sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
+        .persistent(cached(tokens.len()));
     for (i, token) in tokens {
         let wave_id = batch[*i].wave_id.as_str();
         query = query
@@ -549,27 +561,24 @@ fn bind_ballots<'q>(
     query
 }
 
-/// The recorded submissions that carry a comment.
-fn with_comments<'b>(batch: &[&'b Submission], recorded: &[usize]) -> Vec<&'b Submission> {
-    recorded
-        .iter()
-        .map(|&i| batch[i])
-        .filter(|s| s.comment.is_some())
-        .collect()
-}
-
-/// The comments of `rows` submissions, bound by [`bind_comments`]: random ids, the wave, the
-/// text.
+/// The comments of `rows` recorded submissions, bound by [`bind_comments`] (one row for each,
+/// with or without a comment): random ids, the wave, the text. A row without one is skipped.
 fn comments_sql(backend: Backend, rows: usize) -> String {
     format!(
-        "INSERT INTO comments (comment_id, wave_id, body) VALUES {}",
+        "INSERT INTO comments (comment_id, wave_id, body)
+         SELECT v.column1, v.column2, v.column3 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL",
         backend.value_rows(rows, 3)
     )
 }
 
-fn bind_comments<'q>(mut query: AnyQuery<'q>, with_comment: &[&'q Submission]) -> AnyQuery<'q> {
-    for s in with_comment {
-        let body = s.comment.as_ref().map(Comment::as_str).unwrap_or_default();
+fn bind_comments<'q>(
+    mut query: AnyQuery<'q>,
+    batch: &[&'q Submission],
+    recorded: &[usize],
+) -> AnyQuery<'q> {
+    for &i in recorded {
+        let s = batch[i];
+        let body = s.comment.as_ref().map(Comment::as_str);
         query = query.bind(new_id()).bind(s.wave_id.as_str()).bind(body);
     }
     query
