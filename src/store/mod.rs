@@ -18,6 +18,8 @@ mod outbox_round;
 mod people;
 mod plan_due;
 mod predictions;
+#[cfg(test)]
+mod query_plans;
 mod releases;
 mod roster;
 pub mod schema;

@@ -212,6 +212,13 @@ pub(super) async fn enqueue_many(
     Ok(())
 }
 
+/// Whether any job is due at `$1` (the worker's check on every wake-up).
+pub(super) const HAS_DUE_WORK: &str = "SELECT dedup_key FROM outbox
+     WHERE (state = 'pending' AND due_at <= $1) OR (state = 'sending' AND lease_until <= $1) LIMIT 1";
+
+/// When the next pending job is due (how long the worker sleeps).
+pub(super) const NEXT_DUE: &str = "SELECT MIN(due_at) FROM outbox WHERE state = 'pending'";
+
 impl Store {
     /// Queues `job` for the installed workspace, due at `due_at`, unless the same job is
     /// already queued. Returns whether a row was added.
@@ -229,13 +236,10 @@ impl Store {
 
     /// Whether anything is due at `now` (a cheap read, so an idle worker takes no write lock).
     pub async fn has_due_work(&self, now: Timestamp) -> anyhow::Result<bool> {
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT dedup_key FROM outbox
-             WHERE (state = 'pending' AND due_at <= $1) OR (state = 'sending' AND lease_until <= $1) LIMIT 1",
-        )
-        .bind(secs(now))
-        .fetch_optional(&self.pool)
-        .await?;
+        let found: Option<String> = sqlx::query_scalar(HAS_DUE_WORK)
+            .bind(secs(now))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(found.is_some())
     }
 
@@ -272,10 +276,7 @@ impl Store {
 
     /// When the next pending row is due, so the worker can sleep until then.
     pub async fn next_due(&self) -> anyhow::Result<Option<Timestamp>> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
+        let at: Option<i64> = sqlx::query_scalar(NEXT_DUE).fetch_one(&self.pool).await?;
         Ok(at.map(from_secs))
     }
 }

@@ -121,6 +121,17 @@ type DueWaveRow = (
 
 const SELECT_WAVE: &str = "SELECT wave_id, manager_id, window_id, period, state, opens_at, closes_at, closed_at, follow_through_since FROM waves";
 
+/// The open waves due to close at `$1`, with their invitee counts (read on every tick).
+pub(super) fn waves_due_sql() -> String {
+    // Each due wave's count through the invitees' key, found through the index of open waves
+    // by closing time (a join grouped by invitee scanned every invitation ever made).
+    format!(
+        "SELECT d.*, (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = d.wave_id)
+         FROM ({SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1) AS d
+         ORDER BY d.closes_at, d.wave_id"
+    )
+}
+
 impl Wave {
     /// Whether the wave takes answers (and its invitations and reminders still go) at `now`:
     /// open, and not past its closing time even if the planner has not closed it yet.
@@ -348,16 +359,10 @@ impl Store {
     /// Open waves whose closing time has come, in the order they were opened, each with how
     /// many people it invited (what its release will delete grows with it).
     pub async fn waves_due_to_close(&self, now: Timestamp) -> anyhow::Result<Vec<(Wave, usize)>> {
-        // Each due wave's count through the invitees' key, found through the index of open
-        // waves by closing time (a join grouped by invitee scanned every invitation ever made).
-        let rows: Vec<DueWaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT d.*, (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = d.wave_id)
-             FROM ({SELECT_WAVE} WHERE state = 'open' AND closes_at <= $1) AS d
-             ORDER BY d.closes_at, d.wave_id"
-        )))
-        .bind(secs(now))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<DueWaveRow> = sqlx::query_as(sqlx::AssertSqlSafe(waves_due_sql()))
+            .bind(secs(now))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
             .map(|(a, b, c, d, e, f, g, h, i, invited)| {
                 let wave = wave_from_row((a, b, c, d, e, f, g, h, i));
