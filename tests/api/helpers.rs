@@ -127,6 +127,34 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+/// As [`on_both_backends`], for a test that needs the database itself (its URL, to reopen it
+/// or to reach it behind the store's back): each `async fn name(db: TestDb)` becomes
+/// `name::sqlite` and `name::postgres`. The test finishes the database itself.
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($db:ident : TestDb) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn body($db: $crate::helpers::TestDb) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    body($crate::helpers::TestDb::sqlite().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(db) = $crate::helpers::TestDb::postgres().await else { return };
+                    body(db).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_databases;
+
 pub fn ts(text: &str) -> Timestamp {
     text.parse().unwrap()
 }

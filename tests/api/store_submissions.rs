@@ -241,73 +241,62 @@ async fn poison_comments(db: &TestDb) -> sqlx::AnyConnection {
     conn
 }
 
-async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(db: TestDb) {
-    let store = db.store.clone();
-    let opened = open_team_wave(&store, "U0BOSS1", 5).await;
-    let wave = opened.wave.wave_id.as_str();
-    let sellers = &opened.invitees[..3];
-    let mut conn = poison_comments(&db).await;
+on_both_databases! {
+    async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(db: TestDb) {
+        let store = db.store.clone();
+        let opened = open_team_wave(&store, "U0BOSS1", 5).await;
+        let wave = opened.wave.wave_id.as_str();
+        let sellers = &opened.invitees[..3];
+        let mut conn = poison_comments(&db).await;
 
-    let outcomes = store
-        .record_submissions(vec![
-            submission(wave, &sellers[0], (4, 4, 4), None),
-            submission(wave, &sellers[1], (2, 3, 4), Some("Fine by me")),
-            submission(wave, &sellers[2], (1, 1, 1), Some(POISON)),
-        ])
-        .await;
-    assert_eq!(outcomes.len(), 3);
-    for outcome in &outcomes {
-        assert!(
-            matches!(outcome, Err(SubmissionError::Internal(_))),
-            "{outcome:?}"
-        );
-    }
-    assert_eq!(
-        ballot_count(&store, wave).await,
-        0,
-        "no ballot of a failed batch is kept"
-    );
-    assert!(store.comments_of_wave(wave).await.unwrap().is_empty());
-    for seller in sellers {
+        let outcomes = store
+            .record_submissions(vec![
+                submission(wave, &sellers[0], (4, 4, 4), None),
+                submission(wave, &sellers[1], (2, 3, 4), Some("Fine by me")),
+                submission(wave, &sellers[2], (1, 1, 1), Some(POISON)),
+            ])
+            .await;
+        assert_eq!(outcomes.len(), 3);
+        for outcome in &outcomes {
+            assert!(
+                matches!(outcome, Err(SubmissionError::Internal(_))),
+                "{outcome:?}"
+            );
+        }
         assert_eq!(
-            store.has_answered(wave, seller).await.unwrap(),
-            Some(false),
-            "no token is kept either"
+            ballot_count(&store, wave).await,
+            0,
+            "no ballot of a failed batch is kept"
         );
+        assert!(store.comments_of_wave(wave).await.unwrap().is_empty());
+        for seller in sellers {
+            assert_eq!(
+                store.has_answered(wave, seller).await.unwrap(),
+                Some(false),
+                "no token is kept either"
+            );
+        }
+
+        let drop = if db.url.starts_with("sqlite:") {
+            "DROP TRIGGER poison"
+        } else {
+            "DROP TRIGGER poison ON comments"
+        };
+        sqlx::query(drop).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        for seller in sellers {
+            store
+                .record_submission(wave, seller, &answers(3, 3, 3), now())
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            ballot_count(&store, wave).await,
+            3,
+            "each seller could answer again"
+        );
+        db.finish().await;
     }
-
-    let drop = if db.url.starts_with("sqlite:") {
-        "DROP TRIGGER poison"
-    } else {
-        "DROP TRIGGER poison ON comments"
-    };
-    sqlx::query(drop).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    for seller in sellers {
-        store
-            .record_submission(wave, seller, &answers(3, 3, 3), now())
-            .await
-            .unwrap();
-    }
-    assert_eq!(
-        ballot_count(&store, wave).await,
-        3,
-        "each seller could answer again"
-    );
-    db.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again_on_sqlite() {
-    a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_batch_acknowledges_none_and_each_seller_can_answer_again_on_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    a_failed_batch_acknowledges_none_and_each_seller_can_answer_again(db).await;
 }
 
 on_both_backends! {
@@ -374,5 +363,51 @@ on_both_backends! {
         assert_eq!(ballot_count(&store, wave).await, n);
         assert_eq!(store.comments_of_wave(wave).await.unwrap().len(), n.div_ceil(3));
         assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), n as i64);
+    }
+}
+
+on_both_databases! {
+    // Shutting down while answers arrive: every answer acknowledged before `close` returned is in
+    // the database afterwards, with its token, and an answer after it is refused, not dropped.
+    async fn closing_the_store_loses_no_acknowledged_answer(db: TestDb) {
+        let store = db.store.clone();
+        let opened = open_team_wave(&store, "U0BOSS1", 40).await;
+        let wave = opened.wave.wave_id.clone();
+        let (before, racing) = opened.invitees.split_at(20);
+        for seller in before {
+            store.record_submission(&wave, seller, &answers(4, 4, 4), now()).await.unwrap();
+        }
+        let mut answering = tokio::task::JoinSet::new();
+        for seller in racing {
+            let (store, wave, seller) = (store.clone(), wave.clone(), seller.clone());
+            answering.spawn(async move {
+                store.record_submission(&wave, &seller, &answers(2, 2, 2), now()).await.is_ok()
+            });
+        }
+        // The writer holds its connection between batches: a close that did not stop it first
+        // would wait for that connection for ever.
+        tokio::time::timeout(std::time::Duration::from_secs(30), store.close())
+            .await
+            .expect("the store closes while answers arrive");
+        let acknowledged = 20 + answering.join_all().await.into_iter().filter(|ok| *ok).count();
+        let late = store.record_submission(&wave, &racing[0], &answers(1, 1, 1), now()).await;
+        assert!(
+            matches!(late, Err(SubmissionError::Internal(_))),
+            "an answer after shutdown is refused: {late:?}"
+        );
+
+        let reopened = Store::connect(&db.url).await.unwrap();
+        assert_eq!(
+            ballot_count(&reopened, &wave).await,
+            acknowledged,
+            "every acknowledged answer was kept, and nothing else"
+        );
+        assert_eq!(
+            reopened.window_respondents(&opened.wave.window_id).await.unwrap(),
+            acknowledged as i64,
+            "each ballot has its token"
+        );
+        reopened.close().await;
+        db.finish().await;
     }
 }
