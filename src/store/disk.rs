@@ -210,7 +210,8 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
     let (mut data, mut leaf_data) = (Vec::new(), Vec::new());
 
     // The freelist: trunk pages list leaf pages; with secure_delete every freed page is zeroed
-    // before it joins the list, so a trunk holds nothing past its list and a leaf nothing at all.
+    // before it joins the list, so a trunk holds nothing past its list but page numbers it
+    // listed before (see `trunk_tail_is_clean`), and a leaf nothing at all.
     let mut trunk = be32(&head[32..36]);
     let mut seen = 0;
     let mut free_pages = 0;
@@ -224,7 +225,7 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
         let list_end = 8 + 4 * leaves;
         if data
             .get(list_end..usable)
-            .is_some_and(|rest| !all_zero(rest))
+            .is_some_and(|rest| !trunk_tail_is_clean(rest, pages))
         {
             findings
                 .dirty
@@ -321,4 +322,42 @@ fn be32(bytes: &[u8]) -> u32 {
 
 fn all_zero(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| *b == 0)
+}
+
+/// Whether the bytes of a freelist trunk page past its list are clean: zeros, or numbers of
+/// this file's pages. When SQLite reuses a free page it takes it off the trunk's list by
+/// moving the last entry into its slot and shortening the list, so the old last entry stays
+/// behind: a page number, not a byte of any row. Counted as old bytes, every database that
+/// had ever reused a free page (a fresh one included: the migrations rebuild tables) was
+/// rebuilt at every start, and `trustpulse audit` reported it. Rows' bytes do not pass: text
+/// and keys read as numbers far beyond the file's pages.
+fn trunk_tail_is_clean(tail: &[u8], pages: u64) -> bool {
+    let slots = tail.chunks_exact(4);
+    let rest = slots.remainder();
+    all_zero(rest) && slots.map(be32).all(|n| u64::from(n) <= pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trunk_tail_is_clean;
+
+    #[test]
+    fn a_free_trunk_page_may_keep_page_numbers_it_listed_but_no_other_bytes() {
+        let mut tail = vec![0u8; 64];
+        assert!(trunk_tail_is_clean(&tail, 68), "zeros");
+        tail[..8].copy_from_slice(&[0, 0, 0, 41, 0, 0, 0, 40]);
+        assert!(trunk_tail_is_clean(&tail, 68), "page numbers left by reuse");
+        assert!(
+            !trunk_tail_is_clean(&tail, 40),
+            "a number beyond the file is not a page number"
+        );
+        tail[8..16].copy_from_slice(b"U0SELLER");
+        assert!(
+            !trunk_tail_is_clean(&tail, 68),
+            "a person's id is old bytes"
+        );
+        let mut odd = vec![0u8; 6];
+        odd[5] = 7;
+        assert!(!trunk_tail_is_clean(&odd, 68), "bytes after the last slot");
+    }
 }
