@@ -68,7 +68,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
         // round always makes progress.
         if i > 0 && state.now() + LEASE_MARGIN >= lease_ends {
             tracing::warn!("outbox round ran close to its lease; handing the rest back");
-            round.hand_back(&ids(&jobs[i..]), "lease", now).await?;
+            round.hand_back(&keys(&jobs[i..]), "lease", now).await?;
             break;
         }
         let span = tracing::info_span!("job", job_id = %claimed.job_id, kind = claimed.job.kind(), attempt = claimed.attempts);
@@ -84,7 +84,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
         // back untouched, due when sending can resume.
         if let Some((reason, until)) = stop {
             round
-                .hand_back(&ids(&jobs[i + 1..]), &reason, until)
+                .hand_back(&keys(&jobs[i + 1..]), &reason, until)
                 .await?;
             break;
         }
@@ -92,6 +92,7 @@ pub async fn run_once(state: &AppState, now: Timestamp) -> anyhow::Result<RoundR
     Ok(report)
 }
 
-fn ids(jobs: &[ClaimedJob]) -> Vec<&str> {
+/// The rows' keys, to hand them back. A key names the person a job is for: never logged.
+fn keys(jobs: &[ClaimedJob]) -> Vec<&str> {
     jobs.iter().map(|c| c.key.as_str()).collect()
 }

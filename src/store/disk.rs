@@ -327,10 +327,10 @@ fn all_zero(bytes: &[u8]) -> bool {
 /// Whether the bytes of a freelist trunk page past its list are clean: zeros, or numbers of
 /// this file's pages. When SQLite reuses a free page it takes it off the trunk's list by
 /// moving the last entry into its slot and shortening the list, so the old last entry stays
-/// behind: a page number, not a byte of any row. Counted as old bytes, every database that
-/// had ever reused a free page (a fresh one included: the migrations rebuild tables) was
-/// rebuilt at every start, and `trustpulse audit` reported it. Rows' bytes do not pass: text
-/// and keys read as numbers far beyond the file's pages.
+/// behind: a page number, not a byte of any row. Counted as old bytes, a database that had
+/// reused a free page (a fresh one included: the migrations rebuild tables) was rebuilt at its
+/// next start, and `trustpulse audit` reported it. Rows' bytes do not pass: text and keys read
+/// as numbers far beyond the file's pages.
 fn trunk_tail_is_clean(tail: &[u8], pages: u64) -> bool {
     let slots = tail.chunks_exact(4);
     let rest = slots.remainder();
