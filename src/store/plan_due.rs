@@ -100,6 +100,28 @@ pub(super) async fn replan_person<'e>(
     Ok(())
 }
 
+/// [`replan_person`] for each of `people` (at most an `IN (…)` chunk), in one statement.
+pub(super) async fn replan_people(
+    conn: &mut sqlx::AnyConnection,
+    people: &[&str],
+) -> sqlx::Result<()> {
+    if people.is_empty() {
+        return Ok(());
+    }
+    let list = super::placeholders(1, people.len());
+    let sql = format!(
+        "UPDATE plan_due SET due_at = 0, version = version + 1
+         WHERE manager_id IN ({list})
+            OR manager_id IN (SELECT manager_id FROM memberships WHERE seller_id IN ({list}) AND left_at IS NULL)"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for person in people {
+        query = query.bind(*person);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// After a roster import: a row for every current team, each due now; none for a team that
 /// no longer has sellers.
 pub(super) async fn rebuild(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {

@@ -1,6 +1,7 @@
 //! Roster imports replace the roster and record dated joins and leaves.
 
 use crate::helpers::*;
+use trustpulse::store::Person;
 
 on_both_backends! {
     async fn a_reimport_records_who_joined_and_who_left(store: Store) {
@@ -44,5 +45,55 @@ on_both_backends! {
         assert_eq!(store.last_roster_import().await.unwrap(), Some(now()));
         assert!(store.is_current_manager("U0BOSS1").await.unwrap());
         assert!(!store.is_current_manager("U0A").await.unwrap());
+    }
+}
+
+on_both_backends! {
+    // A directory page is recorded in a few statements for all of it (it holds SQLite's write
+    // gate, and answers wait for that): everyone's facts land, only the teams of people whose
+    // time zone or flags changed are planned again, and someone named twice counts once, with
+    // the later word.
+    async fn a_directory_page_replans_only_the_teams_it_changes(store: Store) {
+        import_teams(&store, &[team("U0BOSS1", 3), team("U0BOSS2", 3), team("U0BOSS3", 3)]).await;
+        let later = ts("2026-12-07T09:00:00Z");
+        let due = store.teams_due_for_planning(now()).await.unwrap();
+        assert_eq!(due.len(), 3, "a new roster makes every team due");
+        let planned: Vec<_> = due.into_iter().map(|d| (d, Some(later))).collect();
+        store.plan_next(&planned).await.unwrap();
+        assert!(store.teams_due_for_planning(now()).await.unwrap().is_empty());
+
+        // The page: everyone as stored, except that U0BOSS2S3 is named a second time, moved
+        // to Tokyo, and U0BOSS3 (a manager) is now deactivated.
+        let mut page = Vec::new();
+        for id in ["U0BOSS1", "U0BOSS1S1", "U0BOSS1S2", "U0BOSS1S3", "U0BOSS2", "U0BOSS2S1",
+                   "U0BOSS2S2", "U0BOSS2S3", "U0BOSS3S1", "U0BOSS3S2", "U0BOSS3S3"] {
+            let mut person = store.person(id).await.unwrap().unwrap();
+            person.display_name = Some(format!("{id} from Slack"));
+            page.push(person);
+        }
+        page.push(Person {
+            tz: Some("Asia/Tokyo".into()),
+            ..store.person("U0BOSS2S3").await.unwrap().unwrap()
+        });
+        page.push(Person {
+            is_deactivated: true,
+            ..store.person("U0BOSS3").await.unwrap().unwrap()
+        });
+        store.upsert_people(&page, now()).await.unwrap();
+
+        let due: Vec<String> = store
+            .teams_due_for_planning(now())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.manager_id)
+            .collect();
+        assert_eq!(due, ["U0BOSS2", "U0BOSS3"], "only the teams whose people changed");
+        let moved = store.person("U0BOSS2S3").await.unwrap().unwrap();
+        assert_eq!(moved.tz.as_deref(), Some("Asia/Tokyo"), "the later word counts");
+        assert_eq!(moved.display_name, None, "the later word is the whole word");
+        let named = store.person("U0BOSS1S2").await.unwrap().unwrap();
+        assert_eq!(named.display_name.as_deref(), Some("U0BOSS1S2 from Slack"));
+        assert!(store.person("U0BOSS3").await.unwrap().unwrap().is_deactivated);
     }
 }
