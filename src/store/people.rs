@@ -73,6 +73,26 @@ fn person_from_row(row: PersonRow) -> Person {
     }
 }
 
+/// [`ensure_person`] for many ids (each once), a statement per chunk.
+pub(super) async fn ensure_people(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    for chunk in ids.chunks(IN_LIST_CHUNK / 2) {
+        let sql = format!(
+            "INSERT INTO people (person_id, updated_at) VALUES {} ON CONFLICT (person_id) DO NOTHING",
+            super::Backend::of(conn).value_rows(chunk.len(), 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        for id in chunk {
+            query = query.bind(*id).bind(secs(now));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Inserts a bare row for each id not yet known; leaves known people untouched.
 pub(super) async fn ensure_person<'e>(
     ex: impl AnyExecutor<'e>,

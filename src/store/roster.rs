@@ -1,14 +1,14 @@
 //! Teams and their dated membership. An import replaces the roster as a whole and records who
 //! joined and who left, and when.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
 use super::people::ELIGIBLE;
-use super::people::ensure_person;
+use super::people::ensure_people;
 use super::plan_due;
-use super::{IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
+use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_id, placeholders, secs};
 use crate::survey::roster::Roster;
 
 /// What an import changed. A seller who moved teams appears in both lists.
@@ -46,46 +46,76 @@ impl Store {
 
         let mut change = RosterChange::default();
         let mut kept: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut ended: Vec<&str> = Vec::new();
         for (membership_id, seller, manager) in &current {
             if roster.manager_of(seller) == Some(manager.as_str()) {
                 kept.insert(seller, manager);
                 change.unchanged += 1;
             } else {
-                sqlx::query("UPDATE memberships SET left_at = $2 WHERE membership_id = $1")
-                    .bind(membership_id)
-                    .bind(secs(now))
-                    .execute(&mut *tx)
-                    .await?;
+                ended.push(membership_id);
                 change.left.push((seller.clone(), manager.clone()));
             }
         }
-
-        for manager in roster.managers() {
-            sqlx::query(
-                "INSERT INTO teams (manager_id, created_at) VALUES ($1, $2) ON CONFLICT (manager_id) DO NOTHING",
-            )
-            .bind(manager)
-            .bind(secs(now))
-            .execute(&mut *tx)
-            .await?;
-            ensure_person(&mut *tx, manager, now).await?;
-        }
-        for (seller, manager) in roster.assignments() {
-            ensure_person(&mut *tx, seller, now).await?;
-            if kept.contains_key(seller) {
-                continue;
+        // A statement per chunk of rows, not per row: the import holds SQLite's write lock
+        // throughout, and a `serve` running meanwhile waits for it (its answers sleep in
+        // SQLite's busy handler, up to the busy timeout).
+        for chunk in ended.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "UPDATE memberships SET left_at = $1 WHERE membership_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(secs(now));
+            for id in chunk {
+                query = query.bind(*id);
             }
-            sqlx::query(
-                "INSERT INTO memberships (membership_id, manager_id, seller_id, joined_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(new_id())
-            .bind(manager)
-            .bind(seller)
-            .bind(secs(now))
-            .execute(&mut *tx)
-            .await?;
-            change.joined.push((seller.to_owned(), manager.to_owned()));
+            query.execute(&mut *tx).await?;
         }
+
+        let managers: Vec<&str> = roster.managers().into_iter().collect();
+        for chunk in managers.chunks(IN_LIST_CHUNK / 2) {
+            let sql = format!(
+                "INSERT INTO teams (manager_id, created_at) VALUES {} ON CONFLICT (manager_id) DO NOTHING",
+                Backend::of(&tx).value_rows(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for manager in chunk {
+                query = query.bind(*manager).bind(secs(now));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let people: BTreeSet<&str> = managers
+            .iter()
+            .copied()
+            .chain(roster.assignments().map(|(seller, _)| seller))
+            .collect();
+        let people: Vec<&str> = people.into_iter().collect();
+        ensure_people(&mut tx, &people, now).await?;
+
+        let joining: Vec<(&str, &str)> = roster
+            .assignments()
+            .filter(|(seller, _)| !kept.contains_key(seller))
+            .collect();
+        for chunk in joining.chunks(IN_LIST_CHUNK / 4) {
+            let sql = format!(
+                "INSERT INTO memberships (membership_id, manager_id, seller_id, joined_at) VALUES {}",
+                Backend::of(&tx).value_rows(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for (seller, manager) in chunk {
+                query = query
+                    .bind(new_id())
+                    .bind(*manager)
+                    .bind(*seller)
+                    .bind(secs(now));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        change.joined = joining
+            .into_iter()
+            .map(|(seller, manager)| (seller.to_owned(), manager.to_owned()))
+            .collect();
 
         if !change.joined.is_empty() || !change.left.is_empty() {
             plan_due::rebuild(&mut tx).await?;

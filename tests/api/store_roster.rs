@@ -37,6 +37,50 @@ on_both_backends! {
         assert_eq!(store.last_roster_import().await.unwrap(), Some(later));
     }
 
+    // An org larger than one statement's rows (an import writes a statement per chunk, not per
+    // row): every seller, team and person lands, and a reimport that moves half the org ends
+    // and starts exactly those stays.
+    async fn a_large_reimport_moves_exactly_the_sellers_who_moved(store: Store) {
+        let teams: Vec<Vec<(String, String)>> =
+            (1..=12).map(|t| team(&format!("U0BOSS{t:02}"), 110)).collect();
+        let pairs: Vec<(&str, &str)> =
+            teams.iter().flatten().map(|(s, m)| (s.as_str(), m.as_str())).collect();
+        let first = store.replace_roster(&roster(&pairs), now()).await.unwrap();
+        assert_eq!(first.joined.len(), 1320);
+        // Every even-numbered seller moves to the next team (the last team's to the first).
+        let moved: Vec<(String, String)> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (seller, manager))| {
+                if i % 2 == 0 {
+                    let t: usize = manager["U0BOSS".len()..].parse().unwrap();
+                    ((*seller).to_owned(), format!("U0BOSS{:02}", t % 12 + 1))
+                } else {
+                    ((*seller).to_owned(), (*manager).to_owned())
+                }
+            })
+            .collect();
+        let moved_pairs: Vec<(&str, &str)> =
+            moved.iter().map(|(s, m)| (s.as_str(), m.as_str())).collect();
+        let later = ts("2026-12-01T09:00:00Z");
+        let second = store.replace_roster(&roster(&moved_pairs), later).await.unwrap();
+        assert_eq!((second.joined.len(), second.left.len(), second.unchanged), (660, 660, 660));
+
+        let history = store.memberships(now()).await.unwrap();
+        assert_eq!(history.len(), 1320 + 660, "each move ends one stay and starts another");
+        let current: std::collections::BTreeSet<(String, String)> = history
+            .iter()
+            .filter(|m| m.left_at.is_none())
+            .map(|m| (m.seller_id.clone(), m.manager_id.clone()))
+            .collect();
+        assert_eq!(current, moved.iter().cloned().collect());
+        assert!(history.iter().filter(|m| m.left_at.is_some()).all(|m| m.left_at == Some(later)));
+        for id in ["U0BOSS07", "U0BOSS12S110", "U0BOSS01S1"] {
+            assert!(store.person(id).await.unwrap().is_some(), "{id} is a known person");
+        }
+        assert!(store.is_current_manager("U0BOSS12").await.unwrap());
+    }
+
     async fn the_same_roster_twice_changes_nothing(store: Store) {
         let r = roster(&[("U0A", "U0BOSS1")]);
         store.replace_roster(&r, now()).await.unwrap();
