@@ -1,7 +1,6 @@
 //! People as Slack describes them: time zone, bot and deactivated flags, opt-out.
 
 use jiff::Timestamp;
-use sqlx::AnyExecutor;
 
 use super::WriteInTurn;
 use super::plan_due;
@@ -73,7 +72,8 @@ fn person_from_row(row: PersonRow) -> Person {
     }
 }
 
-/// [`ensure_person`] for many ids (each once), a statement per chunk.
+/// Inserts a bare row for each id not yet known (each named once), a statement per chunk;
+/// leaves known people untouched.
 pub(super) async fn ensure_people(
     conn: &mut sqlx::AnyConnection,
     ids: &[&str],
@@ -90,22 +90,6 @@ pub(super) async fn ensure_people(
         }
         query.execute(&mut *conn).await?;
     }
-    Ok(())
-}
-
-/// Inserts a bare row for each id not yet known; leaves known people untouched.
-pub(super) async fn ensure_person<'e>(
-    ex: impl AnyExecutor<'e>,
-    person_id: &str,
-    now: Timestamp,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO people (person_id, updated_at) VALUES ($1, $2) ON CONFLICT (person_id) DO NOTHING",
-    )
-    .bind(person_id)
-    .bind(secs(now))
-    .execute(ex)
-    .await?;
     Ok(())
 }
 
@@ -131,6 +115,8 @@ impl Store {
             latest.insert(person.person_id.as_str(), person);
         }
         let mut people: Vec<&Person> = latest.into_values().collect();
+        // In id order, as the hash map's order is random: two replicas syncing at once on
+        // PostgreSQL then lock the same rows in the same order, and cannot deadlock.
         people.sort_unstable_by(|a, b| a.person_id.cmp(&b.person_id));
         let mut tx = self.begin_write().await?;
         for chunk in people.chunks(UPSERT_CHUNK) {
@@ -222,7 +208,7 @@ impl Store {
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
-        ensure_person(&mut *tx, person_id, now).await?;
+        ensure_people(&mut tx, &[person_id], now).await?;
         sqlx::query("UPDATE people SET opted_out = $2, updated_at = $3 WHERE person_id = $1")
             .bind(person_id)
             .bind(i64::from(opted_out))
@@ -230,7 +216,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // Their team's time zones are those of the sellers who can be asked.
-        plan_due::replan_person(&mut *tx, person_id).await?;
+        plan_due::replan_people(&mut tx, &[person_id]).await?;
         tx.commit().await?;
         Ok(())
     }

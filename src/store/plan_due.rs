@@ -84,23 +84,8 @@ pub(super) async fn replan_team<'e>(
     Ok(())
 }
 
-/// The team of `person_id` and the team they manage, due now (their time zone changed).
-pub(super) async fn replan_person<'e>(
-    ex: impl AnyExecutor<'e>,
-    person_id: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE plan_due SET due_at = 0, version = version + 1
-         WHERE manager_id = $1
-            OR manager_id IN (SELECT manager_id FROM memberships WHERE seller_id = $1 AND left_at IS NULL)",
-    )
-    .bind(person_id)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
-
-/// [`replan_person`] for each of `people` (at most an `IN (…)` chunk), in one statement.
+/// The teams of `people` and the teams they manage, due now (a time zone, or whether they can
+/// be asked, changed): one statement for all of them (at most an `IN (…)` chunk).
 pub(super) async fn replan_people(
     conn: &mut sqlx::AnyConnection,
     people: &[&str],
