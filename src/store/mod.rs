@@ -7,6 +7,7 @@ mod admins;
 mod audit;
 mod cadences;
 mod charts;
+mod checkpointer;
 mod commitments;
 mod disk;
 mod inbox;
@@ -73,6 +74,8 @@ pub struct Store {
     submissions: submission_writer::SubmissionQueue,
     /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
     write_gate: Option<Gate>,
+    /// Checkpoints the SQLite WAL after the writes, off their path (`checkpointer.rs`).
+    checkpointer: Option<std::sync::Arc<checkpointer::Checkpointer>>,
     backend: Backend,
     /// Set when a release deleted rows whose bytes may still sit in the WAL (SQLite) or in dead
     /// tuples (PostgreSQL); cleared once [`Store::scrub`] has made them unreadable.
@@ -141,8 +144,17 @@ impl Store {
                 .connect_lazy(url)
                 .with_context(|| format!("could not open the database at {}", redact_url(url)))?
         };
-        let write_gate = (backend == Backend::Sqlite && !memory)
-            .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+        let (write_gate, checkpointer) = if backend == Backend::Sqlite && !memory {
+            // Its own connection, opened on the first write: a checkpoint waits for no writer.
+            let checkpoints = pool_options(backend, 1, Durability::Disk)
+                .test_before_acquire(false)
+                .connect_lazy(url)
+                .with_context(|| format!("could not open the database at {}", redact_url(url)))?;
+            let (gate, checkpointer) = checkpointer::Checkpointer::start(checkpoints);
+            (Some(gate), Some(std::sync::Arc::new(checkpointer)))
+        } else {
+            (None, None)
+        };
         let submissions = submission_writer::SubmissionQueue::start(
             submission_pool.clone(),
             backend,
@@ -155,6 +167,7 @@ impl Store {
             submission_pool,
             submissions,
             write_gate,
+            checkpointer,
             backend,
             // At start-up, whatever a crash may have left behind is scrubbed away.
             scrub_due: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -201,7 +214,7 @@ impl Store {
 
     /// This process's turn to write to SQLite (None on PostgreSQL, whose writers lock rows, and
     /// on an in-memory database, whose single connection already serialises everything).
-    pub(crate) async fn write_gate(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) async fn write_gate(&self) -> Option<Turn> {
         take_turn(self.write_gate.as_ref()).await
     }
 
@@ -216,24 +229,20 @@ impl Store {
                 tracing::warn!(error = %e, "could not truncate the SQLite WAL at shutdown");
             }
         }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
+        }
         self.submission_pool.close().await;
         self.bookkeeping.close().await;
         self.pool.close().await;
     }
 }
 
-/// The process's SQLite write gate: one permit, so one writer at a time.
-type Gate = std::sync::Arc<tokio::sync::Semaphore>;
+use checkpointer::{Gate, Turn};
 
 /// Waits for this writer's turn at `gate` (at once when there is none).
-async fn take_turn(gate: Option<&Gate>) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    let gate = gate?;
-    Some(
-        gate.clone()
-            .acquire_owned()
-            .await
-            .expect("the write gate is never closed"),
-    )
+async fn take_turn(gate: Option<&Gate>) -> Option<Turn> {
+    Some(gate?.turn().await)
 }
 
 /// A write statement outside a transaction, run in its turn at the SQLite write gate like
@@ -261,7 +270,7 @@ impl WriteInTurn for sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
 /// A write transaction holding the SQLite write gate until it commits or rolls back.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
-    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
+    _gate: Option<Turn>,
 }
 
 impl WriteTx {
