@@ -1,8 +1,8 @@
 #!/bin/sh
 # The answer-path benchmark: the real `serve` binary against a trivial axum server, both loaded
 # by wrk with pre-signed `view_submission` requests. See README, "Benchmarks".
-#   bench/answers.sh                       # 60,000 sellers, 3-second runs
-#   bench/answers.sh --sellers 100000 --seconds 5
+#   bench/answers.sh                       # 150,000 sellers, 3-second runs
+#   bench/answers.sh --sellers 300000 --seconds 5
 set -eu
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
