@@ -14,8 +14,9 @@
 //! Load: `wrk` (Debian's package) with `bench/answers.lua`, sending `view_submission`
 //! requests shaped and signed as Slack sends them, each a first answer by a different invitee,
 //! at 64 and at 4 connections; then 200 requests a second for at least 10 seconds from a paced
-//! client here, latency counted from each request's scheduled time. The floor gets the same requests. Prints
-//! requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS, and the ratios.
+//! client here, latency counted from each request's scheduled time. The floor gets the same
+//! requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
+//! and the ratios.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
