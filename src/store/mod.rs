@@ -24,6 +24,8 @@ mod query_plans;
 mod releases;
 mod roster;
 pub mod schema;
+mod sqlite_writer;
+mod submission_batch;
 mod submission_writer;
 mod submissions;
 mod waves;
@@ -155,12 +157,15 @@ impl Store {
         } else {
             (None, None)
         };
-        let submissions = submission_writer::SubmissionQueue::start(
-            submission_pool.clone(),
-            backend,
-            write_gate.clone(),
-            !memory,
-        );
+        let target = match (&sqlite_path, backend) {
+            (Some(path), Backend::Sqlite) => submission_writer::Target::SqliteFile(path.clone()),
+            _ => submission_writer::Target::Pool {
+                pool: submission_pool.clone(),
+                backend,
+                keep_connection: !memory,
+            },
+        };
+        let submissions = submission_writer::SubmissionQueue::start(target, write_gate.clone())?;
         let store = Store {
             pool,
             bookkeeping,

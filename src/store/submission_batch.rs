@@ -1,0 +1,282 @@
+//! What a batch of submissions writes, whichever driver writes it: the statements (one per
+//! table, as many rows as the batch has submissions), the values they bind, and the decisions
+//! between them (who may answer, which tokens were new). The writers run them: sqlx for
+//! PostgreSQL (`submission_writer.rs`); for a SQLite file, SQLite called directly on a thread
+//! of its own (`sqlite_writer.rs`).
+//!
+//! Privacy: tokens and ballots go in separate multi-row statements, in the batch's shuffled
+//! order, so no row position pairs a token with its ballot; ballots and comments carry random
+//! ids, their wave and the answers: no person, no time.
+
+use std::collections::{HashMap, HashSet};
+
+use super::submission_writer::Submission;
+use super::submissions::SubmissionError;
+use super::{Backend, new_id, secs};
+use crate::privacy::token::WindowKey;
+use crate::survey::{Comment, FollowThrough, Question};
+
+/// The statements of a batch have as many rows as it has submissions, so each size is another
+/// statement. Those of batches up to this size are kept prepared in the connection's statement
+/// cache: four shapes per size (the read, the tokens, the ballots, the comments), so at most
+/// 128, and a light load, where batches are small, parses no SQL at all. Larger batches come
+/// with a heavy load, in many sizes, and are prepared each time.
+pub(super) const CACHED_UP_TO: usize = 32;
+
+pub(super) fn cached(rows: usize) -> bool {
+    rows <= CACHED_UP_TO
+}
+
+/// One value bound to a statement, in order: the same list for either driver.
+#[derive(Debug)]
+pub(super) enum Value<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Owned(String),
+    OptInt(Option<i64>),
+    Int(i64),
+    Blob(&'a [u8]),
+}
+
+/// A row of the batch's read: wave, person, the invitee's person (if invited), the wave's
+/// state, window, closing time, the window's key (if unreleased), and since when the pulse
+/// asks the follow-through item.
+pub(super) type FactRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<Vec<u8>>,
+    Option<String>,
+);
+
+/// What a wave says about a submission to it.
+pub(super) struct WaveFacts {
+    open: bool,
+    pub(super) window_id: String,
+    closes_at: i64,
+    key: Option<WindowKey>,
+    /// Whether the pulse asked the follow-through item (an answer to it is kept only then).
+    asks_follow_through: bool,
+}
+
+/// What the batch's read says: its waves, and which of its (wave, person) pairs are invitations.
+pub(super) struct Facts<'b> {
+    pub(super) waves: HashMap<String, WaveFacts>,
+    invited: HashSet<(&'b str, &'b str)>,
+}
+
+/// The distinct (wave, person) pairs of the batch, sorted: what its read looks up.
+pub(super) fn pairs<'b>(batch: &[&'b Submission]) -> Vec<(&'b str, &'b str)> {
+    let mut pairs: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|s| (s.wave_id.as_str(), s.person_id.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// The batch's read: its waves, and whether each (wave, person) pair is an invitation, in one
+/// statement. Each pair is looked up as a pair, on the primary keys: `wave_id IN (…) AND
+/// person_id IN (…)` probed the index for every wave of the batch times every person, and
+/// SQLite scans the whole table for `(wave_id, person_id) IN (VALUES …)`. A wave that does not
+/// exist gives no row.
+///
+/// On PostgreSQL the wave rows are share-locked until the batch commits: a close waits for the
+/// batch in flight, and a batch after a close sees it closed, so no ballot or token can arrive
+/// in a window being released. (SQLite's write lock, taken by `BEGIN IMMEDIATE`, already
+/// serialises the two.)
+pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR SHARE OF w",
+    };
+    format!(
+        "SELECT v.column1, v.column2, i.person_id,
+                w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since
+         FROM (VALUES {}) AS v
+         JOIN waves w ON w.wave_id = v.column1
+         LEFT JOIN window_keys k ON k.window_id = w.window_id
+         LEFT JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2
+         {lock}",
+        backend.value_rows(pairs, 2)
+    )
+}
+
+pub(super) fn facts_values<'b>(pairs: &[(&'b str, &'b str)]) -> Vec<Value<'b>> {
+    pairs
+        .iter()
+        .flat_map(|&(wave, person)| [Value::Text(wave), Value::Text(person)])
+        .collect()
+}
+
+/// The facts in the rows the read returned for `pairs`.
+pub(super) fn facts<'b>(pairs: Vec<(&'b str, &'b str)>, rows: Vec<FactRow>) -> Facts<'b> {
+    let mut waves = HashMap::new();
+    let mut found = HashSet::new();
+    for (wave_id, person_id, invitee, state, window_id, closes_at, key, since) in rows {
+        if invitee.is_some() {
+            found.insert((wave_id.clone(), person_id));
+        }
+        waves.entry(wave_id).or_insert_with(|| WaveFacts {
+            open: state == "open",
+            window_id,
+            closes_at,
+            key: key.as_deref().and_then(WindowKey::from_bytes),
+            asks_follow_through: since.is_some(),
+        });
+    }
+    let invited = pairs
+        .into_iter()
+        .filter(|(w, p)| found.contains(&((*w).to_owned(), (*p).to_owned())))
+        .collect();
+    Facts { waves, invited }
+}
+
+/// Who in the batch may answer: a refusal or `None` per submission (in the order of the
+/// batch), and the token of each that may, to be inserted. A refusal writes nothing.
+pub(super) struct Plan {
+    pub(super) refusals: Vec<Option<SubmissionError>>,
+    /// (index in batch, token) of each submission still to be written.
+    pub(super) tokens: Vec<(usize, Vec<u8>)>,
+}
+
+pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
+    let mut refusals: Vec<Option<SubmissionError>> = (0..batch.len()).map(|_| None).collect();
+    let mut tokens: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut seen: HashSet<(&str, Vec<u8>)> = HashSet::new();
+    for (i, s) in batch.iter().enumerate() {
+        refusals[i] = match facts.waves.get(s.wave_id.as_str()) {
+            None => Some(SubmissionError::UnknownWave),
+            // Late answers are refused even before the scheduler gets round to closing it.
+            Some(w) if !w.open || secs(s.at) >= w.closes_at || w.key.is_none() => {
+                Some(SubmissionError::WaveClosed)
+            }
+            Some(_)
+                if !facts
+                    .invited
+                    .contains(&(s.wave_id.as_str(), s.person_id.as_str())) =>
+            {
+                Some(SubmissionError::NotInvited)
+            }
+            Some(w) => {
+                let key = w.key.as_ref().expect("checked above");
+                let token = key.token_for(&s.person_id).as_bytes().to_vec();
+                // Two submissions of one person in one batch: the first (in shuffled order)
+                // counts, the second is what it would be a moment later.
+                if seen.insert((s.wave_id.as_str(), token.clone())) {
+                    tokens.push((i, token));
+                    None
+                } else {
+                    Some(SubmissionError::AlreadyAnswered)
+                }
+            }
+        };
+    }
+    Plan { refusals, tokens }
+}
+
+impl Plan {
+    /// Given the (wave, token) pairs the insert added: the submissions to record (indexes in
+    /// the batch), and every submission's outcome. A token already there means answered.
+    pub(super) fn settle(
+        self,
+        batch: &[&Submission],
+        inserted: &HashSet<(String, Vec<u8>)>,
+    ) -> (Vec<usize>, Vec<Option<SubmissionError>>) {
+        let mut refusals = self.refusals;
+        let mut recorded: Vec<usize> = Vec::with_capacity(self.tokens.len());
+        for (i, token) in self.tokens {
+            if inserted.contains(&(batch[i].wave_id.clone(), token)) {
+                recorded.push(i);
+            } else {
+                refusals[i] = Some(SubmissionError::AlreadyAnswered);
+            }
+        }
+        (recorded, refusals)
+    }
+}
+
+/// The participation tokens of `rows` submissions; returns the (wave, token) pairs that were new.
+pub(super) fn tokens_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "INSERT INTO participation (wave_id, window_id, token) VALUES {}
+         ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
+        backend.value_rows(rows, 3)
+    )
+}
+
+pub(super) fn token_values<'b>(
+    batch: &[&'b Submission],
+    waves: &'b HashMap<String, WaveFacts>,
+    tokens: &'b [(usize, Vec<u8>)],
+) -> Vec<Value<'b>> {
+    let mut values = Vec::with_capacity(tokens.len() * 3);
+    for (i, token) in tokens {
+        let wave_id = batch[*i].wave_id.as_str();
+        values.push(Value::Text(wave_id));
+        values.push(Value::Text(waves[wave_id].window_id.as_str()));
+        values.push(Value::Blob(token));
+    }
+    values
+}
+
+/// The ballots of `rows` recorded submissions: random ids, the wave, the answers.
+pub(super) fn ballots_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
+        Question::columns(""),
+        backend.value_rows(rows, 3 + Question::COUNT)
+    )
+}
+
+pub(super) fn ballot_values<'b>(
+    batch: &[&'b Submission],
+    waves: &HashMap<String, WaveFacts>,
+    recorded: &[usize],
+) -> Vec<Value<'b>> {
+    let mut values = Vec::with_capacity(recorded.len() * (3 + Question::COUNT));
+    for &i in recorded {
+        let s = batch[i];
+        values.push(Value::Owned(new_id()));
+        values.push(Value::Text(s.wave_id.as_str()));
+        values.extend(s.ballot.values().into_iter().map(Value::Int));
+        // An answer to an item the pulse did not ask is not kept.
+        let asked = waves
+            .get(s.wave_id.as_str())
+            .is_some_and(|w| w.asks_follow_through);
+        let follow_through = s.ballot.follow_through().filter(|_| asked);
+        values.push(Value::OptInt(follow_through.map(FollowThrough::value)));
+    }
+    values
+}
+
+/// The comments of `rows` recorded submissions (one row for each, with or without a comment):
+/// random ids, the wave, the text. A row without one is skipped, so the statement's shape
+/// depends on the number of ballots only.
+pub(super) fn comments_sql(backend: Backend, rows: usize) -> String {
+    format!(
+        "INSERT INTO comments (comment_id, wave_id, body)
+         SELECT v.column1, v.column2, v.column3 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL",
+        backend.value_rows(rows, 3)
+    )
+}
+
+pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -> Vec<Value<'b>> {
+    let mut values = Vec::with_capacity(recorded.len() * 3);
+    for &i in recorded {
+        let s = batch[i];
+        values.push(Value::Owned(new_id()));
+        values.push(Value::Text(s.wave_id.as_str()));
+        values.push(Value::OptText(s.comment.as_ref().map(Comment::as_str)));
+    }
+    values
+}
+
+/// Whether any of the recorded submissions has a comment.
+pub(super) fn any_comment(batch: &[&Submission], recorded: &[usize]) -> bool {
+    recorded.iter().any(|&i| batch[i].comment.is_some())
+}
