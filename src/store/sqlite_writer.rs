@@ -100,8 +100,10 @@ impl Writer {
         let written = self
             .connection()
             .and_then(|conn| write_batch(conn, &batch.in_order()));
-        if written.is_err() {
-            self.conn = None;
+        match (&written, &self.gate) {
+            (Ok(_), Some(gate)) => gate.wrote_answers(batch.len()),
+            (Ok(_), None) => {}
+            (Err(_), _) => self.conn = None,
         }
         batch.answer(written);
     }
