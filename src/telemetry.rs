@@ -72,9 +72,18 @@ pub fn error_kind(error: &anyhow::Error) -> String {
         .unwrap_or_else(|| "internal error".to_owned())
 }
 
+/// A database error known by its code alone (SQLite's extended result code): how the answers'
+/// SQLite writer, which does not go through sqlx, reports one. Never a statement or a value.
+#[derive(Debug, thiserror::Error)]
+#[error("database error (code {0})")]
+pub struct DatabaseCode(pub i32);
+
 /// The kind of one cause, for the errors every layer shares (database, parsing); None for
 /// any other.
 pub fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = cause.downcast_ref::<DatabaseCode>() {
+        return Some(e.to_string());
+    }
     if let Some(e) = cause.downcast_ref::<sqlx::Error>() {
         let code = e
             .as_database_error()

@@ -99,7 +99,8 @@ impl Writer {
             .block_on(async move { super::take_turn(gate.as_ref()).await });
         let written = self
             .connection()
-            .and_then(|conn| write_batch(conn, &batch.in_order()));
+            .and_then(|conn| write_batch(conn, &batch.in_order()))
+            .map_err(coded);
         match (&written, &self.gate) {
             (Ok(_), Some(gate)) => gate.wrote_answers(batch.len()),
             (Ok(_), None) => {}
@@ -113,6 +114,20 @@ impl Writer {
             self.conn = Some(open(&self.path)?);
         }
         Ok(self.conn.as_mut().expect("just set"))
+    }
+}
+
+/// SQLite's error code in place of the error, where it has one: what the log says of a failed
+/// batch (`telemetry::error_kind`), as it does for the errors that come through sqlx.
+fn coded(error: anyhow::Error) -> anyhow::Error {
+    let code = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<rusqlite::Error>())
+        .and_then(rusqlite::Error::sqlite_error)
+        .map(|failure| failure.extended_code);
+    match code {
+        Some(code) => crate::telemetry::DatabaseCode(code).into(),
+        None => error,
     }
 }
 
@@ -225,5 +240,23 @@ impl ToSql for Value<'_> {
             Value::OptInt(Some(v)) | Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             Value::Blob(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An operator reading the log of a failed batch learns why (a full disk here), as for a
+    /// database error through sqlx, and nothing of the batch.
+    #[test]
+    fn a_failed_batch_is_logged_by_its_sqlite_code() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        let error = super::coded(anyhow::Error::new(full).context("could not record the ballots"));
+        assert_eq!(
+            crate::telemetry::error_kind(&error),
+            "database error (code 13)"
+        );
     }
 }
