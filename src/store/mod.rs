@@ -71,8 +71,9 @@ pub struct Store {
     /// own call and still send thousands a second.
     bookkeeping: AnyPool,
     /// The one connection that writes submissions, owned by the group-commit writer: answers
-    /// queue in memory instead of racing pooled connections for SQLite's write lock.
-    submission_pool: AnyPool,
+    /// queue in memory instead of racing pooled connections for SQLite's write lock. None on a
+    /// SQLite file, where the writer opens its own on a thread of its own (`sqlite_writer.rs`).
+    submission_pool: Option<AnyPool>,
     submissions: submission_writer::SubmissionQueue,
     /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
     write_gate: Option<Gate>,
@@ -138,14 +139,6 @@ impl Store {
                 .connect_lazy(url)
                 .with_context(|| format!("could not open the database at {}", redact_url(url)))?
         };
-        let submission_pool = if memory {
-            pool.clone()
-        } else {
-            pool_options(backend, 1, Durability::Disk)
-                .test_before_acquire(false)
-                .connect_lazy(url)
-                .with_context(|| format!("could not open the database at {}", redact_url(url)))?
-        };
         let (write_gate, checkpointer) = if backend == Backend::Sqlite && !memory {
             // Its own connection, opened on the first write: a checkpoint waits for no writer.
             let checkpoints = pool_options(backend, 1, Durability::Disk)
@@ -157,13 +150,28 @@ impl Store {
         } else {
             (None, None)
         };
-        let target = match (&sqlite_path, backend) {
-            (Some(path), Backend::Sqlite) => submission_writer::Target::SqliteFile(path.clone()),
-            _ => submission_writer::Target::Pool {
-                pool: submission_pool.clone(),
-                backend,
-                keep_connection: !memory,
-            },
+        let (target, submission_pool) = match (&sqlite_path, backend) {
+            (Some(path), Backend::Sqlite) => {
+                (submission_writer::Target::SqliteFile(path.clone()), None)
+            }
+            _ => {
+                let submission_pool = if memory {
+                    pool.clone()
+                } else {
+                    pool_options(backend, 1, Durability::Disk)
+                        .test_before_acquire(false)
+                        .connect_lazy(url)
+                        .with_context(|| {
+                            format!("could not open the database at {}", redact_url(url))
+                        })?
+                };
+                let target = submission_writer::Target::Pool {
+                    pool: submission_pool.clone(),
+                    backend,
+                    keep_connection: !memory,
+                };
+                (target, Some(submission_pool))
+            }
         };
         let submissions = submission_writer::SubmissionQueue::start(target, write_gate.clone())?;
         let store = Store {
@@ -237,7 +245,9 @@ impl Store {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop().await;
         }
-        self.submission_pool.close().await;
+        if let Some(pool) = &self.submission_pool {
+            pool.close().await;
+        }
         self.bookkeeping.close().await;
         self.pool.close().await;
     }
