@@ -132,19 +132,11 @@ impl Store {
         let bookkeeping = if memory {
             pool.clone()
         } else {
-            // No ping before each checkout: a round checks out once, and a dead connection
-            // fails its statement, which the next round retries.
-            pool_options(backend, 2, Durability::Process)
-                .test_before_acquire(false)
-                .connect_lazy(url)
-                .with_context(|| format!("could not open the database at {}", redact_url(url)))?
+            lazy_pool(backend, 2, Durability::Process, url)?
         };
         let (write_gate, checkpointer) = if backend == Backend::Sqlite && !memory {
             // Its own connection, opened on the first write: a checkpoint waits for no writer.
-            let checkpoints = pool_options(backend, 1, Durability::Disk)
-                .test_before_acquire(false)
-                .connect_lazy(url)
-                .with_context(|| format!("could not open the database at {}", redact_url(url)))?;
+            let checkpoints = lazy_pool(backend, 1, Durability::Disk, url)?;
             let (gate, checkpointer) = checkpointer::Checkpointer::start(checkpoints);
             (Some(gate), Some(std::sync::Arc::new(checkpointer)))
         } else {
@@ -158,12 +150,7 @@ impl Store {
                 let submission_pool = if memory {
                     pool.clone()
                 } else {
-                    pool_options(backend, 1, Durability::Disk)
-                        .test_before_acquire(false)
-                        .connect_lazy(url)
-                        .with_context(|| {
-                            format!("could not open the database at {}", redact_url(url))
-                        })?
+                    lazy_pool(backend, 1, Durability::Disk, url)?
                 };
                 let target = submission_writer::Target::Pool {
                     pool: submission_pool.clone(),
@@ -316,6 +303,21 @@ enum Durability {
     /// Once the database server (PostgreSQL) or the operating system (SQLite) holds it:
     /// survives a `kill -9` of trustpulse, not a power cut or a database crash.
     Process,
+}
+
+/// A pool whose connections open on first use, with no ping before each checkout: a SQLite
+/// connection cannot drop while idle, and a dead PostgreSQL one fails its statement, which the
+/// caller's next round retries.
+fn lazy_pool(
+    backend: Backend,
+    max_connections: u32,
+    durability: Durability,
+    url: &str,
+) -> anyhow::Result<AnyPool> {
+    pool_options(backend, max_connections, durability)
+        .test_before_acquire(false)
+        .connect_lazy(url)
+        .with_context(|| format!("could not open the database at {}", redact_url(url)))
 }
 
 fn pool_options(backend: Backend, max_connections: u32, durability: Durability) -> AnyPoolOptions {
