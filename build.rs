@@ -8,7 +8,11 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    // Read when the script runs, not when it is compiled: a compiled script can be reused for
+    // another checkout that shares the target directory.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("migrations");
     let mut out = String::new();
     for (name, dir) in [("SQLITE", "sqlite"), ("POSTGRES", "postgres")] {
         let folder = root.join(dir);

@@ -17,11 +17,10 @@
 //! truncates it to nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyPool;
-use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -34,23 +33,12 @@ use tokio_util::sync::CancellationToken;
 /// 2.4 ms (answer benchmark, two runs each, alternated).
 const GATHER: Duration = Duration::from_millis(50);
 
-/// Answers after which the task stops gathering and checkpoints at once. Each answer of a small
-/// batch writes about three pages to the WAL (its token, ballot and comment land on pages of
-/// their own), so at a few thousand answers a second 50 ms is several hundred frames: the WAL
-/// reached the backstop's 256 between checkpoints, and one commit in forty or so checkpointed
-/// inline (a commit's p99 at 4 connections was 2.5 ms against a median of 0.17 ms, answer
-/// benchmark). 32 answers is about 100 frames, well below it.
-const EARLY: usize = 32;
-
 /// The process's SQLite write gate: one permit, so one writer at a time. Every turn, when it
 /// ends, wakes the checkpointer.
 #[derive(Clone)]
 pub(super) struct Gate {
     turns: Arc<Semaphore>,
     wrote: mpsc::Sender<()>,
-    /// Answers written since the last checkpoint, and the signal that they passed [`EARLY`].
-    answers: Arc<AtomicUsize>,
-    many: Arc<Notify>,
 }
 
 /// A writer's turn at the gate; the next writer's begins when this is dropped.
@@ -67,23 +55,6 @@ impl Drop for Turn {
 }
 
 impl Gate {
-    fn new(wrote: mpsc::Sender<()>) -> Gate {
-        Gate {
-            turns: Arc::new(Semaphore::new(1)),
-            wrote,
-            answers: Arc::new(AtomicUsize::new(0)),
-            many: Arc::new(Notify::new()),
-        }
-    }
-
-    /// Counts `n` answers committed; past [`EARLY`] since the last checkpoint, the checkpointer
-    /// checkpoints without waiting out its gathering.
-    pub(super) fn wrote_answers(&self, n: usize) {
-        if self.answers.fetch_add(n, Ordering::Relaxed) + n >= EARLY {
-            self.many.notify_one();
-        }
-    }
-
     /// Waits for this writer's turn.
     pub(super) async fn turn(&self) -> Turn {
         Turn {
@@ -113,7 +84,10 @@ impl Checkpointer {
     /// `pool` (one connection, opened on first use).
     pub(super) fn start(pool: AnyPool) -> (Gate, Checkpointer) {
         let (wrote, woken) = mpsc::channel(1);
-        let gate = Gate::new(wrote);
+        let gate = Gate {
+            turns: Arc::new(Semaphore::new(1)),
+            wrote,
+        };
         let stop = CancellationToken::new();
         let task = tokio::spawn(run(pool, gate.clone(), woken, stop.clone()));
         let checkpointer = Checkpointer {
@@ -143,9 +117,7 @@ async fn run(pool: AnyPool, gate: Gate, mut woken: mpsc::Receiver<()>, stop: Can
             biased;
             () = stop.cancelled() => break,
             () = tokio::time::sleep(GATHER) => {}
-            () = gate.many.notified() => {}
         }
-        gate.answers.store(0, Ordering::Relaxed);
         // A wake-up that came during the wait is part of this checkpoint.
         let _ = woken.try_recv();
         if let Err(e) = checkpoint(&pool, &gate).await {
@@ -189,33 +161,16 @@ mod tests {
     #[tokio::test]
     async fn a_writers_turn_wakes_the_checkpointer_and_its_own_turn_does_not() {
         let (wrote, mut woken) = mpsc::channel(1);
-        let gate = Gate::new(wrote);
+        let gate = Gate {
+            turns: Arc::new(Semaphore::new(1)),
+            wrote,
+        };
         drop(gate.turn().await);
         assert!(woken.try_recv().is_ok(), "a write wakes the checkpointer");
         drop(gate.permit().await);
         assert!(
             woken.try_recv().is_err(),
             "its own turn must not wake it, or an idle store would checkpoint forever"
-        );
-    }
-
-    /// Under a heavy load the checkpointer must not wait out its gathering: past [`EARLY`]
-    /// answers it is signalled at once (a signal that waits for it if it is busy), so the WAL
-    /// stays below the size at which a commit checkpoints inline.
-    #[tokio::test]
-    async fn many_answers_end_the_gathering_early() {
-        use futures_util::FutureExt;
-        let (wrote, _woken) = mpsc::channel(1);
-        let gate = Gate::new(wrote);
-        gate.wrote_answers(EARLY - 1);
-        assert!(
-            gate.many.notified().now_or_never().is_none(),
-            "a few answers wait for the gathering to end"
-        );
-        gate.wrote_answers(1);
-        assert!(
-            gate.many.notified().now_or_never().is_some(),
-            "the answer that reaches the threshold ends it"
         );
     }
 

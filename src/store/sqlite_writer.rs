@@ -101,10 +101,8 @@ impl Writer {
             .connection()
             .and_then(|conn| write_batch(conn, &batch.in_order()))
             .map_err(coded);
-        match (&written, &self.gate) {
-            (Ok(_), Some(gate)) => gate.wrote_answers(batch.len()),
-            (Ok(_), None) => {}
-            (Err(_), _) => self.conn = None,
+        if written.is_err() {
+            self.conn = None;
         }
         batch.answer(written);
     }

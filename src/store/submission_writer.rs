@@ -206,10 +206,6 @@ impl Shuffled {
         self.submissions.is_empty()
     }
 
-    pub(super) fn len(&self) -> usize {
-        self.submissions.len()
-    }
-
     /// The submissions in the order they are written.
     pub(super) fn in_order(&self) -> Vec<&Submission> {
         self.order.iter().map(|&i| &self.submissions[i]).collect()
