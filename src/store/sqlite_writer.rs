@@ -93,10 +93,7 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let gate = self.gate.clone();
-        let _turn = self
-            .runtime
-            .block_on(async move { super::take_turn(gate.as_ref()).await });
+        let _turn = self.runtime.block_on(super::take_turn(self.gate.as_ref()));
         let written = self
             .connection()
             .and_then(|conn| write_batch(conn, &batch.in_order()))

@@ -176,8 +176,8 @@ pub(super) fn batches(
 }
 
 /// A batch's submissions in one list, shuffled: the order in which they are written, so the
-/// order of tokens and ballots in the file says nothing about who answered first. Returns
-/// the list, each one's index in it, and the senders with how many outcomes each waits for.
+/// order of tokens and ballots in the file says nothing about who answered first. Holds
+/// the list, the order it is written in, and the senders with how many outcomes each waits for.
 pub(super) struct Shuffled {
     submissions: Vec<Submission>,
     /// `order[k]` is the index in `submissions` of the k-th submission written.
