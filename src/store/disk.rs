@@ -5,6 +5,8 @@
 //! SQLite file that `trustpulse audit` uses to check it without trusting the rest of the code.
 
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -244,14 +246,22 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
     }
     findings.free_pages = free_pages;
 
-    for n in 1..=findings.pages as u32 {
-        anyhow::ensure!(
-            read_page(n, &mut data),
-            "could not read page {n} of {}",
-            db.display()
-        );
-        let header = if n == 1 { 100 } else { 0 };
-        check_free_blocks(&data, header, usable, &format!("page {n}"), &mut findings);
+    // Every page, read 64 at a time: one read per page made the system calls themselves half
+    // of the scan's CPU (0.4 s for a 180 MB file under the answer benchmark).
+    const PAGES_PER_READ: u64 = 64;
+    let mut chunk = vec![0u8; PAGES_PER_READ as usize * page_size];
+    let mut first = 1;
+    while first <= pages {
+        let count = PAGES_PER_READ.min(pages - first + 1);
+        let bytes = &mut chunk[..count as usize * page_size];
+        file.read_exact_at(bytes, (first - 1) * page_size as u64)
+            .with_context(|| format!("could not read page {first} of {}", db.display()))?;
+        for (i, page) in bytes.chunks_exact(page_size).enumerate() {
+            let n = first + i as u64;
+            let header = if n == 1 { 100 } else { 0 };
+            check_free_blocks(page, header, usable, || format!("page {n}"), &mut findings);
+        }
+        first += count;
     }
 
     let wal = wal_path(db);
@@ -270,7 +280,7 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
                 &chunk[24..],
                 header,
                 usable,
-                &format!("WAL frame {i} (page {page_no})"),
+                || format!("WAL frame {i} (page {page_no})"),
                 &mut findings,
             );
             at += frame as u64;
@@ -285,7 +295,9 @@ fn check_free_blocks(
     data: &[u8],
     header: usize,
     usable: usize,
-    name: &str,
+    // Named only when something is found: formatting a name for each of a large file's pages
+    // showed in its profile.
+    name: impl Fn() -> String,
     findings: &mut FreeSpaceFindings,
 ) {
     if !matches!(data.get(header), Some(2 | 5 | 10 | 13)) {
@@ -300,7 +312,8 @@ fn check_free_blocks(
         let end = (offset + size).min(usable);
         if offset + 4 < end && !all_zero(&data[offset + 4..end]) {
             findings.dirty.push(format!(
-                "{name}: a free block at offset {offset} holds old bytes"
+                "{}: a free block at offset {offset} holds old bytes",
+                name()
             ));
         }
         if next <= offset {
@@ -339,7 +352,41 @@ fn trunk_tail_is_clean(tail: &[u8], pages: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::trunk_tail_is_clean;
+    use super::{scan_sqlite_free_space, trunk_tail_is_clean};
+
+    /// The scan reads the file many pages at a time: old bytes in a page of a later read, and
+    /// in the file's last page (a read shorter than the others), are found and named.
+    #[test]
+    fn old_bytes_are_found_in_any_page_whatever_read_it_falls_in() {
+        const PAGE: usize = 512;
+        const PAGES: usize = 150;
+        let mut file = vec![0u8; PAGE * PAGES];
+        file[..16].copy_from_slice(b"SQLite format 3\0");
+        file[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
+        // A table leaf page with one free block at offset 200, of 40 bytes, holding a name.
+        let leaf_with_old_bytes = |page: &mut [u8]| {
+            page[0] = 13;
+            page[1..3].copy_from_slice(&200u16.to_be_bytes());
+            page[200..204].copy_from_slice(&[0, 0, 0, 40]);
+            page[210..218].copy_from_slice(b"U0SELLER");
+        };
+        for n in [100, PAGES] {
+            leaf_with_old_bytes(&mut file[(n - 1) * PAGE..n * PAGE]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        std::fs::write(&path, &file).unwrap();
+
+        let findings = scan_sqlite_free_space(&path).unwrap();
+        assert_eq!(findings.pages, PAGES as u64);
+        assert_eq!(
+            findings.dirty,
+            [
+                "page 100: a free block at offset 200 holds old bytes",
+                "page 150: a free block at offset 200 holds old bytes",
+            ]
+        );
+    }
 
     #[test]
     fn a_free_trunk_page_may_keep_page_numbers_it_listed_but_no_other_bytes() {
