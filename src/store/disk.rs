@@ -5,10 +5,10 @@
 //! SQLite file that `trustpulse audit` uses to check it without trusting the rest of the code.
 
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use super::WriteInTurn;
 use super::{Backend, Store};
@@ -246,8 +246,9 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
     }
     findings.free_pages = free_pages;
 
-    // Every page, read 64 at a time: one read per page made the system calls themselves half
-    // of the scan's CPU (0.4 s for a 180 MB file under the answer benchmark).
+    // Every page, read 64 at a time rather than one: `trustpulse audit` on a 180 MB file used
+    // 0.352 s of CPU against 0.390 s (five runs each, alternated); what is left is mostly the
+    // copy out of the page cache.
     const PAGES_PER_READ: u64 = 64;
     let mut chunk = vec![0u8; PAGES_PER_READ as usize * page_size];
     let mut first = 1;
@@ -295,8 +296,7 @@ fn check_free_blocks(
     data: &[u8],
     header: usize,
     usable: usize,
-    // Named only when something is found: formatting a name for each of a large file's pages
-    // showed in its profile.
+    // Named only when something is found, not formatted for each of a large file's pages.
     name: impl Fn() -> String,
     findings: &mut FreeSpaceFindings,
 ) {
