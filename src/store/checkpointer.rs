@@ -9,12 +9,13 @@
 //! itself; the automatic checkpoint, still set on every connection, is the backstop.
 //! Timed inside `serve` under the answer benchmark at 200 answers a second, a batch's write
 //! took 2.4 to 2.5 ms at the 99th percentile with the automatic checkpoint alone, and 0.6 to
-//! 0.9 ms with this task gathering for 10 ms (two runs each, alternated). The benchmark's p99 at 200 answers a
-//! second: 3.3 and 3.7 ms before, 2.1 and 2.4 ms after (see [`GATHER`]).
+//! 0.9 ms with this task gathering for 10 ms (two runs each, alternated). The benchmark's p99
+//! at 200 answers a second: 3.3 and 3.7 ms before, 2.1 and 2.4 ms after (see [`GATHER`]).
 //!
-//! Privacy: a WAL that starts again after every few commits holds fewer old page images, and
-//! so links fewer recent tokens to their ballots (DESIGN §3); a release's scrub still
-//! truncates it to nothing.
+//! Privacy: the WAL's limit does not depend on this task. The backstop and
+//! `journal_size_limit` (`disk.rs`) hold the file to about 1 MiB of frames whatever the task
+//! does, and frames past the live part of the file stay until they are written over; a
+//! release's scrub truncates the file to nothing (DESIGN §3).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +27,17 @@ use tokio_util::sync::CancellationToken;
 
 /// How long the task lets writes gather after the first wakes it: one checkpoint, and one or
 /// two syncs of the database file, for all the commits of that moment rather than for each.
-/// At 200 answers a second that is about 40 frames, far below the 256 of the backstop. With
-/// 10 ms, checkpoints ran 80 times a second, their second pass held the gate often enough to
-/// raise the answers' median (1.7 to 2.3 ms at 200 a second against 1.3 to 1.7 ms before) and
-/// the p99 was 2.3 to 3.7 ms; with 50 ms, the median stayed at 1.4 ms and the p99 was 2.1 and
-/// 2.4 ms (answer benchmark, two runs each, alternated).
-const GATHER: Duration = Duration::from_millis(50);
+/// At 200 answers a second that is about 90 frames, well below the 256 of the backstop.
+/// Fewer checkpoints mean fewer commits that wait for the disk behind a checkpoint's sync of
+/// the database file. Timed inside `serve` at 200 answers a second (answer benchmark, two runs
+/// each, alternated): with 50 ms, 15 to 24 batches in 1,000 took over 2 ms to write and the
+/// batches' p99 was 2.9 and 3.5 ms; with 200 ms, 3 and 13 in 1,000, a p99 of 1.2 and 2.2 ms.
+/// The benchmark's p99 at 200 a second: 9.3 and 9.5 ms with 50 ms, 3.2 and 6.3 ms with 200 ms,
+/// but 6.7 and 6.9 ms in a third pair without the timing: within this machine's noise.
+/// (Earlier, 10 ms ran checkpoints 80 times a second and raised the answers' median.) Under a
+/// heavier load the WAL reaches the backstop first, as it already did with 50 ms at a few
+/// thousand answers a second.
+const GATHER: Duration = Duration::from_millis(200);
 
 /// The process's SQLite write gate: one permit, so one writer at a time. Every turn, when it
 /// ends, wakes the checkpointer.
