@@ -34,9 +34,11 @@ use tokio_util::sync::CancellationToken;
 /// batches' p99 was 2.9 and 3.5 ms; with 200 ms, 3 and 13 in 1,000, a p99 of 1.2 and 2.2 ms.
 /// The benchmark's p99 at 200 a second: 9.3 and 9.5 ms with 50 ms, 3.2 and 6.3 ms with 200 ms,
 /// but 6.7 and 6.9 ms in a third pair without the timing: within this machine's noise.
-/// (Earlier, 10 ms ran checkpoints 80 times a second and raised the answers' median.) Under a
-/// heavier load the WAL reaches the backstop first, as it already did with 50 ms at a few
-/// thousand answers a second.
+/// (Earlier, 10 ms ran checkpoints 80 times a second and raised the answers' median.) The
+/// price: at about 2.3 frames an answer, the WAL reaches the backstop before the task wakes
+/// from about 550 answers a second, where with 50 ms that took about 2,200. Above it, commits
+/// checkpoint inline, as they already did at 4 connections (thousands a second), whose p99
+/// did not worsen (5.1 to 5.4 ms against 5.6 to 6.2); loads in between were not measured.
 const GATHER: Duration = Duration::from_millis(200);
 
 /// The process's SQLite write gate: one permit, so one writer at a time. Every turn, when it
