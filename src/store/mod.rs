@@ -24,6 +24,7 @@ mod query_plans;
 mod releases;
 mod roster;
 pub mod schema;
+mod script;
 mod sqlite_writer;
 mod submission_batch;
 mod submission_writer;
@@ -401,6 +402,18 @@ impl Backend {
         };
         let all: Vec<String> = (0..rows).map(|r| format!("({})", row(r))).collect();
         all.join(", ")
+    }
+}
+
+impl Backend {
+    /// `count` placeholders for values `first..first + count` of a statement (an `IN (…)`
+    /// list): anonymous on SQLite (see [`Backend::value_rows`]), so a statement using them
+    /// must use no named one; `$first, …` on PostgreSQL.
+    fn params(self, first: usize, count: usize) -> String {
+        match self {
+            Backend::Sqlite => vec!["?"; count].join(", "),
+            Backend::Postgres => placeholders(first, count),
+        }
     }
 }
 

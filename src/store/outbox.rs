@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyExecutor;
 
 use super::WriteInTurn;
+use super::script::{Script, Value};
 use super::{Backend, Store, from_secs, new_id, new_ordered_id, secs};
 
 /// One piece of work for Slack. Ids only: nothing a seller answered.
@@ -169,7 +170,7 @@ async fn insert_job<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Rows per multi-row `INSERT` of [`enqueue_many`]: 8 parameters each, far under every
+/// Rows per multi-row `INSERT` of [`push_jobs`]: 9 parameters each, far under every
 /// backend's limit.
 const ENQUEUE_CHUNK: usize = 100;
 
@@ -183,31 +184,52 @@ pub(super) async fn enqueue_many(
     if jobs.is_empty() {
         return Ok(());
     }
-    let team_id: String =
+    let team_id = installed_team(conn).await?;
+    let mut script = Script::new(Backend::of(conn));
+    push_jobs(&mut script, &team_id, jobs, now)?;
+    script.run(conn).await
+}
+
+/// The workspace jobs are queued for (see [`INSTALLED_TEAM`]), read once for the statements
+/// of [`push_jobs`].
+pub(super) async fn installed_team(conn: &mut sqlx::AnyConnection) -> anyhow::Result<String> {
+    Ok(
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {INSTALLED_TEAM}")))
             .fetch_one(&mut *conn)
-            .await?;
-    let backend = Backend::of(conn);
+            .await?,
+    )
+}
+
+/// Adds to `script` the statements that queue `jobs` for `team_id` (each unless already
+/// queued), a hundred to a statement.
+pub(super) fn push_jobs<'a>(
+    script: &mut Script<'a>,
+    team_id: &'a str,
+    jobs: &'a [(Job, Timestamp)],
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let backend = script.backend();
     for chunk in jobs.chunks(ENQUEUE_CHUNK) {
         let sql = format!(
             "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
              VALUES {} ON CONFLICT (dedup_key) DO NOTHING",
             backend.value_rows(chunk.len(), 9)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut values = Vec::with_capacity(chunk.len() * 9);
         for (job, due_at) in chunk {
-            query = query
-                .bind(new_job_id(now))
-                .bind(&team_id)
-                .bind(job.kind())
-                .bind(job.dedup_key())
-                .bind(serde_json::to_string(job)?)
-                .bind("pending")
-                .bind(secs(*due_at))
-                .bind(secs(now))
-                .bind(job.wave_id());
+            values.extend([
+                Value::Owned(new_job_id(now)),
+                Value::Text(team_id),
+                Value::Text(job.kind()),
+                Value::Owned(job.dedup_key()),
+                Value::Owned(serde_json::to_string(job)?),
+                Value::Text("pending"),
+                Value::Int(secs(*due_at)),
+                Value::Int(secs(now)),
+                Value::OptText(job.wave_id()),
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        script.push_cached(sql, values);
     }
     Ok(())
 }

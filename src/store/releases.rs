@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use super::WriteInTurn;
-use super::outbox::{Job, enqueue_many};
+use super::outbox::{Job, installed_team, push_jobs};
+use super::script::{Script, Value};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
@@ -75,7 +76,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let wave_ids: Vec<&str> = items.iter().filter_map(|(wave, _)| *wave).collect();
         let closed = close_waves(&mut tx, &wave_ids, now).await?;
-        queue_close_updates(&mut tx, &closed, now).await?;
+        let close_updates = close_updates(&mut tx, &closed, now).await?;
         // A window is decided when it was named alone, or when its wave closed just now (a
         // wave that was not open was closed by another replica, which decided its window).
         // Each window is decided once, for its first item.
@@ -110,8 +111,17 @@ impl Store {
                 WindowDecision::Hold => None,
             })
             .collect();
-        hold_windows(&mut tx, &held).await?;
-        release_windows(&mut tx, &released, now).await?;
+        // Every write of the batch in one script: one trip to SQLite's thread (`script.rs`).
+        let team_id = match close_updates.jobs.is_empty() {
+            true => String::new(),
+            false => installed_team(&mut tx).await?,
+        };
+        let mut script = Script::new(self.backend);
+        push_jobs(&mut script, &team_id, &close_updates.jobs, now)?;
+        forget_messages(&mut script, &close_updates.waves);
+        hold_windows(&mut script, &held);
+        release_windows(&mut script, &released, now)?;
+        script.run(&mut tx).await?;
         let any_released = !released.is_empty();
         tx.commit().await?;
         if any_released {
@@ -239,18 +249,10 @@ impl Store {
     }
 }
 
-/// `sql` with `{in}` replaced by one placeholder per id, bound to `ids`. Not kept in the
-/// statement cache: each list length is a new statement.
-fn in_list<'q>(
-    sql: &str,
-    ids: &'q [&'q str],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    let sql = sql.replace("{in}", &placeholders(1, ids.len()));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in ids {
-        query = query.bind(*id);
-    }
-    query
+/// `sql` with `{in}` replaced by one placeholder per id, and the ids as its values.
+fn with_list<'a>(backend: Backend, sql: &str, ids: &[&'a str]) -> (String, Vec<Value<'a>>) {
+    let sql = sql.replace("{in}", &backend.params(1, ids.len()));
+    (sql, ids.iter().map(|id| Value::Text(id)).collect())
 }
 
 /// Closes those of `wave_ids` still open; returns the ones this call closed.
@@ -405,11 +407,12 @@ where
 
 /// Keeps held windows open for the team's next wave, remembering how many were invited and
 /// how many waves closed (what the manager's digest may say about a held window).
-async fn hold_windows(tx: &mut AnyConnection, window_ids: &[&str]) -> anyhow::Result<()> {
+fn hold_windows<'a>(script: &mut Script<'a>, window_ids: &[&'a str]) {
     if window_ids.is_empty() {
-        return Ok(());
+        return;
     }
-    in_list(
+    let (sql, values) = with_list(
+        script.backend(),
         "UPDATE windows SET
            held_invited = (SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i
                            JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = windows.window_id),
@@ -417,47 +420,41 @@ async fn hold_windows(tx: &mut AnyConnection, window_ids: &[&str]) -> anyhow::Re
                            WHERE w.window_id = windows.window_id AND w.state = 'closed')
          WHERE window_id IN ({in})",
         window_ids,
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    );
+    script.push(sql, values);
 }
 
 /// Freezes each release and forgets everything it was computed from (inside the deciding
 /// transaction).
-async fn release_windows(
-    tx: &mut AnyConnection,
-    released: &[(&WindowState, &Release)],
+fn release_windows<'a>(
+    script: &mut Script<'a>,
+    released: &[(&'a WindowState, &Release)],
     now: Timestamp,
 ) -> anyhow::Result<()> {
     if released.is_empty() {
         return Ok(());
     }
+    let backend = script.backend();
     let ids: Vec<&str> = released.iter().map(|(s, _)| s.window_id.as_str()).collect();
     let sql = format!(
-        "UPDATE windows SET state = 'released', released_at = $1,
+        "UPDATE windows SET state = 'released', released_at = {},
            waves_closed = (SELECT COUNT(*) FROM waves w
                            WHERE w.window_id = windows.window_id AND w.state = 'closed')
          WHERE window_id IN ({})",
-        placeholders(2, ids.len())
+        backend.params(1, 1),
+        backend.params(2, ids.len())
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .persistent(false)
-        .bind(secs(now));
-    for id in &ids {
-        query = query.bind(*id);
-    }
-    query.execute(&mut *tx).await?;
-
-    let rows: Vec<String> = (0..released.len())
-        .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
+    let values = std::iter::once(Value::Int(secs(now)))
+        .chain(ids.iter().map(|id| Value::Text(id)))
         .collect();
+    script.push(sql, values);
+
     let sql = format!(
         "INSERT INTO releases (window_id, manager_id, window_end, respondents, invited, body, released_at)
          VALUES {}",
-        rows.join(", ")
+        backend.value_rows(released.len(), 7)
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut values = Vec::with_capacity(released.len() * 7);
     for (state, release) in released {
         // The count HR may see, stored only when the window reached k; the manager sees the
         // body.
@@ -469,16 +466,17 @@ async fn release_windows(
             }
             _ => None,
         };
-        query = query
-            .bind(state.window_id.clone())
-            .bind(state.manager_id.clone())
-            .bind(secs(now))
-            .bind(respondents)
-            .bind(i64::from(state.invited))
-            .bind(serde_json::to_string(release)?)
-            .bind(secs(now));
+        values.extend([
+            Value::Text(&state.window_id),
+            Value::Text(&state.manager_id),
+            Value::Int(secs(now)),
+            Value::OptInt(respondents),
+            Value::Int(i64::from(state.invited)),
+            Value::Owned(serde_json::to_string(release)?),
+            Value::Int(secs(now)),
+        ]);
     }
-    query.execute(&mut *tx).await?;
+    script.push(sql, values);
 
     for sql in [
         "DELETE FROM window_keys WHERE window_id IN ({in})",
@@ -491,23 +489,36 @@ async fn release_windows(
            AND kind IN ('invite', 'remind')",
         "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
     ] {
-        in_list(sql, &ids).execute(&mut *tx).await?;
+        let (sql, values) = with_list(backend, sql, &ids);
+        script.push(sql, values);
     }
     Ok(())
 }
 
-/// Queues the "this pulse closed" update of every invitation and reminder of the waves just
-/// closed: each of their messages is updated alike, whoever answered.
-async fn queue_close_updates(
+/// The "this pulse closed" update of every invitation and reminder of the waves just closed:
+/// each of their messages is updated alike, whoever answered.
+struct CloseUpdates {
+    /// The waves closed, sorted.
+    waves: Vec<String>,
+    jobs: Vec<(Job, Timestamp)>,
+}
+
+/// Reads the messages of the waves just closed, for their updates (queued, and the messages
+/// forgotten, with the batch's other writes).
+async fn close_updates(
     tx: &mut AnyConnection,
     wave_ids: &HashSet<String>,
     now: Timestamp,
-) -> anyhow::Result<()> {
-    if wave_ids.is_empty() {
-        return Ok(());
+) -> anyhow::Result<CloseUpdates> {
+    let mut waves: Vec<String> = wave_ids.iter().cloned().collect();
+    waves.sort_unstable();
+    if waves.is_empty() {
+        return Ok(CloseUpdates {
+            waves,
+            jobs: Vec::new(),
+        });
     }
-    let mut ids: Vec<&str> = wave_ids.iter().map(String::as_str).collect();
-    ids.sort_unstable();
+    let ids: Vec<&str> = waves.iter().map(String::as_str).collect();
     let messages: Vec<(String, String, String)> = fetch_in(
         tx,
         "SELECT wave_id, channel, ts FROM wave_messages WHERE wave_id IN ({in})
@@ -515,7 +526,7 @@ async fn queue_close_updates(
         &ids,
     )
     .await?;
-    let jobs: Vec<(Job, Timestamp)> = messages
+    let jobs = messages
         .into_iter()
         .map(|(wave_id, channel, ts)| {
             let job = Job::CloseMessage {
@@ -526,9 +537,19 @@ async fn queue_close_updates(
             (job, now)
         })
         .collect();
-    enqueue_many(&mut *tx, &jobs, now).await?;
-    in_list("DELETE FROM wave_messages WHERE wave_id IN ({in})", &ids)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    Ok(CloseUpdates { waves, jobs })
+}
+
+/// Forgets the messages of the waves just closed: their updates are queued.
+fn forget_messages<'a>(script: &mut Script<'a>, wave_ids: &'a [String]) {
+    if wave_ids.is_empty() {
+        return;
+    }
+    let ids: Vec<&str> = wave_ids.iter().map(String::as_str).collect();
+    let (sql, values) = with_list(
+        script.backend(),
+        "DELETE FROM wave_messages WHERE wave_id IN ({in})",
+        &ids,
+    );
+    script.push(sql, values);
 }

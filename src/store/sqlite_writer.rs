@@ -22,7 +22,8 @@ use rusqlite::{Connection, ToSql, params_from_iter};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use super::submission_batch::{self as sql, Value, cached};
+use super::script::Value;
+use super::submission_batch::{self as sql, cached};
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
 use super::submissions::SubmissionError;
 use super::{Backend, Gate, disk};

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::script::Value;
 use super::submission_writer::Submission;
 use super::submissions::SubmissionError;
 use super::{Backend, new_id, secs};
@@ -26,17 +27,6 @@ pub(super) const CACHED_UP_TO: usize = 32;
 
 pub(super) fn cached(rows: usize) -> bool {
     rows <= CACHED_UP_TO
-}
-
-/// One value bound to a statement, in order: the same list for either driver.
-#[derive(Debug)]
-pub(super) enum Value<'a> {
-    Text(&'a str),
-    OptText(Option<&'a str>),
-    Owned(String),
-    OptInt(Option<i64>),
-    Int(i64),
-    Blob(&'a [u8]),
 }
 
 /// A row of the batch's read: wave, person, the invitee's person (if invited), the wave's

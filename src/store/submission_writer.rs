@@ -22,7 +22,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::submission_batch::{self as sql, Value, cached};
+use super::script::bind;
+use super::submission_batch::{self as sql, cached};
 use super::{Backend, Gate, IN_LIST_CHUNK};
 use crate::survey::{Ballot, Comment};
 
@@ -373,44 +374,4 @@ async fn write_with_sqlx(
     }
     tx.commit().await?;
     Ok(refusals)
-}
-
-/// Binds `values` to a sqlx query, in order.
-fn bind<'q, Q: Bind<'q>>(mut query: Q, values: Vec<Value<'q>>) -> Q {
-    for value in values {
-        query = match value {
-            Value::Text(v) => query.bind_one(v),
-            Value::OptText(v) => query.bind_one(v),
-            Value::Owned(v) => query.bind_one(v),
-            Value::OptInt(v) => query.bind_one(v),
-            Value::Int(v) => query.bind_one(v),
-            Value::Blob(v) => query.bind_one(v.to_vec()),
-        };
-    }
-    query
-}
-
-/// `bind` for both of sqlx's query types.
-trait Bind<'q>: Sized {
-    fn bind_one<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>;
-}
-
-impl<'q> Bind<'q> for sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    fn bind_one<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
-    {
-        self.bind(value)
-    }
-}
-
-impl<'q, O> Bind<'q> for sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments> {
-    fn bind_one<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
-    {
-        self.bind(value)
-    }
 }

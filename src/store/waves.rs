@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::WriteInTurn;
-use super::outbox::{Job, enqueue_many, enqueue_or_bring_forward};
+use super::outbox::{Job, enqueue_or_bring_forward, installed_team, push_jobs};
 use super::people::ELIGIBLE;
+use super::script::{Script, Value};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_ordered_id, placeholders, secs};
 use crate::privacy::MinRespondents;
 use crate::privacy::token::WindowKey;
@@ -619,91 +620,6 @@ async fn write_new(
     now: Timestamp,
 ) -> anyhow::Result<Vec<OpenedWave>> {
     let backend = Backend::of(tx);
-    let windows: Vec<(&NewWave, i64, &WindowKey)> = news
-        .iter()
-        .filter_map(|n| n.new_window.as_ref().map(|(k, key)| (n, *k, key)))
-        .collect();
-    for chunk in windows.chunks(WRITE_CHUNK) {
-        let sql = format!(
-            "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES {}",
-            backend.value_rows(chunk.len(), 5)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for (new, k, _) in chunk {
-            query = query
-                .bind(&new.wave.window_id)
-                .bind(&new.wave.manager_id)
-                .bind(*k)
-                .bind("open")
-                .bind(secs(now));
-        }
-        query.execute(&mut *tx).await?;
-        let sql = format!(
-            "INSERT INTO window_keys (window_id, hmac_key) VALUES {}",
-            backend.value_rows(chunk.len(), 2)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for (new, _, key) in chunk {
-            query = query
-                .bind(&new.wave.window_id)
-                .bind(key.as_bytes().to_vec());
-        }
-        query.execute(&mut *tx).await?;
-    }
-    for chunk in news.chunks(WRITE_CHUNK) {
-        let sql = format!(
-            "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at, follow_through_since)
-             VALUES {}",
-            backend.value_rows(chunk.len(), 8)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for new in chunk {
-            let wave = &new.wave;
-            query = query
-                .bind(&wave.wave_id)
-                .bind(&wave.manager_id)
-                .bind(&wave.window_id)
-                .bind(&wave.period)
-                .bind("open")
-                .bind(secs(wave.opens_at))
-                .bind(secs(wave.closes_at))
-                .bind(&wave.follow_through_since);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    for new in news
-        .iter()
-        .filter(|n| n.wave.follow_through_since.is_some())
-    {
-        sqlx::query(
-            "UPDATE commitments SET asked_in_wave = $3
-             WHERE manager_id = $1 AND asked_in_wave IS NULL AND due_on <= $2",
-        )
-        .bind(&new.wave.manager_id)
-        .bind(&new.today)
-        .bind(&new.wave.wave_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let invitees: Vec<(&str, &str)> = news
-        .iter()
-        .flat_map(|n| {
-            n.schedule
-                .iter()
-                .map(|(person, _, _)| (n.wave.wave_id.as_str(), person.as_str()))
-        })
-        .collect();
-    for chunk in invitees.chunks(IN_LIST_CHUNK) {
-        let sql = format!(
-            "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
-            backend.value_rows(chunk.len(), 2)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for (wave_id, person) in chunk {
-            query = query.bind(*wave_id).bind(*person);
-        }
-        query.execute(&mut *tx).await?;
-    }
     let mut jobs: Vec<(Job, Timestamp)> = Vec::new();
     for new in &news {
         for (person, invite_at, remind_at) in &new.schedule {
@@ -721,7 +637,113 @@ async fn write_new(
             }
         }
     }
-    enqueue_many(&mut *tx, &jobs, now).await?;
+    let team_id = match jobs.is_empty() {
+        true => String::new(),
+        false => installed_team(tx).await?,
+    };
+    // Every row of the new waves in one script: one trip to SQLite's thread (`script.rs`).
+    let mut script = Script::new(backend);
+    let windows: Vec<(&NewWave, i64, &WindowKey)> = news
+        .iter()
+        .filter_map(|n| n.new_window.as_ref().map(|(k, key)| (n, *k, key)))
+        .collect();
+    for chunk in windows.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES {}",
+            backend.value_rows(chunk.len(), 5)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|(new, k, _)| {
+                [
+                    Value::Text(&new.wave.window_id),
+                    Value::Text(&new.wave.manager_id),
+                    Value::Int(*k),
+                    Value::Text("open"),
+                    Value::Int(secs(now)),
+                ]
+            })
+            .collect();
+        script.push(sql, values);
+        let sql = format!(
+            "INSERT INTO window_keys (window_id, hmac_key) VALUES {}",
+            backend.value_rows(chunk.len(), 2)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|(new, _, key)| {
+                [
+                    Value::Text(&new.wave.window_id),
+                    Value::Blob(key.as_bytes()),
+                ]
+            })
+            .collect();
+        script.push(sql, values);
+    }
+    for chunk in news.chunks(WRITE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at, follow_through_since)
+             VALUES {}",
+            backend.value_rows(chunk.len(), 8)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|new| {
+                let wave = &new.wave;
+                [
+                    Value::Text(&wave.wave_id),
+                    Value::Text(&wave.manager_id),
+                    Value::Text(&wave.window_id),
+                    Value::Text(&wave.period),
+                    Value::Text("open"),
+                    Value::Int(secs(wave.opens_at)),
+                    Value::Int(secs(wave.closes_at)),
+                    Value::OptText(wave.follow_through_since.as_deref()),
+                ]
+            })
+            .collect();
+        script.push(sql, values);
+    }
+    for new in news
+        .iter()
+        .filter(|n| n.wave.follow_through_since.is_some())
+    {
+        script.push(
+            format!(
+                "UPDATE commitments SET asked_in_wave = {}
+                 WHERE manager_id = {} AND asked_in_wave IS NULL AND due_on <= {}",
+                backend.params(1, 1),
+                backend.params(2, 1),
+                backend.params(3, 1)
+            ),
+            vec![
+                Value::Text(&new.wave.wave_id),
+                Value::Text(&new.wave.manager_id),
+                Value::Text(&new.today),
+            ],
+        );
+    }
+    let invitees: Vec<(&str, &str)> = news
+        .iter()
+        .flat_map(|n| {
+            n.schedule
+                .iter()
+                .map(|(person, _, _)| (n.wave.wave_id.as_str(), person.as_str()))
+        })
+        .collect();
+    for chunk in invitees.chunks(IN_LIST_CHUNK) {
+        let sql = format!(
+            "INSERT INTO wave_invitees (wave_id, person_id) VALUES {}",
+            backend.value_rows(chunk.len(), 2)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|(wave_id, person)| [Value::Text(wave_id), Value::Text(person)])
+            .collect();
+        script.push(sql, values);
+    }
+    push_jobs(&mut script, &team_id, &jobs, now)?;
+    script.run(tx).await?;
     Ok(news
         .into_iter()
         .map(|new| OpenedWave {
