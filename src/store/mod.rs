@@ -403,9 +403,7 @@ impl Backend {
         let all: Vec<String> = (0..rows).map(|r| format!("({})", row(r))).collect();
         all.join(", ")
     }
-}
 
-impl Backend {
     /// `count` placeholders for values `first..first + count` of a statement (an `IN (…)`
     /// list): anonymous on SQLite (see [`Backend::value_rows`]), so a statement using them
     /// must use no named one; `$first, …` on PostgreSQL.

@@ -184,15 +184,21 @@ pub(super) async fn enqueue_many(
     if jobs.is_empty() {
         return Ok(());
     }
-    let team_id = installed_team(conn).await?;
+    let team_id = installed_team(conn, jobs).await?;
     let mut script = Script::new(Backend::of(conn));
     push_jobs(&mut script, &team_id, jobs, now)?;
     script.run(conn).await
 }
 
-/// The workspace jobs are queued for (see [`INSTALLED_TEAM`]), read once for the statements
-/// of [`push_jobs`].
-pub(super) async fn installed_team(conn: &mut sqlx::AnyConnection) -> anyhow::Result<String> {
+/// The workspace `jobs` are queued for (see [`INSTALLED_TEAM`]), read once for the
+/// statements of [`push_jobs`]; not read when there are no jobs.
+pub(super) async fn installed_team(
+    conn: &mut sqlx::AnyConnection,
+    jobs: &[(Job, Timestamp)],
+) -> anyhow::Result<String> {
+    if jobs.is_empty() {
+        return Ok(String::new());
+    }
     Ok(
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {INSTALLED_TEAM}")))
             .fetch_one(&mut *conn)

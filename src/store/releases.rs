@@ -112,10 +112,7 @@ impl Store {
             })
             .collect();
         // Every write of the batch in one script: one trip to SQLite's thread (`script.rs`).
-        let team_id = match close_updates.jobs.is_empty() {
-            true => String::new(),
-            false => installed_team(&mut tx).await?,
-        };
+        let team_id = installed_team(&mut tx, &close_updates.jobs).await?;
         let mut script = Script::new(self.backend);
         push_jobs(&mut script, &team_id, &close_updates.jobs, now)?;
         forget_messages(&mut script, &close_updates.waves);

@@ -637,10 +637,7 @@ async fn write_new(
             }
         }
     }
-    let team_id = match jobs.is_empty() {
-        true => String::new(),
-        false => installed_team(tx).await?,
-    };
+    let team_id = installed_team(tx, &jobs).await?;
     // Every row of the new waves in one script: one trip to SQLite's thread (`script.rs`).
     let mut script = Script::new(backend);
     let windows: Vec<(&NewWave, i64, &WindowKey)> = news
