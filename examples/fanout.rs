@@ -11,24 +11,29 @@
 //!
 //! On PostgreSQL each run gets a fresh database next to the one named, dropped afterwards.
 //!
+//! Planning is an org's first pulse as `serve` opens it: the org cadence's slot has come, and
+//! the planner's tick opens every team's pulse in its batches (one transaction per batch, short
+//! enough that an answer waits little behind it: see `planner_bench`).
+//!
 //! The DM channels are taken as known from an earlier pulse, so each invitation is one
 //! `chat.postMessage` (a first-ever pulse also calls `conversations.open`, a tier-3 method).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use sqlx::Connection;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
-use trustpulse::ops::waves;
 use trustpulse::privacy::MinRespondents;
-use trustpulse::schedule::worker;
+use trustpulse::schedule::{planner, worker};
 use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeSlack, dm_channel};
 use trustpulse::slack::chat::SlackChat;
 use trustpulse::slack::client::SlackApi;
 use trustpulse::slack::pacing::{Pacer, PacingConfig};
-use trustpulse::store::Store;
+use trustpulse::store::{CadenceScope, Store};
+use trustpulse::survey::cadence::{Cadence, CadenceFlags, weekday_name};
 use trustpulse::survey::roster::{Roster, RosterRow};
 
 struct Run {
@@ -84,14 +89,36 @@ async fn run(
         worker_kick: Arc::new(Notify::new()),
     };
 
+    // An org's first pulse opens as it does in `serve`: HR has set the org cadence, and the
+    // planner's tick opens every team's pulse whose slot has come, in its batches. The slot is
+    // today, a minute ago (UTC), so the invitations are due as soon as they are queued; the
+    // digest's day is three days off, so no digest joins the sends.
+    let slot = (Timestamp::now() - SignedDuration::from_mins(1)).to_zoned(TimeZone::UTC);
+    let today = slot.date();
+    let cadence = CadenceFlags {
+        weekday: Some(weekday_name(today.weekday()).to_owned()),
+        time: Some(format!("{:02}:{:02}", slot.hour(), slot.minute())),
+        tz: Some("UTC".to_owned()),
+        digest_weekday: Some(weekday_name(today.weekday().wrapping_add(3)).to_owned()),
+        ..Default::default()
+    }
+    .apply(&Cadence::builtin_default(today), today)?;
+    let set_at = slot.timestamp() - SignedDuration::from_hours(1);
+    store
+        .set_cadence(&CadenceScope::Org, &cadence, set_at)
+        .await?;
+
     // For a profiler to attach to (as in `planner_bench`).
     eprintln!("opening every pulse now");
     let planning = Instant::now();
-    let managers: std::collections::BTreeSet<&String> = rows.iter().map(|r| &r.manager).collect();
-    for manager in managers {
-        waves::start_wave(&store, manager, state.k, Timestamp::now()).await?;
-    }
+    let opened = planner::tick(&state, Timestamp::now()).await?;
     let plan = planning.elapsed();
+    let teams = invitations.div_ceil(per_team);
+    anyhow::ensure!(
+        opened.opened == teams,
+        "the planner opened {} pulses, not one per team ({teams})",
+        opened.opened
+    );
     eprintln!("sending now");
 
     let sending = Instant::now();

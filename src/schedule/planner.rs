@@ -185,7 +185,7 @@ impl Batch {
         self.planned.len() >= BATCH_TEAMS || self.sellers >= BATCH_SELLERS
     }
 
-    /// Opens the batch's slots, then records its teams' next times.
+    /// Opens the batch's slots and records its teams' next times, in one transaction.
     async fn finish(
         &mut self,
         state: &AppState,
@@ -193,11 +193,8 @@ impl Batch {
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
         let slots = std::mem::take(&mut self.slots);
-        open_slots(state, &slots, now, report).await?;
-        state
-            .store
-            .plan_next(&std::mem::take(&mut self.planned))
-            .await?;
+        let planned = std::mem::take(&mut self.planned);
+        open_slots(state, &slots, &planned, now, report).await?;
         self.sellers = 0;
         Ok(())
     }
@@ -311,10 +308,11 @@ async fn plan_slot(
     }))
 }
 
-/// Opens the waves of `slots`, in one transaction.
+/// Opens the waves of `slots` and records the `planned` teams' next times, in one transaction.
 async fn open_slots(
     state: &AppState,
     slots: &[SlotToOpen],
+    planned: &[(PlanDue, Option<Timestamp>)],
     now: Timestamp,
     report: &mut TickReport,
 ) -> anyhow::Result<()> {
@@ -343,7 +341,9 @@ async fn open_slots(
             },
         })
         .collect();
-    let outcomes = store.open_waves(&requests, state.k, now).await?;
+    let outcomes = store
+        .open_waves_and_plan(&requests, planned, state.k, now)
+        .await?;
     for (slot, outcome) in slots.iter().zip(outcomes) {
         let (manager, period) = (&slot.manager, &slot.period);
         match outcome {

@@ -290,18 +290,27 @@ async fn window_states(
         Backend::Sqlite => "",
         Backend::Postgres => "FOR UPDATE",
     };
+    // The window and its counts in one read. They were four reads more, each a round trip to
+    // SQLite's thread (see `script.rs`); the ballots and comments below are many rows each.
     let sql = format!(
-        "SELECT window_id, manager_id, min_respondents FROM windows
-         WHERE state = 'open' AND window_id IN ({list}) {lock}"
+        "SELECT win.window_id, win.manager_id, win.min_respondents,
+                (SELECT MAX(w.follow_through_since) FROM waves w WHERE w.window_id = win.window_id),
+                (SELECT COUNT(*) FROM waves w WHERE w.window_id = win.window_id AND w.state = 'closed'),
+                (SELECT COUNT(DISTINCT i.person_id) FROM wave_invitees i
+                 JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id = win.window_id),
+                (SELECT COUNT(DISTINCT p.token) FROM participation p
+                 JOIN waves w ON w.wave_id = p.wave_id WHERE w.window_id = win.window_id)
+         FROM windows win
+         WHERE win.state = 'open' AND win.window_id IN ({list}) {lock}"
     );
-    let mut query =
-        sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    type Facts = (String, String, i64, Option<String>, i64, i64, i64);
+    let mut query = sqlx::query_as::<_, Facts>(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in window_ids {
         query = query.bind(*id);
     }
     let open = query.fetch_all(&mut *tx).await?;
     let mut states = HashMap::with_capacity(open.len());
-    for (window_id, manager_id, k) in open {
+    for (window_id, manager_id, k, follow_through_since, closed, invited, respondents) in open {
         states.insert(
             window_id.clone(),
             WindowState {
@@ -309,11 +318,11 @@ async fn window_states(
                 manager_id,
                 k: u32::try_from(k)?,
                 tally: Tally::default(),
-                respondents: 0,
-                invited: 0,
+                respondents: u32::try_from(respondents)?,
+                invited: u32::try_from(invited)?,
                 comments: Vec::new(),
-                waves_closed: 0,
-                follow_through_since: None,
+                waves_closed: u32::try_from(closed)?,
+                follow_through_since,
             },
         );
     }
@@ -334,18 +343,6 @@ async fn window_states(
             state.tally.add(&super::ballot_at(&row, 1, true)?);
         }
     }
-    let asked: Vec<(String, Option<String>)> = fetch_in(
-        tx,
-        "SELECT window_id, MAX(follow_through_since) FROM waves
-         WHERE window_id IN ({in}) GROUP BY window_id",
-        window_ids,
-    )
-    .await?;
-    for (window_id, since) in asked {
-        if let Some(state) = states.get_mut(&window_id) {
-            state.follow_through_since = since;
-        }
-    }
     let comments: Vec<(String, String)> = fetch_in(
         tx,
         "SELECT w.window_id, c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id
@@ -358,36 +355,8 @@ async fn window_states(
             state.comments.push(body);
         }
     }
-    let counts: [(&str, CountField); 3] = [
-        (
-            "SELECT w.window_id, COUNT(DISTINCT i.person_id) FROM wave_invitees i
-             JOIN waves w ON w.wave_id = i.wave_id WHERE w.window_id IN ({in}) GROUP BY w.window_id",
-            |s| &mut s.invited,
-        ),
-        (
-            "SELECT window_id, COUNT(*) FROM waves
-             WHERE window_id IN ({in}) AND state = 'closed' GROUP BY window_id",
-            |s| &mut s.waves_closed,
-        ),
-        (
-            "SELECT w.window_id, COUNT(DISTINCT p.token) FROM participation p
-             JOIN waves w ON w.wave_id = p.wave_id WHERE w.window_id IN ({in}) GROUP BY w.window_id",
-            |s| &mut s.respondents,
-        ),
-    ];
-    for (sql, field) in counts {
-        let rows: Vec<(String, i64)> = fetch_in(tx, sql, window_ids).await?;
-        for (window_id, count) in rows {
-            if let Some(state) = states.get_mut(&window_id) {
-                *field(state) = u32::try_from(count)?;
-            }
-        }
-    }
     Ok(states)
 }
-
-/// Which of a window's counts a grouped `COUNT` fills in.
-type CountField = fn(&mut WindowState) -> &mut u32;
 
 /// Rows of `sql`, whose `{in}` is the list `ids`.
 async fn fetch_in<T>(tx: &mut AnyConnection, sql: &str, ids: &[&str]) -> anyhow::Result<Vec<T>>

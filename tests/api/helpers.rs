@@ -229,6 +229,12 @@ pub fn open_request<'a>(manager_id: &'a str, period: &'a str) -> OpenRequest<'a>
     }
 }
 
+/// The managers of the teams the planner must look at by `at`, in order.
+pub async fn teams_due(store: &Store, at: Timestamp) -> Vec<String> {
+    let due = store.teams_due_for_planning(at).await.unwrap();
+    due.into_iter().map(|d| d.manager_id).collect()
+}
+
 /// Imports a team of `n` for `manager` and opens its wave, closing three days later.
 pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWave {
     import_teams(store, &[team(manager, n)]).await;

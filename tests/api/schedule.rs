@@ -14,7 +14,7 @@ use trustpulse::store::{CadenceScope, InstallationState};
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
 
 use crate::app::{TestApp, run_test, sellers};
-use crate::helpers::{now, ts};
+use crate::helpers::{now, teams_due, ts};
 
 const MINUTE: SignedDuration = SignedDuration::from_secs(60);
 const HOUR: SignedDuration = SignedDuration::from_secs(3600);
@@ -685,18 +685,7 @@ fn an_idle_tick_looks_at_no_team_until_its_time_or_a_change() {
         )
         .await;
         let store = &app.state.store;
-        let due = |at: &str| {
-            let at = ts(at);
-            async move {
-                store
-                    .teams_due_for_planning(at)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|d| d.manager_id)
-                    .collect::<Vec<_>>()
-            }
-        };
+        let due = |at: &str| teams_due(store, ts(at));
         assert_eq!(
             due("2026-11-30T08:00:00Z").await.len(),
             3,

@@ -112,6 +112,28 @@ on_both_backends! {
         assert_eq!(store.open_wave_of("U0BOSS1").await.unwrap().unwrap(), first.wave);
     }
 
+    async fn a_planner_batch_opens_its_pulses_and_plans_its_teams_together(store: Store) {
+        // The planner's batch writes the pulses it opens and when each of its teams is next
+        // looked at in one transaction. A team changed after the planner read it (its version
+        // moved on) keeps its "due now": its change is planned at the next tick, not lost.
+        import_teams(&store, &[team("U0BOSS1", 3), team("U0BOSS2", 2), team("U0BOSS3", 2)]).await;
+        let later = ts("2026-12-07T09:00:00Z");
+        let mut due = store.teams_due_for_planning(now()).await.unwrap();
+        assert_eq!(due.len(), 3, "a new roster makes every team due");
+        due[2].version -= 1;
+        let planned: Vec<_> = due.into_iter().map(|d| (d, Some(later))).collect();
+        let requests = [open_request("U0BOSS1", "2026-11-23")];
+        let outcomes = store
+            .open_waves_and_plan(&requests, &planned, k(5), now())
+            .await
+            .unwrap();
+        let opened = outcomes[0].as_ref().unwrap();
+        assert!(opened.created);
+        assert_eq!(store.open_wave_of("U0BOSS1").await.unwrap().unwrap(), opened.wave);
+        assert_eq!(teams_due(&store, now()).await, ["U0BOSS3"], "only the team that changed since it was read");
+        assert_eq!(teams_due(&store, later).await.len(), 3);
+    }
+
     async fn slack_updates_keep_the_opt_out(store: Store) {
         store.set_opted_out("U0SELLER1", true, now()).await.unwrap();
         let update = Person { tz: Some("Europe/Berlin".into()), ..Person::from_id("U0SELLER1") };
