@@ -61,7 +61,8 @@ impl Store {
 }
 
 /// What [`Store::plan_next`] writes, added to a transaction's `script`: a statement per team,
-/// which SQLite runs in one call (a call per team was most of a batch's cost on its own).
+/// all of which SQLite runs in one call (they were a call each: 64 round trips to SQLite's
+/// thread for a full batch of the planner's, see `script.rs`).
 pub(super) fn push_plan_next<'a>(
     script: &mut Script<'a>,
     planned: &'a [(PlanDue, Option<Timestamp>)],
