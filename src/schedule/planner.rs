@@ -46,10 +46,9 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     store.forget_released_jobs().await?;
     // Only the teams whose next slot or digest has come (or that changed): an idle tick reads
     // one index range, however large the org.
-    // Teams are planned a batch at a time: their due pulses open in one transaction, then
-    // their next times are written in another (one wait for the disk each per batch, not per
-    // team). A tick that stops midway leaves the rest due, and planning a team again opens
-    // nothing twice.
+    // Teams are planned a batch at a time: their due pulses open and their next times are
+    // written in one transaction (one wait for the disk per batch, not per team). A tick that
+    // stops midway leaves the rest due, and planning a team again opens nothing twice.
     let mut batch = Batch::default();
     let due = store.teams_due_for_planning(now).await?;
     for chunk in due.chunks(BATCH_TEAMS) {
