@@ -132,6 +132,20 @@ on_both_backends! {
         assert_eq!(store.open_wave_of("U0BOSS1").await.unwrap().unwrap(), opened.wave);
         assert_eq!(teams_due(&store, now()).await, ["U0BOSS3"], "only the team that changed since it was read");
         assert_eq!(teams_due(&store, later).await.len(), 3);
+
+        // A batch that fails as a whole (one team named for two slots: the second open pulse
+        // breaks the one-open-pulse index) opens its teams one at a time, and still records
+        // its plans.
+        let due = store.teams_due_for_planning(now()).await.unwrap();
+        let planned: Vec<_> = due.into_iter().map(|d| (d, Some(later))).collect();
+        let requests = [open_request("U0BOSS2", "2026-11-16"), open_request("U0BOSS2", "2026-11-23")];
+        let outcomes = store
+            .open_waves_and_plan(&requests, &planned, k(5), now())
+            .await
+            .unwrap();
+        assert!(outcomes[0].as_ref().unwrap().created);
+        assert!(matches!(outcomes[1], Err(OpenWaveError::AlreadyOpen { .. })), "{:?}", outcomes[1]);
+        assert!(teams_due(&store, now()).await.is_empty(), "the fallback recorded the plans");
     }
 
     async fn slack_updates_keep_the_opt_out(store: Store) {
