@@ -113,10 +113,10 @@ async fn run(
     let planning = Instant::now();
     let opened = planner::tick(&state, Timestamp::now()).await?;
     let plan = planning.elapsed();
-    let teams = invitations.div_ceil(per_team);
+    let teams_made = invitations.div_ceil(per_team);
     anyhow::ensure!(
-        opened.opened == teams,
-        "the planner opened {} pulses, not one per team ({teams})",
+        opened.opened == teams_made,
+        "the planner opened {} pulses, not one per team ({teams_made})",
         opened.opened
     );
     eprintln!("sending now");

@@ -80,7 +80,7 @@ pub(super) fn push_plan_next<'a>(
             Value::Text(&due.manager_id),
             Value::Int(due.version),
         ];
-        script.push(sql.clone(), values);
+        script.push_repeated(sql.clone(), values);
     }
 }
 

@@ -13,7 +13,9 @@
 //!
 //! Statements whose text repeats (the outbox's inserts of a hundred jobs) stay in the
 //! connection's statement cache and run in calls of their own: parsing a hundred rows of
-//! placeholders again cost more than the trip (100 to 160 µs against 80).
+//! placeholders again cost more than the trip (100 to 160 µs against 80). Short statements
+//! repeated once per team (`push_repeated`) are joined on SQLite, where parsing them costs less
+//! than the trip, and stay prepared on PostgreSQL, where they run one by one anyway.
 //!
 //! A script's statements use [`Backend::params`] and [`Backend::value_rows`] placeholders,
 //! numbered from 1 in each statement: anonymous (`?`) on SQLite, so the values of the joined
@@ -43,8 +45,19 @@ pub(super) struct Script<'a> {
 struct Statement<'a> {
     sql: String,
     values: Vec<Value<'a>>,
+    kind: Kind,
+}
+
+/// How a statement is parsed and run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Parsed each time it runs; joined with its neighbours on SQLite.
+    Parsed,
     /// Kept prepared in the connection's statement cache, and so run on its own.
-    cached: bool,
+    Cached,
+    /// A short text that repeats: joined on SQLite (parsing it is cheaper than a trip), kept
+    /// prepared on PostgreSQL (where an unprepared statement costs a round trip of its own).
+    Repeated,
 }
 
 impl<'a> Script<'a> {
@@ -61,28 +74,31 @@ impl<'a> Script<'a> {
 
     /// Adds `sql`, whose placeholders take `values` in order; it is parsed each time it runs.
     pub(super) fn push(&mut self, sql: String, values: Vec<Value<'a>>) {
-        self.add(sql, values, false);
+        self.add(sql, values, Kind::Parsed);
     }
 
     /// Adds `sql`, kept prepared for the next time the same text runs: for a statement whose
     /// text repeats (the same number of rows), as parsing a few hundred placeholders costs
     /// more than a round trip. It runs in a call of its own.
     pub(super) fn push_cached(&mut self, sql: String, values: Vec<Value<'a>>) {
-        self.add(sql, values, true);
+        self.add(sql, values, Kind::Cached);
     }
 
-    fn add(&mut self, sql: String, values: Vec<Value<'a>>, cached: bool) {
+    /// Adds `sql`, a short statement whose text repeats (one per team of a batch): joined
+    /// with the others on SQLite, kept prepared on PostgreSQL, as it was before it joined a
+    /// script.
+    pub(super) fn push_repeated(&mut self, sql: String, values: Vec<Value<'a>>) {
+        self.add(sql, values, Kind::Repeated);
+    }
+
+    fn add(&mut self, sql: String, values: Vec<Value<'a>>, kind: Kind) {
         // A named placeholder would be bound by its number in the joined text, not in its own
         // statement: another statement's value.
         debug_assert!(
             self.backend == Backend::Postgres || !has_numbered_placeholder(&sql),
             "a SQLite script statement uses `?` placeholders only: {sql}"
         );
-        self.statements.push(Statement {
-            sql,
-            values,
-            cached,
-        });
+        self.statements.push(Statement { sql, values, kind });
     }
 
     /// Runs every statement, in order, on `conn` (inside the caller's transaction: a failure
@@ -92,7 +108,7 @@ impl<'a> Script<'a> {
         let mut joined = String::new();
         let mut values = Vec::new();
         for statement in self.statements {
-            if self.backend == Backend::Sqlite && !statement.cached {
+            if self.backend == Backend::Sqlite && statement.kind != Kind::Cached {
                 joined.push_str(&statement.sql);
                 joined.push_str(";\n");
                 values.extend(statement.values);
@@ -105,7 +121,8 @@ impl<'a> Script<'a> {
                 false,
             )
             .await?;
-            execute(conn, statement.sql, statement.values, statement.cached).await?;
+            let prepared = statement.kind != Kind::Parsed;
+            execute(conn, statement.sql, statement.values, prepared).await?;
         }
         execute(conn, joined, values, false).await
     }

@@ -722,7 +722,7 @@ async fn write_new(
         .iter()
         .filter(|n| n.wave.follow_through_since.is_some())
     {
-        script.push(
+        script.push_repeated(
             format!(
                 "UPDATE commitments SET asked_in_wave = {}
                  WHERE manager_id = {} AND asked_in_wave IS NULL AND due_on <= {}",
