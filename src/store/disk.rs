@@ -32,6 +32,9 @@ const SQLITE_COMMON: [&str; 5] = [
     "PRAGMA temp_store=MEMORY",
 ];
 
+/// The WAL's limit in frames (`wal_autocheckpoint` above): 1 MiB of 4 KiB pages.
+pub(super) const WAL_LIMIT_FRAMES: i32 = 256;
+
 pub(super) const SQLITE_PRIVACY_PRAGMAS: &[&str] = &SQLITE_COMMON;
 pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
     SQLITE_COMMON[0],

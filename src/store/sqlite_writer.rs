@@ -11,9 +11,17 @@
 //!
 //! Everything else about the batch (its statements, the values they bind, who may answer) is
 //! shared with the PostgreSQL writer (`submission_batch.rs`).
+//!
+//! The WAL's checkpoints under the answers' load are this thread's as well (see
+//! [`Checkpoints`]): a second thread copies the WAL's frames into the database file beside the
+//! writer, and the writer itself keeps the WAL within its limit after its answers have gone out.
 
+use std::cell::Cell;
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -36,6 +44,32 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`sql::CACHED_UP_TO`].
 const STATEMENT_CACHE: usize = 4 * sql::CACHED_UP_TO;
 
+/// Frames in the WAL at which the writer has its checkpoint thread copy them into the database
+/// file beside it: half the limit, so that the pass is usually over before the WAL reaches the
+/// limit, and the writer then copies only the other half itself.
+const EARLY_FRAMES: i32 = disk::WAL_LIMIT_FRAMES / 2;
+
+/// How long the writer tries to bring the WAL back within its limit when another checkpoint
+/// (the store's checkpointer, or another process's) holds SQLite's checkpoint lock.
+const CATCH_UP_TRIES: usize = 100;
+const CATCH_UP_PAUSE: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// The frames in the WAL after the writer's last commit, from its WAL hook (which SQLite
+    /// calls on the committing thread: the writer's own).
+    static WAL_FRAMES: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The writer's WAL hook: counts the frames. It replaces SQLite's automatic checkpoint on the
+/// writer's connection, which ran inside the commit that crossed the limit, before that
+/// batch's answers could go out (a copy of 256 pages and a sync of the database file: the 5 to
+/// 8 ms commits that made the p99 at 4 connections); [`Checkpoints::after_commit`] does its
+/// work instead.
+fn count_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(frames);
+    Ok(())
+}
+
 /// Starts the writer's thread. Its turns at the write gate are awaited through `Handle` (the
 /// gate is tokio's semaphore, shared with the store's other writers).
 pub(super) fn start(
@@ -44,6 +78,7 @@ pub(super) fn start(
     rx: mpsc::Receiver<Message>,
 ) -> anyhow::Result<()> {
     let writer = Writer {
+        checkpoints: Checkpoints::start(path.clone())?,
         path,
         gate,
         runtime: Handle::current(),
@@ -63,6 +98,7 @@ struct Writer {
     /// Opened on the first batch, kept between batches; dropped (which rolls back whatever
     /// transaction it had open) after a failure, and opened again for the next batch.
     conn: Option<Connection>,
+    checkpoints: Checkpoints,
 }
 
 fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
@@ -83,6 +119,7 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
         }
         if let Some(done) = close {
             writer.conn = None;
+            writer.checkpoints.stop();
             let _ = done.send(());
             return;
         }
@@ -103,14 +140,178 @@ impl Writer {
             self.conn = None;
         }
         batch.answer(written);
+        // In the same turn at the gate, so that no other writer adds to a WAL at its limit.
+        if let Some(conn) = &self.conn {
+            self.checkpoints.after_commit(conn);
+        }
     }
 
     fn connection(&mut self) -> anyhow::Result<&mut Connection> {
         if self.conn.is_none() {
-            self.conn = Some(open(&self.path)?);
+            let conn = open(&self.path)?;
+            conn.wal_hook(Some(count_frames));
+            WAL_FRAMES.set(0);
+            self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("just set"))
     }
+}
+
+/// The checkpoints of the WAL under the answers' load.
+///
+/// Why: SQLite's automatic checkpoint runs inside the commit that takes the WAL past its limit
+/// (`disk::WAL_LIMIT_FRAMES`, 1 MiB): it copies those pages into the database file and syncs
+/// it, 5 to 8 ms, and that batch's answers, and every one queued behind it, wait. At a few
+/// thousand answers a second the store's checkpointer (`checkpointer.rs`, which gathers for
+/// 200 ms) never gets there first. Here the writer has a thread of its own copy the frames
+/// once the WAL holds half its limit, beside the writer and on the other core; the writer goes
+/// on committing meanwhile.
+///
+/// Privacy: the limit holds as it did. SQLite can start the WAL again from its first frame
+/// only once every frame is copied, which a pass beside the writer seldom achieves while it
+/// commits; so when a commit leaves the WAL at its limit, the writer, after that batch's
+/// answers have gone out, waits for a pass under way to end and copies the rest itself before
+/// its next batch, and the next commit starts the WAL again (`journal_size_limit` cuts the
+/// file back as it does). That is SQLite's automatic checkpoint, at the same point, with most
+/// of its copying already done.
+struct Checkpoints {
+    /// Wakes the thread; one wake-up waiting is enough.
+    wake: Option<SyncSender<()>>,
+    /// Held for every pass, the thread's and the writer's, so that the writer's waits for the
+    /// thread's (SQLite refuses a second checkpoint at once rather than waiting for the first).
+    pass: Arc<Mutex<()>>,
+    thread: Option<JoinHandle<()>>,
+    /// Whether the thread was woken since the WAL last started again.
+    woken: bool,
+}
+
+impl Checkpoints {
+    fn start(path: PathBuf) -> anyhow::Result<Checkpoints> {
+        let (wake, woken) = sync_channel(1);
+        let pass = Arc::new(Mutex::new(()));
+        let thread = {
+            let pass = pass.clone();
+            std::thread::Builder::new()
+                .name("answers-wal".into())
+                .spawn(move || copy_frames(&path, &woken, &pass))
+                .context("could not start the thread that checkpoints the answers' WAL")?
+        };
+        Ok(Checkpoints {
+            wake: Some(wake),
+            pass,
+            thread: Some(thread),
+            woken: false,
+        })
+    }
+
+    /// After a batch has committed and its answers have gone out.
+    fn after_commit(&mut self, conn: &Connection) {
+        match step(WAL_FRAMES.get(), &mut self.woken) {
+            Step::Nothing => {}
+            Step::Wake => {
+                if let Some(wake) = &self.wake
+                    && let Err(TrySendError::Disconnected(())) = wake.try_send(())
+                {
+                    tracing::warn!("the thread that checkpoints the answers' WAL stopped");
+                }
+            }
+            Step::CatchUp => {
+                let _pass = lock(&self.pass);
+                if let Err(e) = catch_up(conn) {
+                    let kind = crate::telemetry::error_kind(&coded(e));
+                    tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
+                }
+            }
+        }
+    }
+
+    /// Ends the thread once a pass under way has finished; its connection closes with it.
+    fn stop(&mut self) {
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the writer does about the WAL after a commit that left `frames` in it.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Nothing,
+    /// Wake the checkpoint thread.
+    Wake,
+    /// Copy every frame left, now (the WAL is at its limit).
+    CatchUp,
+}
+
+/// One pass of the thread while the WAL fills, once it holds [`EARLY_FRAMES`]: each pass ends
+/// with a sync of the database file, which the writer's syncs of the WAL queue behind on the
+/// disk. Waking it after every commit past that point (a pass after each) cost more CPU an
+/// answer than it saved, and passes at every quarter of the limit gained nothing over one at
+/// half (README, answer path, thirteenth session). `woken` says whether the thread was woken
+/// since the WAL last started again.
+fn step(frames: i32, woken: &mut bool) -> Step {
+    if frames >= disk::WAL_LIMIT_FRAMES {
+        Step::CatchUp
+    } else if frames < EARLY_FRAMES {
+        // The WAL started again (or has not filled yet).
+        *woken = false;
+        Step::Nothing
+    } else if *woken {
+        Step::Nothing
+    } else {
+        *woken = true;
+        Step::Wake
+    }
+}
+
+fn lock(pass: &Mutex<()>) -> MutexGuard<'_, ()> {
+    pass.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The checkpoint thread: a `PASSIVE` checkpoint each time the writer wakes it. It waits for
+/// nobody and copies what it can; SQLite takes no write lock for it, so the writer commits on.
+fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<()>) {
+    let mut conn = None;
+    while woken.recv().is_ok() {
+        let _pass = lock(pass);
+        let copied = match &conn {
+            Some(conn) => passive(conn),
+            None => open(path).and_then(|opened| {
+                let copied = passive(&opened);
+                conn = Some(opened);
+                copied
+            }),
+        };
+        if let Err(e) = copied {
+            // The writer's own pass at the limit is the backstop.
+            conn = None;
+            let kind = crate::telemetry::error_kind(&coded(e));
+            tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
+        }
+    }
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: whether every frame in the WAL is now in the database file.
+fn passive(conn: &Connection) -> anyhow::Result<bool> {
+    let (busy, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    Ok(busy == 0 && frames == copied)
+}
+
+/// Copies every frame left in the WAL, so that the next commit starts it again. Another
+/// checkpoint holding SQLite's checkpoint lock (the store's checkpointer, another process's)
+/// makes a pass give up at once; it is tried again for a moment, then left to the next batch.
+fn catch_up(conn: &Connection) -> anyhow::Result<()> {
+    for _ in 0..CATCH_UP_TRIES {
+        if passive(conn)? {
+            return Ok(());
+        }
+        std::thread::sleep(CATCH_UP_PAUSE);
+    }
+    anyhow::bail!("the WAL stayed at its limit: another checkpoint or a reader held it")
 }
 
 /// SQLite's error code in place of the error, where it has one: what the log says of a failed
@@ -130,7 +331,7 @@ fn coded(error: anyhow::Error) -> anyhow::Error {
 /// A connection set up as sqlx sets up the store's others: foreign keys on, the same busy
 /// timeout, and the privacy pragmas (`disk.rs`), with SQLite's default `synchronous=FULL`, so
 /// a commit returns once it is on the disk.
-fn open(path: &std::path::Path) -> anyhow::Result<Connection> {
+fn open(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("could not open {} to write answers", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -241,6 +442,37 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::{EARLY_FRAMES, Step, step};
+    use crate::store::disk::WAL_LIMIT_FRAMES;
+
+    /// The writer wakes its checkpoint thread once as the WAL fills, copies the rest itself at
+    /// the limit (so the WAL never grows past it), and wakes the thread again once the WAL has
+    /// started over.
+    #[test]
+    fn the_wal_is_copied_once_beside_the_writer_and_caught_up_at_its_limit() {
+        let mut woken = false;
+        assert_eq!(step(EARLY_FRAMES - 1, &mut woken), Step::Nothing);
+        assert_eq!(step(EARLY_FRAMES, &mut woken), Step::Wake);
+        assert_eq!(
+            step(EARLY_FRAMES + 40, &mut woken),
+            Step::Nothing,
+            "one pass a fill"
+        );
+        assert_eq!(step(WAL_LIMIT_FRAMES, &mut woken), Step::CatchUp);
+        assert_eq!(step(WAL_LIMIT_FRAMES + 90, &mut woken), Step::CatchUp);
+        // The next commit started the WAL again from its first frame.
+        assert_eq!(step(3, &mut woken), Step::Nothing);
+        assert_eq!(step(EARLY_FRAMES + 2, &mut woken), Step::Wake);
+    }
+
+    /// The writer's limit is the one SQLite's automatic checkpoint keeps on every other
+    /// connection.
+    #[test]
+    fn the_writers_limit_is_the_pragmas() {
+        let pragma = format!("PRAGMA wal_autocheckpoint={WAL_LIMIT_FRAMES}");
+        assert!(super::disk::SQLITE_PRIVACY_PRAGMAS.contains(&pragma.as_str()));
+    }
+
     /// An operator reading the log of a failed batch learns why (a full disk here), as for a
     /// database error through sqlx, and nothing of the batch.
     #[test]
