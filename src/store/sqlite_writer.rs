@@ -275,43 +275,43 @@ fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<()>) {
     let mut conn = None;
     while woken.recv().is_ok() {
         let _pass = lock(pass);
-        let copied = match &conn {
-            Some(conn) => passive(conn),
-            None => open(path).and_then(|opened| {
-                let copied = passive(&opened);
-                conn = Some(opened);
-                copied
-            }),
-        };
-        if let Err(e) = copied {
+        let copied = match conn.take() {
+            Some(kept) => Ok(kept),
+            None => open(path),
+        }
+        .and_then(|kept| passive(&kept).map(|_| kept));
+        match copied {
+            Ok(kept) => conn = Some(kept),
             // The writer's own pass at the limit is the backstop.
-            conn = None;
-            let kind = crate::telemetry::error_kind(&coded(e));
-            tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
+            Err(e) => {
+                let kind = crate::telemetry::error_kind(&coded(e));
+                tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
+            }
         }
     }
 }
 
-/// `PRAGMA wal_checkpoint(PASSIVE)`: whether every frame in the WAL is now in the database file.
+/// `PRAGMA wal_checkpoint(PASSIVE)`: whether it found SQLite's checkpoint lock held by another
+/// checkpoint (and so copied nothing).
 fn passive(conn: &Connection) -> anyhow::Result<bool> {
-    let (busy, frames, copied): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
-    Ok(busy == 0 && frames == copied)
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))?;
+    Ok(busy != 0)
 }
 
-/// Copies every frame left in the WAL, so that the next commit starts it again. Another
-/// checkpoint holding SQLite's checkpoint lock (the store's checkpointer, another process's)
-/// makes a pass give up at once; it is tried again for a moment, then left to the next batch.
+/// Copies every frame left in the WAL that no reader still needs, so that the next commit
+/// starts it again: SQLite's automatic checkpoint, after the answers. Another checkpoint holding
+/// SQLite's checkpoint lock (the store's checkpointer's first pass, another process's) makes a
+/// pass give up at once, so it is tried again for a moment, then left to the next batch. A
+/// reader's snapshot that still needs frames is not waited for, as SQLite's own checkpoint does
+/// not wait: the WAL starts again after that reader.
 fn catch_up(conn: &Connection) -> anyhow::Result<()> {
     for _ in 0..CATCH_UP_TRIES {
-        if passive(conn)? {
+        if !passive(conn)? {
             return Ok(());
         }
         std::thread::sleep(CATCH_UP_PAUSE);
     }
-    anyhow::bail!("the WAL stayed at its limit: another checkpoint or a reader held it")
+    anyhow::bail!("the WAL stayed at its limit: another checkpoint held it")
 }
 
 /// SQLite's error code in place of the error, where it has one: what the log says of a failed
