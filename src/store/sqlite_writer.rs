@@ -181,8 +181,7 @@ struct Checkpoints {
     /// thread's (SQLite refuses a second checkpoint at once rather than waiting for the first).
     pass: Arc<Mutex<()>>,
     thread: Option<JoinHandle<()>>,
-    /// Whether the thread was woken since the WAL last started again.
-    woken: bool,
+    fill: Fill,
 }
 
 impl Checkpoints {
@@ -200,13 +199,13 @@ impl Checkpoints {
             wake: Some(wake),
             pass,
             thread: Some(thread),
-            woken: false,
+            fill: Fill::default(),
         })
     }
 
     /// After a batch has committed and its answers have gone out.
     fn after_commit(&mut self, conn: &Connection) {
-        match step(WAL_FRAMES.get(), &mut self.woken) {
+        match step(WAL_FRAMES.get(), &mut self.fill) {
             Step::Nothing => {}
             Step::Wake => {
                 if let Some(wake) = &self.wake
@@ -244,23 +243,32 @@ enum Step {
     CatchUp,
 }
 
+/// How far the WAL has filled since it last started again, as the writer's commits saw it.
+#[derive(Debug, Default)]
+struct Fill {
+    frames: i32,
+    /// Whether the checkpoint thread was woken since the WAL last started again.
+    woken: bool,
+}
+
 /// One pass of the thread while the WAL fills, once it holds [`EARLY_FRAMES`]: each pass ends
 /// with a sync of the database file, which the writer's syncs of the WAL queue behind on the
 /// disk. Waking it after every commit past that point (a pass after each) cost more CPU an
 /// answer than it saved, and passes at every quarter of the limit gained nothing over one at
-/// half (README, answer path, thirteenth session). `woken` says whether the thread was woken
-/// since the WAL last started again.
-fn step(frames: i32, woken: &mut bool) -> Step {
+/// half (README, answer path, thirteenth session).
+fn step(frames: i32, fill: &mut Fill) -> Step {
+    if frames < fill.frames {
+        // The WAL started again since the last commit (a large batch may have taken it past
+        // the early mark at once).
+        fill.woken = false;
+    }
+    fill.frames = frames;
     if frames >= disk::WAL_LIMIT_FRAMES {
         Step::CatchUp
-    } else if frames < EARLY_FRAMES {
-        // The WAL started again (or has not filled yet).
-        *woken = false;
-        Step::Nothing
-    } else if *woken {
+    } else if frames < EARLY_FRAMES || fill.woken {
         Step::Nothing
     } else {
-        *woken = true;
+        fill.woken = true;
         Step::Wake
     }
 }
@@ -442,27 +450,30 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{EARLY_FRAMES, Step, step};
+    use super::{EARLY_FRAMES, Fill, Step, step};
     use crate::store::disk::WAL_LIMIT_FRAMES;
 
     /// The writer wakes its checkpoint thread once as the WAL fills, copies the rest itself at
     /// the limit (so the WAL never grows past it), and wakes the thread again once the WAL has
-    /// started over.
+    /// started over, even when one large batch took it past the early mark at once.
     #[test]
     fn the_wal_is_copied_once_beside_the_writer_and_caught_up_at_its_limit() {
-        let mut woken = false;
-        assert_eq!(step(EARLY_FRAMES - 1, &mut woken), Step::Nothing);
-        assert_eq!(step(EARLY_FRAMES, &mut woken), Step::Wake);
+        let mut fill = Fill::default();
+        assert_eq!(step(EARLY_FRAMES - 1, &mut fill), Step::Nothing);
+        assert_eq!(step(EARLY_FRAMES, &mut fill), Step::Wake);
         assert_eq!(
-            step(EARLY_FRAMES + 40, &mut woken),
+            step(EARLY_FRAMES + 40, &mut fill),
             Step::Nothing,
             "one pass a fill"
         );
-        assert_eq!(step(WAL_LIMIT_FRAMES, &mut woken), Step::CatchUp);
-        assert_eq!(step(WAL_LIMIT_FRAMES + 90, &mut woken), Step::CatchUp);
+        assert_eq!(step(WAL_LIMIT_FRAMES, &mut fill), Step::CatchUp);
+        assert_eq!(step(WAL_LIMIT_FRAMES + 90, &mut fill), Step::CatchUp);
         // The next commit started the WAL again from its first frame.
-        assert_eq!(step(3, &mut woken), Step::Nothing);
-        assert_eq!(step(EARLY_FRAMES + 2, &mut woken), Step::Wake);
+        assert_eq!(step(3, &mut fill), Step::Nothing);
+        assert_eq!(step(EARLY_FRAMES + 2, &mut fill), Step::Wake);
+        assert_eq!(step(WAL_LIMIT_FRAMES + 1, &mut fill), Step::CatchUp);
+        // A batch of 64 answers writes about 150 frames: past the mark in its first commit.
+        assert_eq!(step(EARLY_FRAMES + 20, &mut fill), Step::Wake);
     }
 
     /// The writer's limit is the one SQLite's automatic checkpoint keeps on every other
