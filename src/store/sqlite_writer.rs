@@ -217,8 +217,7 @@ impl Checkpoints {
             Step::CatchUp => {
                 let _pass = lock(&self.pass);
                 if let Err(e) = catch_up(conn) {
-                    let kind = crate::telemetry::error_kind(&coded(e));
-                    tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
+                    warn_not_copied(e);
                 }
             }
         }
@@ -291,12 +290,15 @@ fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<()>) {
         match copied {
             Ok(kept) => conn = Some(kept),
             // The writer's own pass at the limit is the backstop.
-            Err(e) => {
-                let kind = crate::telemetry::error_kind(&coded(e));
-                tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
-            }
+            Err(e) => warn_not_copied(e),
         }
     }
+}
+
+/// The log of a failed checkpoint: SQLite's code, as for a failed batch.
+fn warn_not_copied(error: anyhow::Error) {
+    let kind = crate::telemetry::error_kind(&coded(error));
+    tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
 }
 
 /// `PRAGMA wal_checkpoint(PASSIVE)`: whether it found SQLite's checkpoint lock held by another
