@@ -17,6 +17,11 @@
 //! client here, latency counted from each request's scheduled time. The floor gets the same
 //! requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
 //! and the ratios.
+//!
+//! `--peer NAME=COMMAND` (repeatable) measures another server in the same run: `sh -c COMMAND`
+//! in a process group of its own, with `PORT`, `SLACK_SIGNING_SECRET` and `PEER_DB` (a file in
+//! the run's directory) set; its CPU and peak RSS are those of every process in the group.
+//! `bench/peers.sh` runs it with minimal Bolt apps (`bench/peers/`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -37,6 +42,8 @@ struct Options {
     seconds: u64,
     /// Another build of `trustpulse` to measure (an earlier commit, for a before/after).
     binary: Option<PathBuf>,
+    /// Other servers to measure in the same run: (name, shell command).
+    peers: Vec<(String, String)>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -47,6 +54,7 @@ fn options() -> anyhow::Result<Options> {
         team: 200,
         seconds: 3,
         binary: None,
+        peers: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -63,8 +71,13 @@ fn options() -> anyhow::Result<Options> {
             "--binary" => {
                 options.binary = Some(args.next().context("--binary needs a path")?.into())
             }
+            "--peer" => {
+                let peer = args.next().context("--peer needs NAME=COMMAND")?;
+                let (name, command) = peer.split_once('=').context("--peer needs NAME=COMMAND")?;
+                options.peers.push((name.to_owned(), command.to_owned()));
+            }
             other => bail!(
-                "unknown option {other}; options: --sellers N --team N --seconds N --binary PATH"
+                "unknown option {other}; options: --sellers N --team N --seconds N --binary PATH --peer NAME=COMMAND"
             ),
         }
     }
@@ -140,9 +153,11 @@ impl Setup {
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("SLACK_API_URL", self.fake.api_url())
             .env("RUST_LOG", "warn");
-        // Allocator settings pass through, for memory experiments.
-        if let Ok(arenas) = std::env::var("MALLOC_ARENA_MAX") {
-            command.env("MALLOC_ARENA_MAX", arenas);
+        // Allocator and runtime settings pass through, for experiments.
+        for setting in ["MALLOC_ARENA_MAX", "TOKIO_WORKER_THREADS"] {
+            if let Ok(value) = std::env::var(setting) {
+                command.env(setting, value);
+            }
         }
         command
     }
@@ -245,6 +260,10 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         floor_port = line.trim().parse()?;
         Server::start(child, floor_port, false).await?
     };
+    let mut peers = Vec::new();
+    for (name, command) in &options.peers {
+        peers.push((name.clone(), setup.peer(name, command).await?));
+    }
 
     // Each run takes its own invitees: 60% for 64 connections, 35% for 4, the rest for 200/s.
     let n = invited.len();
@@ -257,7 +276,13 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         floor.peak_rss_kib()? / 1024
     );
     let mut report = Report::default();
-    for (name, server) in [("trustpulse", &serve), ("floor", &floor)] {
+    let servers = [
+        ("trustpulse".to_owned(), &serve),
+        ("floor".to_owned(), &floor),
+    ]
+    .into_iter()
+    .chain(peers.iter().map(|(name, server)| (name.clone(), server)));
+    for (name, server) in servers {
         let wide_run = wrk(work, server, wide, 64, options.seconds)?;
         let narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
         let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
@@ -271,8 +296,29 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     }
     drop(serve);
     drop(floor);
+    drop(peers);
     report.print();
     Ok(())
+}
+
+impl Setup {
+    /// Starts a peer: `command` in a shell, in a process group of its own.
+    async fn peer(&self, name: &str, command: &str) -> anyhow::Result<Server> {
+        use std::os::unix::process::CommandExt;
+        let port = free_port()?;
+        let child = Command::new("sh")
+            .args(["-c", command])
+            .env("PORT", port.to_string())
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("PEER_DB", self.dir.path().join(format!("{name}.db")))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("could not start the peer {name}"))?;
+        let mut server = Server::start(child, port, true).await?;
+        server.group = true;
+        Ok(server)
+    }
 }
 
 struct Server {
@@ -280,6 +326,8 @@ struct Server {
     port: u16,
     /// Whether it records answers (trustpulse): then no request may be sent twice.
     records: bool,
+    /// Whether it is a peer: the processes of its group count, and all of them are ended.
+    group: bool,
 }
 
 impl Server {
@@ -288,6 +336,7 @@ impl Server {
             child,
             port,
             records,
+            group: false,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -324,32 +373,74 @@ impl Server {
         }
     }
 
+    /// The processes measured: the child, or every process of a peer's group.
+    fn pids(&self) -> anyhow::Result<Vec<u32>> {
+        let own = self.child.id();
+        if !self.group {
+            return Ok(vec![own]);
+        }
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc")? {
+            let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // A process may end between the listing and the reading.
+            let Ok(fields) = stat_fields(pid) else {
+                continue;
+            };
+            if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(own) {
+                pids.push(pid);
+            }
+        }
+        Ok(pids)
+    }
+
     /// User plus system CPU time so far, in seconds.
     fn cpu_secs(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        let after_name = stat.rsplit_once(')').context("odd /proc stat")?.1;
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        let mut ticks = 0.0;
+        for pid in self.pids()? {
+            let fields = stat_fields(pid)?;
+            ticks += fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        }
         Ok(ticks / 100.0)
     }
 
+    /// The peak RSS; of a peer, the sum of its processes' peaks.
     fn peak_rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .context("no VmHWM")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .context("odd VmHWM")?
-            .parse()?)
+        let mut kib = 0;
+        for pid in self.pids()? {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .context("no VmHWM")?;
+            kib += line
+                .split_whitespace()
+                .nth(1)
+                .context("odd VmHWM")?
+                .parse::<u64>()?;
+        }
+        Ok(kib)
     }
+}
+
+/// The fields of `/proc/PID/stat` after the command's name (state first).
+fn stat_fields(pid: u32) -> anyhow::Result<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat.rsplit_once(')').context("odd /proc stat")?.1;
+    Ok(after_name.split_whitespace().map(str::to_owned).collect())
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if self.group {
+            // The whole group this bench started (uvicorn's workers, say), by its id.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .status();
+        } else {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -527,7 +618,7 @@ async fn post_once(addr: SocketAddr, ts: i64, signature: &str, body: &str) -> an
 
 #[derive(Default)]
 struct Report {
-    rows: Vec<(&'static str, Run, Run, Run, u64)>,
+    rows: Vec<(String, Run, Run, Run, u64)>,
 }
 
 impl Report {
@@ -553,13 +644,20 @@ impl Report {
                 *rss as f64 / 1024.0
             );
         }
-        if let [(_, tp, tp4, _, _), (_, floor, floor4, _, _)] = self.rows.as_slice() {
+        if let [(_, tp, tp4, _, _), (_, floor, floor4, _, _), peers @ ..] = self.rows.as_slice() {
             println!();
             println!(
                 "trustpulse / floor: {:.1}% of the floor's requests per second at 64 connections; p99 at 4 connections {:.1}× the floor's",
                 100.0 * tp.per_sec / floor.per_sec,
                 tp4.p99_ms / floor4.p99_ms
             );
+            for (name, peer, _, _, _) in peers {
+                println!(
+                    "trustpulse / {name}: {:.1}× its requests per second at 64 connections; CPU per request {:.2}× its",
+                    tp.per_sec / peer.per_sec,
+                    tp.cpu_us_per_request / peer.cpu_us_per_request
+                );
+            }
         }
     }
 }
