@@ -18,7 +18,10 @@ for tool in wrk python3 node npm; do
 done
 mkdir -p "$peers"
 if [ ! -x "$peers/venv/bin/uvicorn" ]; then
-    python3 -m venv "$peers/venv"
+    if ! python3 -m venv "$peers/venv"; then
+        echo "bench/peers.sh needs python3's venv module (Debian: apt-get install python3-venv)" >&2
+        exit 1
+    fi
     "$peers/venv/bin/pip" install -q -r bench/peers/bolt-python/requirements.txt
 fi
 if [ ! -d "$peers/js/node_modules/better-sqlite3/build" ]; then
