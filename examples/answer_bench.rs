@@ -638,9 +638,7 @@ impl Report {
                 narrow.p99_ms,
                 paced.p50_ms,
                 paced.p99_ms,
-                (wide.cpu_us_per_request * wide.requests as f64
-                    + narrow.cpu_us_per_request * narrow.requests as f64)
-                    / (wide.requests + narrow.requests) as f64,
+                cpu_per_request(wide, narrow),
                 *rss as f64 / 1024.0
             );
         }
@@ -651,13 +649,20 @@ impl Report {
                 100.0 * tp.per_sec / floor.per_sec,
                 tp4.p99_ms / floor4.p99_ms
             );
-            for (name, peer, _, _, _) in peers {
+            for (name, peer, peer4, _, _) in peers {
                 println!(
                     "trustpulse / {name}: {:.1}× its requests per second at 64 connections; CPU per request {:.2}× its",
                     tp.per_sec / peer.per_sec,
-                    tp.cpu_us_per_request / peer.cpu_us_per_request
+                    cpu_per_request(tp, tp4) / cpu_per_request(peer, peer4)
                 );
             }
         }
     }
+}
+
+/// CPU per request over the runs at 64 and at 4 connections (the table's column).
+fn cpu_per_request(wide: &Run, narrow: &Run) -> f64 {
+    (wide.cpu_us_per_request * wide.requests as f64
+        + narrow.cpu_us_per_request * narrow.requests as f64)
+        / (wide.requests + narrow.requests) as f64
 }
