@@ -240,7 +240,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    let serve = Server::start(serve.spawn()?, port, true).await?;
+    let serve = Server::start(serve.spawn()?, port, true, false).await?;
     // `serve` does its start-up work after it listens: the scrub's one reading of the whole
     // database file (180 MB here) took about 0.35 s of CPU, inside the first measured run. Measured
     // from here on is the server at rest, as the floor is.
@@ -258,7 +258,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
             &mut line,
         )?;
         floor_port = line.trim().parse()?;
-        Server::start(child, floor_port, false).await?
+        Server::start(child, floor_port, false, false).await?
     };
     let mut peers = Vec::new();
     for (name, command) in &options.peers {
@@ -315,28 +315,27 @@ impl Setup {
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("could not start the peer {name}"))?;
-        let mut server = Server::start(child, port, true).await?;
-        server.group = true;
-        Ok(server)
+        // As a group from the start: a peer that never listens is ended whole.
+        Server::start(child, port, true, true).await
     }
 }
 
 struct Server {
     child: Child,
     port: u16,
-    /// Whether it records answers (trustpulse): then no request may be sent twice.
+    /// Whether it records answers (trustpulse, a peer): then no request may be sent twice.
     records: bool,
     /// Whether it is a peer: the processes of its group count, and all of them are ended.
     group: bool,
 }
 
 impl Server {
-    async fn start(child: Child, port: u16, records: bool) -> anyhow::Result<Server> {
+    async fn start(child: Child, port: u16, records: bool, group: bool) -> anyhow::Result<Server> {
         let server = Server {
             child,
             port,
             records,
-            group: false,
+            group,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
