@@ -37,5 +37,5 @@ fi
 cargo build --release --locked --bin trustpulse --example answer_bench
 exec target/release/examples/answer_bench \
     --peer "bolt-js=NODE_PATH='$peers/js/node_modules' exec node '$root/bench/peers/bolt-js/app.js'" \
-    --peer "bolt-python=cd '$root/bench/peers/bolt-python' && '$peers/venv/bin/python' app.py && exec '$peers/venv/bin/uvicorn' app:api --workers 1 --host 127.0.0.1 --port \"\$PORT\" --log-level warning --no-access-log" \
+    --peer "bolt-python=cd '$root/bench/peers/bolt-python' && exec '$peers/venv/bin/uvicorn' app:api --workers 1 --host 127.0.0.1 --port \"\$PORT\" --log-level warning --no-access-log" \
     "$@"

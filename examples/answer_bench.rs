@@ -161,6 +161,23 @@ impl Setup {
         }
         command
     }
+
+    /// Starts a peer: `command` in a shell, in a process group of its own.
+    async fn peer(&self, name: &str, command: &str) -> anyhow::Result<Server> {
+        use std::os::unix::process::CommandExt;
+        let port = free_port()?;
+        let child = Command::new("sh")
+            .args(["-c", command])
+            .env("PORT", port.to_string())
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("PEER_DB", self.dir.path().join(format!("{name}.db")))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("could not start the peer {name}"))?;
+        // As a group from the start: a peer that never listens is ended whole.
+        Server::start(child, port, true, true).await
+    }
 }
 
 fn run_ok(mut command: Command, what: &str) -> anyhow::Result<()> {
@@ -299,25 +316,6 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     drop(peers);
     report.print();
     Ok(())
-}
-
-impl Setup {
-    /// Starts a peer: `command` in a shell, in a process group of its own.
-    async fn peer(&self, name: &str, command: &str) -> anyhow::Result<Server> {
-        use std::os::unix::process::CommandExt;
-        let port = free_port()?;
-        let child = Command::new("sh")
-            .args(["-c", command])
-            .env("PORT", port.to_string())
-            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-            .env("PEER_DB", self.dir.path().join(format!("{name}.db")))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("could not start the peer {name}"))?;
-        // As a group from the start: a peer that never listens is ended whole.
-        Server::start(child, port, true, true).await
-    }
 }
 
 struct Server {
