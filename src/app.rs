@@ -38,6 +38,10 @@ impl Application {
     /// Connects to the store (migrating it), checks the bot token with Slack, binds the HTTP
     /// port and, with an app token, opens Socket Mode.
     pub async fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Application> {
+        // Before anything can count: a count made while no recorder is installed goes nowhere.
+        // It was once installed only when the routers were built, after the outbox worker had
+        // been spawned, and a worker that won that race sent its invitations uncounted.
+        crate::telemetry::metrics();
         let Some(bot_token) = &settings.slack_bot_token else {
             return Err(ConfigError::new(
                 "SLACK_BOT_TOKEN",

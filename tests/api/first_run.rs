@@ -17,23 +17,25 @@ async fn socket_mode_tls_needs_no_operating_system_ca_store() {
     let port = listener.local_addr().unwrap().port();
     fake.set_socket_url(&format!("wss://localhost:{port}/link"));
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trustpulse"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATABASE_URL", "sqlite:tp.db?mode=rwc")
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_APP_TOKEN", APP_TOKEN)
-        .env("SLACK_API_URL", fake.api_url())
-        .env("TRUSTPULSE_LISTEN", "127.0.0.1:0")
-        .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
-        // Where rustls-native-certs would look: nowhere that exists.
-        .env("SSL_CERT_FILE", dir.path().join("no-such-ca.pem"))
-        .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::helpers::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("DATABASE_URL", "sqlite:tp.db?mode=rwc")
+            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("SLACK_APP_TOKEN", APP_TOKEN)
+            .env("SLACK_API_URL", fake.api_url())
+            .env("TRUSTPULSE_LISTEN", "127.0.0.1:0")
+            .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
+            // Where rustls-native-certs would look: nowhere that exists.
+            .env("SSL_CERT_FILE", dir.path().join("no-such-ca.pem"))
+            .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let hello = tokio::task::spawn_blocking(move || {
         listener.set_nonblocking(false).unwrap();
         let (mut stream, _) = listener.accept().unwrap();

@@ -264,3 +264,29 @@ pub fn deactivated(person_id: &str) -> Person {
         ..Person::from_id(person_id)
     }
 }
+
+/// A child process (a `trustpulse serve`) that is killed when dropped, so a test that fails
+/// before its own `kill` leaves no server behind holding its ports.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Already ended (the test killed it) is fine: both calls then do nothing harmful.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

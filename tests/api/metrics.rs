@@ -15,7 +15,7 @@ use trustpulse::slack::blocks::ids::OPEN_SURVEY;
 use trustpulse::store::Store;
 
 use crate::app::{SIGNING_SECRET, run_test, sellers};
-use crate::helpers::{k, now, roster};
+use crate::helpers::{KillOnDrop, k, now, roster};
 
 async fn get_from(base_url: &str, path: &str) -> String {
     let address = base_url.trim_start_matches("http://");
@@ -113,6 +113,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What a child `serve` logged, for a failure message.
+fn read_log(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(unreadable: {e})"))
+}
+
 /// The real `trustpulse serve` in its own process, so that its metrics are its own (the test
 /// binary's recorder is shared by every test running at once): a scrape just before and just
 /// after a seller answers differs only in the request lines.
@@ -136,28 +141,33 @@ async fn no_metric_moves_when_a_seller_answers() {
         .await
         .unwrap();
     let (listen, metrics_listen) = (free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trustpulse"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATABASE_URL", &db_url)
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-        .env("SLACK_API_URL", fake.api_url())
-        .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{listen}"))
-        .env(
-            "TRUSTPULSE_METRICS_LISTEN",
-            format!("127.0.0.1:{metrics_listen}"),
-        )
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &db_url)
+            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("SLACK_API_URL", fake.api_url())
+            .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{listen}"))
+            .env(
+                "TRUSTPULSE_METRICS_LISTEN",
+                format!("127.0.0.1:{metrics_listen}"),
+            )
+            // Its warnings and its outbox rounds, for the failure messages below (logs never hold
+            // an answer or a payload).
+            .env("RUST_LOG", "info,trustpulse::schedule=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     // Its listeners are bound before its worker sends anything.
-    fake.wait_for_recipients(5, Duration::from_secs(60))
-        .await
-        .unwrap();
+    if let Err(e) = fake.wait_for_recipients(5, Duration::from_secs(60)).await {
+        panic!("{e}; serve's log:\n{}", read_log(&log));
+    }
     let base_url = format!("http://127.0.0.1:{listen}");
     let metrics_url = format!("http://127.0.0.1:{metrics_listen}");
     // Slack has the five invitations, but `serve` counts each only once it has recorded it
@@ -166,11 +176,21 @@ async fn no_metric_moves_when_a_seller_answers() {
     // arriving between the two scrapes below.
     let all_sent = r#"trustpulse_slack_jobs_total{kind="invite",outcome="sent"} 5"#;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !get_from(&metrics_url, "/metrics").await.contains(all_sent) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve never counted its five invitations"
-        );
+    loop {
+        let scrape = get_from(&metrics_url, "/metrics").await;
+        if scrape.contains(all_sent) {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            let jobs: Vec<&str> = scrape
+                .lines()
+                .filter(|l| l.starts_with("trustpulse_slack_jobs_total"))
+                .collect();
+            panic!(
+                "serve never counted its five invitations; it counted {jobs:?}; its log:\n{}",
+                read_log(&log)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let slack = Transport::Http {
