@@ -45,6 +45,11 @@ pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
     "PRAGMA synchronous=NORMAL",
 ];
 
+/// How long a PostgreSQL scrub waits for the transactions that began before it to end (see
+/// `Store::rewrite_answer_tables`). Most last milliseconds; one that is still open after this
+/// is left to the planner's next tick rather than held up for.
+const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
+
 /// The tables that hold what a release deletes.
 pub(super) const ANSWER_TABLES: &str = "participation, ballots, comments, window_keys";
 
@@ -154,11 +159,51 @@ impl Store {
         self.truncate_wal().await
     }
 
+    /// `VACUUM FULL` writes each answer table anew, but it copies along every deleted row that
+    /// a transaction still running might see ("recently dead"): a transaction of this database
+    /// holding a snapshot from before the release, or one anywhere on the server that has
+    /// written and began before it (measured: an open `INSERT` in another database kept them).
+    /// So it first waits for every such transaction to end; if one stays open, the scrub stays
+    /// due and the planner's next tick tries again. Sessions of other roles in this database
+    /// are only visible to a role with `pg_read_all_stats`.
     async fn rewrite_answer_tables(&self) -> anyhow::Result<()> {
+        let started: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        let mut older = self.transactions_older_than(started).await?;
+        let waited = std::time::Instant::now();
+        while older > 0 && waited.elapsed() < OLDER_TRANSACTIONS_WAIT {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            older = self.transactions_older_than(started).await?;
+        }
+        if older > 0 {
+            anyhow::bail!(
+                "{older} transaction(s) that began before the release are still open on the \
+                 PostgreSQL server, and the deleted answers stay in the table files until they end \
+                 (look for old transactions in pg_stat_activity); trying again at the next tick"
+            );
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {ANSWER_TABLES}")))
             .write_in_turn(self, &self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Transactions that could still see rows deleted before `xid` (the next transaction id when
+    /// the scrub began): any on the server with a transaction id below it, and any other session
+    /// of this database reading a snapshot older than it. Ours is neither.
+    async fn transactions_older_than(&self, xid: i64) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint < $1)::int::bigint
+                  + (SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()
+                       AND backend_xmin IS NOT NULL
+                       AND age(backend_xmin) > age(($1 % 4294967296)::text::xid))",
+        )
+        .bind(xid)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// The SQLite database file, when the store is a SQLite file.
