@@ -179,9 +179,9 @@ impl Store {
         }
         if older > 0 {
             anyhow::bail!(
-                "{older} transaction(s) that began before the release are still open on the \
-                 PostgreSQL server, and the deleted answers stay in the table files until they end \
-                 (look for old transactions in pg_stat_activity); trying again at the next tick"
+                "a transaction that began before the release is still open on the PostgreSQL \
+                 server, and the deleted answers stay in the table files until it ends (look for \
+                 old transactions in pg_stat_activity); trying again at the next tick"
             );
         }
         sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {ANSWER_TABLES}")))
@@ -190,9 +190,10 @@ impl Store {
         Ok(())
     }
 
-    /// Transactions that could still see rows deleted before `xid` (the next transaction id when
-    /// the scrub began): any on the server with a transaction id below it, and any other session
-    /// of this database reading a snapshot older than it. Ours is neither.
+    /// Whether transactions that could still see rows deleted before `xid` (the next transaction
+    /// id when the scrub began) are open, as a count that is 0 when none are: any on the server
+    /// with a transaction id below it (counted once), and each other session of this database
+    /// reading a snapshot older than it. Ours is neither.
     async fn transactions_older_than(&self, xid: i64) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar(
             "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint < $1)::int::bigint
