@@ -49,10 +49,14 @@ const STATEMENT_CACHE: usize = 4 * sql::CACHED_UP_TO;
 /// limit, and the writer then copies only the other half itself.
 const EARLY_FRAMES: i32 = disk::WAL_LIMIT_FRAMES / 2;
 
-/// How long the writer tries to bring the WAL back within its limit when another checkpoint
-/// (the store's checkpointer, or another process's) holds SQLite's checkpoint lock.
-const CATCH_UP_TRIES: usize = 100;
-const CATCH_UP_PAUSE: Duration = Duration::from_millis(1);
+/// How long the writer waits, at the WAL's limit, for another checkpoint (the store's
+/// checkpointer's first pass, another process's) to let go of SQLite's checkpoint lock. Such a
+/// pass ends with a sync of the database file: a few milliseconds, but on a busy disk more than
+/// the 100 ms once allowed here, and every batch written after giving up took the WAL further
+/// past its limit (to 1.7 MB, with three test suites running at once). The limit is a privacy
+/// bound, so answers wait instead; the first pause is 1 ms, doubling up to 16 ms.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
+const CATCH_UP_LONGEST_PAUSE: Duration = Duration::from_millis(16);
 
 thread_local! {
     /// The frames in the WAL after the writer's last commit, from its WAL hook (which SQLite
@@ -311,17 +315,20 @@ fn passive(conn: &Connection) -> anyhow::Result<bool> {
 /// Copies every frame left in the WAL that no reader still needs, so that the next commit
 /// starts it again: SQLite's automatic checkpoint, after the answers. Another checkpoint holding
 /// SQLite's checkpoint lock (the store's checkpointer's first pass, another process's) makes a
-/// pass give up at once, so it is tried again for a moment, then left to the next batch. A
-/// reader's snapshot that still needs frames is not waited for, as SQLite's own checkpoint does
-/// not wait: the WAL starts again after that reader.
+/// pass give up at once, so it is tried again until [`CATCH_UP_WAIT`], then left to the next
+/// batch. A reader's snapshot that still needs frames is not waited for, as SQLite's own
+/// checkpoint does not wait: the WAL starts again after that reader.
 fn catch_up(conn: &Connection) -> anyhow::Result<()> {
-    for _ in 0..CATCH_UP_TRIES {
-        if !passive(conn)? {
-            return Ok(());
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    while passive(conn)? {
+        if started.elapsed() >= CATCH_UP_WAIT {
+            anyhow::bail!("the WAL stayed at its limit: another checkpoint held it");
         }
-        std::thread::sleep(CATCH_UP_PAUSE);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(CATCH_UP_LONGEST_PAUSE);
     }
-    anyhow::bail!("the WAL stayed at its limit: another checkpoint held it")
+    Ok(())
 }
 
 /// SQLite's error code in place of the error, where it has one: what the log says of a failed
