@@ -224,8 +224,9 @@ fn lock_sqlite(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
-pub fn router(app: SlackApp) -> Router {
-    crate::telemetry::metrics();
+/// The Slack endpoints and the health checks. Only `run_until_stopped` serves it, after
+/// `Application::build` has installed the metrics recorder that `count_request` counts into.
+fn router(app: SlackApp) -> Router {
     let state = AppState::clone(&app);
     Router::new()
         .merge(
@@ -240,8 +241,7 @@ pub fn router(app: SlackApp) -> Router {
 
 /// `/metrics` on its own listener (`TRUSTPULSE_METRICS_LISTEN`), never beside the Slack
 /// endpoints.
-pub fn metrics_router(state: AppState) -> Router {
-    crate::telemetry::metrics();
+fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)

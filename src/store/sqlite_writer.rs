@@ -51,10 +51,11 @@ const EARLY_FRAMES: i32 = disk::WAL_LIMIT_FRAMES / 2;
 
 /// How long the writer waits, at the WAL's limit, for another checkpoint (the store's
 /// checkpointer's first pass, another process's) to let go of SQLite's checkpoint lock. Such a
-/// pass ends with a sync of the database file: a few milliseconds, but on a busy disk more than
-/// the 100 ms once allowed here, and every batch written after giving up took the WAL further
-/// past its limit (to 1.7 MB, with three test suites running at once). The limit is a privacy
-/// bound, so answers wait instead; the first pause is 1 ms, doubling up to 16 ms.
+/// pass ends with a sync of the database file: a few milliseconds, but on a busy disk it can
+/// take longer than the 100 ms once allowed here, and every batch written after giving up takes
+/// the WAL further past its limit (the likely cause of a WAL of 1.7 MB, seen once with three
+/// test suites running at once). The limit is a privacy bound, so answers wait instead; the
+/// first pause is 1 ms, doubling up to 16 ms.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 const CATCH_UP_LONGEST_PAUSE: Duration = Duration::from_millis(16);
 
