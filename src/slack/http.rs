@@ -20,10 +20,14 @@ use super::verify::{is_ssl_check, verify};
 /// The largest body Slack sends is far below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The route of buttons and modals, the survey's among them: its button opens the survey and
+/// its modal's submission is the answer.
+pub const INTERACTIONS: &str = "/slack/interactions";
+
 pub fn routes() -> Router<SlackApp> {
     Router::new()
         .route("/slack/events", post(events))
-        .route("/slack/interactions", post(interactions))
+        .route(INTERACTIONS, post(interactions))
         .route("/slack/commands", post(commands))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
