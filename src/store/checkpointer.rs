@@ -4,7 +4,8 @@
 //! Why: with only SQLite's automatic checkpoint, the commit that takes the WAL past 1 MiB
 //! (`wal_autocheckpoint`) copies those pages into the database file and syncs it before it
 //! returns, and every answer that arrives meanwhile queues behind it. Here every write that
-//! goes through the gate wakes this task, which checkpoints on its own connection (see
+//! goes through the gate wakes this task (except the answers writer's, which checkpoints its
+//! own frames: `sqlite_writer.rs`), which checkpoints on its own connection (see
 //! [`checkpoint`]) and so keeps the WAL far below the size at which a commit would do it
 //! itself; the automatic checkpoint, still set on every connection, is the backstop.
 //! Timed inside `serve` under the answer benchmark at 200 answers a second, a batch's write
@@ -71,8 +72,9 @@ impl Gate {
         }
     }
 
-    /// A turn that wakes nobody when it ends: the checkpointer's own.
-    async fn permit(&self) -> OwnedSemaphorePermit {
+    /// A turn that wakes nobody when it ends: the checkpointer's own, and the answers
+    /// writer's, which checkpoints its own frames (`sqlite_writer.rs`).
+    pub(super) async fn permit(&self) -> OwnedSemaphorePermit {
         self.turns
             .clone()
             .acquire_owned()

@@ -136,7 +136,13 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let _turn = self.runtime.block_on(super::take_turn(self.gate.as_ref()));
+        // A turn that does not wake the store's checkpointer: this writer checkpoints what it
+        // writes itself, and a pass of that checkpointer holds SQLite's checkpoint lock when
+        // this writer needs it at the WAL's limit.
+        let _turn = self
+            .gate
+            .as_ref()
+            .map(|gate| self.runtime.block_on(gate.permit()));
         let written = self
             .connection()
             .and_then(|conn| write_batch(conn, &batch.in_order()))
