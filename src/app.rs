@@ -247,12 +247,14 @@ fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Requests by route and status, and how long each took to acknowledge; interactions
-/// excepted. The survey's button and its modal's submission come through that route, so a
-/// count or a latency of its requests moved when a seller opened the survey and when they
-/// answered: whoever scraped `/metrics` around a seller's answer saw it (DESIGN §3: nothing
-/// moves on a submission). Latencies would tell the two apart, too: an answer is acknowledged
-/// after a write, a button after a call to Slack. Their failures are logged.
+/// Requests by route and status, and how long each took to acknowledge; not the interactions,
+/// nor the events of someone opening the app. The survey's button and its modal's submission
+/// come through the interactions' route, so a count or a latency of its requests moved when a
+/// seller opened the survey and when they answered: whoever scraped `/metrics` around a
+/// seller's answer saw it (DESIGN §3: nothing moves on a submission). Latencies would tell the
+/// two apart, too: an answer is acknowledged after a write, a button after a call to Slack.
+/// Opening the app's DM, where the invitation is, comes just before (`app_home_opened`, which
+/// is sent for the DM's tab as for Home's). Their failures are logged.
 async fn count_request(
     path: Option<axum::extract::MatchedPath>,
     request: axum::extract::Request,
@@ -271,7 +273,12 @@ async fn count_request(
         .to_owned();
     let span = tracing::info_span!("slack_request", route = %route, retry = %retry);
     let response = tracing::Instrument::instrument(next.run(request), span).await;
-    if route == crate::slack::http::INTERACTIONS {
+    if route == crate::slack::http::INTERACTIONS
+        || response
+            .extensions()
+            .get::<crate::slack::http::Unmeasured>()
+            .is_some()
+    {
         return response;
     }
     let status = response.status().as_u16().to_string();

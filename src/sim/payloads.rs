@@ -28,6 +28,12 @@ pub fn app_home_opened(user_id: &str) -> Value {
     json!({"type": "app_home_opened", "user": user_id, "channel": "D0HOME", "tab": "home", "event_ts": "1700000000.000100"})
 }
 
+/// The app's DM opened (Slack sends `app_home_opened` for its Messages tab too).
+pub fn app_messages_opened(user_id: &str) -> Value {
+    let channel = user_id.replacen("U0", "D0", 1);
+    json!({"type": "app_home_opened", "user": user_id, "channel": channel, "tab": "messages", "event_ts": "1700000000.000150"})
+}
+
 pub fn app_uninstalled() -> Value {
     json!({"type": "app_uninstalled", "event_ts": "1700000000.000200"})
 }

@@ -24,6 +24,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// its modal's submission is the answer.
 pub const INTERACTIONS: &str = "/slack/interactions";
 
+/// Marks a response whose request `/metrics` must not count: a seller opening the app's DM
+/// (where the invitation is) or its Home, on the way to answering. With the interactions, this
+/// is what `count_request` in `app.rs` leaves out.
+#[derive(Debug, Clone, Copy)]
+pub struct Unmeasured;
+
 pub fn routes() -> Router<SlackApp> {
     Router::new()
         .route("/slack/events", post(events))
@@ -80,11 +86,17 @@ async fn events(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) 
     };
     match event {
         SlackPushEvent::UrlVerification(v) => v.challenge.into_response(),
-        SlackPushEvent::EventCallback(callback) => match handlers::on_event(&state, callback).await
-        {
-            Ok(()) => StatusCode::OK.into_response(),
-            Err(e) => internal("events", e),
-        },
+        SlackPushEvent::EventCallback(callback) => {
+            let opened_the_app = matches!(callback.event, SlackEventCallbackBody::AppHomeOpened(_));
+            let mut response = match handlers::on_event(&state, callback).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => internal("events", e),
+            };
+            if opened_the_app {
+                response.extensions_mut().insert(Unmeasured);
+            }
+            response
+        }
         _ => StatusCode::OK.into_response(),
     }
 }

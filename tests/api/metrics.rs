@@ -202,9 +202,11 @@ async fn no_metric_moves_when_a_seller_answers() {
     );
 
     // Opening the survey tells as much as answering it: the scrape before comes before the
-    // seller presses the invitation's button.
+    // seller opens the app's DM and presses the invitation's button.
     let before = get_from(&metrics_url, "/metrics").await;
     assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+    let opened = payloads::event_callback("Ev0OPENED1", payloads::app_messages_opened("U0BOSS1S1"));
+    assert_eq!(slack.event(opened).await.unwrap().status, 200);
     let invitation = fake.dm_messages("U0BOSS1S1").pop().unwrap();
     let click = payloads::button_click(&fake, "U0BOSS1S1", &invitation, OPEN_SURVEY);
     slack.interaction(click).await.unwrap();
@@ -237,7 +239,7 @@ async fn no_metric_moves_when_a_seller_answers() {
     assert_eq!(
         metric_lines(&before),
         metric_lines(&after),
-        "a metric moved when a seller opened the survey and answered"
+        "a metric moved when a seller opened the app's DM, the survey, and answered"
     );
     store.close().await;
 }
