@@ -64,6 +64,17 @@ impl Drop for Turn {
 }
 
 impl Gate {
+    /// A gate with no checkpointer behind it, and what its turns wake, for tests.
+    #[cfg(test)]
+    pub(super) fn for_test() -> (Gate, mpsc::Receiver<()>) {
+        let (wrote, woken) = mpsc::channel(1);
+        let gate = Gate {
+            turns: Arc::new(Semaphore::new(1)),
+            wrote,
+        };
+        (gate, woken)
+    }
+
     /// Waits for this writer's turn.
     pub(super) async fn turn(&self) -> Turn {
         Turn {
@@ -170,11 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writers_turn_wakes_the_checkpointer_and_its_own_turn_does_not() {
-        let (wrote, mut woken) = mpsc::channel(1);
-        let gate = Gate {
-            turns: Arc::new(Semaphore::new(1)),
-            wrote,
-        };
+        let (gate, mut woken) = Gate::for_test();
         drop(gate.turn().await);
         assert!(woken.try_recv().is_ok(), "a write wakes the checkpointer");
         drop(gate.permit().await);

@@ -492,6 +492,44 @@ mod tests {
         assert_eq!(step(EARLY_FRAMES + 20, &mut fill), Step::Wake);
     }
 
+    /// The writer's turns at the store's write gate do not wake the store's checkpointer: it
+    /// checkpoints its own frames, and a pass of that checkpointer would hold SQLite's
+    /// checkpoint lock when the writer needs it at the limit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writers_turns_wake_no_checkpointer() {
+        use crate::store::submission_writer::{Submission, SubmissionQueue, Target};
+        use crate::store::{Gate, Store, SubmissionError};
+        use crate::survey::Ballot;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let url = format!("sqlite:{}?mode=rwc", path.display());
+        Store::connect(&url).await.unwrap().close().await;
+        let (gate, mut woken) = Gate::for_test();
+        let queue = SubmissionQueue::start(Target::SqliteFile(path), Some(gate.clone())).unwrap();
+        // A batch takes its turn whatever it finds (here, a pulse that does not exist).
+        let outcome = queue
+            .submit(Submission {
+                wave_id: "no-such-wave".into(),
+                person_id: "U0SELLER1".into(),
+                ballot: Ballot::new([4, 4, 4]).unwrap(),
+                comment: None,
+                at: jiff::Timestamp::now(),
+            })
+            .await;
+        assert!(
+            matches!(outcome, Err(SubmissionError::UnknownWave)),
+            "{outcome:?}"
+        );
+        // The writer's turn has ended once the gate lets another writer in (a turn that wakes
+        // the checkpointer does so before it lets the next writer in).
+        drop(gate.permit().await);
+        assert!(
+            woken.try_recv().is_err(),
+            "the writer's turn woke the store's checkpointer"
+        );
+    }
+
     /// The writer's limit is the one SQLite's automatic checkpoint keeps on every other
     /// connection.
     #[test]
