@@ -2,7 +2,7 @@
 //! invitation, at most one has two, and answering either copy counts once.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -13,32 +13,27 @@ use trustpulse::slack::verify;
 use trustpulse::store::{Store, SubmissionError};
 
 use crate::app::{SIGNING_SECRET, sellers};
-use crate::helpers::{KillOnDrop, answers, k, roster};
+use crate::helpers::{KillOnDrop, answers, k, roster, trustpulse};
 
 fn serve(dir: &std::path::Path, db_url: &str, fake: &FakeSlack) -> KillOnDrop {
     serve_on(dir, db_url, fake, "127.0.0.1:0")
 }
 
 fn serve_on(dir: &std::path::Path, db_url: &str, fake: &FakeSlack, listen: &str) -> KillOnDrop {
-    KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+    KillOnDrop::spawn(
+        trustpulse(dir)
             .arg("serve")
-            .current_dir(dir)
-            .env_clear()
             .env("DATABASE_URL", db_url)
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("SLACK_API_URL", fake.api_url())
             .env("TRUSTPULSE_LISTEN", listen)
-            .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
             .env("TRUSTPULSE_POSTS_PER_MINUTE", "6000")
             // The default lease (120 s): the restart takes back the dead process's rows at once,
             // because on SQLite it holds the only serve lock, not because a lease ran out.
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     )
 }
 

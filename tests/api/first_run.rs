@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use trustpulse::sim::fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack};
 
+use crate::helpers::{KillOnDrop, trustpulse};
+
 /// The Socket Mode websocket trusts the bundled webpki roots, so it needs no CA store from the
 /// operating system: with none reachable at all, trustpulse still starts the TLS handshake
 /// (a build that relied on the OS store stops before sending a byte).
@@ -17,24 +19,17 @@ async fn socket_mode_tls_needs_no_operating_system_ca_store() {
     let port = listener.local_addr().unwrap().port();
     fake.set_socket_url(&format!("wss://localhost:{port}/link"));
     let dir = tempfile::tempdir().unwrap();
-    let mut child = crate::helpers::KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+    let mut child = KillOnDrop::spawn(
+        trustpulse(dir.path())
             .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("DATABASE_URL", "sqlite:tp.db?mode=rwc")
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_APP_TOKEN", APP_TOKEN)
             .env("SLACK_API_URL", fake.api_url())
-            .env("TRUSTPULSE_LISTEN", "127.0.0.1:0")
-            .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
             // Where rustls-native-certs would look: nowhere that exists.
             .env("SSL_CERT_FILE", dir.path().join("no-such-ca.pem"))
             .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     let hello = tokio::task::spawn_blocking(move || {
         listener.set_nonblocking(false).unwrap();
@@ -54,17 +49,6 @@ async fn socket_mode_tls_needs_no_operating_system_ca_store() {
         .expect("it sent bytes");
     assert_eq!(first[0], 0x16, "a TLS handshake record");
     assert_eq!(first[1], 0x03, "TLS version 3.x");
-}
-
-fn trustpulse(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trustpulse"));
-    command
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", "sqlite:tp.db?mode=rwc")
-        .env("TRUSTPULSE_LISTEN", "127.0.0.1:0")
-        .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0");
-    command
 }
 
 /// The settings `.env.example` assigns, as `(name, value)`.

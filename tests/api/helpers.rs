@@ -265,9 +265,29 @@ pub fn deactivated(person_id: &str) -> Person {
     }
 }
 
+/// The `trustpulse` binary run in `dir` with no environment but a SQLite file there and
+/// listeners on free ports; each test adds its command and settings (a later `env` of the same
+/// name replaces one set here).
+pub fn trustpulse(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trustpulse"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", "sqlite:tp.db?mode=rwc")
+        .env("TRUSTPULSE_LISTEN", "127.0.0.1:0")
+        .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0");
+    command
+}
+
 /// A child process (a `trustpulse serve`) that is killed when dropped, so a test that fails
 /// before its own `kill` leaves no server behind holding its ports.
 pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    pub fn spawn(command: &mut std::process::Command) -> KillOnDrop {
+        KillOnDrop(command.spawn().unwrap())
+    }
+}
 
 impl std::ops::Deref for KillOnDrop {
     type Target = std::process::Child;

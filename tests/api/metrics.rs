@@ -1,7 +1,7 @@
 //! /healthz, /readyz and /metrics (Prometheus text, on its own listener), no person in any
 //! metric, and no metric that moves when a seller answers.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -15,7 +15,7 @@ use trustpulse::slack::blocks::ids::OPEN_SURVEY;
 use trustpulse::store::Store;
 
 use crate::app::{SIGNING_SECRET, run_test, sellers};
-use crate::helpers::{KillOnDrop, k, now, roster};
+use crate::helpers::{KillOnDrop, k, now, roster, trustpulse};
 
 async fn get_from(base_url: &str, path: &str) -> String {
     let address = base_url.trim_start_matches("http://");
@@ -116,8 +116,8 @@ fn read_log(path: &std::path::Path) -> String {
 }
 
 /// The real `trustpulse serve` in its own process, so that its metrics are its own (the test
-/// binary's recorder is shared by every test running at once): a scrape just before and just
-/// after a seller answers differs only in the request lines.
+/// binary's recorder is shared by every test running at once): no metric line differs between
+/// a scrape before a seller opens the app's DM and one after they have answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_metric_moves_when_a_seller_answers() {
     let team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
@@ -139,11 +139,9 @@ async fn no_metric_moves_when_a_seller_answers() {
         .unwrap();
     let (listen, metrics_listen) = (free_port(), free_port());
     let log = dir.path().join("serve.log");
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_trustpulse"))
+    let mut child = KillOnDrop::spawn(
+        trustpulse(dir.path())
             .arg("serve")
-            .current_dir(dir.path())
-            .env_clear()
             .env("DATABASE_URL", &db_url)
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
@@ -157,9 +155,7 @@ async fn no_metric_moves_when_a_seller_answers() {
             // an answer or a payload).
             .env("RUST_LOG", "info,trustpulse::schedule=debug")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
     // Its listeners are bound before its worker sends anything.
     if let Err(e) = fake.wait_for_recipients(5, Duration::from_secs(60)).await {
