@@ -34,6 +34,8 @@ use trustpulse::sim::payloads;
 use trustpulse::slack::verify;
 
 const SIGNING_SECRET: &str = "bench-signing-secret";
+/// As a deployment should run: the windows' keys mixed with a token secret (made up).
+const TOKEN_SECRET: &str = "bench-token-secret-made-up-0123456789abcdef";
 const THANKS: &str = r#"{"response_action":"update","view":{"type":"modal","title":{"type":"plain_text","text":"Thank you"}}}"#;
 
 struct Options {
@@ -151,6 +153,7 @@ impl Setup {
             .env("DATABASE_URL", &self.db_url)
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("TRUSTPULSE_TOKEN_SECRET", TOKEN_SECRET)
             .env("SLACK_API_URL", self.fake.api_url())
             .env("RUST_LOG", "warn");
         // Allocator and runtime settings pass through, for experiments.

@@ -59,7 +59,15 @@ impl Application {
             .into());
         }
         let single_replica = lock_sqlite(&settings.database_url)?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect_with(&settings.database_url, settings.token_secrets()?).await?;
+        store.check_token_secrets().await?;
+        if !store.has_token_secret() {
+            tracing::warn!(
+                "TRUSTPULSE_TOKEN_SECRET is not set: while a pulse is open, anyone who can read the database \
+                 can tell who has answered it, and may pair the latest answers with the people who gave them. \
+                 Set it to a secret kept outside the database (`openssl rand -hex 32`); pulses started from then on are covered"
+            );
+        }
         let slack = SlackApi::new(&settings.slack_api_url, bot_token);
         let now = clock.now();
         if single_replica.is_some() {

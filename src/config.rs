@@ -8,9 +8,10 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::privacy::MinRespondents;
+use crate::privacy::token::{TokenSecret, TokenSecrets};
 use crate::privacy::window::ReleasePolicy;
 use crate::store::redact_url;
 
@@ -41,6 +42,20 @@ pub struct Settings {
         value_parser = secret
     )]
     pub slack_signing_secret: Vec<SecretString>,
+
+    /// Token secret, kept outside the database (at least 32 characters: `openssl rand -hex 32`).
+    /// Mixed into each pulse's participation tokens, so that the database files alone cannot
+    /// tell who answered an open pulse. A comma-separated list rotates it: the first is used
+    /// for new pulses, the others until the pulses made under them are released.
+    #[arg(
+        long,
+        env = "TRUSTPULSE_TOKEN_SECRET",
+        hide_env_values = true,
+        global = true,
+        value_delimiter = ',',
+        value_parser = secret
+    )]
+    pub token_secret: Vec<SecretString>,
 
     /// App-level token (`xapp-…`); when set, trustpulse connects over Socket Mode.
     #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true, global = true, value_parser = secret)]
@@ -185,6 +200,26 @@ fn secret(text: &str) -> Result<SecretString, String> {
 }
 
 impl Settings {
+    /// The token secrets, in the order given (the first for new pulses), or which one is too
+    /// short. Checked here rather than by clap, which would print the refused value.
+    pub fn token_secrets(&self) -> Result<TokenSecrets, ConfigError> {
+        let secrets = self
+            .token_secret
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                TokenSecret::new(s.expose_secret()).map_err(|problem| {
+                    ConfigError::new(
+                        "TRUSTPULSE_TOKEN_SECRET",
+                        format!("secret {} of {} {problem}", i + 1, self.token_secret.len()),
+                        "Use a longer one; pulses already open keep the secret they were made under",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TokenSecrets::new(secrets))
+    }
+
     pub fn release_policy(&self) -> ReleasePolicy {
         ReleasePolicy {
             min_comment_respondents: self.min_comment_respondents,
@@ -207,6 +242,10 @@ impl fmt::Debug for Settings {
             .field(
                 "slack_signing_secret",
                 &format!("<{} secret(s)>", self.slack_signing_secret.len()),
+            )
+            .field(
+                "token_secret",
+                &format!("<{} secret(s)>", self.token_secret.len()),
             )
             .field("slack_app_token", &set(self.slack_app_token.is_some()))
             .field("slack_api_url", &self.slack_api_url)

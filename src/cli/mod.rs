@@ -100,7 +100,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         other => other,
     };
-    let store = Store::connect(&settings.database_url).await?;
+    let store = Store::connect_with(&settings.database_url, settings.token_secrets()?).await?;
+    if matches!(command, Command::Wave(_)) {
+        // A pulse started here must make the tokens `serve` makes: the same secrets.
+        store.check_token_secrets().await?;
+    }
     let result = match command {
         Command::Serve
         | Command::Demo { .. }

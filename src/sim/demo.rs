@@ -30,6 +30,8 @@ use crate::survey::roster::{Roster, RosterRow};
 use crate::survey::{FollowThrough, Question};
 
 const SIGNING_SECRET: &str = "demo-signing-secret";
+/// Made up, as a deployment's own would be (`openssl rand -hex 32`).
+const TOKEN_SECRET: &str = "demo-token-secret-made-up-for-the-demo-only";
 
 /// A simulated manager: their team's trust starts at `start` and moves by `drift` a week.
 struct Manager {
@@ -123,6 +125,7 @@ pub async fn run(
         database_url: format!("sqlite:{}?mode=rwc", dir.join("demo.db").display()),
         slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
         slack_signing_secret: vec![SIGNING_SECRET.to_owned().into()],
+        token_secret: vec![TOKEN_SECRET.to_owned().into()],
         slack_app_token: None,
         slack_api_url: fake.api_url(),
         listen: "127.0.0.1:0".parse()?,

@@ -101,6 +101,15 @@ impl Store {
             &format!("{open_waves} open pulses checked"),
         );
 
+        // Who answered an open pulse: its stored key makes its tokens only with the token
+        // secret, which is kept outside the database (`privacy::token`).
+        report.none(
+            "no open pulse's participation tokens can be made from the database alone",
+            self.windows_without_token_secret().await?,
+            "unreleased window(s) made without TRUSTPULSE_TOKEN_SECRET, whose stored key tells who answered them",
+            "every unreleased window's tokens need the token secret, kept outside the database",
+        );
+
         // No number under k, counts included.
         report.none(
             "no held window stores how many answered",

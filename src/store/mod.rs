@@ -29,6 +29,7 @@ mod sqlite_writer;
 mod submission_batch;
 mod submission_writer;
 mod submissions;
+mod token_secrets;
 mod waves;
 
 pub use audit::{AuditCheck, AuditReport};
@@ -52,6 +53,8 @@ use anyhow::Context;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+
+use crate::privacy::token::TokenSecrets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -93,17 +96,28 @@ pub struct Store {
     free_space_checked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The SQLite database file, for the checks of `trustpulse audit` that read it directly.
     sqlite_path: Option<std::path::PathBuf>,
+    /// The token secrets (`TRUSTPULSE_TOKEN_SECRET`), which make each window's tokens with its
+    /// stored key; the submission writer has them too.
+    secrets: std::sync::Arc<TokenSecrets>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite:…` or `postgres://…`) and applies any pending migrations.
+    /// With no token secret: see [`Store::connect_with`].
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
-        let store = Store::connect_only(url).await?;
+        Store::connect_with(url, TokenSecrets::none()).await
+    }
+
+    /// Connects as [`Store::connect`] does, with the token secrets that make participation
+    /// tokens (`TRUSTPULSE_TOKEN_SECRET`; see `privacy::token`).
+    pub async fn connect_with(url: &str, secrets: TokenSecrets) -> anyhow::Result<Store> {
+        let store = Store::connect_only(url, secrets).await?;
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn connect_only(url: &str) -> anyhow::Result<Store> {
+    async fn connect_only(url: &str, secrets: TokenSecrets) -> anyhow::Result<Store> {
+        let secrets = std::sync::Arc::new(secrets);
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -161,7 +175,8 @@ impl Store {
                 (target, Some(submission_pool))
             }
         };
-        let submissions = submission_writer::SubmissionQueue::start(target, write_gate.clone())?;
+        let submissions =
+            submission_writer::SubmissionQueue::start(target, write_gate.clone(), secrets.clone())?;
         let store = Store {
             pool,
             bookkeeping,
@@ -176,6 +191,7 @@ impl Store {
             close_updates_finished: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             undecided_checked: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
             sqlite_path,
+            secrets,
         };
         Ok(store)
     }

@@ -35,6 +35,7 @@ use super::submission_batch::{self as sql, cached};
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
 use super::submissions::SubmissionError;
 use super::{Backend, Gate, disk};
+use crate::privacy::token::TokenSecrets;
 
 /// As long as sqlx waits for another process's write lock (its default): a `trustpulse roster
 /// import` in another process holds it for a moment.
@@ -80,9 +81,11 @@ fn count_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::
 pub(super) fn start(
     path: PathBuf,
     gate: Option<Gate>,
+    secrets: Arc<TokenSecrets>,
     rx: mpsc::Receiver<Message>,
 ) -> anyhow::Result<()> {
     let writer = Writer {
+        secrets,
         checkpoints: Checkpoints::start(path.clone())?,
         path,
         gate,
@@ -99,6 +102,8 @@ pub(super) fn start(
 struct Writer {
     path: PathBuf,
     gate: Option<Gate>,
+    /// Make the windows' keys (`privacy::token`).
+    secrets: Arc<TokenSecrets>,
     runtime: Handle,
     /// Opened on the first batch, kept between batches; dropped (which rolls back whatever
     /// transaction it had open) after a failure, and opened again for the next batch.
@@ -143,9 +148,10 @@ impl Writer {
             .gate
             .as_ref()
             .map(|gate| self.runtime.block_on(gate.permit()));
+        let secrets = self.secrets.clone();
         let written = self
             .connection()
-            .and_then(|conn| write_batch(conn, &batch.in_order()))
+            .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
             .map_err(coded);
         if written.is_err() {
             self.conn = None;
@@ -376,6 +382,7 @@ fn open(path: &Path) -> anyhow::Result<Connection> {
 /// which rolls it back.
 fn write_batch(
     conn: &mut Connection,
+    secrets: &TokenSecrets,
     batch: &[&Submission],
 ) -> anyhow::Result<Vec<Option<SubmissionError>>> {
     let backend = Backend::Sqlite;
@@ -395,12 +402,13 @@ fn write_batch(
                 row.get(5)?,
                 row.get(6)?,
                 row.get(7)?,
+                row.get(8)?,
             ));
         }
         Ok(rows)
     })
     .context("could not read the waves and invitations")?;
-    let facts = sql::facts(pairs, rows);
+    let facts = sql::facts(pairs, rows, secrets);
     let plan = sql::plan(batch, &facts);
     let mut inserted: HashSet<(String, Vec<u8>)> = HashSet::new();
     if !plan.tokens.is_empty() {
@@ -506,7 +514,12 @@ mod tests {
         let url = format!("sqlite:{}?mode=rwc", path.display());
         Store::connect(&url).await.unwrap().close().await;
         let (gate, mut woken) = Gate::for_test();
-        let queue = SubmissionQueue::start(Target::SqliteFile(path), Some(gate.clone())).unwrap();
+        let queue = SubmissionQueue::start(
+            Target::SqliteFile(path),
+            Some(gate.clone()),
+            Default::default(),
+        )
+        .unwrap();
         // A batch takes its turn whatever it finds (here, a pulse that does not exist).
         let outcome = queue
             .submit(Submission {

@@ -14,7 +14,7 @@ use super::script::Value;
 use super::submission_writer::Submission;
 use super::submissions::SubmissionError;
 use super::{Backend, new_id, secs};
-use crate::privacy::token::WindowKey;
+use crate::privacy::token::{TokenSecrets, WindowKey, WindowKeyError};
 use crate::survey::{Comment, FollowThrough, Question};
 
 /// The statements of a batch have as many rows as it has submissions, so each size is another
@@ -30,8 +30,8 @@ pub(super) fn cached(rows: usize) -> bool {
 }
 
 /// A row of the batch's read: wave, person, the invitee's person (if invited), the wave's
-/// state, window, closing time, the window's key (if unreleased), and since when the pulse
-/// asks the follow-through item.
+/// state, window, closing time, the window's key (if unreleased), since when the pulse asks
+/// the follow-through item, and the token secret the key was made under (if any).
 pub(super) type FactRow = (
     String,
     String,
@@ -41,6 +41,7 @@ pub(super) type FactRow = (
     i64,
     Option<Vec<u8>>,
     Option<String>,
+    Option<String>,
 );
 
 /// What a wave says about a submission to it.
@@ -48,7 +49,8 @@ pub(super) struct WaveFacts {
     open: bool,
     pub(super) window_id: String,
     closes_at: i64,
-    key: Option<WindowKey>,
+    /// The key that makes the window's tokens (None once released), or why there is none here.
+    key: Option<Result<WindowKey, WindowKeyError>>,
     /// Whether the pulse asked the follow-through item (an answer to it is kept only then).
     asks_follow_through: bool,
 }
@@ -87,7 +89,7 @@ pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
     };
     format!(
         "SELECT v.column1, v.column2, i.person_id,
-                w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since
+                w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since, k.secret_id
          FROM (VALUES {}) AS v
          JOIN waves w ON w.wave_id = v.column1
          LEFT JOIN window_keys k ON k.window_id = w.window_id
@@ -104,11 +106,15 @@ pub(super) fn facts_values<'b>(pairs: &[(&'b str, &'b str)]) -> Vec<Value<'b>> {
         .collect()
 }
 
-/// The facts in the rows the read returned for `pairs`.
-pub(super) fn facts<'b>(pairs: Vec<(&'b str, &'b str)>, rows: Vec<FactRow>) -> Facts<'b> {
+/// The facts in the rows the read returned for `pairs`; `secrets` make the windows' keys.
+pub(super) fn facts<'b>(
+    pairs: Vec<(&'b str, &'b str)>,
+    rows: Vec<FactRow>,
+    secrets: &TokenSecrets,
+) -> Facts<'b> {
     let mut waves = HashMap::new();
     let mut found = HashSet::new();
-    for (wave_id, person_id, invitee, state, window_id, closes_at, key, since) in rows {
+    for (wave_id, person_id, invitee, state, window_id, closes_at, key, since, secret) in rows {
         if invitee.is_some() {
             found.insert((wave_id.clone(), person_id));
         }
@@ -116,7 +122,9 @@ pub(super) fn facts<'b>(pairs: Vec<(&'b str, &'b str)>, rows: Vec<FactRow>) -> F
             open: state == "open",
             window_id,
             closes_at,
-            key: key.as_deref().and_then(WindowKey::from_bytes),
+            key: key
+                .as_deref()
+                .map(|stored| secrets.window_key(stored, secret.as_deref())),
             asks_follow_through: since.is_some(),
         });
     }
@@ -153,8 +161,15 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
             {
                 Some(SubmissionError::NotInvited)
             }
+            // Not a refusal: the operator dropped the window's token secret (serve refuses to
+            // start so; another process may have made the window under another secret).
+            Some(WaveFacts {
+                key: Some(Err(e)), ..
+            }) => Some(SubmissionError::Internal(e.clone().into())),
             Some(w) => {
-                let key = w.key.as_ref().expect("checked above");
+                let Some(Ok(key)) = w.key.as_ref() else {
+                    unreachable!("checked above")
+                };
                 let token = key.token_for(&s.person_id).as_bytes().to_vec();
                 // Two submissions of one person in one batch: the first (in shuffled order)
                 // counts, the second is what it would be a moment later.

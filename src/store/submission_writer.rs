@@ -15,6 +15,8 @@
 //! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
 //! the file (and in the WAL) says nothing about who answered first.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use jiff::Timestamp;
 use rand::seq::SliceRandom;
@@ -25,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::script::bind;
 use super::submission_batch::{self as sql, cached};
 use super::{Backend, Gate, IN_LIST_CHUNK};
+use crate::privacy::token::TokenSecrets;
 use crate::survey::{Ballot, Comment};
 
 use super::submissions::SubmissionError;
@@ -90,10 +93,14 @@ fn stopped() -> SubmissionError {
 
 impl SubmissionQueue {
     /// Starts the writer for `target`; it takes its turns at `gate` (SQLite's write gate).
-    pub(super) fn start(target: Target, gate: Option<Gate>) -> anyhow::Result<SubmissionQueue> {
+    pub(super) fn start(
+        target: Target,
+        gate: Option<Gate>,
+        secrets: Arc<TokenSecrets>,
+    ) -> anyhow::Result<SubmissionQueue> {
         let (tx, rx) = mpsc::channel(QUEUE);
         match target {
-            Target::SqliteFile(path) => super::sqlite_writer::start(path, gate, rx)?,
+            Target::SqliteFile(path) => super::sqlite_writer::start(path, gate, secrets, rx)?,
             Target::Pool {
                 pool,
                 backend,
@@ -104,6 +111,7 @@ impl SubmissionQueue {
                     backend,
                     gate,
                     keep_connection,
+                    secrets,
                     conn: None,
                 };
                 tokio::spawn(run(writer, rx));
@@ -257,6 +265,7 @@ struct PoolWriter {
     backend: Backend,
     gate: Option<Gate>,
     keep_connection: bool,
+    secrets: Arc<TokenSecrets>,
     conn: Option<PoolConnection<Any>>,
 }
 
@@ -286,9 +295,10 @@ impl PoolWriter {
         }
         let _turn = super::take_turn(self.gate.as_ref()).await;
         let backend = self.backend;
+        let secrets = self.secrets.clone();
         let written = match self.connection().await {
             Ok(conn) => {
-                let written = write_with_sqlx(conn, backend, &batch.in_order()).await;
+                let written = write_with_sqlx(conn, backend, &secrets, &batch.in_order()).await;
                 if written.is_err() {
                     // Whatever the failure left on the connection (an open transaction) goes
                     // with it: it is closed, and the next batch opens another.
@@ -320,6 +330,7 @@ impl PoolWriter {
 async fn write_with_sqlx(
     conn: &mut AnyConnection,
     backend: Backend,
+    secrets: &TokenSecrets,
     batch: &[&Submission],
 ) -> anyhow::Result<Vec<Option<SubmissionError>>> {
     let mut tx = match backend {
@@ -338,7 +349,7 @@ async fn write_with_sqlx(
         .fetch_all(&mut *tx)
         .await
         .context("could not read the waves and invitations")?;
-    let facts = sql::facts(pairs, rows);
+    let facts = sql::facts(pairs, rows, secrets);
     let plan = sql::plan(batch, &facts);
     if plan.tokens.is_empty() {
         tx.commit().await?;

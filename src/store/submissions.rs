@@ -5,7 +5,6 @@ use jiff::Timestamp;
 
 use super::Store;
 use super::submission_writer::Submission;
-use crate::privacy::token::WindowKey;
 use crate::survey::{AnswerError, Answers, Ballot, Question};
 
 /// Why a submission was refused. None of these carries an answer value.
@@ -73,15 +72,16 @@ impl Store {
         wave_id: &str,
         person_id: &str,
     ) -> anyhow::Result<Option<bool>> {
-        let key: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT k.hmac_key FROM waves w JOIN window_keys k ON k.window_id = w.window_id WHERE w.wave_id = $1",
+        let key: Option<(Vec<u8>, Option<String>)> = sqlx::query_as(
+            "SELECT k.hmac_key, k.secret_id FROM waves w JOIN window_keys k ON k.window_id = w.window_id WHERE w.wave_id = $1",
         )
         .bind(wave_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(key) = key.as_deref().and_then(WindowKey::from_bytes) else {
+        let Some((stored, secret_id)) = key else {
             return Ok(None);
         };
+        let key = self.secrets.window_key(&stored, secret_id.as_deref())?;
         let found: Option<String> = sqlx::query_scalar(
             "SELECT wave_id FROM participation WHERE wave_id = $1 AND token = $2",
         )

@@ -211,7 +211,9 @@ impl Store {
         let prepared = prepare_many(&mut tx, &[request], k, now).await?.remove(0);
         let opened = match prepared? {
             Prepared::Existing(opened) => opened,
-            Prepared::New(new) => write_new(&mut tx, vec![new], &[], now).await?.remove(0),
+            Prepared::New(new) => write_new(&mut tx, vec![new], &[], self.secret_id(), now)
+                .await?
+                .remove(0),
         };
         tx.commit().await?;
         Ok(opened)
@@ -269,7 +271,9 @@ impl Store {
                     Err(refusal) => Some(Err(refusal)),
                 })
                 .collect();
-            let mut written = write_new(&mut tx, news, planned, now).await?.into_iter();
+            let mut written = write_new(&mut tx, news, planned, self.secret_id(), now)
+                .await?
+                .into_iter();
             for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
                 *outcome = Some(Ok(written.next().expect("one written wave per new wave")));
             }
@@ -625,7 +629,8 @@ async fn prepare_chunk(
 /// Rows per multi-row statement of [`write_new`] (a wave row binds 8 values).
 const WRITE_CHUNK: usize = 64;
 
-/// Writes the waves [`prepare_many`] decided, inside the same `tx`: their new windows and keys,
+/// Writes the waves [`prepare_many`] decided, inside the same `tx`: their new windows and keys
+/// (with `secret_id`, the token secret that mixes those keys, see `privacy::token`),
 /// the waves, the commitments they ask about, the snapshots, and the invitations and
 /// reminders (to every invitee alike), in multi-row statements, so a batch of teams opens in a
 /// handful of statements; and the next planning times of the teams `planned`. It all commits
@@ -634,6 +639,7 @@ async fn write_new(
     tx: &mut sqlx::AnyConnection,
     news: Vec<NewWave>,
     planned: &[(PlanDue, Option<Timestamp>)],
+    secret_id: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<Vec<OpenedWave>> {
     let backend = Backend::of(tx);
@@ -680,8 +686,8 @@ async fn write_new(
             .collect();
         script.push(sql, values);
         let sql = format!(
-            "INSERT INTO window_keys (window_id, hmac_key) VALUES {}",
-            backend.value_rows(chunk.len(), 2)
+            "INSERT INTO window_keys (window_id, hmac_key, secret_id) VALUES {}",
+            backend.value_rows(chunk.len(), 3)
         );
         let values = chunk
             .iter()
@@ -689,6 +695,7 @@ async fn write_new(
                 [
                     Value::Text(&new.wave.window_id),
                     Value::Blob(key.as_bytes()),
+                    Value::OptText(secret_id),
                 ]
             })
             .collect();

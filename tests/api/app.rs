@@ -17,6 +17,8 @@ use trustpulse::sim::slack_side::{Reply, Transport};
 use crate::helpers::{TestDb, now, roster};
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+/// The token secret of every test app (made up; at least 32 characters).
+pub const TOKEN_SECRET: &str = "test-token-secret-0123456789-abcdef";
 
 /// Everything every test logged, at TRACE (with the library caps trustpulse applies).
 pub fn captured_logs() -> String {
@@ -64,6 +66,7 @@ pub fn settings(db_url: &str, fake: &FakeSlack, socket_mode: bool) -> Settings {
         database_url: db_url.to_owned(),
         slack_bot_token: Some(BOT_TOKEN.to_owned().into()),
         slack_signing_secret: vec![SIGNING_SECRET.to_owned().into()],
+        token_secret: vec![TOKEN_SECRET.to_owned().into()],
         slack_app_token: socket_mode.then(|| APP_TOKEN.to_owned().into()),
         slack_api_url: fake.api_url(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -106,19 +109,41 @@ impl TestApp {
     /// HTTP mode on a fresh PostgreSQL database, or None when no server is configured.
     pub async fn spawn_postgres() -> Option<TestApp> {
         let db = TestDb::postgres().await?;
-        Some(TestApp::spawn_on(db, false, now(), &[SIGNING_SECRET]).await)
+        Some(TestApp::spawn_on(db, false, now(), &[SIGNING_SECRET], true).await)
     }
 
     async fn spawn_full(socket_mode: bool, at: Timestamp, secrets: &[&str]) -> TestApp {
-        TestApp::spawn_on(TestDb::sqlite().await, socket_mode, at, secrets).await
+        TestApp::spawn_on(TestDb::sqlite().await, socket_mode, at, secrets, true).await
     }
 
-    async fn spawn_on(db: TestDb, socket_mode: bool, at: Timestamp, secrets: &[&str]) -> TestApp {
+    /// HTTP mode on SQLite without `TRUSTPULSE_TOKEN_SECRET`, as a deployment that has not set
+    /// it runs.
+    pub async fn spawn_without_token_secret() -> TestApp {
+        TestApp::spawn_on(
+            TestDb::sqlite().await,
+            false,
+            now(),
+            &[SIGNING_SECRET],
+            false,
+        )
+        .await
+    }
+
+    async fn spawn_on(
+        db: TestDb,
+        socket_mode: bool,
+        at: Timestamp,
+        secrets: &[&str],
+        token_secret: bool,
+    ) -> TestApp {
         log_buffer();
         let fake = FakeSlack::start(Vec::new()).await.unwrap();
         let clock = Clock::manual(at);
         let mut settings = settings(&db.url, &fake, socket_mode);
         settings.slack_signing_secret = secrets.iter().map(|s| s.to_string().into()).collect();
+        if !token_secret {
+            settings.token_secret.clear();
+        }
         let app = Application::build(&settings, clock.clone()).await.unwrap();
         let base_url = format!("http://{}", app.local_addr());
         let metrics_url = format!("http://{}", app.metrics_addr());

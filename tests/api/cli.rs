@@ -15,12 +15,18 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Runs a command with these settings added to the environment.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_trustpulse"))
             .args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("DATABASE_URL", "sqlite:trustpulse.db?mode=rwc")
             .env("TRUSTPULSE_NOW", "2026-11-23T10:00:00Z")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
@@ -60,6 +66,10 @@ fn help_lists_the_commands_and_hides_secret_values() {
         .arg("--help")
         .env("SLACK_BOT_TOKEN", "xoxb-not-a-real-token")
         .env("SLACK_SIGNING_SECRET", "not-a-real-secret")
+        .env(
+            "TRUSTPULSE_TOKEN_SECRET",
+            "not-a-real-token-secret-0123456789abcdef",
+        )
         .output()
         .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
@@ -68,6 +78,7 @@ fn help_lists_the_commands_and_hides_secret_values() {
     }
     assert!(!help.contains("xoxb-not-a-real-token"));
     assert!(!help.contains("not-a-real-secret"));
+    assert!(!help.contains("not-a-real-token-secret"));
     drop(cli);
 }
 
@@ -77,6 +88,58 @@ fn a_minimum_below_three_is_refused_at_start_up_with_the_reason() {
     let err = cli.fails(&["--min-respondents", "2", "migrate"]);
     assert!(err.contains("below the floor of 3"), "{err}");
     assert!(!cli.path().join("trustpulse.db").exists(), "nothing ran");
+}
+
+/// A token secret too short to be one is refused before anything runs; a pulse started by hand
+/// must be made under the secrets `serve` has, or it is refused with what to do.
+#[test]
+fn token_secrets_are_checked_before_a_pulse_is_started_by_hand() {
+    let cli = Cli::new();
+    let short = cli.run_with(&["migrate"], &[("TRUSTPULSE_TOKEN_SECRET", "too-short")]);
+    let err = String::from_utf8_lossy(&short.stderr);
+    assert_eq!(short.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("TRUSTPULSE_TOKEN_SECRET") && err.contains("at least 32"),
+        "{err}"
+    );
+    assert!(!err.contains("too-short"), "the value is not echoed: {err}");
+    assert!(!cli.path().join("trustpulse.db").exists(), "nothing ran");
+
+    let roster = (1..=5)
+        .flat_map(|i| {
+            [
+                format!("U0SELLER{i},U0BOSS1\n"),
+                format!("U0OTHER{i},U0BOSS2\n"),
+            ]
+        })
+        .collect::<String>();
+    cli.ok(&[
+        "roster",
+        "import",
+        &cli.file("r.csv", &format!("seller,manager\n{roster}")),
+    ]);
+    let a = [(
+        "TRUSTPULSE_TOKEN_SECRET",
+        "made-up-token-secret-a-0123456789abcdef",
+    )];
+    let started = cli.run_with(&["wave", "start", "--manager", "U0BOSS1"], &a);
+    assert!(started.status.success());
+    // The same database, another secret: the first pulse's tokens could not be made.
+    let b = [(
+        "TRUSTPULSE_TOKEN_SECRET",
+        "made-up-token-secret-b-0123456789abcdef",
+    )];
+    let refused = cli.run_with(&["wave", "start", "--manager", "U0BOSS2"], &b);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("TRUSTPULSE_TOKEN_SECRET") && err.contains("Put that secret back"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("made-up-token-secret"),
+        "no secret is printed: {err}"
+    );
 }
 
 #[test]

@@ -50,6 +50,8 @@ fn compose_and_kubernetes_name_only_real_settings_and_parse() {
     assert!(
         compose_names.contains("SLACK_SIGNING_SECRET") && compose_names.contains("DATABASE_URL")
     );
+    // Two replicas make the same tokens only with the same secret, kept outside the database.
+    assert!(compose_names.contains("TRUSTPULSE_TOKEN_SECRET"));
 
     let deployment: serde_yaml::Value =
         serde_yaml::from_str(&read("kubernetes/deployment.yaml")).unwrap();
@@ -164,6 +166,7 @@ fn the_binary_starts_with_exactly_the_environment_compose_and_kubernetes_give_it
             let value = match key.as_str() {
                 "DATABASE_URL" => "sqlite:scratch.db?mode=rwc".to_owned(),
                 "SLACK_BOT_TOKEN" | "SLACK_SIGNING_SECRET" => "placeholder".to_owned(),
+                "TRUSTPULSE_TOKEN_SECRET" => "placeholder-token-secret-of-32-chars".to_owned(),
                 _ => value,
             };
             command.env(key, value);

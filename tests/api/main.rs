@@ -34,4 +34,5 @@ mod store_schema;
 mod store_submissions;
 mod store_waves;
 mod team_loop;
+mod token_secret;
 mod trend_chart;

@@ -5,7 +5,7 @@
 use regex_lite::Regex;
 use trustpulse::ops::waves;
 
-use crate::app::{SIGNING_SECRET, TestApp, captured_logs, sellers};
+use crate::app::{SIGNING_SECRET, TOKEN_SECRET, TestApp, captured_logs, sellers};
 use crate::helpers::now;
 
 const SECRET_COMMENT: &str = "Quietly worried about the Q3 quota conversation";
@@ -38,6 +38,7 @@ async fn logs_hold_no_answer_comment_token_secret_or_signature() {
         "xoxb-",
         "xapp-",
         SIGNING_SECRET,
+        TOKEN_SECRET,
         "old-secret",
         "new-secret",
         "8f742231b10e8888abcd99yyyzzz85a5",
