@@ -156,3 +156,38 @@ fn a_replayed_admin_click_has_no_second_effect() {
         );
     });
 }
+
+/// A seller opening the app's DM, where the invitation is, comes just before answering. It
+/// leaves no inbox row (whose time would date the answer) and no line at the default level;
+/// opening Home still records its event, once.
+#[test]
+fn opening_the_apps_dm_leaves_no_row_and_no_line_at_the_default_level() {
+    run_test(async |app| {
+        app.open_pulse("U0BOSS1", 5).await;
+        let inbox = app.state.store.dump_table("inbox").await.unwrap();
+        let opened = payloads::app_messages_opened("U0BOSS1S1");
+        let reply = app
+            .slack
+            .event(payloads::event_callback("Ev0DMOPEN1", opened))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(app.state.store.dump_table("inbox").await.unwrap(), inbox);
+
+        let home = payloads::app_home_opened("U0BOSS1S1");
+        for _ in 0..2 {
+            let event = payloads::event_callback("Ev0HOMEOPEN1", home.clone());
+            assert_eq!(app.slack.event(event).await.unwrap().status, 200);
+        }
+        assert_eq!(
+            app.state.store.dump_table("inbox").await.unwrap().len(),
+            inbox.len() + 1,
+            "Home's opening is recorded once"
+        );
+        // Every test's logs: no opening of the app, DM or Home, at INFO or above.
+        let logs = captured_logs();
+        for line in logs.lines().filter(|l| l.contains("app_home_opened")) {
+            assert!(line.contains("DEBUG") || line.contains("TRACE"), "{line}");
+        }
+    });
+}

@@ -10,6 +10,16 @@ use crate::store::Job;
 pub async fn on_event(state: &SlackApp, callback: SlackPushEventCallback) -> anyhow::Result<()> {
     let now = state.now();
     let kind = event_kind(&callback.event);
+    // Someone opening the app's DM, where the invitation is, is the step before answering.
+    // Nothing is done about it, so it leaves nothing either: no inbox row (whose time would
+    // date the answer that follows; with invitations sent at each seller's local morning, the
+    // time alone can point at one seller) and no log line at the default level.
+    if let SlackEventCallbackBody::AppHomeOpened(ev) = &callback.event
+        && !opens_home(ev)
+    {
+        tracing::debug!(kind, "the app's messages tab opened; nothing to do");
+        return Ok(());
+    }
     if !state
         .store
         .record_event(callback.event_id.as_ref(), kind, now)
@@ -18,12 +28,16 @@ pub async fn on_event(state: &SlackApp, callback: SlackPushEventCallback) -> any
         tracing::debug!(event_id = %callback.event_id, kind, "duplicate event delivery ignored");
         return Ok(());
     }
-    tracing::info!(event_id = %callback.event_id, kind, "event");
+    // Home's opening at DEBUG too: one timestamped line per person opening the app, at the
+    // default level, would be a live trace of who is using it while a pulse is open.
+    if matches!(callback.event, SlackEventCallbackBody::AppHomeOpened(_)) {
+        tracing::debug!(event_id = %callback.event_id, kind, "event");
+    } else {
+        tracing::info!(event_id = %callback.event_id, kind, "event");
+    }
     let team = callback.team_id.to_string();
     match callback.event {
-        SlackEventCallbackBody::AppHomeOpened(ev)
-            if ev.tab.as_deref().is_none_or(|tab| tab == "home") =>
-        {
+        SlackEventCallbackBody::AppHomeOpened(ev) if opens_home(&ev) => {
             let job = Job::PublishHome {
                 person_id: ev.user.to_string(),
             };
@@ -46,6 +60,11 @@ pub async fn on_event(state: &SlackApp, callback: SlackPushEventCallback) -> any
         _ => {}
     }
     Ok(())
+}
+
+/// Whether an `app_home_opened` is for the Home tab (Slack also sends it for the messages tab).
+fn opens_home(ev: &SlackAppHomeOpenedEvent) -> bool {
+    ev.tab.as_deref().is_none_or(|tab| tab == "home")
 }
 
 async fn uninstall(state: &SlackApp, team: &str) -> anyhow::Result<()> {
