@@ -60,7 +60,16 @@ impl Application {
         }
         let single_replica = lock_sqlite(&settings.database_url)?;
         let store = Store::connect_with(&settings.database_url, settings.token_secrets()?).await?;
-        store.check_token_secrets().await?;
+        // Not a reason to stop: every other team goes on. Those teams' sellers are refused
+        // (never let answer twice) until the secret is back, or their windows are released.
+        for (id, managers) in store.unknown_token_secrets().await? {
+            tracing::error!(
+                secret_id = %id,
+                teams = %managers.join(", "),
+                "these teams' open pulses were started under a token secret that TRUSTPULSE_TOKEN_SECRET does not list: \
+                 their sellers cannot answer until it is back (after the new one when rotating: new,old)"
+            );
+        }
         if !store.has_token_secret() {
             tracing::warn!(
                 "TRUSTPULSE_TOKEN_SECRET is not set: while a pulse is open, anyone who can read the database \

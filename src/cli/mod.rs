@@ -101,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         other => other,
     };
     let store = Store::connect_with(&settings.database_url, settings.token_secrets()?).await?;
-    if matches!(command, Command::Wave(_)) {
+    if matches!(command, Command::Wave(wave::WaveCommand::Start { .. })) {
         // A pulse started here must make the tokens `serve` makes: the same secrets.
         store.check_token_secrets().await?;
     }

@@ -15,33 +15,47 @@ impl Store {
         !self.secrets.is_empty()
     }
 
-    /// Refuses to go on when an unreleased window was made under a token secret this process
-    /// does not have: its tokens could not be made, so its invitees could not answer (and one
-    /// who had could answer again). Said at start-up, with what to do, rather than to sellers.
-    pub async fn check_token_secrets(&self) -> anyhow::Result<()> {
-        let ids: Vec<(Option<String>, i64)> = sqlx::query_as(
-            "SELECT secret_id, COUNT(*) FROM window_keys GROUP BY secret_id ORDER BY secret_id",
+    /// The token secrets that unreleased windows were made under and this process does not
+    /// have: each id, with the managers of those windows. Their tokens cannot be made here, so
+    /// their invitees cannot answer (a refusal, never a second answer) until the secret is back.
+    pub async fn unknown_token_secrets(&self) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT k.secret_id, x.manager_id FROM window_keys k
+             JOIN windows x ON x.window_id = k.window_id
+             WHERE k.secret_id IS NOT NULL ORDER BY k.secret_id, x.manager_id",
         )
         .fetch_all(&self.pool)
         .await?;
-        let missing: Vec<(String, i64)> = ids
-            .into_iter()
-            .filter_map(|(id, windows)| id.map(|id| (id, windows)))
-            .filter(|(id, _)| !self.secrets.knows(Some(id)))
-            .collect();
-        if missing.is_empty() {
+        let mut unknown: Vec<(String, Vec<String>)> = Vec::new();
+        for (id, manager) in rows {
+            if self.secrets.knows(Some(&id)) {
+                continue;
+            }
+            match unknown.last_mut() {
+                Some((last, managers)) if *last == id => managers.push(manager),
+                _ => unknown.push((id, vec![manager])),
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// Refuses a command that would make new windows when unreleased ones were made under a
+    /// token secret this process does not have: it would most likely make them under a secret
+    /// `serve` does not have either (a shell without the same settings).
+    pub async fn check_token_secrets(&self) -> anyhow::Result<()> {
+        let unknown = self.unknown_token_secrets().await?;
+        if unknown.is_empty() {
             return Ok(());
         }
-        let windows: i64 = missing.iter().map(|(_, n)| n).sum();
-        let named: Vec<&str> = missing.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = unknown.iter().map(|(id, _)| id.as_str()).collect();
         Err(ConfigError::new(
             "TRUSTPULSE_TOKEN_SECRET",
             format!(
-                "{windows} unreleased window(s) were made under a token secret it does not list (id {})",
-                named.join(", ")
+                "unreleased windows were made under a token secret it does not list (id {})",
+                ids.join(", ")
             ),
-            "Put that secret back, after the new one if you are rotating (TRUSTPULSE_TOKEN_SECRET=new,old), \
-             until those windows have been released",
+            "Run this with the same TRUSTPULSE_TOKEN_SECRET as `trustpulse serve`; put that secret back, \
+             after the new one if you are rotating (TRUSTPULSE_TOKEN_SECRET=new,old), until those windows have been released",
         )
         .into())
     }

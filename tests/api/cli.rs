@@ -91,7 +91,8 @@ fn a_minimum_below_three_is_refused_at_start_up_with_the_reason() {
 }
 
 /// A token secret too short to be one is refused before anything runs; a pulse started by hand
-/// must be made under the secrets `serve` has, or it is refused with what to do.
+/// with other secrets than the open ones were made under is refused with what to do; closing
+/// one needs no secret.
 #[test]
 fn token_secrets_are_checked_before_a_pulse_is_started_by_hand() {
     let cli = Cli::new();
@@ -133,12 +134,19 @@ fn token_secrets_are_checked_before_a_pulse_is_started_by_hand() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(78), "{err}");
     assert!(
-        err.contains("TRUSTPULSE_TOKEN_SECRET") && err.contains("Put that secret back"),
+        err.contains("TRUSTPULSE_TOKEN_SECRET") && err.contains("as `trustpulse serve`"),
         "{err}"
     );
     assert!(
         !err.contains("made-up-token-secret"),
         "no secret is printed: {err}"
+    );
+    // Closing needs no token, so no secret: a pulse can always be closed by hand.
+    let closed = cli.run_with(&["wave", "close", "--manager", "U0BOSS1"], &b);
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
     );
 }
 
