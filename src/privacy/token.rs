@@ -56,6 +56,12 @@ impl std::fmt::Debug for WindowKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ParticipationToken([u8; 32]);
 
+impl ParticipationToken {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// The shortest token secret accepted: 32 characters (`openssl rand -hex 32` gives 64).
 pub const MIN_SECRET_CHARS: usize = 32;
 
@@ -167,12 +173,6 @@ impl TokenSecrets {
             .find(|s| s.id == id)
             .map(|secret| secret.mix(&stored))
             .ok_or_else(|| WindowKeyError::UnknownSecret(id.to_owned()))
-    }
-}
-
-impl ParticipationToken {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
     }
 }
 
