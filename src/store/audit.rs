@@ -106,7 +106,8 @@ impl Store {
         report.none(
             "no open pulse's participation tokens can be made from the database alone",
             self.windows_without_token_secret().await?,
-            "unreleased window(s) made without TRUSTPULSE_TOKEN_SECRET, whose stored key tells who answered them",
+            "unreleased window(s) made without TRUSTPULSE_TOKEN_SECRET, whose stored key tells who answered them \
+             (set it for `serve`: pulses started from then on are covered)",
             "every unreleased window's tokens need the token secret, kept outside the database",
         );
 
