@@ -95,9 +95,5 @@ pub fn known_kind(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     if cause.is::<serde_json::Error>() || cause.is::<serde_urlencoded::de::Error>() {
         return Some("could not parse a payload".to_owned());
     }
-    // Names the token secret's id, which is not the secret, and no one: what to fix.
-    if let Some(e) = cause.downcast_ref::<crate::privacy::token::WindowKeyError>() {
-        return Some(e.to_string());
-    }
     None
 }

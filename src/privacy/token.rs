@@ -118,11 +118,14 @@ impl std::fmt::Debug for TokenSecret {
 }
 
 /// The token secrets this process knows: the first makes the keys of new windows; the others
-/// (after a rotation) still serve the windows made under them until those are released.
+/// (after a rotation) still serve the windows made under them until those are released. None
+/// (the default): the stored keys make the tokens, as before there were secrets.
 #[derive(Debug, Clone, Default)]
 pub struct TokenSecrets(Vec<TokenSecret>);
 
-/// A window's key that cannot make tokens here.
+/// A window's key that cannot make tokens here. Logged by its kind only ("internal error")
+/// when a seller meets it: a line naming the secret, one per seller refused, would say which
+/// teams (those under that secret) were answering when. `serve` names it once, at start-up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowKeyError {
     #[error("a stored window key has the wrong length")]
@@ -136,11 +139,6 @@ pub enum WindowKeyError {
 impl TokenSecrets {
     pub fn new(secrets: Vec<TokenSecret>) -> TokenSecrets {
         TokenSecrets(secrets)
-    }
-
-    /// No secret: the stored keys make the tokens (as before there were secrets).
-    pub fn none() -> TokenSecrets {
-        TokenSecrets(Vec::new())
     }
 
     pub fn is_empty(&self) -> bool {

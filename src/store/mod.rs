@@ -105,7 +105,7 @@ impl Store {
     /// Connects to `url` (`sqlite:…` or `postgres://…`) and applies any pending migrations.
     /// With no token secret: see [`Store::connect_with`].
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
-        Store::connect_with(url, TokenSecrets::none()).await
+        Store::connect_with(url, TokenSecrets::default()).await
     }
 
     /// Connects as [`Store::connect`] does, with the token secrets that make participation

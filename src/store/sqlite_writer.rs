@@ -517,7 +517,7 @@ mod tests {
         let queue = SubmissionQueue::start(
             Target::SqliteFile(path),
             Some(gate.clone()),
-            Default::default(),
+            Default::default(), // no token secret
         )
         .unwrap();
         // A batch takes its turn whatever it finds (here, a pulse that does not exist).

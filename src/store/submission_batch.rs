@@ -161,8 +161,9 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
             {
                 Some(SubmissionError::NotInvited)
             }
-            // Not a refusal: the operator dropped the window's token secret (serve refuses to
-            // start so; another process may have made the window under another secret).
+            // Not a refusal: the window was made under a token secret this process does not
+            // have (dropped, or another process's). `serve` names it at start-up; the seller is
+            // refused, never let answer twice.
             Some(WaveFacts {
                 key: Some(Err(e)), ..
             }) => Some(SubmissionError::Internal(e.clone().into())),
