@@ -277,17 +277,11 @@ async fn count_request(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let route = path
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "other".to_owned());
+    let route = path.as_ref().map_or("other", |p| p.as_str());
     let started = std::time::Instant::now();
     // The route and Slack's retry number identify the work; nothing identifies a respondent.
-    let retry = request
-        .headers()
-        .get("x-slack-retry-num")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0")
-        .to_owned();
+    let retry = request.headers().get("x-slack-retry-num").cloned();
+    let retry = retry.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("0");
     let span = tracing::info_span!("slack_request", route = %route, retry = %retry);
     let response = tracing::Instrument::instrument(next.run(request), span).await;
     if route == crate::slack::http::INTERACTIONS
@@ -299,6 +293,7 @@ async fn count_request(
         return response;
     }
     let status = response.status().as_u16().to_string();
+    let route = route.to_owned();
     metrics::counter!("trustpulse_http_requests_total", "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("trustpulse_ack_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());

@@ -117,9 +117,28 @@ async fn interactions(State(state): State<SlackApp>, headers: HeaderMap, body: B
         },
     };
     match replied {
+        Ok(handlers::InteractionReply::Thanks) => thanks(),
         Ok(reply) => SlackInteractionResponse::from(reply).into_response(),
         Err(e) => internal("interactions", e),
     }
+}
+
+/// The answer to a recorded answer: the thanks modal, as `Json` would answer it, made once.
+fn thanks() -> Response {
+    static BODY: std::sync::LazyLock<Bytes> = std::sync::LazyLock::new(|| {
+        let reply = SlackInteractionResponse::from(handlers::InteractionReply::Thanks);
+        serde_json::to_vec(&reply)
+            .expect("a view serializes")
+            .into()
+    });
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        BODY.clone(),
+    )
+        .into_response()
 }
 
 async fn commands(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
@@ -140,5 +159,33 @@ async fn commands(State(state): State<SlackApp>, headers: HeaderMap, body: Bytes
             .with_response_type(SlackMessageResponseType::Ephemeral);
             axum::Json(sorry).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::slack::blocks;
+
+    async fn parts(response: Response) -> (StatusCode, Option<HeaderValue>, Bytes) {
+        let status = response.status();
+        let kind = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .cloned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, kind, body)
+    }
+
+    /// The thanks made once is the thanks a recorded answer has always had: the same status,
+    /// type and JSON as the modal's update through `Json`.
+    #[tokio::test]
+    async fn the_prepared_thanks_is_the_update_to_the_thanks_modal() {
+        let update = handlers::InteractionReply::Update(blocks::thanks_modal());
+        let expected = parts(SlackInteractionResponse::from(update).into_response()).await;
+        assert_eq!(parts(thanks()).await, expected);
+        assert!(String::from_utf8_lossy(&expected.2).contains(r#""response_action":"update""#));
     }
 }

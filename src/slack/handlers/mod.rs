@@ -39,6 +39,9 @@ pub enum InteractionReply {
     Errors(HashMap<String, String>),
     /// Replace the modal with another view.
     Update(SlackView),
+    /// Replace the survey's modal with its thanks: an `Update`, whose JSON, the same for every
+    /// answer, the HTTP route makes once (`http.rs`).
+    Thanks,
 }
 
 impl From<InteractionReply> for SlackInteractionResponse {
@@ -55,6 +58,9 @@ impl From<InteractionReply> for SlackInteractionResponse {
             InteractionReply::Update(view) => {
                 SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(view))
                     .into()
+            }
+            InteractionReply::Thanks => {
+                InteractionReply::Update(super::blocks::thanks_modal()).into()
             }
         }
     }
@@ -109,22 +115,63 @@ async fn on_block_action(
 }
 
 /// A submitted modal: who submitted it, which modal (its callback id and private metadata),
-/// and the values of its inputs.
+/// and the values of its inputs, by block id and then action id.
 #[derive(Debug, PartialEq)]
 struct Form {
     user: String,
     callback: String,
     metadata: String,
-    values: HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>,
+    values: HashMap<String, HashMap<String, InputValue>>,
 }
 
 impl Form {
     /// The value of `action` in input block `block`, if it was filled in.
-    fn field(&self, block: &str, action: &str) -> Option<&SlackViewStateValue> {
+    fn field(&self, block: &str, action: &str) -> Option<&InputValue> {
         self.values
-            .get(&block.into())
-            .and_then(|actions| actions.get(&action.into()))
+            .get(block)
+            .and_then(|actions| actions.get(action))
     }
+}
+
+/// One input of a submitted modal, as trustpulse's modals read it: typed text, the chosen
+/// option's value, a date, a person. Slack sends more of each input (its element's type, the
+/// chosen option's label); nothing reads it, so it is not kept. slack-morphism's
+/// `SlackViewStateValue` reads all of it, a dozen fields with a string each: on the answer
+/// path, where each string is an allocation, that was most of reading the form.
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
+struct InputValue {
+    value: Option<String>,
+    selected_option: Option<ChosenOption>,
+    selected_date: Option<String>,
+    selected_user: Option<String>,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct ChosenOption {
+    value: String,
+}
+
+/// The inputs of a view slack-morphism has read (a submission the fast read left to it).
+fn input_values(state: Option<SlackViewState>) -> HashMap<String, HashMap<String, InputValue>> {
+    let blocks = state.map(|s| s.values).unwrap_or_default();
+    blocks
+        .into_iter()
+        .map(|(block, actions)| {
+            let actions = actions
+                .into_iter()
+                .map(|(action, v)| {
+                    let input = InputValue {
+                        value: v.value,
+                        selected_option: v.selected_option.map(|o| ChosenOption { value: o.value }),
+                        selected_date: v.selected_date,
+                        selected_user: v.selected_user.map(|u| u.to_string()),
+                    };
+                    (action.to_string(), input)
+                })
+                .collect();
+            (block.to_string(), actions)
+        })
+        .collect()
 }
 
 async fn on_view_submission(
@@ -145,12 +192,7 @@ async fn on_view_submission(
         user: ev.user.id.to_string(),
         callback,
         metadata,
-        values: ev
-            .view
-            .state_params
-            .state
-            .map(|s| s.values)
-            .unwrap_or_default(),
+        values: input_values(ev.view.state_params.state),
     };
     on_form(state, form).await
 }
@@ -159,7 +201,8 @@ async fn on_view_submission(
 /// blocks. slack-morphism's `SlackInteractionEvent` first copies the whole payload into an
 /// intermediate tree (it is an internally tagged enum, and its view has two flattened parts)
 /// and then reads the tree: that took 19% of the CPU of recording an answer. This reads the
-/// same fields straight from the JSON, into slack-morphism's own type for the inputs' values.
+/// same fields straight from the JSON, and of each input only what the modals read
+/// ([`InputValue`]).
 #[derive(serde::Deserialize)]
 struct SubmissionPayload {
     #[serde(rename = "type")]
@@ -179,7 +222,12 @@ struct PayloadView {
     kind: String,
     callback_id: Option<String>,
     private_metadata: Option<String>,
-    state: Option<SlackViewState>,
+    state: Option<SubmittedState>,
+}
+
+#[derive(serde::Deserialize)]
+struct SubmittedState {
+    values: HashMap<String, HashMap<String, InputValue>>,
 }
 
 impl SubmissionPayload {
@@ -264,7 +312,7 @@ mod tests {
             user: ev.user.id.to_string(),
             callback: m.callback_id.as_ref().unwrap().to_string(),
             metadata: m.private_metadata.clone().unwrap(),
-            values: ev.view.state_params.state.clone().unwrap().values,
+            values: input_values(ev.view.state_params.state.clone()),
         };
         assert_eq!(fast, full);
         assert_eq!(fast.callback, ids::SURVEY_MODAL);

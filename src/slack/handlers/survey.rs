@@ -105,7 +105,7 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
             tracing::debug!(wave_id = %meta.wave, "submission recorded");
             // The thanks is in the modal; the invitation DM stays as it is until the
             // pulse closes, when every invitation is updated alike.
-            Ok(InteractionReply::Update(blocks::thanks_modal()))
+            Ok(InteractionReply::Thanks)
         }
         Err(SubmissionError::InvalidAnswer(AnswerError::CommentTooLong(e))) => {
             Ok(InteractionReply::Errors(blocks::comment_too_long(&e)))
