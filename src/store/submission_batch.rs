@@ -112,12 +112,18 @@ pub(super) fn facts<'b>(
     rows: Vec<FactRow>,
     secrets: &TokenSecrets,
 ) -> Facts<'b> {
+    let found: HashSet<(&str, &str)> = rows
+        .iter()
+        .filter(|row| row.2.is_some())
+        .map(|row| (row.0.as_str(), row.1.as_str()))
+        .collect();
+    let invited = pairs
+        .into_iter()
+        .filter(|pair| found.contains(pair))
+        .collect();
+    drop(found);
     let mut waves = HashMap::new();
-    let mut found = HashSet::new();
-    for (wave_id, person_id, invitee, state, window_id, closes_at, key, since, secret) in rows {
-        if invitee.is_some() {
-            found.insert((wave_id.clone(), person_id));
-        }
+    for (wave_id, _, _, state, window_id, closes_at, key, since, secret) in rows {
         waves.entry(wave_id).or_insert_with(|| WaveFacts {
             open: state == "open",
             window_id,
@@ -128,10 +134,6 @@ pub(super) fn facts<'b>(
             asks_follow_through: since.is_some(),
         });
     }
-    let invited = pairs
-        .into_iter()
-        .filter(|(w, p)| found.contains(&((*w).to_owned(), (*p).to_owned())))
-        .collect();
     Facts { waves, invited }
 }
 
