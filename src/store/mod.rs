@@ -451,9 +451,7 @@ impl Backend {
 /// `$first, $first+1, …`: one placeholder per value of an `IN (…)` list, the same on both
 /// backends.
 fn placeholders(first: usize, count: usize) -> String {
-    let mut sql = String::with_capacity(count * 6);
-    push_placeholders(&mut sql, first, count);
-    sql
+    Backend::Postgres.params(first, count)
 }
 
 fn push_placeholders(sql: &mut String, first: usize, count: usize) {
