@@ -443,7 +443,13 @@ impl Backend {
                     sql.push_str(if i == 0 { "?" } else { ", ?" });
                 }
             }
-            Backend::Postgres => push_placeholders(sql, first, count),
+            Backend::Postgres => {
+                use std::fmt::Write;
+                for i in first..first + count {
+                    let separator = if i == first { "" } else { ", " };
+                    write!(sql, "{separator}${i}").expect("a String takes any text");
+                }
+            }
         }
     }
 }
@@ -452,14 +458,6 @@ impl Backend {
 /// backends.
 fn placeholders(first: usize, count: usize) -> String {
     Backend::Postgres.params(first, count)
-}
-
-fn push_placeholders(sql: &mut String, first: usize, count: usize) {
-    use std::fmt::Write;
-    for i in first..first + count {
-        let separator = if i == first { "" } else { ", " };
-        write!(sql, "{separator}${i}").expect("a String takes any text");
-    }
 }
 
 /// The ballot in a row's columns `first..first + Question::COUNT` (selected with

@@ -121,7 +121,6 @@ pub(super) fn facts<'b>(
         .into_iter()
         .filter(|pair| found.contains(pair))
         .collect();
-    drop(found);
     let mut waves = HashMap::new();
     for (wave_id, _, _, state, window_id, closes_at, key, since, secret) in rows {
         waves.entry(wave_id).or_insert_with(|| WaveFacts {
