@@ -156,8 +156,9 @@ impl Setup {
             .env("TRUSTPULSE_TOKEN_SECRET", TOKEN_SECRET)
             .env("SLACK_API_URL", self.fake.api_url())
             .env("RUST_LOG", "warn");
-        // Allocator and runtime settings pass through, for experiments.
-        for setting in ["MALLOC_ARENA_MAX", "TOKIO_WORKER_THREADS"] {
+        // Allocator and runtime settings pass through, for experiments (the nineteenth and
+        // twentieth sessions tried glibc's tunables; README, answer path).
+        for setting in ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "TOKIO_WORKER_THREADS"] {
             if let Ok(value) = std::env::var(setting) {
                 command.env(setting, value);
             }
