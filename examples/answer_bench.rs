@@ -157,7 +157,7 @@ impl Setup {
             .env("SLACK_API_URL", self.fake.api_url())
             .env("RUST_LOG", "warn");
         // Allocator and runtime settings pass through, for experiments (the nineteenth and
-        // twentieth sessions tried glibc's tunables; README, answer path).
+        // twentieth sessions tried glibc's tunables; docs/benchmarks.md, answer path).
         for setting in ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "TOKIO_WORKER_THREADS"] {
             if let Ok(value) = std::env::var(setting) {
                 command.env(setting, value);

@@ -271,7 +271,7 @@ struct Fill {
 /// with a sync of the database file, which the writer's syncs of the WAL queue behind on the
 /// disk. Waking it after every commit past that point (a pass after each) cost more CPU an
 /// answer than it saved, and passes at every quarter of the limit gained nothing over one at
-/// half (README, answer path, thirteenth session).
+/// half (docs/benchmarks.md, answer path, thirteenth session).
 fn step(frames: i32, fill: &mut Fill) -> Step {
     if frames < fill.frames {
         // The WAL started again since the last commit (a large batch may have taken it past
