@@ -81,6 +81,15 @@ impl Job {
         }
     }
 
+    /// Whether the job's row goes as soon as the job is done, and its sending is not counted in
+    /// `/metrics`. A person's Home view is published because that person has just opened Home
+    /// or pressed one of its buttons: a row left behind (which names them) or a count that
+    /// moves would say when they were using the app, and while a pulse is open that is a step
+    /// on the way to answering, as opening the app's DM is. Nothing needs the row once done.
+    pub fn is_forgotten_when_done(&self) -> bool {
+        matches!(self, Job::PublishHome { .. })
+    }
+
     /// The wave of a per-person job: its row is deleted once the wave's window is released.
     pub fn wave_id(&self) -> Option<&str> {
         match self {

@@ -168,6 +168,17 @@ impl OutboxRound {
         Ok(())
     }
 
+    /// Deletes a claimed row whose job is done and leaves nothing behind
+    /// ([`Job::is_forgotten_when_done`](super::Job::is_forgotten_when_done)).
+    pub async fn forget(&mut self, key: &str) -> anyhow::Result<()> {
+        let _turn = self.store.write_gate().await;
+        sqlx::query("DELETE FROM outbox WHERE dedup_key = $1 AND state = 'sending'")
+            .bind(key)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
     /// Puts a claimed row back to wait until `due_at`. With `count_attempt` false (a 429), the
     /// attempt does not count against the row's limit.
     pub async fn retry_at(

@@ -203,6 +203,32 @@ async fn no_metric_moves_when_a_seller_answers() {
     assert!(before.starts_with("HTTP/1.1 200"), "{before}");
     let opened = payloads::event_callback("Ev0OPENED1", payloads::app_messages_opened("U0BOSS1S1"));
     assert_eq!(slack.event(opened).await.unwrap().status, 200);
+    // The seller looks at Home first: its publish is neither counted nor left in the outbox.
+    // Wait until `serve` has finished with it (its row gone, or marked done), so that the
+    // scrape after cannot come before a count.
+    let home = payloads::event_callback("Ev0HOME1", payloads::app_home_opened("U0BOSS1S1"));
+    assert_eq!(slack.event(home).await.unwrap().status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let outbox = store.dump_table("outbox").await.unwrap();
+        let home_rows: Vec<&String> = outbox.iter().filter(|r| r.starts_with("home:")).collect();
+        let in_flight = home_rows
+            .iter()
+            .any(|r| r.contains("|pending|") || r.contains("|sending|"));
+        if fake.home("U0BOSS1S1").is_some() && !in_flight {
+            assert!(
+                home_rows.is_empty(),
+                "a published Home left a row naming its seller: {home_rows:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never published the seller's Home; its log:\n{}",
+            read_log(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let invitation = fake.dm_messages("U0BOSS1S1").pop().unwrap();
     let click = payloads::button_click(&fake, "U0BOSS1S1", &invitation, OPEN_SURVEY);
     slack.interaction(click).await.unwrap();
@@ -235,7 +261,7 @@ async fn no_metric_moves_when_a_seller_answers() {
     assert_eq!(
         metric_lines(&before),
         metric_lines(&after),
-        "a metric moved when a seller opened the app's DM, the survey, and answered"
+        "a metric moved when a seller opened the app's DM, Home, the survey, and answered"
     );
     store.close().await;
 }

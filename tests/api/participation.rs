@@ -157,6 +157,37 @@ fn a_replayed_admin_click_has_no_second_effect() {
     });
 }
 
+/// A seller opening Home while a pulse is open gets their Home view, and the outbox is then as
+/// it was: no row names them or says when they looked, published or refused.
+#[test]
+fn a_published_home_leaves_no_row_naming_its_person() {
+    run_test(async |app| {
+        app.open_pulse("U0BOSS1", 5).await;
+        let outbox = app.state.store.dump_table("outbox").await.unwrap();
+        let home = payloads::app_home_opened("U0BOSS1S1");
+        let event = payloads::event_callback("Ev0HOMEROW1", home.clone());
+        assert_eq!(app.slack.event(event).await.unwrap().status, 200);
+        assert_eq!(
+            app.state.store.dump_table("outbox").await.unwrap().len(),
+            outbox.len() + 1,
+            "the publish is queued"
+        );
+        assert_eq!(app.deliver().await.sent, 1);
+        assert!(app.fake.home("U0BOSS1S1").is_some(), "Home is published");
+        assert_eq!(app.state.store.dump_table("outbox").await.unwrap(), outbox);
+
+        // Refused for good: the same.
+        app.fake.fail_next(
+            "views.publish",
+            trustpulse::sim::fake_slack::Fault::Error("invalid_arguments".into()),
+        );
+        let event = payloads::event_callback("Ev0HOMEROW2", home);
+        assert_eq!(app.slack.event(event).await.unwrap().status, 200);
+        assert_eq!(app.deliver().await.failed, 1);
+        assert_eq!(app.state.store.dump_table("outbox").await.unwrap(), outbox);
+    });
+}
+
 /// A seller opening the app's DM, where the invitation is, comes just before answering. It
 /// leaves no inbox row (whose time would date the answer) and no line at the default level;
 /// opening Home still records its event, once.

@@ -176,3 +176,56 @@ async fn an_upgrade_keeps_the_queued_jobs() {
     drop(round);
     store.close().await;
 }
+
+/// Upgrading forgets the Home publishes an older build kept once done (each named its person
+/// and said when they opened Home), and keeps one still waiting to go out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_forgets_finished_home_publishes() {
+    use sqlx::Connection;
+    use trustpulse::store::Job;
+    let (_dir, url, mut conn) = sqlite_migrated_to(20261201000012).await;
+    let home = |person: &str| Job::PublishHome {
+        person_id: person.into(),
+    };
+    let rows = [
+        ("j1", home("U0SELLER1"), "sent"),
+        ("j2", home("U0SELLER2"), "failed"),
+        ("j3", home("U0SELLER3"), "pending"),
+        (
+            "j4",
+            Job::Invite {
+                wave_id: "W1".into(),
+                person_id: "U0SELLER1".into(),
+            },
+            "sent",
+        ),
+    ];
+    for (job_id, job, state) in &rows {
+        sqlx::query(
+            "INSERT INTO outbox (dedup_key, job_id, team_id, kind, payload, state, due_at, created_at, wave_id)
+             VALUES ($1, $2, 'T0TEAM', $3, $4, $5, 0, 0, $6)",
+        )
+        .bind(job.dedup_key())
+        .bind(job_id)
+        .bind(job.kind())
+        .bind(serde_json::to_string(job).unwrap())
+        .bind(state)
+        .bind(job.wave_id())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = trustpulse::store::Store::connect(&url).await.unwrap();
+    let left: Vec<String> = store
+        .dump_table("outbox")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.split('|').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.contains(&"j3".to_owned()) && left.contains(&"j4".to_owned()));
+    store.close().await;
+}

@@ -36,17 +36,15 @@ pub async fn run(
             // On the round's connection, like the mark: no wait for the disk per DM. A power
             // cut can lose the record; that message then keeps its button after the close.
             round.record_wave_message(&wave_id, &channel, &ts).await?;
-            round.mark_sent(&claimed.key, now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
+            finish(round, claimed, Finished::Sent, now).await?;
             report.sent += 1;
         }
         Ok(Delivery::Sent) => {
-            round.mark_sent(&claimed.key, now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "sent").increment(1);
+            finish(round, claimed, Finished::Sent, now).await?;
             report.sent += 1;
         }
         Ok(Delivery::Skipped) => {
-            round.mark_sent(&claimed.key, now).await?;
+            finish(round, claimed, Finished::Skipped, now).await?;
             report.skipped += 1;
         }
         Err(NotDelivered::Paced(deferral)) => {
@@ -83,15 +81,13 @@ pub async fn run(
         }
         Err(NotDelivered::Chat(e @ ChatError::Permanent(_))) => {
             tracing::warn!(error = %e.code(), "Slack refused this recipient; not retrying");
-            round.mark_failed(&claimed.key, &e.code(), now).await?;
-            metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "failed").increment(1);
+            finish(round, claimed, Finished::Failed(&e.code()), now).await?;
             report.failed += 1;
         }
         Err(NotDelivered::Chat(e)) => {
             if claimed.attempts >= MAX_ATTEMPTS {
                 tracing::error!(error = %e.code(), "giving up after {MAX_ATTEMPTS} attempts");
-                round.mark_dead(&claimed.key, &e.code(), now).await?;
-                metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => "dead").increment(1);
+                finish(round, claimed, Finished::Dead(&e.code()), now).await?;
                 report.failed += 1;
             } else {
                 let until = whole_second_at_or_after(now + backoff(claimed.attempts));
@@ -102,6 +98,52 @@ pub async fn run(
         }
     }
     Ok(None)
+}
+
+/// How a job ended.
+#[derive(Clone, Copy)]
+enum Finished<'e> {
+    Sent,
+    /// Nothing to send any more (the wave closed, the person left or opted out): not counted.
+    Skipped,
+    /// Refused for good, with Slack's error code.
+    Failed(&'e str),
+    /// Given up after [`MAX_ATTEMPTS`], with the last error's code.
+    Dead(&'e str),
+}
+
+/// Records how a job ended: its row marked and the outcome counted, or, for a job that leaves
+/// nothing behind ([`Job::is_forgotten_when_done`](crate::store::Job::is_forgotten_when_done)),
+/// its row deleted. Such a job's failures are still counted: an operator needs to see Home
+/// failing to publish (a missing scope, say), and a failure is rare, where a count of every
+/// publish would trace every visit.
+async fn finish(
+    round: &mut OutboxRound,
+    claimed: &ClaimedJob,
+    finished: Finished<'_>,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let forgotten = claimed.job.is_forgotten_when_done();
+    let key = claimed.key.as_str();
+    if forgotten {
+        round.forget(key).await?;
+    } else {
+        match finished {
+            Finished::Sent | Finished::Skipped => round.mark_sent(key, now).await?,
+            Finished::Failed(error) => round.mark_failed(key, error, now).await?,
+            Finished::Dead(error) => round.mark_dead(key, error, now).await?,
+        }
+    }
+    let counted = match finished {
+        Finished::Sent if !forgotten => Some("sent"),
+        Finished::Sent | Finished::Skipped => None,
+        Finished::Failed(_) => Some("failed"),
+        Finished::Dead(_) => Some("dead"),
+    };
+    if let Some(outcome) = counted {
+        metrics::counter!("trustpulse_slack_jobs_total", "kind" => claimed.job.kind(), "outcome" => outcome).increment(1);
+    }
+    Ok(())
 }
 
 /// Due times are stored in whole seconds; round up so a job is never due before it may go.
