@@ -90,6 +90,13 @@ impl Store {
             "finished invitation, reminder or update row(s) of released windows",
             &scope,
         );
+        // When someone used the app: a published Home view's row is deleted (`Job::is_forgotten_when_done`).
+        report.none(
+            "the outbox keeps no finished Home publish",
+            count("SELECT COUNT(*) FROM outbox WHERE kind = 'publish_home' AND state NOT IN ('pending', 'sending')").await?,
+            "finished Home publish row(s), each naming its person and when they opened Home",
+            "published Home views leave no row",
+        );
         let open_waves = count("SELECT COUNT(*) FROM waves WHERE state = 'open'").await?;
         report.none(
             "every reminder of a pulse goes to all its invitees, not to a chosen few",

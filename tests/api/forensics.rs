@@ -237,6 +237,15 @@ fn audit(db_url: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the audit, which must fail and print `line`; its output.
+fn audit_failing_with(db_url: &str, line: &str) -> std::process::Output {
+    let out = audit(db_url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    out
+}
+
 #[test]
 fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
     run_test(async |app| {
@@ -258,6 +267,7 @@ fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
             "ok   no released window keeps a ballot",
             "ok   no released window keeps a comment",
             "ok   the outbox keeps no per-person row of a released window",
+            "ok   the outbox keeps no finished Home publish",
             "ok   no stored release holds a number under k",
             "ok   every release was followed by a scrub of the disk",
             "ok   SQLite overwrites deleted content with zeros (secure_delete)",
@@ -283,12 +293,9 @@ fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
             .await
             .unwrap();
         conn.close().await.unwrap();
-        let out = audit(&app.db_url());
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(!out.status.success(), "{stdout}");
-        assert!(
-            stdout.contains("FAIL no released window keeps a participation token: found 1 participation token(s) of released or unknown windows"),
-            "{stdout}"
+        let out = audit_failing_with(
+            &app.db_url(),
+            "FAIL no released window keeps a participation token: found 1 participation token(s) of released or unknown windows",
         );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("1 privacy promise(s) do not hold"),
@@ -397,4 +404,33 @@ async fn answers_never_grow_the_wal_past_its_limit() {
         "the WAL grew to {largest} bytes"
     );
     store.close().await;
+}
+
+/// A Home publish an older version kept once done (naming its person, and when they opened
+/// Home) fails the audit, which names it.
+#[test]
+fn audit_names_a_kept_home_publish() {
+    run_test(async |app| {
+        let job = trustpulse::store::Job::PublishHome {
+            person_id: "U0SELLER1".into(),
+        };
+        let mut conn = sqlx::SqliteConnection::connect(&app.db_url())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO outbox (dedup_key, job_id, team_id, kind, payload, state, due_at, created_at, done_at)
+             VALUES ($1, 'j1', 'T0TEAM', $2, $3, 'sent', 0, 0, 0)",
+        )
+        .bind(job.dedup_key())
+        .bind(job.kind())
+        .bind(serde_json::to_string(&job).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        audit_failing_with(
+            &app.db_url(),
+            "FAIL the outbox keeps no finished Home publish: found 1 finished Home publish row(s)",
+        );
+    });
 }
