@@ -23,6 +23,7 @@ pub const PLANNER_EVERY: SignedDuration = SignedDuration::from_secs(30);
 pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
     let mut last_tick = None;
     // The directory sync can take minutes on a large workspace: its own task, its own pace.
+    // Its daily turn also forgets the ids of events past Slack's retries.
     let sync_state = state.clone();
     let sync_shutdown = shutdown.clone();
     let directory_task = tokio::spawn(async move {
@@ -31,6 +32,17 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
                 Ok(people) => tracing::info!(people, "synced people from Slack's directory"),
                 Err(e) => {
                     tracing::warn!(error = %e, "directory sync failed; will retry in a day, events still apply")
+                }
+            }
+            let now = sync_state.now();
+            match sync_state
+                .store
+                .prune_inbox(now, crate::store::INBOX_KEEP)
+                .await
+            {
+                Ok(forgotten) => tracing::debug!(forgotten, "forgot the ids of old events"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget the ids of old events; will retry in a day")
                 }
             }
             tokio::select! {

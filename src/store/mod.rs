@@ -37,6 +37,7 @@ pub use cadences::CadenceScope;
 pub use charts::SharedChart;
 pub use commitments::{Commitment, NewCommitment, Shared};
 pub use disk::sqlite_file;
+pub use inbox::INBOX_KEEP;
 pub use installations::InstallationState;
 pub use outbox::{ClaimedJob, Job, OutboxCounts};
 pub use outbox_round::OutboxRound;

@@ -30,6 +30,45 @@ fn the_same_event_delivered_four_times_two_at_once_has_its_effect_once() {
     });
 }
 
+/// An event's id is kept a day, long enough to recognise Slack's retries, then forgotten: the
+/// inbox is no lasting record of when people opened Home or changed their profiles.
+#[test]
+fn event_ids_are_forgotten_after_a_day() {
+    run_test(async |app| {
+        let store = &app.state.store;
+        let start = now();
+        let hours = jiff::SignedDuration::from_hours;
+        assert!(
+            store
+                .record_event("Ev0OLD", "app_home_opened", start)
+                .await
+                .unwrap()
+        );
+        let later = start + hours(23);
+        assert!(
+            store
+                .record_event("Ev0NEW", "user_change", later)
+                .await
+                .unwrap()
+        );
+        let forgotten = store
+            .prune_inbox(start + hours(25), trustpulse::store::INBOX_KEEP)
+            .await
+            .unwrap();
+        assert_eq!(forgotten, 1);
+        let left = store.dump_table("inbox").await.unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].starts_with("Ev0NEW|"), "{left:?}");
+        assert!(
+            !store
+                .record_event("Ev0NEW", "user_change", start + hours(25))
+                .await
+                .unwrap(),
+            "a retry within the day is still recognised"
+        );
+    });
+}
+
 #[test]
 fn user_changes_keep_people_current_and_deactivated_people_are_not_invited() {
     run_test(async |app| {
