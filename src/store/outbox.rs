@@ -43,13 +43,16 @@ pub enum Job {
     },
 }
 
+/// The kind of [`Job::PublishHome`] as stored, for the statements that leave no such row.
+pub(super) const PUBLISH_HOME: &str = "publish_home";
+
 impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Invite { .. } => "invite",
             Job::Remind { .. } => "remind",
             Job::CloseMessage { .. } => "close_message",
-            Job::PublishHome { .. } => "publish_home",
+            Job::PublishHome { .. } => PUBLISH_HOME,
             Job::Digest { .. } => "digest",
             Job::Chart { .. } => "chart",
             Job::TeamNote { .. } => "team_note",
@@ -280,8 +283,15 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Cancels every row not yet sent (after an uninstall). Returns how many.
+    /// Cancels every row not yet sent (after an uninstall). Returns how many. A Home view not
+    /// yet published goes instead of staying as a cancelled row that names its person
+    /// ([`Job::is_forgotten_when_done`]).
     pub async fn cancel_pending(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let forgotten =
+            sqlx::query("DELETE FROM outbox WHERE kind = $1 AND state IN ('pending', 'sending')")
+                .bind(PUBLISH_HOME)
+                .write_in_turn(self, &self.pool)
+                .await?;
         let done = sqlx::query(
             "UPDATE outbox SET state = 'cancelled', done_at = $1, lease_until = NULL
              WHERE state IN ('pending', 'sending')",
@@ -289,7 +299,7 @@ impl Store {
         .bind(secs(now))
         .write_in_turn(self, &self.pool)
         .await?;
-        Ok(done.rows_affected())
+        Ok(forgotten.rows_affected() + done.rows_affected())
     }
 
     pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {

@@ -141,6 +141,10 @@ async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value)
     waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
         .await
         .unwrap();
+    // A seller opens Home just before: its publish, still queued, goes with the uninstall
+    // rather than staying as a cancelled row that names them.
+    let home = payloads::event_callback("EvH0", payloads::app_home_opened("U0BOSS1S1"));
+    assert_eq!(app.slack.event(home).await.unwrap().status, 200);
     let calls_before = app.fake.calls().len();
     for (i, event) in [first.clone(), second.clone(), first, second]
         .into_iter()
@@ -161,6 +165,11 @@ async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value)
         (counts.pending, counts.cancelled),
         (0, 12),
         "pending invitations and their reminders are cancelled"
+    );
+    let outbox = app.state.store.dump_table("outbox").await.unwrap();
+    assert!(
+        !outbox.iter().any(|row| row.starts_with("home:")),
+        "{outbox:?}"
     );
     // Nothing more reaches Slack, even when new work is queued.
     waves::close_wave(
