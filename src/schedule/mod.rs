@@ -23,7 +23,8 @@ pub const PLANNER_EVERY: SignedDuration = SignedDuration::from_secs(30);
 pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
     let mut last_tick = None;
     // The directory sync can take minutes on a large workspace: its own task, its own pace.
-    // Its daily turn also forgets the ids of events past Slack's retries.
+    // Its daily turn also forgets the ids of events past Slack's retries, and any Home publish
+    // a replica of an earlier version kept.
     let sync_state = state.clone();
     let sync_shutdown = shutdown.clone();
     let directory_task = tokio::spawn(async move {
@@ -44,6 +45,9 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
                 Err(e) => {
                     tracing::warn!(error = %e, "could not forget the ids of old events; will retry in a day")
                 }
+            }
+            if let Err(e) = sync_state.store.forget_finished_home_publishes().await {
+                tracing::warn!(error = %e, "could not forget finished Home publishes; will retry in a day");
             }
             tokio::select! {
                 _ = sync_shutdown.cancelled() => return,

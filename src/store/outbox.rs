@@ -302,6 +302,19 @@ impl Store {
         Ok(forgotten.rows_affected() + done.rows_affected())
     }
 
+    /// Deletes finished Home publishes that another process kept ([`Job::is_forgotten_when_done`]):
+    /// a replica of an earlier version, during a rolling upgrade. Part of `serve`'s daily turn.
+    /// Returns how many.
+    pub async fn forget_finished_home_publishes(&self) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE kind = $1 AND state NOT IN ('pending', 'sending')",
+        )
+        .bind(PUBLISH_HOME)
+        .write_in_turn(self, &self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn outbox_counts(&self) -> anyhow::Result<OutboxCounts> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
