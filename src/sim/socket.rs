@@ -51,11 +51,6 @@ impl SocketServer {
         format!("ws://{}/link", self.addr)
     }
 
-    /// How many sockets trustpulse has opened so far.
-    pub fn connections_opened(&self) -> usize {
-        *self.opened.borrow()
-    }
-
     async fn serve(&self, stream: tokio::net::TcpStream) {
         let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
             return;

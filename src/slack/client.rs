@@ -127,12 +127,6 @@ impl SlackApi {
         }
     }
 
-    /// The same client with another per-call timeout.
-    pub fn with_timeout(mut self, timeout: Duration) -> SlackApi {
-        self.timeout = timeout;
-        self
-    }
-
     pub fn client(&self) -> Arc<SlackHyperClient> {
         self.client.clone()
     }
@@ -180,26 +174,9 @@ impl SlackApi {
         Ok(())
     }
 
-    pub async fn post_ephemeral(
-        &self,
-        channel: &str,
-        person_id: &str,
-        message: Message,
-    ) -> SlackResult<()> {
-        let req = SlackApiChatPostEphemeralRequest::new(channel.into(), person_id.into(), message);
-        timed(self.timeout, self.session().chat_post_ephemeral(&req)).await?;
-        Ok(())
-    }
-
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> SlackResult<()> {
         let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
         timed(self.timeout, self.session().views_open(&req)).await?;
-        Ok(())
-    }
-
-    pub async fn update_view(&self, view_id: &str, view: SlackView) -> SlackResult<()> {
-        let req = SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.into());
-        timed(self.timeout, self.session().views_update(&req)).await?;
         Ok(())
     }
 
@@ -252,15 +229,6 @@ impl SlackApi {
         )
         .await?;
         Ok(())
-    }
-
-    pub async fn user_info(&self, person_id: &str) -> SlackResult<Person> {
-        let req = SlackApiUsersInfoRequest::new(person_id.into());
-        Ok(person_from_slack(
-            &timed(self.timeout, self.session().users_info(&req))
-                .await?
-                .user,
-        ))
     }
 
     /// One page of the workspace's users (`users.list`, tier 2) and the cursor of the next.
