@@ -305,10 +305,25 @@ impl Store {
     /// Deletes finished Home publishes that another process kept ([`Job::is_forgotten_when_done`]):
     /// a replica of an earlier version, during a rolling upgrade. Part of `serve`'s daily turn.
     /// Returns how many.
+    ///
+    /// No index leads to such rows, so finding them reads the whole outbox (hundreds of
+    /// thousands of rows in a large org). That read is made first, outside the write gate, and
+    /// the gate is taken only when there is something to delete (almost never): at start-up and
+    /// once a day, the scan would otherwise hold up every answer behind it.
     pub async fn forget_finished_home_publishes(&self) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM outbox WHERE kind = $1 AND state NOT IN ('pending', 'sending')",
-        )
+        const FINISHED: &str = "kind = $1 AND state NOT IN ('pending', 'sending')";
+        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT dedup_key FROM outbox WHERE {FINISHED} LIMIT 1"
+        )))
+        .bind(PUBLISH_HOME)
+        .fetch_optional(&self.pool)
+        .await?;
+        if found.is_none() {
+            return Ok(0);
+        }
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM outbox WHERE {FINISHED}"
+        )))
         .bind(PUBLISH_HOME)
         .write_in_turn(self, &self.pool)
         .await?;
