@@ -31,7 +31,9 @@ pub struct SetArgs {
     /// Local time the pulse opens, HH:MM.
     #[arg(long)]
     time: Option<String>,
-    /// `seller` (each seller's own Slack time zone) or an IANA name such as Europe/Berlin.
+    /// `seller` (each seller's own Slack time zone; invitations still go out at least k at a
+    /// time, so a seller alone in an early zone waits for the next) or an IANA name such as
+    /// Europe/Berlin.
     #[arg(long)]
     tz: Option<String>,
     /// How long a pulse stays open, e.g. 3d or 36h.

@@ -31,10 +31,12 @@ pub async fn start_wave(
         hex::encode(rand::random::<[u8; 4]>())
     );
     // By hand, everyone is asked now, and reminded after the cadence's delay.
-    let schedule = |_: Option<&str>| (now, Some(cadence.remind_at(now)));
+    let invite_at = |_: Option<&str>| now;
+    let remind_at = |invited: Timestamp| Some(cadence.remind_at(invited));
     let timing = WaveTiming {
         closes_at: cadence.closes_at(now),
-        schedule: &schedule,
+        invite_at: &invite_at,
+        remind_at: &remind_at,
     };
     let opened = store
         .open_wave(manager_id, &period, &timing, k, now)

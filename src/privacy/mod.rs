@@ -2,6 +2,7 @@
 //! participation tokens that stop double answers without storing who answered.
 
 pub mod gates;
+pub mod invitation_groups;
 pub mod token;
 pub mod window;
 

@@ -3,8 +3,9 @@
 //! the same `now` twice, or from several replicas at once, does each thing once.
 //!
 //! - A slot opens when its first seller's local time comes (with `--tz seller` each seller is
-//!   invited at the cadence time in their own zone; otherwise all at once), and closes
-//!   `open_for` after its last seller's opening.
+//!   invited at the cadence time in their own zone, or later, when too few of the team share
+//!   it: invitations go out in groups of at least *k*, see `privacy::invitation_groups`;
+//!   otherwise all at once), and closes `open_for` after its last seller's opening.
 //! - Each invitee's one reminder is queued with the wave, due `remind_after` after their own
 //!   invitation; every invitee gets it, answered or not, so that no one can tell who answered.
 //! - Downtime: a slot whose opening passed while nothing ticked is opened late, once, if it
@@ -316,27 +317,34 @@ async fn open_slots(
     report: &mut TickReport,
 ) -> anyhow::Result<()> {
     let store = &state.store;
-    let schedules: Vec<_> = slots
+    let invite_at: Vec<_> = slots
         .iter()
         .map(|slot| {
             move |tz: Option<&str>| {
-                let invite_at = slot
-                    .cadence
-                    .opening_at(slot.date, &slot.cadence.zone.resolve(tz));
-                let remind_at = slot.cadence.remind_at(invite_at);
-                (invite_at, (remind_at > now).then_some(remind_at))
+                slot.cadence
+                    .opening_at(slot.date, &slot.cadence.zone.resolve(tz))
+            }
+        })
+        .collect();
+    let remind_at: Vec<_> = slots
+        .iter()
+        .map(|slot| {
+            move |invited: Timestamp| {
+                let remind_at = slot.cadence.remind_at(invited);
+                (remind_at > now).then_some(remind_at)
             }
         })
         .collect();
     let requests: Vec<OpenRequest> = slots
         .iter()
-        .zip(&schedules)
-        .map(|(slot, schedule)| OpenRequest {
+        .zip(invite_at.iter().zip(&remind_at))
+        .map(|(slot, (invite_at, remind_at))| OpenRequest {
             manager_id: &slot.manager,
             period: &slot.period,
             timing: WaveTiming {
                 closes_at: slot.closes_at,
-                schedule,
+                invite_at,
+                remind_at,
             },
         })
         .collect();

@@ -11,6 +11,7 @@ use super::plan_due::{PlanDue, push_plan_next};
 use super::script::{Script, Value};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_ordered_id, placeholders, secs};
 use crate::privacy::MinRespondents;
+use crate::privacy::invitation_groups::invitation_times;
 use crate::privacy::token::WindowKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +53,17 @@ pub struct OpenRequest<'a> {
     pub timing: WaveTiming<'a>,
 }
 
-/// When each invitee of a new wave is invited and reminded, given their Slack time zone, and
-/// when the wave closes.
+/// When each invitee of a new wave would be invited on their own, given their Slack time zone,
+/// when someone invited at a time is reminded, and when the wave closes. The invitations go out
+/// in groups of at least *k* (`privacy::invitation_groups`), so some are asked later than their
+/// own time, and reminded as much later.
 #[derive(Clone, Copy)]
 pub struct WaveTiming<'a> {
     pub closes_at: Timestamp,
-    /// (invite at, remind at) for a seller with this time zone.
-    #[allow(clippy::type_complexity)]
-    pub schedule: &'a (dyn Fn(Option<&str>) -> (Timestamp, Option<Timestamp>) + Sync),
+    /// When a seller with this time zone would be invited on their own.
+    pub invite_at: &'a (dyn Fn(Option<&str>) -> Timestamp + Sync),
+    /// When someone invited at this time is reminded (None: not reminded).
+    pub remind_at: &'a (dyn Fn(Timestamp) -> Option<Timestamp> + Sync),
 }
 
 fn is_unique_violation(e: &anyhow::Error) -> bool {
@@ -597,11 +601,16 @@ async fn prepare_chunk(
                 Some((i64::from(k.get()), WindowKey::generate())),
             ),
         };
+        let own: Vec<Timestamp> = snapshot
+            .iter()
+            .map(|(_, tz)| (r.timing.invite_at)(tz.as_deref()))
+            .collect();
+        let grouped = invitation_times(&own, k.get() as usize);
         let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
             .iter()
-            .map(|(person, tz)| {
-                let (invite_at, remind_at) = (r.timing.schedule)(tz.as_deref());
-                (person.clone(), invite_at, remind_at)
+            .zip(grouped)
+            .map(|((person, _), invite_at)| {
+                (person.clone(), invite_at, (r.timing.remind_at)(invite_at))
             })
             .collect();
         let opens_at = schedule.iter().map(|(_, at, _)| *at).min().unwrap_or(now);

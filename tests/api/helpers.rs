@@ -207,14 +207,19 @@ pub async fn open_wave_at(
 ) -> Result<OpenedWave, OpenWaveError> {
     let timing = WaveTiming {
         closes_at,
-        schedule: &ask_now,
+        invite_at: &ask_now,
+        remind_at: &never,
     };
     store.open_wave(manager, period, &timing, k(5), now()).await
 }
 
 /// Everyone invited at once, never reminded: how the store tests open waves.
-fn ask_now(_: Option<&str>) -> (Timestamp, Option<Timestamp>) {
-    (now(), None)
+fn ask_now(_: Option<&str>) -> Timestamp {
+    now()
+}
+
+fn never(_: Timestamp) -> Option<Timestamp> {
+    None
 }
 
 /// One team's slot for `Store::open_waves`, everyone asked now, closing three days later.
@@ -224,7 +229,8 @@ pub fn open_request<'a>(manager_id: &'a str, period: &'a str) -> OpenRequest<'a>
         period,
         timing: WaveTiming {
             closes_at: ts("2026-11-26T10:00:00Z"),
-            schedule: &ask_now,
+            invite_at: &ask_now,
+            remind_at: &never,
         },
     }
 }

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use trustpulse::app::{AppState, Clock};
 use trustpulse::ops::waves;
 use trustpulse::schedule::{planner, worker};
-use trustpulse::sim::fake_slack::{BOT_TOKEN, Fault, dm_channel};
+use trustpulse::sim::fake_slack::{BOT_TOKEN, FakeUser, Fault, dm_channel};
 use trustpulse::slack::client::SlackApi;
 use trustpulse::store::{CadenceScope, InstallationState};
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
@@ -81,13 +81,13 @@ async fn simulate(app: &TestApp, from: Timestamp, until: Timestamp, every: Signe
     sent
 }
 
-async fn weekly_seller_cadence_over_a_week(every: SignedDuration) -> (Sent, Option<Timestamp>) {
+/// A week of the org's weekly cadence, at 10:00 in each seller's zone, for a team of `team`
+/// (k = 5): what each DM channel received, and when the wave closed.
+async fn weekly_seller_cadence_over_a_week(
+    team: Vec<FakeUser>,
+    every: SignedDuration,
+) -> (Sent, Option<Timestamp>) {
     let app = TestApp::spawn().await;
-    let team = sellers(
-        "U0BOSS1",
-        9,
-        &["America/New_York", "Europe/Berlin", "Asia/Tokyo"],
-    );
     app.team("U0BOSS1", &team).await;
     let ids: Vec<&str> = team
         .iter()
@@ -129,14 +129,16 @@ async fn weekly_seller_cadence_over_a_week(every: SignedDuration) -> (Sent, Opti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weekly_seller_cadence_asks_each_seller_at_ten_their_time_and_ticking_rate_does_not_matter()
  {
-    let (by_minute, closed_by_minute) = weekly_seller_cadence_over_a_week(MINUTE).await;
-    let (by_hour, closed_by_hour) = weekly_seller_cadence_over_a_week(HOUR).await;
+    // Five sellers in each zone: each zone's invitations are a group of k on their own.
+    let team = || sellers("U0BOSS1", 15, &THREE_ZONES);
+    let (by_minute, closed_by_minute) = weekly_seller_cadence_over_a_week(team(), MINUTE).await;
+    let (by_hour, closed_by_hour) = weekly_seller_cadence_over_a_week(team(), HOUR).await;
     let expected_invite = [
         ("America/New_York", "2026-11-30T15:00:00Z"),
         ("Europe/Berlin", "2026-11-30T09:00:00Z"),
         ("Asia/Tokyo", "2026-11-30T01:00:00Z"),
     ];
-    for i in 1..=9 {
+    for i in 1..=15 {
         let channel = dm_channel(&format!("U0BOSS1S{i}"));
         let (zone, invite_at) = expected_invite[(i - 1) % 3];
         let invite_at = ts(invite_at);
@@ -162,6 +164,64 @@ async fn a_weekly_seller_cadence_asks_each_seller_at_ten_their_time_and_ticking_
         "ticking every minute or every hour sends the same, at the same times"
     );
     assert_eq!(closed_by_minute, closed_by_hour);
+}
+
+const THREE_ZONES: [&str; 3] = ["America/New_York", "Europe/Berlin", "Asia/Tokyo"];
+
+/// Steps of ten minutes: a group's invitations share a moment but not a second (our pacing
+/// of `chat.postMessage` spreads a burst), so the tests below read them to the hour.
+const TEN_MINUTES: SignedDuration = SignedDuration::from_secs(600);
+
+/// The hour at which each seller of the team was invited, by seller number; each was invited
+/// once and reminded once, two days after their invitation.
+fn invited_at(sent: &Sent, n: usize) -> Vec<Timestamp> {
+    let hour = |at: Timestamp| Timestamp::from_second(at.as_second() / 3600 * 3600).unwrap();
+    (1..=n)
+        .map(|i| {
+            let dms = &sent[&dm_channel(&format!("U0BOSS1S{i}"))];
+            let kinds: Vec<&str> = dms.iter().map(|(_, kind)| kind.as_str()).collect();
+            assert_eq!(kinds, ["invitation", "reminder"], "seller {i}");
+            let invited = hour(dms[0].0);
+            assert_eq!(hour(dms[1].0), invited + SignedDuration::from_hours(48));
+            invited
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_alone_in_an_early_zone_is_invited_with_the_next_k_never_alone() {
+    // Tokyo's 10:00 comes first. Asked then, the one Tokyo seller would be the only person who
+    // could have answered for eight hours: the wave's one token and ballot would be theirs.
+    let mut team = sellers("U0BOSS1", 5, &["Europe/Berlin"]);
+    team.push(FakeUser::new("U0BOSS1S6", "Asia/Tokyo"));
+    let (sent, closed) = weekly_seller_cadence_over_a_week(team, TEN_MINUTES).await;
+    let berlin_ten = ts("2026-11-30T09:00:00Z");
+    assert_eq!(
+        invited_at(&sent, 6),
+        vec![berlin_ten; 6],
+        "the Tokyo seller is invited with Berlin's five, at Berlin's 10:00"
+    );
+    // The pulse still closes three days after the last zone's 10:00.
+    assert_eq!(closed, Some(berlin_ten + SignedDuration::from_hours(72)));
+
+    // Three in each zone: no grouping keeps five in every group, so all are asked at once,
+    // at the last zone's time (no one is asked before 10:00 their time).
+    let (sent, closed) =
+        weekly_seller_cadence_over_a_week(sellers("U0BOSS1", 9, &THREE_ZONES), TEN_MINUTES).await;
+    let new_york_ten = ts("2026-11-30T15:00:00Z");
+    assert_eq!(invited_at(&sent, 9), vec![new_york_ten; 9]);
+    assert_eq!(closed, Some(new_york_ten + SignedDuration::from_hours(72)));
+
+    // Seven in Tokyo, three in Berlin: five Tokyo sellers at their own 10:00, two of them,
+    // chosen at random, with Berlin's three.
+    let mut team = sellers("U0BOSS1", 7, &["Asia/Tokyo"]);
+    team.extend((8..=10).map(|i| FakeUser::new(&format!("U0BOSS1S{i}"), "Europe/Berlin")));
+    let (sent, _) = weekly_seller_cadence_over_a_week(team, TEN_MINUTES).await;
+    let tokyo_ten = ts("2026-11-30T01:00:00Z");
+    let invited = invited_at(&sent, 10);
+    assert!(invited[7..].iter().all(|at| *at == berlin_ten));
+    let in_tokyo = |at| invited[..7].iter().filter(|t| **t == at).count();
+    assert_eq!((in_tokyo(tokyo_ten), in_tokyo(berlin_ten)), (5, 2));
 }
 
 async fn dst_slot(
