@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::AppState;
 use super::commitments::{TeamLoop, team_loop};
-use super::digests::{digest_for, next_pulse_words};
+use super::digests::{digest_for, seller_next_pulse_words};
 use crate::digest::Digest;
 use crate::privacy::participation_words;
 use crate::store::{CadenceScope, Commitment, SharedChart};
@@ -132,7 +132,7 @@ pub async fn seller(
         return Ok(None);
     };
     let record = store.person(person).await?;
-    let next_pulse = next_pulse_words(state, &manager, record.as_ref(), now).await?;
+    let next_pulse = seller_next_pulse_words(state, &manager, record.as_ref(), now).await?;
     Ok(Some(SellerView {
         opted_out: record.is_some_and(|p| p.opted_out),
         next_pulse,

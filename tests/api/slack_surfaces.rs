@@ -56,10 +56,17 @@ async fn home_text(app: &TestApp, user: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pulse_answers_each_role_privately() {
     let app = setup().await;
+    // Three sellers in Berlin and three in New York, with k = 5: neither zone is k on its own,
+    // so all six are asked at New York's 10:00, which is 16:00 in Berlin.
     let seller = text(&app.command("U0BOSS1S1", "status").await);
     assert!(
-        seller.contains("Your next pulse opens Monday 30 November at 10:00"),
+        seller.contains("Your next pulse opens Monday 30 November at 16:00"),
         "{seller}"
+    );
+    let in_new_york = text(&app.command("U0BOSS1S2", "status").await);
+    assert!(
+        in_new_york.contains("Your next pulse opens Monday 30 November at 10:00"),
+        "{in_new_york}"
     );
     assert!(seller.contains("What <@U0BOSS1> will see"), "{seller}");
     let manager = text(&app.command("U0BOSS1", "status").await);
@@ -88,6 +95,38 @@ async fn pulse_answers_each_role_privately() {
     assert!(
         text(&app.command("U0STRANGER", "results please").await)
             .contains("I don't know `/pulse results`")
+    );
+    app.stop().await;
+}
+
+/// A seller is told when their invitation will come, invitations going out at least k at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_is_told_when_the_invitation_comes_in_their_own_time() {
+    let app = TestApp::spawn().await;
+    // Seven in Tokyo, three in Berlin, k = 5: five of Tokyo's at 10:00 there, and two of them
+    // (chosen at random each time) with Berlin's three, at 10:00 Berlin time, 18:00 in Tokyo.
+    let mut team = sellers("U0BOSS1", 7, &["Asia/Tokyo"]);
+    team.extend((8..=10).map(|i| FakeUser::new(&format!("U0BOSS1S{i}"), "Europe/Berlin")));
+    app.team("U0BOSS1", &team).await;
+    let today = now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    app.state
+        .store
+        .set_cadence(
+            &CadenceScope::Org,
+            &trustpulse::survey::cadence::Cadence::builtin_default(today),
+            now(),
+        )
+        .await
+        .unwrap();
+    let in_tokyo = text(&app.command("U0BOSS1S1", "status").await);
+    assert!(
+        in_tokyo.contains("Your next pulse opens Monday 30 November at 10:00 or 18:00."),
+        "{in_tokyo}"
+    );
+    let in_berlin = text(&app.command("U0BOSS1S8", "status").await);
+    assert!(
+        in_berlin.contains("Your next pulse opens Monday 30 November at 10:00."),
+        "{in_berlin}"
     );
     app.stop().await;
 }
