@@ -1,15 +1,14 @@
 //! Assembling a manager's digest from the store: released windows, the held window (as known at
 //! its last close), and whether a pulse is open. Nothing here reads an open window's answers.
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp};
 
 use crate::digest::view::{DigestInput, TREND_RELEASES};
 use crate::digest::{Digest, build_digest};
 use crate::ops::AppState;
-use crate::privacy::invitation_groups::invitation_times;
 use crate::store::Person;
-use crate::survey::cadence::Cadence;
+use crate::survey::next_pulse::TeamSchedule;
 
 /// When `manager`'s team's next pulse opens, in words in `person`'s time zone (the manager's,
 /// in their digest): "Monday 30 November at 10:00", when its first invitations go out. None
@@ -21,42 +20,35 @@ pub async fn next_pulse_words(
     person: Option<&Person>,
     now: Timestamp,
 ) -> anyhow::Result<Option<String>> {
-    let Some(team) = TeamSchedule::read(state, manager).await? else {
+    let Some(team) = team_schedule(state, manager).await? else {
         return Ok(None);
     };
-    let tz = team.zone_of(person);
-    // A team with no one to ask opens nothing; it is named at the viewer's own time.
-    let first = team.next_pulse(&tz, now, |sellers, viewers| {
-        let first = sellers.iter().map(|s| s.asked).min().unwrap_or(viewers);
-        (first >= now).then_some(first)
-    });
-    Ok(first.map(|first| day_and_time(first, &tz)))
+    let tz = team
+        .cadence
+        .zone
+        .resolve(person.and_then(|p| p.tz.as_deref()));
+    Ok(team.opens(&tz, now).map(|first| day_and_time(first, &tz)))
 }
 
 /// When `manager`'s team's next pulse reaches `person`, one of its sellers, in words in their
-/// own time zone: the cadence's time there, or later when too few of the team share that time
-/// and the invitations wait to go out *k* at a time (`privacy::invitation_groups`). When their
-/// zone lends a few of its sellers, chosen at random, to a later group, both times are named:
-/// "Monday 30 November at 10:00 or 16:00". None while HR has not chosen a cadence.
+/// own time zone: the cadence's time there, or later when too few of the team share it
+/// (`survey::next_pulse`). When their zone lends a few of its sellers, chosen at random, to a
+/// later group, both times are named: "Monday 30 November at 10:00 or 16:00". None while HR
+/// has not chosen a cadence.
 pub async fn seller_next_pulse_words(
     state: &AppState,
     manager: &str,
     person: Option<&Person>,
     now: Timestamp,
 ) -> anyhow::Result<Option<String>> {
-    let Some(team) = TeamSchedule::read(state, manager).await? else {
+    let Some(team) = team_schedule(state, manager).await? else {
         return Ok(None);
     };
-    let tz = team.zone_of(person);
-    let next = team.next_pulse(&tz, now, |sellers, viewers| {
-        // When the sellers of this person's zone are asked (a person not among those asked,
-        // opted out say, is named their own time).
-        let asked = sellers.iter().filter(|s| s.own == viewers).map(|s| s.asked);
-        let first = asked.clone().min().unwrap_or(viewers);
-        let last = asked.max().unwrap_or(viewers);
-        (last >= now).then_some((first, last))
-    });
-    let Some((first, last)) = next else {
+    let tz = team
+        .cadence
+        .zone
+        .resolve(person.and_then(|p| p.tz.as_deref()));
+    let Some((first, last)) = team.reaches(&tz, now) else {
         return Ok(None);
     };
     let mut words = day_and_time(first, &tz);
@@ -72,86 +64,18 @@ pub async fn seller_next_pulse_words(
     Ok(Some(words))
 }
 
-/// A team's cadence, when HR set it, and how many of its sellers are in each time zone: what
-/// the planner opens its pulses from.
-struct TeamSchedule {
-    cadence: Cadence,
-    set_at: Timestamp,
-    zones: Vec<(Option<String>, usize)>,
-    k: usize,
-}
-
-/// One seller in a slot of [`TeamSchedule::next_pulse`]: when they would be asked on their own,
-/// and when they are asked.
-struct Asked {
-    own: Timestamp,
-    asked: Timestamp,
-}
-
-impl TeamSchedule {
-    async fn read(state: &AppState, manager: &str) -> anyhow::Result<Option<TeamSchedule>> {
-        let Some((cadence, set_at)) = state.store.scheduled_cadence(manager).await? else {
-            return Ok(None);
-        };
-        let zones = state
-            .store
-            .teams_time_zones(&[manager])
-            .await?
-            .remove(manager)
-            .unwrap_or_default();
-        Ok(Some(TeamSchedule {
-            cadence,
-            set_at,
-            zones,
-            k: state.k.get() as usize,
-        }))
-    }
-
-    /// The zone the cadence's time is read in for `person`.
-    fn zone_of(&self, person: Option<&Person>) -> TimeZone {
-        let tz = person.and_then(|p| p.tz.as_deref());
-        self.cadence.zone.resolve(tz)
-    }
-
-    /// What `pick` finds in the first of the team's slots where it finds anything, among those
-    /// the planner opens (a slot that had begun before the cadence was set is never opened).
-    /// `pick` is given each seller of the slot, and the cadence's time in the viewer's zone
-    /// `tz`. None only for a cadence with no slot in the next ten years.
-    fn next_pulse<T>(
-        &self,
-        tz: &TimeZone,
-        now: Timestamp,
-        pick: impl Fn(&[Asked], Timestamp) -> Option<T>,
-    ) -> Option<T> {
-        let cadence = &self.cadence;
-        let mut date =
-            cadence.slot_on_or_after(now.to_zoned(TimeZone::UTC).date() - Span::new().days(2));
-        for _ in 0..520 {
-            let viewers = cadence.opening_at(date, tz);
-            let own: Vec<Timestamp> = self
-                .zones
-                .iter()
-                .flat_map(|(zone, sellers)| {
-                    let at = cadence.opening_at(date, &cadence.zone.resolve(zone.as_deref()));
-                    std::iter::repeat_n(at, *sellers)
-                })
-                .collect();
-            let first = own.iter().min().copied().unwrap_or(viewers);
-            if first >= self.set_at {
-                let asked = invitation_times(&own, self.k);
-                let sellers: Vec<Asked> = own
-                    .into_iter()
-                    .zip(asked)
-                    .map(|(own, asked)| Asked { own, asked })
-                    .collect();
-                if let Some(found) = pick(&sellers, viewers) {
-                    return Some(found);
-                }
-            }
-            date = cadence.slot_on_or_after(date.tomorrow().expect("sane date"));
-        }
-        None
-    }
+/// What the team's next pulses are planned from (None: no cadence).
+async fn team_schedule(state: &AppState, manager: &str) -> anyhow::Result<Option<TeamSchedule>> {
+    let Some((cadence, set_at)) = state.store.scheduled_cadence(manager).await? else {
+        return Ok(None);
+    };
+    let mut zones = state.store.teams_time_zones(&[manager]).await?;
+    Ok(Some(TeamSchedule {
+        cadence,
+        set_at,
+        zones: zones.remove(manager).unwrap_or_default(),
+        k: state.k.get() as usize,
+    }))
 }
 
 /// "Monday 30 November at 10:00", in `tz`.

@@ -3,6 +3,7 @@
 //! `now` in.
 
 pub mod cadence;
+pub mod next_pulse;
 pub mod roster;
 
 use std::fmt;
