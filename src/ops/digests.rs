@@ -70,11 +70,18 @@ async fn team_schedule(state: &AppState, manager: &str) -> anyhow::Result<Option
         return Ok(None);
     };
     let mut zones = state.store.teams_time_zones(&[manager]).await?;
+    // A window held for too few answers keeps its own k for the next pulse's groups.
+    let max_waves = state.release_policy.max_window_waves;
+    let held_k = state
+        .store
+        .held_window(manager, max_waves)
+        .await?
+        .map(|held| held.k);
     Ok(Some(TeamSchedule {
         cadence,
         set_at,
         zones: zones.remove(manager).unwrap_or_default(),
-        k: state.k.get() as usize,
+        k: held_k.unwrap_or(0).max(state.k.get()) as usize,
     }))
 }
 

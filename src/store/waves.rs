@@ -535,16 +535,19 @@ async fn prepare_chunk(
         snapshots.entry(manager).or_default().push((seller, tz));
     }
 
-    // A window held open from an earlier wave goes on.
+    // A window held open from an earlier wave goes on, with the k it was made with.
     let sql = format!(
-        "SELECT manager_id, window_id FROM windows WHERE manager_id IN ({}) AND state = 'open'",
+        "SELECT manager_id, window_id, min_respondents FROM windows
+         WHERE manager_id IN ({}) AND state = 'open'",
         list(1, &managers)
     );
-    let query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).persistent(false);
-    let held: HashMap<String, String> = bind_all(query, &managers)
+    let query =
+        sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let held: HashMap<String, (String, i64)> = bind_all(query, &managers)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
+        .map(|(manager, window, k)| (manager, (window, k)))
         .collect();
 
     // The first pulse after a commitment's date also asks whether it happened (once: every
@@ -594,18 +597,23 @@ async fn prepare_chunk(
             }));
             continue;
         };
-        let (window_id, new_window) = match held.get(manager_id) {
-            Some(id) => (id.clone(), None),
+        let (window_id, new_window, window_k) = match held.get(manager_id) {
+            Some((id, held_k)) => (id.clone(), None, *held_k),
             None => (
                 new_ordered_id(now),
                 Some((i64::from(k.get()), WindowKey::generate())),
+                i64::from(k.get()),
             ),
         };
         let own: Vec<Timestamp> = snapshot
             .iter()
             .map(|(_, tz)| (r.timing.invite_at)(tz.as_deref()))
             .collect();
-        let grouped = invitation_times(&own, k.get() as usize);
+        // In groups of the larger of the window's k and today's: a held window keeps the k it
+        // was made with until its release (a change of k applies from the next window), so a
+        // lower k does not shrink its groups, and a higher one applies to them at once.
+        let group = window_k.max(i64::from(k.get())) as usize;
+        let grouped = invitation_times(&own, group);
         let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
             .iter()
             .zip(grouped)

@@ -1,7 +1,22 @@
 //! Opening waves: the roster snapshot holds eligible people only; a slot opens once.
 
 use crate::helpers::*;
-use trustpulse::store::{OpenWaveError, Person, WaveState};
+use jiff::{SignedDuration, Timestamp};
+use trustpulse::ops::waves;
+use trustpulse::privacy::window::ReleasePolicy;
+use trustpulse::store::{Job, OpenWaveError, Person, Store, WaveState, WaveTiming};
+
+/// The invitations of `wave_id` due by `at` and not claimed before (each is claimed for a
+/// month).
+async fn invitations_due(store: &Store, wave_id: &str, at: Timestamp) -> usize {
+    let mut round = store.outbox_round().await.unwrap();
+    let month = SignedDuration::from_hours(24 * 30);
+    let claimed = round.claim_due(at, month, 100).await.unwrap();
+    claimed
+        .iter()
+        .filter(|c| matches!(&c.job, Job::Invite { wave_id: w, .. } if w == wave_id))
+        .count()
+}
 
 on_both_backends! {
     async fn the_snapshot_invites_only_current_eligible_sellers(store: Store) {
@@ -146,6 +161,40 @@ on_both_backends! {
         assert!(outcomes[0].as_ref().unwrap().created);
         assert!(matches!(outcomes[1], Err(OpenWaveError::AlreadyOpen { .. })), "{:?}", outcomes[1]);
         assert!(teams_due(&store, now()).await.is_empty(), "the fallback recorded the plans");
+    }
+
+    async fn a_held_window_keeps_its_k_for_the_size_of_invitation_groups(store: Store) {
+        let tokyo_ten = ts("2026-11-30T01:00:00Z");
+        let berlin_ten = ts("2026-11-30T09:00:00Z");
+        let at_ten = |tz: Option<&str>| if tz == Some("Asia/Tokyo") { tokyo_ten } else { berlin_ten };
+        let no_reminder = |_: Timestamp| None;
+        let timing = WaveTiming {
+            closes_at: berlin_ten + SignedDuration::from_hours(72),
+            invite_at: &at_ten,
+            remind_at: &no_reminder,
+        };
+        // Two teams of five sellers in Tokyo and five in Berlin.
+        import_teams(&store, &[team("U0BOSS1", 10), team("U0BOSS2", 10)]).await;
+        for manager in ["U0BOSS1", "U0BOSS2"] {
+            for i in 1..=10 {
+                let tz = if i <= 5 { "Asia/Tokyo" } else { "Europe/Berlin" };
+                let person = Person { tz: Some(tz.into()), ..Person::from_id(&format!("{manager}S{i}")) };
+                store.upsert_person(&person, now()).await.unwrap();
+            }
+        }
+        // With k = 5, each city's five are a group of their own, at their own 10:00.
+        let alone = store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap();
+        assert_eq!(invitations_due(&store, &alone.wave.wave_id, tokyo_ten).await, 5);
+        assert_eq!(invitations_due(&store, &alone.wave.wave_id, berlin_ten).await, 5);
+
+        // A window made when k was 7, and held for too few answers, keeps groups of 7 after k
+        // is lowered to 5: its next pulse asks all ten at once.
+        let earlier = store.open_wave("U0BOSS2", "2026-11-23", &timing, k(7), now()).await.unwrap();
+        waves::close_and_release(&store, &earlier.wave, &ReleasePolicy::default(), now()).await.unwrap();
+        let next = store.open_wave("U0BOSS2", "2026-11-30", &timing, k(5), now()).await.unwrap();
+        assert_eq!(next.wave.window_id, earlier.wave.window_id, "the held window goes on");
+        assert_eq!(invitations_due(&store, &next.wave.wave_id, tokyo_ten).await, 0);
+        assert_eq!(invitations_due(&store, &next.wave.wave_id, berlin_ten).await, 10);
     }
 
     async fn slack_updates_keep_the_opt_out(store: Store) {
