@@ -142,14 +142,18 @@ impl Cadence {
         opens_at + self.remind_after
     }
 
-    /// One line a person can read: "every week on mon at 10:00 (each seller's time zone), …".
+    /// One line a person can read: "every week on mon at 10:00 (each seller's time zone, …), …".
     pub fn describe(&self) -> String {
         let every = match self.every_weeks {
             1 => "every week".to_owned(),
             n => format!("every {n} weeks"),
         };
         let zone = match &self.zone {
-            Zone::Seller => "each seller's time zone".to_owned(),
+            // Invitations go out at least k at a time (`privacy::invitation_groups`).
+            Zone::Seller => {
+                "each seller's time zone, or a later zone's when too few of the team share it"
+                    .to_owned()
+            }
             Zone::Named(name) => name.clone(),
         };
         format!(

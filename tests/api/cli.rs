@@ -264,7 +264,7 @@ fn cadence_set_and_show_with_friendly_errors() {
         "2d",
     ]);
     assert!(
-        out.starts_with("Org default: every week on mon at 10:00 (each seller's time zone)"),
+        out.starts_with("Org default: every week on mon at 10:00 (each seller's time zone, or a later zone's when too few of the team share it)"),
         "{out}"
     );
 
