@@ -83,7 +83,7 @@ pub fn privacy(team: Option<(&str, WindowStanding)>, k: u32) -> String {
         None => String::new(),
     };
     format!(
-        "*Privacy*\n• {}\n• Your manager sees averages, the share who agree and comments (word for word, random order, dated only by the end of the pulse). Never who answered, when, or in what order.\n• HR sees only how many people took part, and only for teams of at least {k}.\n• Who answered and what was answered are stored apart, with nothing linking them; the key that stops double answers is destroyed when results are released.\n• If fewer than {k} answer, the answers are kept and combined with the next pulse instead of being shown.\n• Answers cannot be changed once sent, and the message in Slack never shows them.",
+        "*Privacy*\n• {}\n• Your manager sees averages, the share who agree and comments (word for word, random order, dated only by the end of the pulse). Never who answered, when, or in what order.\n• HR sees only how many people took part, and only for teams of at least {k}.\n• Who answered and what was answered are stored apart, with nothing linking them; the key that stops double answers is destroyed when results are released.\n• If fewer than {k} answer, the answers are kept and combined with the next pulse instead of being shown.\n• Invitations go out at least {k} at a time (a smaller team all at once), even when your team spans time zones, so no answer can be pinned on you for being asked first.\n• Answers cannot be changed once sent, and the message in Slack never shows them.",
         privacy_line(k)
     ) + &team_state
 }
