@@ -20,13 +20,9 @@ pub async fn next_pulse_words(
     person: Option<&Person>,
     now: Timestamp,
 ) -> anyhow::Result<Option<String>> {
-    let Some(team) = team_schedule(state, manager).await? else {
+    let Some((team, tz)) = team_schedule(state, manager, person).await? else {
         return Ok(None);
     };
-    let tz = team
-        .cadence
-        .zone
-        .resolve(person.and_then(|p| p.tz.as_deref()));
     Ok(team.opens(&tz, now).map(|first| day_and_time(first, &tz)))
 }
 
@@ -41,13 +37,9 @@ pub async fn seller_next_pulse_words(
     person: Option<&Person>,
     now: Timestamp,
 ) -> anyhow::Result<Option<String>> {
-    let Some(team) = team_schedule(state, manager).await? else {
+    let Some((team, tz)) = team_schedule(state, manager, person).await? else {
         return Ok(None);
     };
-    let tz = team
-        .cadence
-        .zone
-        .resolve(person.and_then(|p| p.tz.as_deref()));
     let Some((first, last)) = team.reaches(&tz, now) else {
         return Ok(None);
     };
@@ -64,11 +56,17 @@ pub async fn seller_next_pulse_words(
     Ok(Some(words))
 }
 
-/// What the team's next pulses are planned from (None: no cadence).
-async fn team_schedule(state: &AppState, manager: &str) -> anyhow::Result<Option<TeamSchedule>> {
+/// What the team's next pulses are planned from, and the zone the cadence's time is read in
+/// for `person` (None: no cadence).
+async fn team_schedule(
+    state: &AppState,
+    manager: &str,
+    person: Option<&Person>,
+) -> anyhow::Result<Option<(TeamSchedule, TimeZone)>> {
     let Some((cadence, set_at)) = state.store.scheduled_cadence(manager).await? else {
         return Ok(None);
     };
+    let tz = cadence.zone.resolve(person.and_then(|p| p.tz.as_deref()));
     let mut zones = state.store.teams_time_zones(&[manager]).await?;
     // A window held for too few answers keeps its own k for the next pulse's groups.
     let max_waves = state.release_policy.max_window_waves;
@@ -77,12 +75,13 @@ async fn team_schedule(state: &AppState, manager: &str) -> anyhow::Result<Option
         .held_window(manager, max_waves)
         .await?
         .map(|held| held.k);
-    Ok(Some(TeamSchedule {
+    let team = TeamSchedule {
         cadence,
         set_at,
         zones: zones.remove(manager).unwrap_or_default(),
         k: held_k.unwrap_or(0).max(state.k.get()) as usize,
-    }))
+    };
+    Ok(Some((team, tz)))
 }
 
 /// "Monday 30 November at 10:00", in `tz`.
