@@ -29,8 +29,9 @@ pub async fn next_pulse_words(
 /// When `manager`'s team's next pulse reaches `person`, one of its sellers, in words in their
 /// own time zone: the cadence's time there, or later when too few of the team share it
 /// (`survey::next_pulse`). When their zone lends a few of its sellers, chosen at random, to a
-/// later group, both times are named: "Monday 30 November at 10:00 or 16:00". None while HR
-/// has not chosen a cadence.
+/// later group, both times are named: "Monday 30 November at 10:00 or 16:00". Once the
+/// pulse is under way, a seller whose invitation still waits in the outbox is given its time;
+/// the others, the next pulse's. None while HR has not chosen a cadence.
 pub async fn seller_next_pulse_words(
     state: &AppState,
     manager: &str,
@@ -40,6 +41,9 @@ pub async fn seller_next_pulse_words(
     let Some((team, tz)) = team_schedule(state, manager, person).await? else {
         return Ok(None);
     };
+    if let Some(due) = own_invitation_to_come(state, manager, person).await? {
+        return Ok(Some(day_and_time(due, &tz)));
+    }
     let Some((first, last)) = team.reaches(&tz, now) else {
         return Ok(None);
     };
@@ -54,6 +58,26 @@ pub async fn seller_next_pulse_words(
         words = format!("{words} or {later}");
     }
     Ok(Some(words))
+}
+
+/// When `person`'s own invitation to the team's open pulse is due, if it has not gone yet: a
+/// seller in a later zone, or lent by their zone to a later group. (Past its time only while
+/// Slack makes sends wait.)
+async fn own_invitation_to_come(
+    state: &AppState,
+    manager: &str,
+    person: Option<&Person>,
+) -> anyhow::Result<Option<Timestamp>> {
+    let Some(person) = person else {
+        return Ok(None);
+    };
+    let Some(wave) = state.store.open_wave_of(manager).await? else {
+        return Ok(None);
+    };
+    state
+        .store
+        .pending_invitation_due(&wave.wave_id, &person.person_id)
+        .await
 }
 
 /// What the team's next pulses are planned from, and the zone the cadence's time is read in

@@ -349,6 +349,27 @@ impl Store {
         Ok(counts)
     }
 
+    /// When `person`'s invitation to `wave_id` is due, while it waits to be sent (None once it
+    /// has gone, or if they were not invited). Only ever read for `person`'s own Home and
+    /// `/pulse status`: when their invitation comes says nothing about anyone's answer.
+    pub async fn pending_invitation_due(
+        &self,
+        wave_id: &str,
+        person: &str,
+    ) -> anyhow::Result<Option<Timestamp>> {
+        let job = Job::Invite {
+            wave_id: wave_id.to_owned(),
+            person_id: person.to_owned(),
+        };
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT due_at FROM outbox WHERE dedup_key = $1 AND state = 'pending'",
+        )
+        .bind(job.dedup_key())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(at.map(from_secs))
+    }
+
     /// When the next pending row is due, so the worker can sleep until then.
     pub async fn next_due(&self) -> anyhow::Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar(NEXT_DUE).fetch_one(&self.pool).await?;

@@ -37,14 +37,18 @@ impl TeamSchedule {
 
     /// When the next pulse asks the sellers whose zone is `tz`: the earliest and the latest of
     /// their times, the same unless their zone lends a few sellers to a later group, in the
-    /// first slot whose latest is at or after `now`. Someone not among the team's sellers (opted
-    /// out, say) is given the cadence's time in `tz`.
+    /// first slot that has not yet begun asking them at `now`. Someone not among the team's
+    /// sellers (opted out, say) is given the cadence's time in `tz`.
+    ///
+    /// Between a lending zone's two times, each of its sellers has either been asked already
+    /// or waits for the later group; only their own queued invitation tells which (see
+    /// `ops::digests::seller_next_pulse_words`), so the slot under way is not counted here.
     pub fn reaches(&self, tz: &TimeZone, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
         self.next_slot(tz, now, |sellers, viewers| {
             let asked = sellers.iter().filter(|s| s.own == viewers).map(|s| s.asked);
             let first = asked.clone().min().unwrap_or(viewers);
             let last = asked.max().unwrap_or(viewers);
-            (last >= now).then_some((first, last))
+            (first >= now).then_some((first, last))
         })
     }
 
@@ -154,11 +158,11 @@ mod tests {
             team.reaches(&tz("Asia/Tokyo"), now),
             Some((ts("2026-11-30T01:00:00Z"), ts("2026-11-30T09:00:00Z")))
         );
-        // Between the two, the later group is still to come that day.
+        // Between the two, that pulse is under way: the next is the following week's.
         let between = ts("2026-11-30T05:00:00Z");
         assert_eq!(
             team.reaches(&tz("Asia/Tokyo"), between),
-            Some((ts("2026-11-30T01:00:00Z"), ts("2026-11-30T09:00:00Z")))
+            Some((ts("2026-12-07T01:00:00Z"), ts("2026-12-07T09:00:00Z")))
         );
         // A manager is told when it first asks anyone.
         assert_eq!(

@@ -8,7 +8,9 @@ use trustpulse::slack::home::ids;
 use trustpulse::store::CadenceScope;
 
 use crate::app::{TestApp, sellers};
-use crate::helpers::now;
+use trustpulse::schedule::planner;
+
+use crate::helpers::{now, ts};
 
 async fn setup() -> TestApp {
     let app = TestApp::spawn().await;
@@ -128,6 +130,36 @@ async fn a_seller_is_told_when_the_invitation_comes_in_their_own_time() {
         in_berlin.contains("Your next pulse opens Monday 30 November at 10:00."),
         "{in_berlin}"
     );
+
+    // Tokyo's 10:00: the pulse opens and five of Tokyo's seven are asked.
+    let tokyo_ten = ts("2026-11-30T01:00:00Z");
+    app.state.clock.set(tokyo_ten);
+    planner::tick(&app.state, tokyo_ten).await.unwrap();
+    app.deliver().await;
+    // At 14:00 in Tokyo, each of them is told what is true for them alone: the two kept for
+    // Berlin's group that their invitation comes at 18:00, the five asked the next week's.
+    app.state.clock.set(ts("2026-11-30T05:00:00Z"));
+    let mut told = Vec::new();
+    for i in 1..=7 {
+        let seller = format!("U0BOSS1S{i}");
+        let invited = app.fake.dm_messages(&seller).len();
+        told.push((invited, text(&app.command(&seller, "status").await)));
+    }
+    let asked = told.iter().filter(|(invited, _)| *invited == 1);
+    let kept = told.iter().filter(|(invited, _)| *invited == 0);
+    assert_eq!((asked.clone().count(), kept.clone().count()), (5, 2));
+    for (_, status) in asked {
+        assert!(
+            status.contains("Your next pulse opens Monday 7 December at 10:00 or 18:00."),
+            "{status}"
+        );
+    }
+    for (_, status) in kept {
+        assert!(
+            status.contains("Your next pulse opens Monday 30 November at 18:00."),
+            "{status}"
+        );
+    }
     app.stop().await;
 }
 

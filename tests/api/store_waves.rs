@@ -18,6 +18,56 @@ async fn invitations_due(store: &Store, wave_id: &str, at: Timestamp) -> usize {
         .count()
 }
 
+/// Mondays at 10:00 in each seller's zone, for teams in Tokyo and Berlin: 30 November.
+fn tokyo_ten() -> Timestamp {
+    ts("2026-11-30T01:00:00Z")
+}
+
+fn berlin_ten() -> Timestamp {
+    ts("2026-11-30T09:00:00Z")
+}
+
+fn at_ten_in(tz: Option<&str>) -> Timestamp {
+    if tz == Some("Asia/Tokyo") {
+        tokyo_ten()
+    } else {
+        berlin_ten()
+    }
+}
+
+fn no_reminder(_: Timestamp) -> Option<Timestamp> {
+    None
+}
+
+/// Each seller at 10:00 in their zone, the pulse closing three days after Berlin's.
+fn tokyo_then_berlin() -> WaveTiming<'static> {
+    WaveTiming {
+        closes_at: berlin_ten() + SignedDuration::from_hours(72),
+        invite_at: &at_ten_in,
+        remind_at: &no_reminder,
+    }
+}
+
+/// Teams of ten for `managers`: sellers 1 to 5 in Tokyo, 6 to 10 in Berlin.
+async fn five_in_tokyo_five_in_berlin(store: &Store, managers: &[&str]) {
+    let teams: Vec<_> = managers.iter().map(|m| team(m, 10)).collect();
+    import_teams(store, &teams).await;
+    for manager in managers {
+        for i in 1..=10 {
+            let tz = if i <= 5 {
+                "Asia/Tokyo"
+            } else {
+                "Europe/Berlin"
+            };
+            let person = Person {
+                tz: Some(tz.into()),
+                ..Person::from_id(&format!("{manager}S{i}"))
+            };
+            store.upsert_person(&person, now()).await.unwrap();
+        }
+    }
+}
+
 on_both_backends! {
     async fn the_snapshot_invites_only_current_eligible_sellers(store: Store) {
         import_teams(&store, &[team("U0BOSS1", 8)]).await;
@@ -164,24 +214,8 @@ on_both_backends! {
     }
 
     async fn a_held_window_keeps_its_k_for_the_size_of_invitation_groups(store: Store) {
-        let tokyo_ten = ts("2026-11-30T01:00:00Z");
-        let berlin_ten = ts("2026-11-30T09:00:00Z");
-        let at_ten = |tz: Option<&str>| if tz == Some("Asia/Tokyo") { tokyo_ten } else { berlin_ten };
-        let no_reminder = |_: Timestamp| None;
-        let timing = WaveTiming {
-            closes_at: berlin_ten + SignedDuration::from_hours(72),
-            invite_at: &at_ten,
-            remind_at: &no_reminder,
-        };
-        // Two teams of five sellers in Tokyo and five in Berlin.
-        import_teams(&store, &[team("U0BOSS1", 10), team("U0BOSS2", 10)]).await;
-        for manager in ["U0BOSS1", "U0BOSS2"] {
-            for i in 1..=10 {
-                let tz = if i <= 5 { "Asia/Tokyo" } else { "Europe/Berlin" };
-                let person = Person { tz: Some(tz.into()), ..Person::from_id(&format!("{manager}S{i}")) };
-                store.upsert_person(&person, now()).await.unwrap();
-            }
-        }
+        let (tokyo_ten, berlin_ten, timing) = (tokyo_ten(), berlin_ten(), tokyo_then_berlin());
+        five_in_tokyo_five_in_berlin(&store, &["U0BOSS1", "U0BOSS2"]).await;
         // With k = 5, each city's five are a group of their own, at their own 10:00.
         let alone = store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap();
         assert_eq!(invitations_due(&store, &alone.wave.wave_id, tokyo_ten).await, 5);
@@ -195,6 +229,20 @@ on_both_backends! {
         assert_eq!(next.wave.window_id, earlier.wave.window_id, "the held window goes on");
         assert_eq!(invitations_due(&store, &next.wave.wave_id, tokyo_ten).await, 0);
         assert_eq!(invitations_due(&store, &next.wave.wave_id, berlin_ten).await, 10);
+    }
+
+    async fn a_sellers_own_invitation_time_is_known_until_it_goes(store: Store) {
+        let (tokyo_ten, berlin_ten, timing) = (tokyo_ten(), berlin_ten(), tokyo_then_berlin());
+        five_in_tokyo_five_in_berlin(&store, &["U0BOSS1"]).await;
+        let wave = store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap().wave;
+        let due = async |person: &str| store.pending_invitation_due(&wave.wave_id, person).await.unwrap();
+        assert_eq!(due("U0BOSS1S1").await, Some(tokyo_ten));
+        assert_eq!(due("U0BOSS1S6").await, Some(berlin_ten));
+        // Tokyo's invitations are taken to be sent: theirs are no longer to come.
+        assert_eq!(invitations_due(&store, &wave.wave_id, tokyo_ten).await, 5);
+        assert_eq!(due("U0BOSS1S1").await, None);
+        assert_eq!(due("U0BOSS1S6").await, Some(berlin_ten));
+        assert_eq!(due("U0STRANGER").await, None, "not invited");
     }
 
     async fn slack_updates_keep_the_opt_out(store: Store) {
