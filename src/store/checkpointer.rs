@@ -26,6 +26,8 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::wal_forgetting::{Writes, forget_when_quiet, new_writes};
+
 /// How long the task lets writes gather after the first wakes it: one checkpoint, and one or
 /// two syncs of the database file, for all the commits of that moment rather than for each.
 /// At 200 answers a second that is about 90 frames, well below the 256 of the backstop.
@@ -43,23 +45,27 @@ use tokio_util::sync::CancellationToken;
 const GATHER: Duration = Duration::from_millis(200);
 
 /// The process's SQLite write gate: one permit, so one writer at a time. Every turn, when it
-/// ends, wakes the checkpointer.
+/// ends, wakes the checkpointer, and counts as a write for the emptying of the WAL once the
+/// writers are quiet (`wal_forgetting.rs`).
 #[derive(Clone)]
 pub(super) struct Gate {
     turns: Arc<Semaphore>,
     wrote: mpsc::Sender<()>,
+    writes: Arc<Writes>,
 }
 
 /// A writer's turn at the gate; the next writer's begins when this is dropped.
 pub(crate) struct Turn {
     _permit: OwnedSemaphorePermit,
     wrote: mpsc::Sender<()>,
+    writes: Arc<Writes>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
         // A wake-up already pending covers this write too.
         let _ = self.wrote.try_send(());
+        self.writes.note();
     }
 }
 
@@ -71,6 +77,7 @@ impl Gate {
         let gate = Gate {
             turns: Arc::new(Semaphore::new(1)),
             wrote,
+            writes: new_writes(),
         };
         (gate, woken)
     }
@@ -80,11 +87,23 @@ impl Gate {
         Turn {
             _permit: self.permit().await,
             wrote: self.wrote.clone(),
+            writes: self.writes.clone(),
         }
     }
 
+    /// The writes of every turn, and of the answers writer's batches.
+    pub(super) fn writes(&self) -> Arc<Writes> {
+        self.writes.clone()
+    }
+
+    /// A write made in a turn that notes none itself (the answers writer's).
+    pub(super) fn note_write(&self) {
+        self.writes.note();
+    }
+
     /// A turn that wakes nobody when it ends: the checkpointer's own, and the answers
-    /// writer's, which checkpoints its own frames (`sqlite_writer.rs`).
+    /// writer's, which checkpoints its own frames (`sqlite_writer.rs`) and notes its writes
+    /// itself ([`Writes::note`]).
     pub(super) async fn permit(&self) -> OwnedSemaphorePermit {
         self.turns
             .clone()
@@ -98,6 +117,7 @@ impl Gate {
 pub(super) struct Checkpointer {
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
+    forgetting: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Checkpointer {
@@ -108,12 +128,15 @@ impl Checkpointer {
         let gate = Gate {
             turns: Arc::new(Semaphore::new(1)),
             wrote,
+            writes: new_writes(),
         };
         let stop = CancellationToken::new();
+        let forgetting = tokio::spawn(forget_when_quiet(pool.clone(), gate.clone(), stop.clone()));
         let task = tokio::spawn(run(pool, gate.clone(), woken, stop.clone()));
         let checkpointer = Checkpointer {
             stop,
             task: Mutex::new(Some(task)),
+            forgetting: Mutex::new(Some(forgetting)),
         };
         (gate, checkpointer)
     }
@@ -121,6 +144,9 @@ impl Checkpointer {
     /// Stops the task, once a checkpoint under way has finished, and closes its connection.
     pub(super) async fn stop(&self) {
         self.stop.cancel();
+        if let Some(task) = self.forgetting.lock().await.take() {
+            let _ = task.await;
+        }
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }

@@ -30,6 +30,7 @@ mod submission_batch;
 mod submission_writer;
 mod submissions;
 mod token_secrets;
+mod wal_forgetting;
 mod waves;
 
 pub use audit::{AuditCheck, AuditReport};

@@ -161,6 +161,10 @@ impl Writer {
         if let Some(conn) = &self.conn {
             self.checkpoints.after_commit(conn);
         }
+        // So that the WAL is emptied once the writers are quiet (`wal_forgetting.rs`).
+        if let Some(gate) = &self.gate {
+            gate.note_write();
+        }
     }
 
     fn connection(&mut self) -> anyhow::Result<&mut Connection> {
@@ -540,6 +544,11 @@ mod tests {
         assert!(
             woken.try_recv().is_err(),
             "the writer's turn woke the store's checkpointer"
+        );
+        assert_eq!(
+            gate.writes().count(),
+            1,
+            "the writer's batch counts as a write, for the emptying of the WAL"
         );
     }
 

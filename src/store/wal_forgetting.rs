@@ -1,0 +1,175 @@
+//! The SQLite WAL is emptied once the writers have been quiet for a moment, so that a copy of
+//! the files holds no history of how recent answers arrived.
+//!
+//! Why: every commit leaves its pages in the WAL as frames, in order, and a checkpoint copies
+//! them into the database file without erasing them; they stay until the WAL starts again at
+//! its limit (1 MiB, `disk.rs`) and later frames are written over them. When answers come one
+//! at a time, as they do in a real org (minutes apart), each commit holds one participation
+//! token and one ballot, so the WAL pairs them for the last eighty or so answers, which took
+//! days to arrive. Whoever can make tokens (the operator with the token secret; anyone, when
+//! no secret is set) could read there who gave which answer, comment included, for an open
+//! pulse. Outbox rows that name a person, gone from the tables, stay there too.
+//!
+//! Here a task waits for a moment in which no writer of this process wrote ([`QUIET`]), then
+//! runs `PRAGMA wal_checkpoint(TRUNCATE)` in its turn at the write gate: every frame is copied
+//! into the database file and the WAL is cut to nothing. A copy of the files taken after that
+//! moment holds no commit order at all; the tables' b-trees keep tokens and ballots in the
+//! order of their random keys. Under a steady load there is no quiet moment, but answers then
+//! commit many to a transaction, shuffled, and the WAL's limit bounds what it holds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::checkpointer::Gate;
+
+/// How long the writers must have written nothing before the WAL is emptied. Long enough that
+/// a busy minute (answers a few hundred milliseconds apart, commits of the outbox's sends)
+/// does not pay for a truncation, and the next commit for growing the file again, after every
+/// write; short enough that one answer's frames are gone a second or so after it.
+#[cfg(not(test))]
+pub(super) const QUIET: Duration = Duration::from_secs(1);
+#[cfg(test)]
+pub(super) const QUIET: Duration = Duration::from_millis(50);
+
+/// How long the truncation waits for a reader still on the WAL, in its turn at the gate (a
+/// writer that comes meanwhile waits too). Reads take milliseconds; a longer one makes the
+/// truncation give up until the next quiet moment.
+const READERS_WAIT_MS: u32 = 50;
+
+/// The writes of this process's SQLite writers, as the gate sees them.
+#[derive(Default)]
+pub(super) struct Writes {
+    count: AtomicU64,
+    came: Notify,
+    /// Each time the WAL was emptied, for tests to wait on.
+    #[cfg(test)]
+    pub(super) emptied: Notify,
+}
+
+impl Writes {
+    /// A write has ended (a turn at the gate, or a batch of the answers writer).
+    pub(super) fn note(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.came.notify_one();
+    }
+
+    pub(super) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Empties the WAL after each write, once the writers have been quiet for [`QUIET`]. Runs
+/// until `stop`.
+pub(super) async fn forget_when_quiet(pool: AnyPool, gate: Gate, stop: CancellationToken) {
+    let writes = gate.writes();
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            () = writes.came.notified() => {}
+        }
+        loop {
+            let seen = writes.count();
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(QUIET) => {}
+            }
+            if writes.count() != seen {
+                continue;
+            }
+            match truncate(&pool, &gate).await {
+                Ok(true) => {
+                    #[cfg(test)]
+                    writes.emptied.notify_one();
+                    break;
+                }
+                // A reader was still on the WAL, or another checkpoint ran: after the next
+                // quiet moment.
+                Ok(false) => {}
+                Err(e) => {
+                    let kind = crate::telemetry::error_kind(&e);
+                    tracing::warn!(error = %kind, "could not empty the SQLite WAL");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` in a turn at the gate that counts as no write: whether
+/// it emptied the WAL. The turn comes first: the checkpointer's second pass holds the turn
+/// while it waits for this pool's one connection.
+async fn truncate(pool: &AnyPool, gate: &Gate) -> anyhow::Result<bool> {
+    let _turn = gate.permit().await;
+    let mut conn = pool.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout={READERS_WAIT_MS}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(busy == 0)
+}
+
+/// The count and its wake-up, shared by the gate's clones.
+pub(super) fn new_writes() -> Arc<Writes> {
+    Arc::new(Writes::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, WriteInTurn};
+
+    /// A copy of the files taken once the writers have been quiet holds no frame of what they
+    /// wrote: the WAL is empty, and what was written is in the database file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_the_writers_are_quiet_the_wal_is_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quiet.db");
+        let store = Store::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let writes = store.write_gate.clone().unwrap().writes();
+        let pool = store.pool.clone();
+        sqlx::query("CREATE TABLE filler (b BLOB)")
+            .write_in_turn(&store, &pool)
+            .await
+            .unwrap();
+        let wal = dir.path().join("quiet.db-wal");
+        let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        let mut largest = 0;
+        for _ in 0..20 {
+            sqlx::query("INSERT INTO filler VALUES (randomblob(3000))")
+                .write_in_turn(&store, &pool)
+                .await
+                .unwrap();
+            largest = largest.max(wal_bytes());
+        }
+        assert!(largest > 3000, "the writes went to the WAL");
+        // Each emptying is announced; the last write's may come after an earlier one's.
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                writes.emptied.notified().await;
+                if wal_bytes() == 0 {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("the WAL was not emptied after the writes stopped");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 20, "the rows are in the database file");
+        store.close().await;
+    }
+}
