@@ -32,13 +32,14 @@ use super::checkpointer::Gate;
 /// does not pay for a truncation, and the next commit for growing the file again, after every
 /// write; short enough that one answer's frames are gone a second or so after it.
 #[cfg(not(test))]
-pub(super) const QUIET: Duration = Duration::from_secs(1);
+const QUIET: Duration = Duration::from_secs(1);
 #[cfg(test)]
-pub(super) const QUIET: Duration = Duration::from_millis(50);
+const QUIET: Duration = Duration::from_millis(50);
 
 /// How long the truncation waits for a reader still on the WAL, in its turn at the gate (a
 /// writer that comes meanwhile waits too). Reads take milliseconds; a longer one makes the
-/// truncation give up until the next quiet moment.
+/// truncation give up until the next quiet moment. Set on the checkpointer's own connection,
+/// whose other checkpoints (`PASSIVE`) never wait.
 const READERS_WAIT_MS: u32 = 50;
 
 /// The writes of this process's SQLite writers, as the gate sees them.
