@@ -4,6 +4,7 @@
 //! branch exists only where it must.
 
 mod admins;
+mod answer_shuffle;
 mod audit;
 mod cadences;
 mod charts;

@@ -15,6 +15,7 @@
 //! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
 //! the file (and in the WAL) says nothing about who answered first.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -113,6 +114,7 @@ impl SubmissionQueue {
                     keep_connection,
                     secrets,
                     conn: None,
+                    written_to: BTreeSet::new(),
                 };
                 tokio::spawn(run(writer, rx));
             }
@@ -267,18 +269,38 @@ struct PoolWriter {
     keep_connection: bool,
     secrets: Arc<TokenSecrets>,
     conn: Option<PoolConnection<Any>>,
+    /// On PostgreSQL, the waves this writer has written answers to since it last shuffled
+    /// them (`answer_shuffle.rs`).
+    written_to: BTreeSet<String>,
 }
 
 async fn run(mut writer: PoolWriter, mut rx: mpsc::Receiver<Message>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
-    // `recv_many` waits for the first message, then takes every one already queued: while
-    // a batch commits, the next one gathers.
-    while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+    loop {
+        // `recv_many` waits for the first message, then takes every one already queued: while
+        // a batch commits, the next one gathers. Once no answer has come for a moment, the
+        // waves written to are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
+        let received = if writer.written_to.is_empty() {
+            rx.recv_many(&mut waiting, MAX_BATCH).await
+        } else {
+            let next = rx.recv_many(&mut waiting, MAX_BATCH);
+            match tokio::time::timeout(super::wal_forgetting::QUIET, next).await {
+                Ok(received) => received,
+                Err(_quiet) => {
+                    writer.shuffle().await;
+                    continue;
+                }
+            }
+        };
+        if received == 0 {
+            return;
+        }
         let (batches, close) = batches(&mut waiting);
         for batch in batches {
             writer.write(Shuffled::new(batch)).await;
         }
         if let Some(done) = close {
+            writer.shuffle().await;
             writer.conn = None;
             let _ = done.send(());
             return;
@@ -313,7 +335,33 @@ impl PoolWriter {
         if !self.keep_connection {
             self.conn = None;
         }
+        if backend == Backend::Postgres && written.is_ok() {
+            let waves = batch.in_order().into_iter().map(|s| s.wave_id.clone());
+            self.written_to.extend(waves);
+        }
         batch.answer(written);
+    }
+
+    /// Shuffles the answers of the waves written to since the last time, in their turn at the
+    /// gate (none on PostgreSQL). A failure is logged and left: the next answers of those
+    /// waves bring them back.
+    async fn shuffle(&mut self) {
+        let waves = std::mem::take(&mut self.written_to);
+        let _turn = super::take_turn(self.gate.as_ref()).await;
+        let moved = match self.connection().await {
+            Ok(conn) => super::answer_shuffle::shuffle_answers(conn, &waves).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = moved {
+            if let Some(mut conn) = self.conn.take() {
+                conn.close_on_drop();
+            }
+            let kind = crate::telemetry::error_kind(&e);
+            tracing::warn!(error = %kind, "could not shuffle the answers of open pulses");
+        }
+        if !self.keep_connection {
+            self.conn = None;
+        }
     }
 
     async fn connection(&mut self) -> anyhow::Result<&mut AnyConnection> {

@@ -32,9 +32,9 @@ use super::checkpointer::Gate;
 /// does not pay for a truncation, and the next commit for growing the file again, after every
 /// write; short enough that one answer's frames are gone a second or so after it.
 #[cfg(not(test))]
-const QUIET: Duration = Duration::from_secs(1);
+pub(super) const QUIET: Duration = Duration::from_secs(1);
 #[cfg(test)]
-const QUIET: Duration = Duration::from_millis(50);
+pub(super) const QUIET: Duration = Duration::from_millis(50);
 
 /// How long the truncation waits for a reader still on the WAL, in its turn at the gate (a
 /// writer that comes meanwhile waits too). Reads take milliseconds; a longer one makes the

@@ -411,3 +411,61 @@ on_both_databases! {
         db.finish().await;
     }
 }
+
+/// On PostgreSQL every row carries the transaction that wrote it (`xmin`, readable with a
+/// plain `SELECT`), so answers written one at a time would pair each token with its ballot.
+/// Once the writer is quiet (here: when the store closes), an open pulse's answers are
+/// rewritten in one transaction: they all carry one `xmin`, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_is_quiet() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let opened = open_team_wave(&store, "U0BOSS1", 6).await;
+    let wave = opened.wave.wave_id.clone();
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for (i, seller) in opened.invitees[..4].iter().enumerate() {
+        let mut said = answers(4, 3, 5);
+        said.comment = (i == 1).then(|| "Please follow through on the quota review.".into());
+        store
+            .record_submission(&wave, seller, &said, now())
+            .await
+            .unwrap();
+    }
+    let stamps = async |rows: &mut sqlx::AnyConnection| -> (i64, i64, i64) {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM participation WHERE wave_id = $1),
+                    (SELECT COUNT(*) FROM ballots WHERE wave_id = $1),
+                    (SELECT COUNT(DISTINCT xmin::text) FROM (
+                        SELECT xmin FROM participation WHERE wave_id = $1
+                        UNION ALL SELECT xmin FROM ballots WHERE wave_id = $1
+                        UNION ALL SELECT xmin FROM comments WHERE wave_id = $1) AS stamped)",
+        )
+        .bind(&wave)
+        .fetch_one(rows)
+        .await
+        .unwrap()
+    };
+    let (tokens, ballots, transactions) = stamps(&mut rows).await;
+    assert_eq!((tokens, ballots), (4, 4));
+    assert!(
+        transactions > 1,
+        "the answers were written one at a time ({transactions})"
+    );
+
+    store.close().await;
+    assert_eq!(
+        stamps(&mut rows).await,
+        (4, 4, 1),
+        "(tokens, ballots, transactions)"
+    );
+    let comments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE wave_id = $1")
+        .bind(&wave)
+        .fetch_one(&mut rows)
+        .await
+        .unwrap();
+    assert_eq!(comments, 1);
+    rows.close().await.unwrap();
+    db.finish().await;
+}
