@@ -412,6 +412,19 @@ on_both_databases! {
     }
 }
 
+/// `sellers` answer `wave_id` one after another, each in a transaction of their own; the
+/// first leaves a comment.
+async fn answer_one_at_a_time(store: &Store, wave_id: &str, sellers: &[String]) {
+    for (i, seller) in sellers.iter().enumerate() {
+        let mut said = answers(4, 3, 5);
+        said.comment = (i == 0).then(|| "Please follow through on the quota review.".into());
+        store
+            .record_submission(wave_id, seller, &said, now())
+            .await
+            .unwrap();
+    }
+}
+
 /// On PostgreSQL every row carries the transaction that wrote it (`xmin`, readable with a
 /// plain `SELECT`), so answers written one at a time would pair each token with its ballot.
 /// Once the writer is quiet (here: when the store closes), an open pulse's answers are
@@ -425,14 +438,7 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
     let opened = open_team_wave(&store, "U0BOSS1", 6).await;
     let wave = opened.wave.wave_id.clone();
     let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    for (i, seller) in opened.invitees[..4].iter().enumerate() {
-        let mut said = answers(4, 3, 5);
-        said.comment = (i == 1).then(|| "Please follow through on the quota review.".into());
-        store
-            .record_submission(&wave, seller, &said, now())
-            .await
-            .unwrap();
-    }
+    answer_one_at_a_time(&store, &wave, &opened.invitees[..4]).await;
     let stamps = async |rows: &mut sqlx::AnyConnection| -> (i64, i64, i64) {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM participation WHERE wave_id = $1),
@@ -467,5 +473,89 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
         .unwrap();
     assert_eq!(comments, 1);
     rows.close().await.unwrap();
+    // The tokens were moved unchanged: a second answer is still refused, a first still taken.
+    let again = Store::connect(&db.url).await.unwrap();
+    let second = again
+        .record_submission(&wave, &opened.invitees[0], &answers(1, 1, 1), now())
+        .await;
+    assert!(
+        matches!(second, Err(SubmissionError::AlreadyAnswered)),
+        "{second:?}"
+    );
+    again
+        .record_submission(&wave, &opened.invitees[4], &answers(2, 2, 2), now())
+        .await
+        .unwrap();
+    again.close().await;
     db.finish().await;
+}
+
+/// A release that runs while another replica rewrites the same pulse's answers (above) still
+/// deletes every one of them: the rewrite moves only pulses still open, under a lock that the
+/// release's closing of the pulse waits for. Without that lock, the release's `DELETE` would
+/// skip the rows the rewrite deleted and miss the ones it inserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_release_during_the_rewrite_of_its_answers_deletes_them_all() {
+    use trustpulse::ops::waves;
+    use trustpulse::privacy::window::ReleasePolicy;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let releasing = db.store.clone();
+    let opened = open_team_wave(&releasing, "U0BOSS1", 6).await;
+    let wave = opened.wave.clone();
+    let answering = Store::connect(&db.url).await.unwrap();
+    answer_one_at_a_time(&answering, &wave.wave_id, &opened.invitees[..5]).await;
+    // Holding the comment's row stops the rewrite after it has moved the tokens and ballots.
+    let mut holder = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM comments WHERE wave_id = $1 FOR UPDATE")
+        .bind(&wave.wave_id)
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let mut watcher = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let rewrite = tokio::spawn(async move { answering.close().await });
+    waiting_for_locks(&mut watcher, 1).await;
+    let release = tokio::spawn({
+        let (store, wave) = (releasing.clone(), wave.clone());
+        async move { waves::close_and_release(&store, &wave, &ReleasePolicy::default(), now()).await }
+    });
+    waiting_for_locks(&mut watcher, 2).await;
+    held.commit().await.unwrap();
+    rewrite.await.unwrap();
+    assert!(
+        release.await.unwrap().unwrap().is_some(),
+        "the pulse was released"
+    );
+    let left = releasing.ballots_of_wave(&wave.wave_id).await.unwrap();
+    assert!(
+        left.is_empty(),
+        "{} ballots left after the release",
+        left.len()
+    );
+    let report = releasing.audit().await.unwrap();
+    assert!(report.holds(), "{report:#?}");
+    db.finish().await;
+}
+
+/// Until `n` sessions of this database wait for a lock (no sleep: each check is a round trip).
+async fn waiting_for_locks(watcher: &mut sqlx::AnyConnection, n: i64) {
+    let waited = std::time::Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *watcher)
+        .await
+        .unwrap();
+        if waiting >= n {
+            return;
+        }
+        assert!(
+            waited.elapsed().as_secs() < 30,
+            "{waiting} of {n} sessions wait for a lock"
+        );
+    }
 }
