@@ -293,6 +293,8 @@ async fn run(mut writer: PoolWriter, mut rx: mpsc::Receiver<Message>) {
             }
         };
         if received == 0 {
+            // Every sender is gone (the store dropped without closing).
+            writer.shuffle().await;
             return;
         }
         let (batches, close) = batches(&mut waiting);
@@ -346,6 +348,9 @@ impl PoolWriter {
     /// gate (none on PostgreSQL). A failure is logged and left: the next answers of those
     /// waves bring them back.
     async fn shuffle(&mut self) {
+        if self.written_to.is_empty() {
+            return;
+        }
         let waves = std::mem::take(&mut self.written_to);
         let _turn = super::take_turn(self.gate.as_ref()).await;
         let moved = match self.connection().await {
