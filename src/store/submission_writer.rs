@@ -338,8 +338,12 @@ impl PoolWriter {
             self.conn = None;
         }
         if backend == Backend::Postgres && written.is_ok() {
-            let waves = batch.in_order().into_iter().map(|s| s.wave_id.clone());
-            self.written_to.extend(waves);
+            for submission in batch.in_order() {
+                // A team's answers come to one wave: copied once, not for each answer.
+                if !self.written_to.contains(&submission.wave_id) {
+                    self.written_to.insert(submission.wave_id.clone());
+                }
+            }
         }
         batch.answer(written);
     }

@@ -27,10 +27,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::checkpointer::Gate;
 
-/// How long the writers must have written nothing before the WAL is emptied. Long enough that
-/// a busy minute (answers a few hundred milliseconds apart, commits of the outbox's sends)
-/// does not pay for a truncation, and the next commit for growing the file again, after every
-/// write; short enough that one answer's frames are gone a second or so after it.
+/// How long the writers must have written nothing before the WAL is emptied (and, on
+/// PostgreSQL, before the answers writer rewrites its open pulses' answers,
+/// `answer_shuffle.rs`). Long enough that a busy minute (answers a few hundred milliseconds
+/// apart, commits of the outbox's sends) does not pay for this after every write; short
+/// enough that one answer's traces are gone a second or so after it.
 #[cfg(not(test))]
 pub(super) const QUIET: Duration = Duration::from_secs(1);
 #[cfg(test)]
