@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use crate::digest::view::{DigestInput, TREND_RELEASES};
 use crate::digest::{Digest, build_digest};
 use crate::ops::AppState;
+use crate::privacy::invitation_groups::group_size;
 use crate::store::Person;
 use crate::survey::next_pulse::TeamSchedule;
 
@@ -103,7 +104,7 @@ async fn team_schedule(
         cadence,
         set_at,
         zones: zones.remove(manager).unwrap_or_default(),
-        k: held_k.unwrap_or(0).max(state.k.get()) as usize,
+        k: group_size(held_k, state.k.get()),
     };
     Ok(Some((team, tz)))
 }

@@ -18,6 +18,14 @@
 use jiff::Timestamp;
 use rand::seq::SliceRandom;
 
+/// The least size of a wave's invitation groups: the larger of the k of a window held from an
+/// earlier wave (it keeps the k it was made with until its release, as a change of k applies
+/// from the next window, so a lower k does not shrink its groups) and today's k (a higher one
+/// applies at once). What the planner groups by, and what a seller is told.
+pub fn group_size(held_window_k: Option<u32>, k: u32) -> usize {
+    held_window_k.unwrap_or(0).max(k) as usize
+}
+
 /// When each invitee is asked, given when each would be on their own (`own`, in any order):
 /// as many times, in the same order. Each time is one of `own`, never earlier than the
 /// invitee's own, and shared by at least `k` invitees (by all of them, when there are fewer);

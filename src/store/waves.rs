@@ -11,7 +11,7 @@ use super::plan_due::{PlanDue, push_plan_next};
 use super::script::{Script, Value};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, new_ordered_id, placeholders, secs};
 use crate::privacy::MinRespondents;
-use crate::privacy::invitation_groups::invitation_times;
+use crate::privacy::invitation_groups::{group_size, invitation_times};
 use crate::privacy::token::WindowKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -597,23 +597,19 @@ async fn prepare_chunk(
             }));
             continue;
         };
-        let (window_id, new_window, window_k) = match held.get(manager_id) {
-            Some((id, held_k)) => (id.clone(), None, *held_k),
+        let (window_id, new_window, held_k) = match held.get(manager_id) {
+            Some((id, held_k)) => (id.clone(), None, u32::try_from(*held_k).ok()),
             None => (
                 new_ordered_id(now),
                 Some((i64::from(k.get()), WindowKey::generate())),
-                i64::from(k.get()),
+                None,
             ),
         };
         let own: Vec<Timestamp> = snapshot
             .iter()
             .map(|(_, tz)| (r.timing.invite_at)(tz.as_deref()))
             .collect();
-        // In groups of the larger of the window's k and today's: a held window keeps the k it
-        // was made with until its release (a change of k applies from the next window), so a
-        // lower k does not shrink its groups, and a higher one applies to them at once.
-        let group = window_k.max(i64::from(k.get())) as usize;
-        let grouped = invitation_times(&own, group);
+        let grouped = invitation_times(&own, group_size(held_k, k.get()));
         let schedule: Vec<(String, Timestamp, Option<Timestamp>)> = snapshot
             .iter()
             .zip(grouped)
