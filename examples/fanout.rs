@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use sqlx::Connection;
 use tokio::sync::Notify;
 use trustpulse::app::{AppState, Clock};
 use trustpulse::privacy::MinRespondents;
@@ -35,6 +34,13 @@ use trustpulse::slack::pacing::{Pacer, PacingConfig};
 use trustpulse::store::{CadenceScope, Store};
 use trustpulse::survey::cadence::{Cadence, CadenceFlags, weekday_name};
 use trustpulse::survey::roster::{Roster, RosterRow};
+
+#[path = "shared/bench_database.rs"]
+mod bench_database;
+use bench_database::BenchDatabase;
+
+/// Names a PostgreSQL server to run on instead of SQLite.
+const URL_VARIABLE: &str = "FANOUT_DATABASE_URL";
 
 struct Run {
     invitations: usize,
@@ -55,7 +61,7 @@ async fn run(
     if let Some(limit) = fake_limit {
         fake.enforce_post_limit(limit);
     }
-    let database = Database::fresh().await?;
+    let database = BenchDatabase::fresh(URL_VARIABLE, "fanout").await?;
     let store = Store::connect(&database.url).await?;
     let per_team = invitations.div_ceil(teams);
     let rows: Vec<RosterRow<String>> = (0..invitations)
@@ -157,64 +163,6 @@ async fn run(
     })
 }
 
-/// A database for one run: a temporary SQLite file, or a fresh PostgreSQL database when
-/// `FANOUT_DATABASE_URL` names a server.
-struct Database {
-    url: String,
-    _dir: tempfile::TempDir,
-    /// The server URL and the database to drop afterwards (PostgreSQL).
-    postgres: Option<(String, String)>,
-}
-
-impl Database {
-    async fn fresh() -> anyhow::Result<Database> {
-        let dir = tempfile::tempdir()?;
-        let Ok(server) = std::env::var("FANOUT_DATABASE_URL") else {
-            let url = format!("sqlite:{}?mode=rwc", dir.path().join("bench.db").display());
-            return Ok(Database {
-                url,
-                _dir: dir,
-                postgres: None,
-            });
-        };
-        let name = format!("trustpulse_fanout_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&server).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
-        // The server part of the URL with this database instead of the one named.
-        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-        let url = if query.is_empty() {
-            format!("{base}/{name}")
-        } else {
-            format!("{base}/{name}?{query}")
-        };
-        Ok(Database {
-            url,
-            _dir: dir,
-            postgres: Some((server, name)),
-        })
-    }
-
-    async fn drop(self) -> anyhow::Result<()> {
-        if let Some((server, name)) = self.postgres {
-            let mut admin = sqlx::PgConnection::connect(&server).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await?;
-        }
-        Ok(())
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -254,11 +202,7 @@ async fn main() -> anyhow::Result<()> {
     let teams = args.get(1).copied().unwrap_or(1_000);
     let limited = args.get(2).copied().unwrap_or(900);
 
-    let backend = if std::env::var("FANOUT_DATABASE_URL").is_ok() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let backend = bench_database::backend_named_by(URL_VARIABLE);
     let mut free = run(invitations, teams, PacingConfig::off(), None).await?;
     report(
         &format!("Limits off ({invitations} invitations across {teams} teams, {backend})"),

@@ -1,17 +1,23 @@
-//! The planner at org scale, on SQLite: an idle tick, the tick that opens every team's pulse,
+//! The planner at org scale, on SQLite or PostgreSQL: an idle tick, the tick that opens every team's pulse,
 //! the answers, and the tick that closes and releases every window.
 //!
 //! ```sh
 //! cargo run --release --example planner_bench                # 10,000 teams of 5 sellers
 //! cargo run --release --example planner_bench -- 2000 10    # teams, sellers per team
+//! PLANNER_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   cargo run --release --example planner_bench              # on PostgreSQL instead
 //! ```
+//!
+//! On PostgreSQL each run gets a fresh database next to the one named, dropped afterwards, and
+//! the CPU time includes the server's (every process named `postgres` on this machine).
 //!
 //! Time is simulated (a manual clock): the org cadence is weekly, Monday 10:00 Berlin, open for
 //! three days. CPU time is the whole process's (all threads, SQLite's included), from `/proc`.
 //!
 //! While the slot tick and the close tick run, probe teams of their own answer their pulses,
 //! one answer every 10 ms, and each answer's wait is recorded: how long a tick's batches hold
-//! up an answer. (The probe teams' pulses are opened by hand before the slot, so they add 160
+//! up an answer; and so is each answer's wait while one team's pulse is closed by hand amid the
+//! org's open pulses (its release, then the scrub of the disk). (The probe teams' pulses are opened by hand before the slot, so they add 160
 //! windows of 25 sellers to the close tick.)
 
 use std::sync::Arc;
@@ -35,9 +41,47 @@ use trustpulse::survey::Answers;
 use trustpulse::survey::cadence::{Cadence, CadenceFlags};
 use trustpulse::survey::roster::{Roster, RosterRow};
 
-/// User plus system CPU time of this process so far (all threads), in seconds.
+#[path = "shared/bench_database.rs"]
+mod bench_database;
+use bench_database::BenchDatabase;
+
+/// Names a PostgreSQL server to run on instead of SQLite.
+const URL_VARIABLE: &str = "PLANNER_BENCH_DATABASE_URL";
+
+/// User plus system CPU time so far, in seconds: this process's (all threads), and on
+/// PostgreSQL the server's too, which does the queries' work there.
 fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let server = if std::env::var(URL_VARIABLE).is_ok() {
+        postgres_cpu_secs()
+    } else {
+        0.0
+    };
+    process_cpu_secs("/proc/self/stat") + server
+}
+
+/// The CPU time of every process named `postgres` (the server and its backends).
+fn postgres_cpu_secs() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|e| process_cpu_secs(&e.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+/// User plus system CPU time of the process whose `stat` file is at `path`, in seconds.
+fn process_cpu_secs(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map_or("", |(_, rest)| rest)
@@ -137,12 +181,8 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let teams: usize = args.next().map_or(Ok(10_000), |a| a.parse())?;
     let per_team: usize = args.next().map_or(Ok(5), |a| a.parse())?;
-    let dir = tempfile::tempdir()?;
-    let url = format!(
-        "sqlite:{}?mode=rwc",
-        dir.path().join("planner.db").display()
-    );
-    let store = Store::connect(&url).await?;
+    let database = BenchDatabase::fresh(URL_VARIABLE, "planner").await?;
+    let store = Store::connect(&database.url).await?;
 
     let probe_rows = (0..PROBE_SELLERS).map(|i| (format!("U0P{i:05}"), probe_manager(i)));
     let rows: Vec<RosterRow<String>> = (0..teams * per_team)
@@ -298,6 +338,24 @@ async fn main() -> anyhow::Result<()> {
     .await;
     answered?;
 
+    // One team's pulse closed by hand while every other pulse is open, as a manager's
+    // `/pulse close` does: its release, and the scrub that follows it, amid the org's answers.
+    let lone_at = ts("2026-11-30T10:00:00Z");
+    let ((lone, lone_wall, lone_cpu), lone_waits) = probed(
+        &store,
+        &probe_waves,
+        &probe_next,
+        lone_at,
+        measured(waves::close_wave(
+            &store,
+            "U0M00000",
+            &state.release_policy,
+            lone_at,
+        )),
+    )
+    .await;
+    let lone = lone?.map(|(_, decision)| format!("{decision:?}"));
+
     // Thursday 10:00 Berlin: every wave closes; its window is released.
     eprintln!("closing every window now");
     let close_at = ts("2026-12-03T09:00:00Z");
@@ -311,9 +369,13 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let closed = closed?;
     store.close().await;
+    database.drop().await?;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("planner on SQLite, {teams} teams of {per_team} sellers");
+    println!(
+        "planner on {}, {teams} teams of {per_team} sellers",
+        bench_database::backend_named_by(URL_VARIABLE)
+    );
     println!("| step | result | wall | CPU |");
     println!("|---|---|---|---|");
     println!(
@@ -351,6 +413,12 @@ async fn main() -> anyhow::Result<()> {
         answer_cpu * 1e6 / invitations.len() as f64
     );
     println!(
+        "| one team's pulse closed while the others are open | {} | {:.0} ms | {:.0} ms |",
+        lone.as_deref().unwrap_or("no pulse"),
+        ms(lone_wall),
+        lone_cpu * 1000.0
+    );
+    println!(
         "| close tick | {} windows closed and released | {:.0} ms | {:.0} ms |",
         closed.closed,
         ms(close_wall),
@@ -359,6 +427,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| an answer every 10 ms during the slot tick | {} | | |",
         waits_summary(open_waits)
+    );
+    println!(
+        "| an answer every 10 ms during that one close | {} | | |",
+        waits_summary(lone_waits)
     );
     println!(
         "| an answer every 10 ms during the close tick | {} | | |",
