@@ -27,6 +27,7 @@ mod roster;
 pub mod schema;
 mod script;
 mod sqlite_writer;
+mod statistics;
 mod submission_batch;
 mod submission_writer;
 mod submissions;
