@@ -7,7 +7,8 @@ use crate::digest::release::{Thresholds, WindowFacts, compute_release};
 use crate::privacy::MinRespondents;
 use crate::privacy::window::{ReleasePolicy, WindowDecision, decide};
 use crate::store::{
-    OpenWaveError, OpenedWave, Store, Wave, WaveTiming, WindowDecision as StoreDecision,
+    CloseBatchLimits, OpenWaveError, OpenedWave, Store, Wave, WaveTiming,
+    WindowDecision as StoreDecision,
 };
 
 /// Opens a pulse for `manager_id` now, open for the team's cadence's `open_for`, and queues the
@@ -97,16 +98,6 @@ pub async fn close_and_release(
     Ok(decision)
 }
 
-/// Waves closed and decided per transaction, at most: one wait for the disk, and about
-/// fifteen set-based statements, for all of them, while the write lock is held for a few
-/// milliseconds, so answers arriving meanwhile are not held long.
-const CLOSE_BATCH: usize = 64;
-/// Invitees of the waves closed in one transaction, at most (a wave of more goes alone): a
-/// release deletes each invitee's invitation and reminder, and their answers, so batches of 64
-/// teams of 100 made an answer arriving meanwhile wait 89 ms at the median and up to 150 ms
-/// (`planner_bench 1000 100`); 400 is about 64 teams of 5, a batch of about 10 ms here.
-const CLOSE_BATCH_INVITEES: usize = 400;
-
 /// Closes every wave whose time has come, then scrubs the disk once for all their releases
 /// (a scrub per release made closing 10,000 windows take a minute). Returns how many closed.
 pub async fn close_due_waves(
@@ -115,6 +106,14 @@ pub async fn close_due_waves(
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     let due = store.waves_due_to_close(now).await?;
+    if !due.is_empty() {
+        // Releases find answers by their wave: planned on statistics from before the answers
+        // came, each batch would read them all (see `store::statistics`). A failure costs only
+        // speed.
+        if let Err(e) = store.refresh_answer_statistics().await {
+            tracing::warn!(error = %e, "could not refresh the answer tables' statistics");
+        }
+    }
     let items: Vec<CloseItem> = due
         .iter()
         .map(|(w, invited)| (Some(w.wave_id.as_str()), w.window_id.as_str(), *invited))
@@ -171,8 +170,8 @@ pub async fn decide_undecided(
     Ok(decided)
 }
 
-/// Closes (when a wave is given) and decides each window, in transactions of at most
-/// [`CLOSE_BATCH`] windows and [`CLOSE_BATCH_INVITEES`] invitees (each item's third part);
+/// Closes (when a wave is given) and decides each window, in transactions of at most the
+/// store's [`CloseBatchLimits`] (invitees are each item's third part);
 /// what was decided for each, in order (None: already closed or decided elsewhere).
 async fn decide_windows(
     store: &Store,
@@ -181,7 +180,7 @@ async fn decide_windows(
     now: Timestamp,
 ) -> anyhow::Result<Vec<Option<WindowDecision>>> {
     let mut decided = Vec::with_capacity(items.len());
-    for batch in close_batches(items) {
+    for batch in close_batches(items, store.close_batch_limits()) {
         let chunk: Vec<(Option<&str>, &str)> = batch
             .iter()
             .map(|(wave, window, _)| (*wave, *window))
@@ -206,9 +205,12 @@ async fn decide_windows(
 /// A wave to close (None: its window alone, to decide), its window, and the wave's invitees.
 type CloseItem<'a> = (Option<&'a str>, &'a str, usize);
 
-/// `items` cut into consecutive batches of at most [`CLOSE_BATCH`] items and, unless one item
-/// alone is more, [`CLOSE_BATCH_INVITEES`] invitees.
-fn close_batches<'i, 'a>(items: &'i [CloseItem<'a>]) -> impl Iterator<Item = &'i [CloseItem<'a>]> {
+/// `items` cut into consecutive batches of at most `limits.windows` items and, unless one item
+/// alone is more, `limits.invitees` invitees.
+fn close_batches<'i, 'a>(
+    items: &'i [CloseItem<'a>],
+    limits: CloseBatchLimits,
+) -> impl Iterator<Item = &'i [CloseItem<'a>]> {
     let mut rest = items;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -217,10 +219,10 @@ fn close_batches<'i, 'a>(items: &'i [CloseItem<'a>]) -> impl Iterator<Item = &'i
         let mut invitees = 0;
         let len = rest
             .iter()
-            .take(CLOSE_BATCH)
+            .take(limits.windows)
             .take_while(|(_, _, n)| {
                 invitees += n;
-                invitees <= CLOSE_BATCH_INVITEES
+                invitees <= limits.invitees
             })
             .count()
             .max(1);
@@ -288,7 +290,9 @@ mod tests {
     use super::*;
 
     fn sizes(items: &[CloseItem]) -> Vec<usize> {
-        close_batches(items).map(<[_]>::len).collect()
+        close_batches(items, CloseBatchLimits::SQLITE)
+            .map(<[_]>::len)
+            .collect()
     }
 
     #[test]
@@ -303,10 +307,19 @@ mod tests {
             (Some("b"), "x", 900),
             (Some("c"), "x", 5),
         ];
-        let batches: Vec<Vec<&str>> = close_batches(&mixed)
+        let batches: Vec<Vec<&str>> = close_batches(&mixed, CloseBatchLimits::SQLITE)
             .map(|b| b.iter().filter_map(|(w, _, _)| *w).collect())
             .collect();
         assert_eq!(batches, [vec!["a"], vec!["b"], vec!["c"]]);
         assert_eq!(sizes(&[]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn on_postgresql_a_close_batch_takes_four_times_as_many() {
+        let small: Vec<CloseItem> = (0..600).map(|_| (Some("w"), "x", 5)).collect();
+        let sizes: Vec<usize> = close_batches(&small, CloseBatchLimits::POSTGRES)
+            .map(<[_]>::len)
+            .collect();
+        assert_eq!(sizes, [256, 256, 88]);
     }
 }

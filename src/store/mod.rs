@@ -47,7 +47,7 @@ pub use outbox_round::OutboxRound;
 pub use people::Person;
 pub use plan_due::PlanDue;
 pub use predictions::PredictionOutcome;
-pub use releases::{Participation, WindowDecision, WindowState};
+pub use releases::{CloseBatchLimits, Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
 pub use submission_writer::{MAX_BATCH as MAX_SUBMISSION_BATCH, Submission};
 pub use submissions::SubmissionError;
