@@ -44,6 +44,12 @@ impl AuditReport {
     }
 }
 
+/// The columns of the answer tables whose values tell something secret: the window's key,
+/// the tokens, and what was answered (`migrations/postgres/…_no_statistics_of_answers.sql`).
+const SECRET_COLUMNS: &str = "('window_keys', 'hmac_key'), ('participation', 'token'), \
+     ('ballots', 'ballot_id'), ('ballots', 'care'), ('ballots', 'help'), ('ballots', 'trust'), \
+     ('ballots', 'follow_through'), ('comments', 'comment_id'), ('comments', 'body')";
+
 impl Store {
     /// Checks every promise it can see from here; see [`AuditReport`].
     pub async fn audit(&self) -> anyhow::Result<AuditReport> {
@@ -170,10 +176,97 @@ impl Store {
                 scrubbed.unwrap_or(0).min(made)
             ),
         );
-        if self.backend == Backend::Sqlite {
-            self.audit_sqlite_files(&mut report).await?;
+        match self.backend {
+            Backend::Sqlite => self.audit_sqlite_files(&mut report).await?,
+            Backend::Postgres => self.audit_postgres_server(&mut report).await?,
         }
         Ok(report)
+    }
+
+    /// Where PostgreSQL itself would keep copies of answers outside their tables: the samples
+    /// of `ANALYZE` in `pg_statistic`, and the bound values of logged statements in the
+    /// server's log.
+    async fn audit_postgres_server(&self, report: &mut AuditReport) -> anyhow::Result<()> {
+        let sampled: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT c.relname || '.' || a.attname FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             WHERE c.relnamespace = current_schema()::regnamespace AND a.attnum > 0
+               AND NOT a.attisdropped AND (c.relname, a.attname) IN ({SECRET_COLUMNS})
+               AND a.attstattarget IS DISTINCT FROM 0
+             ORDER BY 1"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        report.check(
+            "PostgreSQL keeps no statistics of window keys, tokens, ballots or comments",
+            sampled.is_empty(),
+            if sampled.is_empty() {
+                "statistics target 0 on every secret column of the answer tables".to_owned()
+            } else {
+                format!(
+                    "ANALYZE copies samples of {} into pg_statistic (run the migrations again)",
+                    sampled.join(", ")
+                )
+            },
+        );
+
+        let setting = async |name: &str| -> anyhow::Result<String> {
+            // `pg_settings` gives each number without its unit ("250", not "250ms").
+            Ok(
+                sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = $1")
+                    .bind(name.to_owned())
+                    .fetch_one(&self.pool)
+                    .await?,
+            )
+        };
+        let statement = setting("log_statement").await?;
+        let duration: i64 = setting("log_min_duration_statement").await?.parse()?;
+        let sampled_duration: i64 = setting("log_min_duration_sample").await?.parse()?;
+        let transactions: f64 = setting("log_transaction_sample_rate").await?.parse()?;
+        let logged_values: i64 = setting("log_parameter_max_length").await?.parse()?;
+        let on_error: i64 = setting("log_parameter_max_length_on_error")
+            .await?
+            .parse()?;
+        let mut logging = Vec::new();
+        if matches!(statement.as_str(), "mod" | "all") {
+            logging.push(format!("log_statement = {statement}"));
+        }
+        if duration >= 0 {
+            logging.push(format!("log_min_duration_statement = {duration}"));
+        }
+        if sampled_duration >= 0 {
+            logging.push(format!("log_min_duration_sample = {sampled_duration}"));
+        }
+        if transactions > 0.0 {
+            logging.push(format!("log_transaction_sample_rate = {transactions}"));
+        }
+        let mut leaks = Vec::new();
+        if logged_values != 0 && !logging.is_empty() {
+            leaks.push(format!(
+                "{} with log_parameter_max_length = {logged_values}",
+                logging.join(", ")
+            ));
+        }
+        if on_error != 0 {
+            // Any statement that fails (a dropped connection, a cancelled query, a deadlock)
+            // is then logged with its values: an answer's token, scores and comment.
+            leaks.push(format!("log_parameter_max_length_on_error = {on_error}"));
+        }
+        report.check(
+            "PostgreSQL writes no answer, token or comment to its server log",
+            leaks.is_empty(),
+            if leaks.is_empty() {
+                "the server logs no statement's values for trustpulse's sessions".to_owned()
+            } else {
+                format!(
+                    "the server logs the values of trustpulse's statements ({}): set \
+                     log_parameter_max_length and log_parameter_max_length_on_error to 0 for \
+                     this database (ALTER DATABASE … SET …), or turn that logging off",
+                    leaks.join("; ")
+                )
+            },
+        );
+        Ok(())
     }
 
     async fn audit_sqlite_files(&self, report: &mut AuditReport) -> anyhow::Result<()> {

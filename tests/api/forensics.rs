@@ -287,6 +287,84 @@ async fn postgres_scrub_waits_for_a_transaction_older_than_the_release() {
     app.stop().await;
 }
 
+/// The audit also looks where PostgreSQL itself would copy answers: statistics of a secret
+/// column, and a server that logs the values of trustpulse's statements (each setting as
+/// `ALTER DATABASE` would give it to trustpulse's sessions). It needs a role that may change
+/// those settings (a superuser), and says it was skipped otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_audit_names_statistics_and_a_server_log_that_would_keep_answers() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let url = app.db_url();
+    let out = audit(&url);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    for promise in [
+        "ok   PostgreSQL keeps no statistics of window keys, tokens, ballots or comments",
+        "ok   PostgreSQL writes no answer, token or comment to its server log",
+    ] {
+        assert!(stdout.contains(promise), "{promise:?} in:\n{stdout}");
+    }
+
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let set = async |conn: &mut sqlx::PgConnection, setting: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {database} SET {setting}"
+        )))
+        .execute(conn)
+        .await
+    };
+    if set(&mut conn, "log_min_duration_statement = 0")
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "NOTE: postgres_audit_names_statistics_and_a_server_log_that_would_keep_answers \
+             SKIPPED its server-log half: this role may not change logging settings"
+        );
+    } else {
+        audit_failing_with(
+            &url,
+            "FAIL PostgreSQL writes no answer, token or comment to its server log: the server \
+             logs the values of trustpulse's statements (log_min_duration_statement = 0 with \
+             log_parameter_max_length = -1)",
+        );
+        // Logging every statement stays possible, without its values.
+        set(&mut conn, "log_parameter_max_length = 0")
+            .await
+            .unwrap();
+        let out = audit(&url);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        set(&mut conn, "log_parameter_max_length_on_error = 64")
+            .await
+            .unwrap();
+        audit_failing_with(&url, "(log_parameter_max_length_on_error = 64)");
+        set(&mut conn, "log_parameter_max_length_on_error = 0")
+            .await
+            .unwrap();
+    }
+
+    sqlx::query("ALTER TABLE comments ALTER COLUMN body SET STATISTICS 100")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    audit_failing_with(
+        &url,
+        "FAIL PostgreSQL keeps no statistics of window keys, tokens, ballots or comments: \
+         ANALYZE copies samples of comments.body into pg_statistic",
+    );
+    app.stop().await;
+}
+
 fn audit(db_url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_trustpulse"))
         .arg("audit")
@@ -300,8 +378,12 @@ fn audit(db_url: &str) -> std::process::Output {
 fn audit_failing_with(db_url: &str, line: &str) -> std::process::Output {
     let out = audit(db_url);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    assert!(
+        stdout.contains(line),
+        "{line:?} in:\n{stdout}\nstderr:\n{stderr}"
+    );
     out
 }
 
