@@ -24,7 +24,8 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
     let mut last_tick = None;
     // The directory sync can take minutes on a large workspace: its own task, its own pace.
     // Its daily turn also forgets the ids of events past Slack's retries, and any Home publish
-    // a replica of an earlier version kept.
+    // a replica of an earlier version kept, and (on PostgreSQL) rewrites the outbox so that
+    // the rows it deleted leave its files.
     let sync_state = state.clone();
     let sync_shutdown = shutdown.clone();
     let directory_task = tokio::spawn(async move {
@@ -48,6 +49,9 @@ pub async fn run_until_stopped(state: AppState, shutdown: CancellationToken) {
             }
             if let Err(e) = sync_state.store.forget_finished_home_publishes().await {
                 tracing::warn!(error = %e, "could not forget finished Home publishes; will retry in a day");
+            }
+            if let Err(e) = sync_state.store.scrub_outbox().await {
+                tracing::warn!(error = %e, "could not rewrite the outbox's files; will retry in a day");
             }
             tokio::select! {
                 _ = sync_shutdown.cancelled() => return,

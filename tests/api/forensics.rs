@@ -124,21 +124,74 @@ fn sqlite_files_hold_no_byte_of_a_released_window() {
 /// The bytes of every file of the answer tables (heap, TOAST, indexes), read through the
 /// server, or None when this role may not read server files.
 async fn answer_table_files(url: &str) -> Option<Vec<u8>> {
+    table_files(url, "'participation', 'ballots', 'comments', 'window_keys'").await
+}
+
+/// The bytes of every file of `tables` (a list of quoted names: heap, TOAST, indexes), read
+/// through the server after a checkpoint, or None when this role may not read server files.
+async fn table_files(url: &str, tables: &str) -> Option<Vec<u8>> {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query("CHECKPOINT").execute(&mut conn).await.ok()?;
-    let files: Vec<Vec<u8>> = sqlx::query_scalar(
+    let files: Vec<Vec<u8>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT pg_read_binary_file(pg_relation_filepath(c.oid))
          FROM pg_class c
          WHERE c.oid IN (
-             SELECT t.oid FROM pg_class t WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys')
-             UNION SELECT t.reltoastrelid FROM pg_class t WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys') AND t.reltoastrelid <> 0
-             UNION SELECT i.indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ('participation', 'ballots', 'comments', 'window_keys'))
-           AND pg_relation_filepath(c.oid) IS NOT NULL",
-    )
+             SELECT t.oid FROM pg_class t WHERE t.relname IN ({tables})
+             UNION SELECT t.reltoastrelid FROM pg_class t WHERE t.relname IN ({tables}) AND t.reltoastrelid <> 0
+             UNION SELECT i.indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname IN ({tables}))
+           AND pg_relation_filepath(c.oid) IS NOT NULL"
+    )))
     .fetch_all(&mut conn)
     .await
     .ok()?;
     Some(files.concat())
+}
+
+/// A finished Home publish's row is deleted at once (it names its person and says when they
+/// opened Home); on PostgreSQL its dead version stays on the outbox's pages until `serve`'s
+/// daily turn rewrites the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_finished_home_publish_leaves_the_outbox_files_by_the_daily_turn() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let store = &app.state.store;
+    let job = trustpulse::store::Job::PublishHome {
+        person_id: "U0BOSS1S1".into(),
+    };
+    assert!(store.enqueue(&job, now(), now()).await.unwrap());
+    let rows = store.dump_table("outbox").await.unwrap();
+    let key = rows
+        .iter()
+        .flat_map(|row| row.split('|'))
+        .find(|field| field.starts_with("home:U0BOSS1S1:"))
+        .expect("the queued publish's key")
+        .to_owned();
+    app.deliver().await;
+    assert!(
+        store.dump_table("outbox").await.unwrap().is_empty(),
+        "the row went once its view was published"
+    );
+    let Some(before) = table_files(&app.db_url(), "'outbox'").await else {
+        eprintln!(
+            "NOTE: postgres_a_finished_home_publish_leaves_the_outbox_files_by_the_daily_turn \
+             SKIPPED: this role may not run CHECKPOINT or pg_read_binary_file"
+        );
+        app.stop().await;
+        return;
+    };
+    assert!(
+        contains(&before, key.as_bytes()),
+        "the deleted row is still on a page before the rewrite (the search works)"
+    );
+
+    store.scrub_outbox().await.unwrap();
+    let after = table_files(&app.db_url(), "'outbox'").await.unwrap();
+    assert!(
+        !contains(&after, key.as_bytes()),
+        "the deleted row is gone from the outbox's files"
+    );
+    app.stop().await;
 }
 
 /// The answer tables' files hold none of `secrets`, and the audit agrees that every release
