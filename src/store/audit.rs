@@ -270,6 +270,19 @@ impl Store {
     }
 
     async fn audit_sqlite_files(&self, report: &mut AuditReport) -> anyhow::Result<()> {
+        let samples = self.sqlite_samples_of_answers().await?;
+        report.check(
+            "SQLite keeps no sample of the answer tables' keys (sqlite_stat4)",
+            samples == 0,
+            if samples == 0 {
+                "no ANALYZE sample of window keys, tokens, ballots or comments".to_owned()
+            } else {
+                format!(
+                    "{samples} sample(s) of their index keys, left by an ANALYZE someone ran: \
+                     the next release's scrub deletes them (or run `DELETE FROM sqlite_stat4`)"
+                )
+            },
+        );
         let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete")
             .fetch_one(&self.pool)
             .await?;

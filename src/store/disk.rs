@@ -95,6 +95,7 @@ impl Store {
             .await?;
         match self.backend {
             Backend::Sqlite => {
+                self.forget_sqlite_samples_of_answers().await?;
                 self.truncate_wal().await?;
                 if !self.free_space_checked.swap(true, Ordering::SeqCst) {
                     self.rebuild_if_free_space_is_dirty().await?;

@@ -10,9 +10,15 @@
 //! Statistics hold samples of column values, so the answer tables' secret columns (window keys,
 //! tokens, ballots, comments) have none: see the migration `no_statistics_of_answers`. SQLite
 //! is left alone: without `ANALYZE` its planner prefers the indexes, and its `ANALYZE` would keep
-//! a sample of each index's keys (tokens among them) in `sqlite_stat4`.
+//! a sample of each index's keys (tokens among them) in `sqlite_stat4`. trustpulse never runs
+//! it; should an operator, the scrub after each release deletes those samples
+//! ([`Store::forget_sqlite_samples_of_answers`]) and `trustpulse audit` looks for them.
 
-use super::{Backend, Store};
+use super::{Backend, Store, WriteInTurn};
+
+/// The answer tables whose index keys are secret (the window's key, the tokens, and what was
+/// answered), as SQL strings.
+pub(super) const SECRET_TABLES: &str = "'participation', 'ballots', 'comments', 'window_keys'";
 
 /// The tables a planner tick or a day of answers grows or shrinks by thousands of rows.
 const CHANGING_TABLES: &str = "waves, windows, window_keys, wave_invitees, plan_due, outbox, \
@@ -44,5 +50,44 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// How many of SQLite's samples of index keys (`sqlite_stat4`, written only by an
+    /// `ANALYZE` someone ran) belong to the answer tables: 0 when there is no such table.
+    pub(super) async fn sqlite_samples_of_answers(&self) -> anyhow::Result<i64> {
+        if !self.sqlite_samples_exist().await? {
+            return Ok(0);
+        }
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM sqlite_stat4 WHERE tbl IN ({SECRET_TABLES})"
+        )))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Deletes SQLite's samples of the answer tables' index keys, if an `ANALYZE` made any:
+    /// they copy tokens and window keys, and would outlive the release that deleted the rows
+    /// (`secure_delete` zeroes them as they go, and the scrub then empties the WAL).
+    pub(super) async fn forget_sqlite_samples_of_answers(&self) -> anyhow::Result<()> {
+        if self.backend != Backend::Sqlite || !self.sqlite_samples_exist().await? {
+            return Ok(());
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM sqlite_stat4 WHERE tbl IN ({SECRET_TABLES})"
+        )))
+        .write_in_turn(self, &self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sqlite_samples_exist(&self) -> anyhow::Result<bool> {
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(tables > 0)
     }
 }

@@ -121,6 +121,40 @@ fn sqlite_files_hold_no_byte_of_a_released_window() {
     });
 }
 
+/// An `ANALYZE` someone runs on the SQLite file copies samples of each index's keys into
+/// `sqlite_stat4`: tokens, and whole comments (a table without rowid is its key's index). The
+/// audit names them, and the scrub after the release deletes them with the rows, so the files
+/// hold none of the window's bytes.
+#[test]
+fn sqlite_an_operators_analyze_leaves_no_sample_of_a_released_window() {
+    run_test(async |app| {
+        let (_, secrets) = answered_pulse(app).await;
+        let mut operator = sqlx::SqliteConnection::connect(&app.db_url())
+            .await
+            .unwrap();
+        sqlx::query("ANALYZE").execute(&mut operator).await.unwrap();
+        let samples: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_stat4 WHERE tbl IN ('participation', 'comments')",
+        )
+        .fetch_one(&mut operator)
+        .await
+        .unwrap();
+        assert!(samples > 0, "ANALYZE sampled the answer tables");
+        operator.close().await.unwrap();
+        audit_failing_with(
+            &app.db_url(),
+            "FAIL SQLite keeps no sample of the answer tables' keys (sqlite_stat4)",
+        );
+
+        release(app).await;
+        let db = app.state.store.sqlite_path().unwrap().to_owned();
+        let found = found_in_sqlite_files(&db, &secrets);
+        assert!(found.is_empty(), "after release: {found:?}");
+        let report = app.state.store.audit().await.unwrap();
+        assert!(report.holds(), "{report:#?}");
+    });
+}
+
 /// The bytes of every file of the answer tables (heap, TOAST, indexes), read through the
 /// server, or None when this role may not read server files.
 async fn answer_table_files(url: &str) -> Option<Vec<u8>> {
