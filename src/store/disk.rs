@@ -166,8 +166,9 @@ impl Store {
     /// dead row version until rewritten (a vacuum only marks the space free). Part of `serve`'s
     /// daily turn, so such a row outlives its deletion by a day at most. The outbox is locked
     /// meanwhile (0.6 s for 200,000 rows, 4 s for 800,000, measured with `psql` on the
-    /// development machine); the worker and whatever queues a job wait for it, answers do not. On SQLite deleted rows are zeroed as they go (`secure_delete`)
-    /// and the WAL is emptied once the writers are quiet, so there is nothing to do.
+    /// development machine); the worker and whatever queues a job wait for it, answers do
+    /// not. On SQLite deleted rows are zeroed as they go (`secure_delete`) and the WAL is
+    /// emptied once the writers are quiet, so there is nothing to do.
     pub async fn scrub_outbox(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => Ok(()),
