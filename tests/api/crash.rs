@@ -13,7 +13,7 @@ use trustpulse::slack::verify;
 use trustpulse::store::{Store, SubmissionError};
 
 use crate::app::{SIGNING_SECRET, sellers};
-use crate::helpers::{KillOnDrop, answers, k, roster, trustpulse};
+use crate::helpers::{KillOnDrop, TestDb, answers, k, roster, trustpulse};
 
 fn serve(dir: &std::path::Path, db_url: &str, fake: &FakeSlack) -> KillOnDrop {
     serve_on(dir, db_url, fake, "127.0.0.1:0")
@@ -154,6 +154,31 @@ async fn submit_over_http(port: u16, person: &str, wave_id: &str, n: u64) -> boo
 /// is left without its ballot or a ballot without its token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_under_answer_load_loses_no_acknowledged_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("answers.db").display()
+    );
+    let store = Store::connect(&db_url).await.unwrap();
+    killed_under_answer_load(dir.path(), &db_url, &store).await;
+    store.close().await;
+}
+
+/// The same on PostgreSQL, where the writer commits answers in multi-row statements and
+/// rewrites an open pulse's answers once it is quiet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_kill_dash_nine_under_answer_load_loses_no_acknowledged_answer() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    killed_under_answer_load(dir.path(), &db.url, &db.store).await;
+    db.finish().await;
+}
+
+/// A team of 1,500 answering over HTTP, 32 at a time, into a child `serve` on `db_url` that is
+/// killed once 300 answers were thanked; then the checks, through `store`.
+async fn killed_under_answer_load(dir: &std::path::Path, db_url: &str, store: &Store) {
     let team = sellers("U0BOSS1", 1500, &["Europe/Berlin"]);
     let fake = FakeSlack::start(team.clone()).await.unwrap();
     // Slack holds every send for an hour: the child only takes answers.
@@ -163,16 +188,10 @@ async fn kill_dash_nine_under_answer_load_loses_no_acknowledged_answer() {
             retry_after_secs: 3600,
         },
     );
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!(
-        "sqlite:{}?mode=rwc",
-        dir.path().join("answers.db").display()
-    );
-    let store = Store::connect(&db_url).await.unwrap();
     let pairs: Vec<(&str, &str)> = team.iter().map(|s| (s.id.as_str(), "U0BOSS1")).collect();
     let now = Timestamp::now();
     store.replace_roster(&roster(&pairs), now).await.unwrap();
-    let wave = waves::start_wave(&store, "U0BOSS1", k(5), now)
+    let wave = waves::start_wave(store, "U0BOSS1", k(5), now)
         .await
         .unwrap()
         .wave;
@@ -182,7 +201,7 @@ async fn kill_dash_nine_under_answer_load_loses_no_acknowledged_answer() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = serve_on(dir.path(), &db_url, &fake, &format!("127.0.0.1:{port}"));
+    let mut child = serve_on(dir, db_url, &fake, &format!("127.0.0.1:{port}"));
     // Start-up readiness (migrations, the token check), not work: poll until it listens.
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -249,5 +268,4 @@ async fn kill_dash_nine_under_answer_load_loses_no_acknowledged_answer() {
     }
     let comments = store.comments_of_wave(&wave.wave_id).await.unwrap().len();
     assert!(comments <= ballots);
-    store.close().await;
 }
