@@ -1,5 +1,5 @@
-//! The planner at org scale, on SQLite or PostgreSQL: an idle tick, the tick that opens every team's pulse,
-//! the answers, and the tick that closes and releases every window.
+//! The planner at org scale, on SQLite or PostgreSQL: an idle tick, the tick that opens every
+//! team's pulse, the answers, and the tick that closes and releases every window.
 //!
 //! ```sh
 //! cargo run --release --example planner_bench                # 10,000 teams of 5 sellers
@@ -17,8 +17,8 @@
 //! While the slot tick and the close tick run, probe teams of their own answer their pulses,
 //! one answer every 10 ms, and each answer's wait is recorded: how long a tick's batches hold
 //! up an answer; and so is each answer's wait while one team's pulse is closed by hand amid the
-//! org's open pulses (its release, then the scrub of the disk). (The probe teams' pulses are opened by hand before the slot, so they add 160
-//! windows of 25 sellers to the close tick.)
+//! org's open pulses (its release, then the scrub of the disk). (The probe teams' pulses are
+//! opened by hand before the slot, so they add 160 windows of 25 sellers to the close tick.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
