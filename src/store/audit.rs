@@ -249,14 +249,17 @@ impl Store {
         }
         if on_error != 0 {
             // Any statement that fails (a dropped connection, a cancelled query, a deadlock)
-            // is then logged with its values: an answer's token, scores and comment.
+            // is then logged with its values. trustpulse's sessions set it to 0 themselves
+            // (`POSTGRES_NO_VALUES_IN_ERROR_LOGS`); this reads what they have.
             leaks.push(format!("log_parameter_max_length_on_error = {on_error}"));
         }
         report.check(
             "PostgreSQL writes no answer, token or comment to its server log",
             leaks.is_empty(),
             if leaks.is_empty() {
-                "the server logs no statement's values for trustpulse's sessions".to_owned()
+                "the server logs no statement's values for trustpulse's sessions, failed ones \
+                 included"
+                    .to_owned()
             } else {
                 format!(
                     "the server logs the values of trustpulse's statements ({}): set \

@@ -341,6 +341,13 @@ fn lazy_pool(
         .with_context(|| format!("could not open the database at {}", redact_url(url)))
 }
 
+/// A statement that fails (a dropped connection, a cancelled query) is written to the server's
+/// log, and with this setting above 0 so are its values: an answer's token, scores and comment.
+/// Any role may set it for its own sessions, so trustpulse's never log them, whatever the
+/// server's configuration says. (Statements logged without failing are the server's
+/// `log_parameter_max_length`, which only a superuser may set: `trustpulse audit` checks it.)
+const POSTGRES_NO_VALUES_IN_ERROR_LOGS: &str = "SET log_parameter_max_length_on_error = 0";
+
 fn pool_options(backend: Backend, max_connections: u32, durability: Durability) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -353,10 +360,13 @@ fn pool_options(backend: Backend, max_connections: u32, durability: Durability) 
                     // `NORMAL` in WAL mode writes the commit to the WAL file without syncing it;
                     // the next `FULL` commit or checkpoint syncs it. The database stays intact.
                     (Backend::Sqlite, Durability::Process) => disk::SQLITE_BOOKKEEPING_PRAGMAS,
-                    (Backend::Postgres, Durability::Disk) => &[],
+                    (Backend::Postgres, Durability::Disk) => &[POSTGRES_NO_VALUES_IN_ERROR_LOGS],
                     // PostgreSQL's asynchronous commit: consistent, and at most a few hundred
                     // milliseconds of these commits are lost if the server itself crashes.
-                    (Backend::Postgres, Durability::Process) => &["SET synchronous_commit = off"],
+                    (Backend::Postgres, Durability::Process) => &[
+                        "SET synchronous_commit = off",
+                        POSTGRES_NO_VALUES_IN_ERROR_LOGS,
+                    ],
                 };
                 for setting in settings {
                     sqlx::query(sqlx::AssertSqlSafe(*setting))

@@ -431,13 +431,17 @@ async fn postgres_audit_names_statistics_and_a_server_log_that_would_keep_answer
             "{}",
             String::from_utf8_lossy(&out.stdout)
         );
+        // Failed statements' values: trustpulse's own sessions turn them off, whatever the
+        // database says (any role may).
         set(&mut conn, "log_parameter_max_length_on_error = 64")
             .await
             .unwrap();
-        audit_failing_with(&url, "(log_parameter_max_length_on_error = 64)");
-        set(&mut conn, "log_parameter_max_length_on_error = 0")
-            .await
-            .unwrap();
+        let out = audit(&url);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     sqlx::query("ALTER TABLE comments ALTER COLUMN body SET STATISTICS 100")
