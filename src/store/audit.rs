@@ -44,11 +44,14 @@ impl AuditReport {
     }
 }
 
-/// The columns of the answer tables whose values tell something secret: the window's key,
-/// the tokens, and what was answered (`migrations/postgres/…_no_statistics_of_answers.sql`).
-const SECRET_COLUMNS: &str = "('window_keys', 'hmac_key'), ('participation', 'token'), \
+/// The columns of the answer tables whose statistics would tell something secret: the
+/// window's key, the tokens, what was answered, and (the share of each pulse's id among the
+/// rows) how many answered each pulse (`migrations/postgres/…_no_statistics_of_answers.sql`).
+const SECRET_COLUMNS: &str = "('window_keys', 'hmac_key'), ('participation', 'wave_id'), \
+     ('participation', 'window_id'), ('participation', 'token'), ('ballots', 'wave_id'), \
      ('ballots', 'ballot_id'), ('ballots', 'care'), ('ballots', 'help'), ('ballots', 'trust'), \
-     ('ballots', 'follow_through'), ('comments', 'comment_id'), ('comments', 'body')";
+     ('ballots', 'follow_through'), ('comments', 'wave_id'), ('comments', 'comment_id'), \
+     ('comments', 'body')";
 
 impl Store {
     /// Checks every promise it can see from here; see [`AuditReport`].
@@ -198,7 +201,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         report.check(
-            "PostgreSQL keeps no statistics of window keys, tokens, ballots or comments",
+            "PostgreSQL keeps no statistics of window keys, tokens, ballots or comments, nor of how many answered a pulse",
             sampled.is_empty(),
             if sampled.is_empty() {
                 "statistics target 0 on every secret column of the answer tables".to_owned()
