@@ -4,11 +4,12 @@
 //! every team's pulse grows the pulse tables from nothing in seconds; planned on statistics
 //! from before it, the close tick's read of each window's counts scanned every invitee and token
 //! once per window: 10,000 windows took 56 s to release instead of about 2 (`planner_bench` on
-//! PostgreSQL). So the planner refreshes them itself after a tick that opened pulses, and the
-//! answer tables' before a tick releases windows (answers came since the pulses opened).
+//! PostgreSQL). So the planner refreshes them itself after a tick that opened pulses.
 //!
-//! Statistics hold samples of column values, so the answer tables' secret columns (window keys,
-//! tokens, ballots, comments) have none: see the migration `no_statistics_of_answers`. SQLite
+//! Statistics hold samples of column values, so the answer tables have none: their values are
+//! secret, and the share of each pulse's id among their rows is how many answered it (see the
+//! migration `no_statistics_of_answers`). A release reaches their rows through keys alone
+//! (`Store::close_and_decide_many`). SQLite
 //! is left alone: without `ANALYZE` its planner prefers the indexes, and its `ANALYZE` would keep
 //! a sample of each index's keys (tokens among them) in `sqlite_stat4`. trustpulse never runs
 //! it; should an operator, the scrub after each release deletes those samples
@@ -20,11 +21,10 @@ use super::{Backend, Store, WriteInTurn};
 /// answered), as SQL strings.
 pub(super) const SECRET_TABLES: &str = "'participation', 'ballots', 'comments', 'window_keys'";
 
-/// The tables a planner tick or a day of answers grows or shrinks by thousands of rows.
+/// The tables a planner tick grows by thousands of rows (and, for the answer tables, the row
+/// counts the planner's size estimates use: their columns have no statistics).
 const CHANGING_TABLES: &str = "waves, windows, window_keys, wave_invitees, plan_due, outbox, \
                                wave_messages, participation, ballots, comments, releases";
-/// The tables answers grow between the tick that opens a pulse and the one that releases it.
-const ANSWER_TABLES: &str = "participation, ballots, comments";
 
 impl Store {
     /// Refreshes PostgreSQL's statistics of the tables that pulses grow and releases shrink. It
@@ -32,14 +32,6 @@ impl Store {
     /// table (about 0.3 s of the server's time for 10,000 teams). A no-op on SQLite.
     pub async fn refresh_statistics(&self) -> anyhow::Result<()> {
         self.analyze(CHANGING_TABLES).await
-    }
-
-    /// Refreshes PostgreSQL's statistics of the answer tables, before a release deletes from
-    /// them: analyzed while a pulse had no answer yet, they said "empty", and each batch of
-    /// releases then read every answer of the org three times over (the close tick of 10,000
-    /// windows took 3.2 s so, 2.2 s after this). A no-op on SQLite.
-    pub async fn refresh_answer_statistics(&self) -> anyhow::Result<()> {
-        self.analyze(ANSWER_TABLES).await
     }
 
     async fn analyze(&self, tables: &str) -> anyhow::Result<()> {
