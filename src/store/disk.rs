@@ -46,12 +46,13 @@ pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
 ];
 
 /// How long a PostgreSQL scrub waits for the transactions that began before it to end (see
-/// `Store::rewrite_answer_tables`). Most last milliseconds; one that is still open after this
+/// `Store::rewrite_tables`). Most last milliseconds; one that is still open after this
 /// is left to the planner's next tick rather than held up for.
 const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
 
-/// The tables that hold what a release deletes.
-pub(super) const ANSWER_TABLES: &str = "participation, ballots, comments, window_keys";
+/// The tables that hold what a release deletes: the window keys, and the answer tables.
+pub(super) const RELEASED_TABLES: [&str; 4] =
+    ["participation", "ballots", "comments", "window_keys"];
 
 /// The database file of a `sqlite:` URL, if it names one (not an in-memory database).
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
@@ -101,7 +102,7 @@ impl Store {
                     self.rebuild_if_free_space_is_dirty().await?;
                 }
             }
-            Backend::Postgres => self.rewrite_answer_tables().await?,
+            Backend::Postgres => self.rewrite_tables(&RELEASED_TABLES.join(", ")).await?,
         }
         // What `trustpulse audit` compares with the releases: every one was scrubbed.
         sqlx::query(
@@ -176,19 +177,14 @@ impl Store {
         }
     }
 
-    /// `VACUUM FULL` writes each answer table anew, but it copies along every deleted row that
-    /// a transaction still running might see ("recently dead"): a transaction of this database
-    /// holding a snapshot from before the release, or one anywhere on the server that has
-    /// written and began before it (measured: an open `INSERT` in another database kept them).
-    /// So it first waits for every such transaction to end; if one stays open, the scrub stays
-    /// due and the planner's next tick tries again. Sessions of other roles in this database
-    /// are only visible to a role with `pg_read_all_stats`.
-    async fn rewrite_answer_tables(&self) -> anyhow::Result<()> {
-        self.rewrite_tables(ANSWER_TABLES).await
-    }
-
-    /// `VACUUM FULL` of `tables`, once no transaction could still see their deleted rows (see
-    /// [`Store::rewrite_answer_tables`]).
+    /// `VACUUM FULL` of `tables` (a list of names) writes each table anew, but it copies along
+    /// every deleted row that a transaction still running might see ("recently dead"): a
+    /// transaction of this database holding a snapshot from before the deletion, or one
+    /// anywhere on the server that has written and began before it (measured: an open `INSERT`
+    /// in another database kept them). So it first waits for every such transaction to end; if
+    /// one stays open, it fails and the caller tries again later (the release scrub at the
+    /// planner's next tick, the outbox's the next day). Sessions of other roles in this
+    /// database are only visible to a role with `pg_read_all_stats`.
     async fn rewrite_tables(&self, tables: &str) -> anyhow::Result<()> {
         let started: i64 =
             sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")

@@ -15,11 +15,14 @@
 //! it; should an operator, the scrub after each release deletes those samples
 //! ([`Store::forget_sqlite_samples_of_answers`]) and `trustpulse audit` looks for them.
 
+use super::disk::RELEASED_TABLES;
 use super::{Backend, Store, WriteInTurn};
 
-/// The answer tables whose index keys are secret (the window's key, the tokens, and what was
-/// answered), as SQL strings.
-pub(super) const SECRET_TABLES: &str = "'participation', 'ballots', 'comments', 'window_keys'";
+/// The tables a release deletes from, as a list of SQL strings: the keys of their indexes are
+/// secret (the window's key, the tokens, and what was answered).
+fn released_tables_quoted() -> String {
+    RELEASED_TABLES.map(|t| format!("'{t}'")).join(", ")
+}
 
 /// The tables a planner tick grows by thousands of rows (and, for the answer tables, the row
 /// counts the planner's size estimates use: their columns have no statistics).
@@ -53,7 +56,8 @@ impl Store {
             return Ok(0);
         }
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM sqlite_stat4 WHERE tbl IN ({SECRET_TABLES})"
+            "SELECT COUNT(*) FROM sqlite_stat4 WHERE tbl IN ({})",
+            released_tables_quoted()
         )))
         .fetch_one(&self.pool)
         .await?)
@@ -68,7 +72,8 @@ impl Store {
             return Ok(());
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM sqlite_stat4 WHERE tbl IN ({SECRET_TABLES})"
+            "DELETE FROM sqlite_stat4 WHERE tbl IN ({})",
+            released_tables_quoted()
         )))
         .write_in_turn(self, &self.pool)
         .await?;

@@ -333,7 +333,7 @@ async fn postgres_statistics_hold_no_key_token_or_comment() {
 /// into the new table files. The scrub waits for it, stays due (and the audit says so) while it
 /// is open, and completes at the next try once it has ended. Here it is a read in the app's own
 /// database that began before the release; one that has written, in any database of the
-/// server, counts too (see `Store::rewrite_answer_tables`), but would hold up every other test's
+/// server, counts too (see `Store::rewrite_tables`), but would hold up every other test's
 /// scrub on this server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_scrub_waits_for_a_transaction_older_than_the_release() {
@@ -386,9 +386,7 @@ async fn postgres_audit_names_statistics_and_a_server_log_that_would_keep_answer
         return;
     };
     let url = app.db_url();
-    let out = audit(&url);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}");
+    let stdout = audit_passing(&url);
     for promise in [
         "ok   PostgreSQL keeps no statistics of window keys, tokens, ballots or comments, nor of how many answered a pulse",
         "ok   PostgreSQL writes no answer, token or comment to its server log",
@@ -427,23 +425,13 @@ async fn postgres_audit_names_statistics_and_a_server_log_that_would_keep_answer
         set(&mut conn, "log_parameter_max_length = 0")
             .await
             .unwrap();
-        let out = audit(&url);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        audit_passing(&url);
         // Failed statements' values: trustpulse's own sessions turn them off, whatever the
         // database says (any role may).
         set(&mut conn, "log_parameter_max_length_on_error = 64")
             .await
             .unwrap();
-        let out = audit(&url);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        audit_passing(&url);
     }
 
     sqlx::query("ALTER TABLE comments ALTER COLUMN body SET STATISTICS 100")
@@ -467,6 +455,18 @@ fn audit(db_url: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs the audit, which must pass; what it printed.
+fn audit_passing(db_url: &str) -> String {
+    let out = audit(db_url);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Runs the audit, which must fail and print `line`; its output.
 fn audit_failing_with(db_url: &str, line: &str) -> std::process::Output {
     let out = audit(db_url);
@@ -488,13 +488,7 @@ fn audit_passes_after_a_full_wave_and_names_a_left_behind_token() {
         app.deliver().await;
         app.state.store.forget_released_jobs().await.unwrap();
 
-        let out = audit(&app.db_url());
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = audit_passing(&app.db_url());
         for promise in [
             "ok   no released window keeps its key",
             "ok   no released window keeps a participation token",
