@@ -172,7 +172,7 @@ fn report(title: &str, run: &mut Run) {
     let per_second = run.invitations as f64 / run.send.as_secs_f64();
     println!("{title}");
     println!("  invitations           {}", run.invitations);
-    println!("  planning (open waves) {:.1} s", run.plan.as_secs_f64());
+    println!("  planning (open waves) {:.2} s", run.plan.as_secs_f64());
     println!(
         "  sending               {:.1} s = {per_second:.0} invitations/s",
         run.send.as_secs_f64()

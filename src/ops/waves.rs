@@ -7,7 +7,7 @@ use crate::digest::release::{Thresholds, WindowFacts, compute_release};
 use crate::privacy::MinRespondents;
 use crate::privacy::window::{ReleasePolicy, WindowDecision, decide};
 use crate::store::{
-    CloseBatchLimits, OpenWaveError, OpenedWave, Store, Wave, WaveTiming,
+    BatchLimits, OpenWaveError, OpenedWave, Store, Wave, WaveTiming,
     WindowDecision as StoreDecision,
 };
 
@@ -163,7 +163,7 @@ pub async fn decide_undecided(
 }
 
 /// Closes (when a wave is given) and decides each window, in transactions of at most the
-/// store's [`CloseBatchLimits`] (invitees are each item's third part);
+/// store's [`BatchLimits`] (invitees are each item's third part);
 /// what was decided for each, in order (None: already closed or decided elsewhere).
 async fn decide_windows(
     store: &Store,
@@ -197,11 +197,11 @@ async fn decide_windows(
 /// A wave to close (None: its window alone, to decide), its window, and the wave's invitees.
 type CloseItem<'a> = (Option<&'a str>, &'a str, usize);
 
-/// `items` cut into consecutive batches of at most `limits.windows` items and, unless one item
-/// alone is more, `limits.invitees` invitees.
+/// `items` cut into consecutive batches of at most `limits.teams` items and, unless one item
+/// alone is more, `limits.people` invitees.
 fn close_batches<'i, 'a>(
     items: &'i [CloseItem<'a>],
-    limits: CloseBatchLimits,
+    limits: BatchLimits,
 ) -> impl Iterator<Item = &'i [CloseItem<'a>]> {
     let mut rest = items;
     std::iter::from_fn(move || {
@@ -211,10 +211,10 @@ fn close_batches<'i, 'a>(
         let mut invitees = 0;
         let len = rest
             .iter()
-            .take(limits.windows)
+            .take(limits.teams)
             .take_while(|(_, _, n)| {
                 invitees += n;
-                invitees <= limits.invitees
+                invitees <= limits.people
             })
             .count()
             .max(1);
@@ -282,7 +282,7 @@ mod tests {
     use super::*;
 
     fn sizes(items: &[CloseItem]) -> Vec<usize> {
-        close_batches(items, CloseBatchLimits::SQLITE)
+        close_batches(items, BatchLimits::CLOSE_SQLITE)
             .map(<[_]>::len)
             .collect()
     }
@@ -299,7 +299,7 @@ mod tests {
             (Some("b"), "x", 900),
             (Some("c"), "x", 5),
         ];
-        let batches: Vec<Vec<&str>> = close_batches(&mixed, CloseBatchLimits::SQLITE)
+        let batches: Vec<Vec<&str>> = close_batches(&mixed, BatchLimits::CLOSE_SQLITE)
             .map(|b| b.iter().filter_map(|(w, _, _)| *w).collect())
             .collect();
         assert_eq!(batches, [vec!["a"], vec!["b"], vec!["c"]]);
@@ -309,12 +309,12 @@ mod tests {
     #[test]
     fn on_postgresql_a_close_batch_takes_up_to_500_windows() {
         let small: Vec<CloseItem> = (0..1200).map(|_| (Some("w"), "x", 5)).collect();
-        let sizes: Vec<usize> = close_batches(&small, CloseBatchLimits::POSTGRES)
+        let sizes: Vec<usize> = close_batches(&small, BatchLimits::CLOSE_POSTGRES)
             .map(<[_]>::len)
             .collect();
         assert_eq!(sizes, [500, 500, 200]);
         let teams_of_100: Vec<CloseItem> = (0..40).map(|_| (Some("w"), "x", 100)).collect();
-        let sizes: Vec<usize> = close_batches(&teams_of_100, CloseBatchLimits::POSTGRES)
+        let sizes: Vec<usize> = close_batches(&teams_of_100, BatchLimits::CLOSE_POSTGRES)
             .map(<[_]>::len)
             .collect();
         assert_eq!(sizes, [32, 8]);

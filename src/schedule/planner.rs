@@ -23,7 +23,7 @@ use jiff::{SignedDuration, Span, Timestamp};
 
 use crate::ops::AppState;
 use crate::ops::waves;
-use crate::store::{Job, OpenRequest, OpenWaveError, PlanDue, WaveTiming};
+use crate::store::{BatchLimits, Job, OpenRequest, OpenWaveError, PlanDue, WaveTiming};
 use crate::survey::cadence::{Cadence, next_weekly};
 
 /// What one tick did.
@@ -50,9 +50,9 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     // Teams are planned a batch at a time: their due pulses open and their next times are
     // written in one transaction (one wait for the disk per batch, not per team). A tick that
     // stops midway leaves the rest due, and planning a team again opens nothing twice.
-    let mut batch = Batch::default();
+    let mut batch = Batch::new(store.open_batch_limits());
     let due = store.teams_due_for_planning(now).await?;
-    for chunk in due.chunks(BATCH_TEAMS) {
+    for chunk in due.chunks(batch.limits.teams) {
         // What the chunk's teams need, read a few queries for all of them: a query per team
         // was a round trip to the database thread each, the most of a tick's cost.
         let facts = TeamFacts::read(store, chunk).await?;
@@ -166,8 +166,9 @@ struct TeamPlan {
 }
 
 /// Teams planned but not yet written: the slots to open, and each team's next time.
-#[derive(Default)]
 struct Batch {
+    /// How many teams and sellers go in one transaction (the store's, see there why).
+    limits: BatchLimits,
     slots: Vec<SlotToOpen>,
     planned: Vec<(PlanDue, Option<Timestamp>)>,
     /// Sellers in the slots' teams, to keep a batch's transaction short.
@@ -183,15 +184,18 @@ struct SlotToOpen {
     closes_at: Timestamp,
 }
 
-/// Teams per batch, and sellers invited per batch: about a millisecond of statements per
-/// ten sellers, so a batch holds the write lock for a few tens of milliseconds at most and
-/// an answer arriving meanwhile waits no longer.
-const BATCH_TEAMS: usize = 64;
-const BATCH_SELLERS: usize = 400;
-
 impl Batch {
+    fn new(limits: BatchLimits) -> Batch {
+        Batch {
+            limits,
+            slots: Vec::new(),
+            planned: Vec::new(),
+            sellers: 0,
+        }
+    }
+
     fn is_full(&self) -> bool {
-        self.planned.len() >= BATCH_TEAMS || self.sellers >= BATCH_SELLERS
+        self.planned.len() >= self.limits.teams || self.sellers >= self.limits.people
     }
 
     /// Opens the batch's slots and records its teams' next times, in one transaction.

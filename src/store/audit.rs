@@ -97,6 +97,18 @@ impl Store {
             "finished Home publish row(s), each naming its person and when they opened Home",
             "published Home views leave no row",
         );
+        // PostgreSQL does not check invitee rows against their waves itself (migration 15):
+        // the reminders' check below counts invitees by pulse, and relies on this one.
+        report.none(
+            "every invitee belongs to a pulse",
+            count(
+                "SELECT COUNT(*) FROM wave_invitees i
+                   WHERE NOT EXISTS (SELECT 1 FROM waves w WHERE w.wave_id = i.wave_id)",
+            )
+            .await?,
+            "invitee row(s) whose pulse does not exist",
+            "every invitee row checked",
+        );
         let open_waves = count("SELECT COUNT(*) FROM waves WHERE state = 'open'").await?;
         report.none(
             "every reminder of a pulse goes to all its invitees, not to a chosen few",

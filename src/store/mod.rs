@@ -6,6 +6,7 @@
 mod admins;
 mod answer_shuffle;
 mod audit;
+mod batch_limits;
 mod cadences;
 mod charts;
 mod checkpointer;
@@ -36,6 +37,7 @@ mod wal_forgetting;
 mod waves;
 
 pub use audit::{AuditCheck, AuditReport};
+pub use batch_limits::BatchLimits;
 pub use cadences::CadenceScope;
 pub use charts::SharedChart;
 pub use commitments::{Commitment, NewCommitment, Shared};
@@ -47,7 +49,7 @@ pub use outbox_round::OutboxRound;
 pub use people::Person;
 pub use plan_due::PlanDue;
 pub use predictions::PredictionOutcome;
-pub use releases::{CloseBatchLimits, Participation, WindowDecision, WindowState};
+pub use releases::{Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
 pub use submission_writer::{MAX_BATCH as MAX_SUBMISSION_BATCH, Submission};
 pub use submissions::SubmissionError;

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use super::WriteInTurn;
-use super::outbox::{Job, installed_team, push_jobs};
+use super::outbox::{Job, Queued, installed_team, push_jobs};
 use super::script::{Script, Value};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
@@ -52,44 +52,7 @@ pub enum WindowDecision {
     Release(Box<Release>),
 }
 
-/// How many windows, and the invitees of their waves, one transaction of
-/// [`Store::close_and_decide_many`] should take at most (a wave of more invitees goes alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseBatchLimits {
-    pub windows: usize,
-    pub invitees: usize,
-}
-
-impl CloseBatchLimits {
-    /// SQLite has one writer, and an answer arriving meanwhile waits for the whole batch: a
-    /// release deletes each invitee's invitation and reminder, and their answers, so batches
-    /// of 64 teams of 100 made it wait 89 ms at the median and up to 150 ms
-    /// (`planner_bench 1000 100`); 400 invitees is about 64 teams of 5, a batch of about 10 ms.
-    pub const SQLITE: CloseBatchLimits = CloseBatchLimits {
-        windows: 64,
-        invitees: 400,
-    };
-    /// PostgreSQL locks only the rows of the batch's own windows and waves, so answers to other
-    /// pulses do not wait for it, and each statement's planning (about 0.7 ms: their lists of
-    /// ids differ every time) is shared by as many windows as an `IN (…)` list holds. Releasing
-    /// 10,000 windows took 2.2 s in batches of 64, 1.2 s in batches of 500 with the settings of
-    /// [`Store::close_and_decide_many`] (`planner_bench` on PostgreSQL); an answer to another
-    /// pulse waited at most 14 ms meanwhile.
-    pub const POSTGRES: CloseBatchLimits = CloseBatchLimits {
-        windows: 500,
-        invitees: 3200,
-    };
-}
-
 impl Store {
-    /// The [`CloseBatchLimits`] of this store's backend.
-    pub fn close_batch_limits(&self) -> CloseBatchLimits {
-        match self.backend {
-            Backend::Sqlite => CloseBatchLimits::SQLITE,
-            Backend::Postgres => CloseBatchLimits::POSTGRES,
-        }
-    }
-
     /// For each `(wave_id, window_id)`, in one transaction (one wait for the disk for all of
     /// them): closes the wave (when given) and decides its window. `decide` sees the window's
     /// facts and says hold or release; it is called once per window decided, in order. A release is frozen, and in the same
@@ -166,7 +129,13 @@ impl Store {
         // Every write of the batch in one script: one trip to SQLite's thread (`script.rs`).
         let team_id = installed_team(&mut tx, &close_updates.jobs).await?;
         let mut script = Script::new(self.backend);
-        push_jobs(&mut script, &team_id, &close_updates.jobs, now)?;
+        push_jobs(
+            &mut script,
+            &team_id,
+            &close_updates.jobs,
+            Queued::Maybe,
+            now,
+        )?;
         forget_messages(&mut script, &close_updates.waves);
         hold_windows(&mut script, &held);
         release_windows(&mut script, &released, now)?;

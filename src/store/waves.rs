@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::WriteInTurn;
-use super::outbox::{Job, enqueue_or_bring_forward, installed_team, push_jobs};
+use super::outbox::{Job, Queued, enqueue_or_bring_forward, installed_team, push_jobs};
 use super::people::ELIGIBLE;
 use super::plan_due::{PlanDue, push_plan_next};
 use super::script::{Script, Value};
@@ -777,7 +777,8 @@ async fn write_new(
         script.push(sql, values);
     }
     push_plan_next(&mut script, planned);
-    push_jobs(&mut script, &team_id, &jobs, now)?;
+    // The jobs' keys name the waves written above, new in this transaction.
+    push_jobs(&mut script, &team_id, &jobs, Queued::Never, now)?;
     script.run(tx).await?;
     Ok(news
         .into_iter()

@@ -254,3 +254,51 @@ on_both_backends! {
         assert_eq!(person.tz.as_deref(), Some("Europe/Berlin"));
     }
 }
+
+// PostgreSQL no longer checks each invitee row against its pulse as it is written (the cost of
+// the check was most of writing them); SQLite still does. Either way a row whose pulse is
+// missing does not go unseen: the audit names it.
+on_both_databases! {
+    async fn an_invitee_without_its_pulse_is_refused_or_named_by_the_audit(db: TestDb) {
+        use sqlx::Connection;
+        let opened = open_team_wave(&db.store, "U0MANAGER", 3).await;
+        let invitees_hold = |report: &trustpulse::store::AuditReport| {
+            let check = report
+                .checks
+                .iter()
+                .find(|c| c.promise == "every invitee belongs to a pulse")
+                .expect("the audit checks invitees");
+            (check.holds, check.detail.clone())
+        };
+        assert_eq!(
+            invitees_hold(&db.store.audit().await.unwrap()),
+            (true, "every invitee row checked".to_owned()),
+            "the pulse's {} invitees belong to it",
+            opened.invitees.len()
+        );
+
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let orphan = sqlx::query(
+            "INSERT INTO wave_invitees (wave_id, person_id) VALUES ('W0GONE', 'U0SELLER9')",
+        )
+        .execute(&mut conn)
+        .await;
+        conn.close().await.unwrap();
+        let report = db.store.audit().await.unwrap();
+        if db.url.starts_with("sqlite") {
+            assert!(orphan.is_err(), "SQLite refuses an invitee of no pulse");
+            assert!(invitees_hold(&report).0, "{report:#?}");
+        } else {
+            orphan.expect("PostgreSQL leaves the check to the writer and the audit");
+            assert_eq!(
+                invitees_hold(&report),
+                (
+                    false,
+                    "found 1 invitee row(s) whose pulse does not exist".to_owned()
+                )
+            );
+            assert!(!report.holds());
+        }
+        db.finish().await;
+    }
+}
