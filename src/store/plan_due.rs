@@ -64,8 +64,9 @@ impl Store {
 /// per team, all of which it runs in one call (they were a call each: 64 round trips to
 /// SQLite's thread for a full batch of the planner's, see `script.rs`). On PostgreSQL, where
 /// each statement is a round trip of its own, one statement for up to [`PLAN_UPDATE_CHUNK`]
-/// teams, each row updated only on the version read: the 10,000 statements of a tick that
-/// opens 10,000 teams' pulses took (`planner_bench` on PostgreSQL) a sixth of that tick.
+/// teams, each row updated only on the version read. `planner_bench` on PostgreSQL, 10,000
+/// teams: a tick that looks at every team and opens nothing took 1.4 s with a statement per
+/// team and 0.6 s with these; the tick that opens their pulses 8.4 s and 7.8 s.
 pub(super) fn push_plan_next<'a>(
     script: &mut Script<'a>,
     planned: &'a [(PlanDue, Option<Timestamp>)],
