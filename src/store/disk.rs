@@ -50,9 +50,15 @@ pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
 /// is left to the planner's next tick rather than held up for.
 const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
 
-/// The tables that hold what a release deletes: the window keys, and the answer tables.
+/// The tables that hold what a release deletes: the answer tables, and the window keys.
+///
+/// In the reverse of the order in which a batch of answers reaches them (it reads the window
+/// keys, then writes tokens, ballots and comments), because PostgreSQL's scrub rewrites them in
+/// this order, one table at a time, and an answer waits for the table being rewritten when it
+/// reaches it. In the same order as the answers', the scrub moved on to the next table just as
+/// an answer was let through the last, and the answer waited for both.
 pub(super) const RELEASED_TABLES: [&str; 4] =
-    ["participation", "ballots", "comments", "window_keys"];
+    ["comments", "ballots", "participation", "window_keys"];
 
 /// The database file of a `sqlite:` URL, if it names one (not an in-memory database).
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
