@@ -25,11 +25,28 @@ impl BenchDatabase {
         };
         let name = format!("trustpulse_{bench}_{}", std::process::id());
         let mut admin = sqlx::PgConnection::connect(&server).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await?;
+        // A run killed midway (Ctrl-C, a closed pipe) never reached its `drop`: its database,
+        // named after a process that is gone, goes now (where `/proc` tells which are; Linux).
+        // This one's own name is dropped too, in case a process of the same id left it.
+        let prefix = format!("trustpulse_{bench}_");
+        let earlier: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+                .bind(&prefix)
+                .fetch_all(&mut admin)
+                .await?;
+        for old in earlier {
+            let gone = cfg!(target_os = "linux")
+                && old[prefix.len()..]
+                    .parse::<u32>()
+                    .is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if gone || old == name {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {old} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+            }
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await?;
