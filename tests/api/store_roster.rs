@@ -134,3 +134,32 @@ on_both_backends! {
         assert!(store.person("U0BOSS3").await.unwrap().unwrap().is_deactivated);
     }
 }
+
+on_both_backends! {
+    // A tick that looks at more teams than one statement of plans holds (PostgreSQL writes 500
+    // a statement): every team gets its own next time, and a team changed since it was read
+    // (here, in the second statement's rows) keeps its "due now".
+    async fn a_large_tick_records_every_teams_next_time(store: Store) {
+        let teams: Vec<_> = (0..1_100).map(|i| team(&format!("U0BOSS{i:04}"), 1)).collect();
+        import_teams(&store, &teams).await;
+        let mut due = store.teams_due_for_planning(now()).await.unwrap();
+        assert_eq!(due.len(), 1_100, "a new roster makes every team due");
+        due[700].version -= 1;
+        let changed = due[700].manager_id.clone();
+        let planned: Vec<_> = due
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (d, Some(now() + jiff::SignedDuration::from_hours(1 + i as i64 % 3))))
+            .collect();
+        store.plan_next(&planned).await.unwrap();
+        assert_eq!(teams_due(&store, now()).await, [changed], "only the team that changed");
+        let hour = |h: i64| now() + jiff::SignedDuration::from_hours(h);
+        let due_by = |h: i64| {
+            let store = store.clone();
+            async move { teams_due(&store, hour(h)).await.len() }
+        };
+        assert_eq!(due_by(1).await, 1 + 367, "the first third, and the changed team");
+        assert_eq!(due_by(2).await, 1 + 367 + 366);
+        assert_eq!(due_by(3).await, 1_100);
+    }
+}
