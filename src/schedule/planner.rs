@@ -87,9 +87,8 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     batch.finish(state, now, &mut report).await?;
     if report.opened > 0 {
         // Planned on statistics from before the pulses' tables grew, the next reads of them
-        // may scan them whole (see `store::statistics`); releases refresh the answer tables'
-        // themselves. Answers do not wait for it; a failure costs only speed, so it is logged
-        // and the tick's work stands.
+        // may scan them whole (see `store::statistics`). Answers do not wait for it; a failure
+        // costs only speed, so it is logged and the tick's work stands.
         if let Err(e) = store.refresh_statistics().await {
             tracing::warn!(error = %e, "could not refresh the database's statistics");
         }
