@@ -18,6 +18,12 @@
 //! requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
 //! and the ratios.
 //!
+//! A second floor, the durable floor, also reads the body, but answers only once it is synced
+//! to a file beside the database (every body waiting at that moment in one `fsync`, in a log
+//! that wraps at the WAL's 1 MiB): the least any server must do before it may acknowledge an
+//! answer, which the issue asks of trustpulse ("acknowledged only after it is durably
+//! committed"). It shows how much of the gap to the floor is this machine's disk.
+//!
 //! `--peer NAME=COMMAND` (repeatable) measures another server in the same run: `sh -c COMMAND`
 //! in a process group of its own, with `PORT`, `SLACK_SIGNING_SECRET` and `PEER_DB` (a file in
 //! the run's directory) set; its CPU and peak RSS are those of every process in the group.
@@ -87,8 +93,15 @@ fn options() -> anyhow::Result<Options> {
 }
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("--floor") {
-        return floor_server();
+    match std::env::args().nth(1).as_deref() {
+        Some("--floor") => return floor_server(),
+        Some("--durable-floor") => {
+            let dir = std::env::args()
+                .nth(2)
+                .context("--durable-floor needs a directory")?;
+            return durable_floor_server(dir.into());
+        }
+        _ => {}
     }
     let options = options()?;
     tokio::runtime::Builder::new_multi_thread()
@@ -116,6 +129,72 @@ fn floor_server() -> anyhow::Result<()> {
             axum::serve(listener, app).await?;
             anyhow::Ok(())
         })
+}
+
+/// The durable floor: the floor, answering only after the body is synced to disk.
+fn durable_floor_server(dir: PathBuf) -> anyhow::Result<()> {
+    use axum::routing::post;
+    let (bodies, received) = std::sync::mpsc::channel();
+    let log = dir.join("durable-floor.log");
+    std::thread::spawn(move || {
+        if let Err(error) = sync_bodies(&log, received) {
+            eprintln!("the durable floor's log failed: {error}");
+            std::process::exit(1);
+        }
+    });
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            println!("{}", listener.local_addr()?.port());
+            let app = axum::Router::new().route(
+                "/slack/interactions",
+                post(move |body: axum::body::Bytes| async move {
+                    let (synced, on_disk) = tokio::sync::oneshot::channel();
+                    let _ = bodies.send((body, synced));
+                    match on_disk.await {
+                        Ok(()) => Ok(([("content-type", "application/json")], THANKS)),
+                        Err(_) => Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                    }
+                }),
+            );
+            axum::serve(listener, app).await?;
+            anyhow::Ok(())
+        })
+}
+
+/// The durable floor's one writer: whatever bodies are waiting, written together and synced
+/// with one `fsync` (as SQLite syncs its WAL), then acknowledged.
+fn sync_bodies(
+    log: &Path,
+    received: std::sync::mpsc::Receiver<(bytes::Bytes, tokio::sync::oneshot::Sender<()>)>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    /// As the WAL's limit: the log is rewritten from its start, not grown.
+    const WRAP: u64 = 1 << 20;
+    let file = std::fs::File::create(log)?;
+    let mut at = 0;
+    let mut batch = Vec::new();
+    let mut buffer = Vec::new();
+    while let Ok(first) = received.recv() {
+        batch.push(first);
+        batch.extend(received.try_iter());
+        buffer.clear();
+        for (body, _) in &batch {
+            buffer.extend_from_slice(body);
+        }
+        if at + buffer.len() as u64 > WRAP {
+            at = 0;
+        }
+        file.write_all_at(&buffer, at)?;
+        at += buffer.len() as u64;
+        file.sync_all()?;
+        for (_, synced) in batch.drain(..) {
+            let _ = synced.send(());
+        }
+    }
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -267,20 +346,9 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     // from here on is the server at rest, as the floor is.
     let settled = serve.settle().await?;
     eprintln!("trustpulse settled {settled:.1} s after it listened");
-    let floor_port;
-    let floor = {
-        let mut child = Command::new(std::env::current_exe()?)
-            .arg("--floor")
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
-            &mut line,
-        )?;
-        floor_port = line.trim().parse()?;
-        Server::start(child, floor_port, false, false).await?
-    };
+    let floor = start_floor(&["--floor"]).await?;
+    let durable_floor =
+        start_floor(&["--durable-floor", &setup.dir.path().display().to_string()]).await?;
     let mut peers = Vec::new();
     for (name, command) in &options.peers {
         peers.push((name.clone(), setup.peer(name, command).await?));
@@ -292,14 +360,16 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let (narrow, paced) = rest.split_at(n * 35 / 100);
     let work = setup.dir.path();
     eprintln!(
-        "peak RSS before any answer: trustpulse {} MiB, floor {} MiB",
+        "peak RSS before any answer: trustpulse {} MiB, floor {} MiB, durable floor {} MiB",
         serve.peak_rss_kib()? / 1024,
-        floor.peak_rss_kib()? / 1024
+        floor.peak_rss_kib()? / 1024,
+        durable_floor.peak_rss_kib()? / 1024
     );
     let mut report = Report::default();
     let servers = [
         ("trustpulse".to_owned(), &serve),
         ("floor".to_owned(), &floor),
+        (DURABLE_FLOOR.to_owned(), &durable_floor),
     ]
     .into_iter()
     .chain(peers.iter().map(|(name, server)| (name.clone(), server)));
@@ -317,10 +387,28 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     }
     drop(serve);
     drop(floor);
+    drop(durable_floor);
     drop(peers);
     report.print();
     Ok(())
 }
+
+/// This bench run as one of the floors (`--floor`, `--durable-floor DIR`).
+async fn start_floor(args: &[&str]) -> anyhow::Result<Server> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().context("no stdout")?),
+        &mut line,
+    )?;
+    let port = line.trim().parse()?;
+    Server::start(child, port, false, false).await
+}
+
+const DURABLE_FLOOR: &str = "durable floor";
 
 struct Server {
     child: Child,
@@ -643,12 +731,28 @@ impl Report {
                 *rss as f64 / 1024.0
             );
         }
-        if let [(_, tp, tp4, _, _), (_, floor, floor4, _, _), peers @ ..] = self.rows.as_slice() {
+        if let [
+            (_, tp, tp4, _, _),
+            (_, floor, floor4, _, _),
+            (_, durable, durable4, _, _),
+            peers @ ..,
+        ] = self.rows.as_slice()
+        {
             println!();
             println!(
                 "trustpulse / floor: {:.1}% of the floor's requests per second at 64 connections; p99 at 4 connections {:.1}× the floor's",
                 100.0 * tp.per_sec / floor.per_sec,
                 tp4.p99_ms / floor4.p99_ms
+            );
+            println!(
+                "durable floor / floor: {:.1}% of the floor's requests per second at 64 connections; p99 at 4 connections {:.1}× the floor's",
+                100.0 * durable.per_sec / floor.per_sec,
+                durable4.p99_ms / floor4.p99_ms
+            );
+            println!(
+                "trustpulse / durable floor: {:.1}% of its requests per second at 64 connections; p99 at 4 connections {:.1}× its",
+                100.0 * tp.per_sec / durable.per_sec,
+                tp4.p99_ms / durable4.p99_ms
             );
             for (name, peer, peer4, _, _) in peers {
                 println!(
