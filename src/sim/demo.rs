@@ -24,7 +24,7 @@ use crate::config::{LogFormat, Settings};
 use crate::schedule::{directory, planner};
 use crate::slack::blocks::ids;
 use crate::slack::team_loop;
-use crate::store::CadenceScope;
+use crate::store::{CadenceScope, Store};
 use crate::survey::cadence::{Cadence, CadenceFlags};
 use crate::survey::roster::{Roster, RosterRow};
 use crate::survey::{FollowThrough, Question};
@@ -141,6 +141,31 @@ pub async fn run(
     };
     // Monday 4 January 2027, midnight UTC: before the first seller's 10:00 (Singapore's).
     let start: Timestamp = "2027-01-04T00:00:00Z".parse()?;
+    // HR's set-up, as the CLI does it, before `serve` starts: a newcomer's first run should not
+    // begin with `serve`'s warning that no cadence is set.
+    {
+        let store = Store::connect_with(&settings.database_url, settings.token_secrets()?).await?;
+        store
+            .replace_roster(&Roster::from_rows(&pairs)?, start)
+            .await?;
+        store.add_admin("U0DEMOHR", start).await?;
+        let today = start.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let cadence = CadenceFlags {
+            every: Some("1w".into()),
+            weekday: Some("mon".into()),
+            time: Some("10:00".into()),
+            tz: Some("seller".into()),
+            open_for: Some("3d".into()),
+            remind_after: Some("2d".into()),
+            digest_weekday: Some("mon".into()),
+            digest_time: Some("09:00".into()),
+        }
+        .apply(&Cadence::builtin_default(today), today)?;
+        store
+            .set_cadence(&CadenceScope::Org, &cadence, start)
+            .await?;
+        store.close().await;
+    }
     let clock = Clock::manual(start);
     let app = Application::build(&settings, clock.clone()).await?;
     let base_url = format!("http://{}", app.local_addr());
@@ -154,25 +179,6 @@ pub async fn run(
     };
 
     let store = &state.store;
-    store
-        .replace_roster(&Roster::from_rows(&pairs)?, start)
-        .await?;
-    store.add_admin("U0DEMOHR", start).await?;
-    let today = start.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let cadence = CadenceFlags {
-        every: Some("1w".into()),
-        weekday: Some("mon".into()),
-        time: Some("10:00".into()),
-        tz: Some("seller".into()),
-        open_for: Some("3d".into()),
-        remind_after: Some("2d".into()),
-        digest_weekday: Some("mon".into()),
-        digest_time: Some("09:00".into()),
-    }
-    .apply(&Cadence::builtin_default(today), today)?;
-    store
-        .set_cadence(&CadenceScope::Org, &cadence, start)
-        .await?;
     directory::sync(&state, start).await?;
 
     writeln!(out, "trustpulse demo: {} weeks, seed {seed}", weeks)?;

@@ -17,6 +17,13 @@ fn the_demo_tells_both_teams_stories_without_exposing_a_seller() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
+    // A newcomer's first run: nothing on stderr, no warning that contradicts the demo's own
+    // schedule (it once began with `serve`'s "no org cadence is set").
+    assert!(
+        out.stderr.is_empty(),
+        "the demo wrote to stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     for manager in ["Alex", "Sam"] {
         let digests = text.matches(&format!("digest for {manager} ──")).count();
