@@ -276,6 +276,25 @@ pub fn notice_modal(title: &str, text: &str) -> SlackView {
     }))
 }
 
+/// Said (only to the person who pressed the button) when Slack would not open its modal.
+/// Nothing was saved or lost: the click only asks for the form.
+pub fn modal_not_opened(error: &super::client::SlackError) -> String {
+    use super::client::SlackError;
+    match error {
+        SlackError::Api(code) if code == "expired_trigger_id" || code == "exchanged_trigger_id" => {
+            "Slack did not open that in time. Please press the button again.".to_owned()
+        }
+        SlackError::Api(code) => format!(
+            "Slack would not open that form (`{code}`). Please press the button again; if it keeps \
+             happening, tell whoever runs trustpulse in your workspace."
+        ),
+        SlackError::RateLimited(_) | SlackError::Transport(_) => {
+            "Slack could not open that just now. Please press the button again in a moment."
+                .to_owned()
+        }
+    }
+}
+
 /// The survey modal after a recorded answer. Built once: it is every answer's reply.
 pub fn thanks_modal() -> SlackView {
     static THANKS: std::sync::LazyLock<SlackView> = std::sync::LazyLock::new(|| {

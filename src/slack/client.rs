@@ -180,6 +180,17 @@ impl SlackApi {
         Ok(())
     }
 
+    /// A message only `user` sees, in `channel`; Slack does not keep it.
+    pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> SlackResult<()> {
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(text.to_owned()),
+        );
+        timed(self.timeout, self.session().chat_post_ephemeral(&req)).await?;
+        Ok(())
+    }
+
     pub async fn publish_home(&self, person_id: &str, view: SlackView) -> SlackResult<()> {
         let req = SlackApiViewsPublishRequest::new(person_id.into(), view);
         timed(self.timeout, self.session().views_publish(&req)).await?;

@@ -297,3 +297,51 @@ async fn a_whole_wave_over_signed_http() {
 async fn a_whole_wave_over_socket_mode() {
     whole_wave(TestApp::spawn_socket_mode().await).await;
 }
+
+/// Slack refuses to open the survey (the trigger expired): instead of nothing happening, the
+/// seller alone is told, in a message Slack does not keep, to press the button again, and the
+/// next press opens the survey.
+#[tokio::test]
+async fn a_survey_slack_will_not_open_says_so_to_the_seller_alone() {
+    use trustpulse::sim::fake_slack::Fault;
+    let app = TestApp::spawn().await;
+    app.team("U0BOSS1", &sellers("U0BOSS1", 5, &ZONES)).await;
+    waves::start_wave(&app.state.store, "U0BOSS1", app.state.k, now())
+        .await
+        .unwrap();
+    assert_eq!(app.deliver().await.sent, 5);
+    let posts = app.fake.calls_to("chat.postMessage").len();
+
+    app.fake
+        .fail_next("views.open", Fault::Error("expired_trigger_id".into()));
+    let invitation = app.last_dm("U0BOSS1S1");
+    let click = payloads::button_click(
+        &app.fake,
+        "U0BOSS1S1",
+        &invitation,
+        trustpulse::slack::blocks::ids::OPEN_SURVEY,
+    );
+    let reply = app.slack.interaction(click).await.unwrap();
+    assert_eq!(reply.status, 200, "the click is acknowledged");
+    assert!(app.fake.open_modal("U0BOSS1S1").is_none());
+    let told = app.fake.calls_to("chat.postEphemeral");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].args["channel"], invitation.channel);
+    assert_eq!(told[0].args["user"], "U0BOSS1S1", "only the seller sees it");
+    assert_eq!(
+        told[0].args["text"],
+        "Slack did not open that in time. Please press the button again."
+    );
+    assert_eq!(
+        app.fake.calls_to("chat.postMessage").len(),
+        posts,
+        "no message that stays in the DM"
+    );
+
+    let modal = app.open_survey("U0BOSS1S1").await;
+    assert_eq!(
+        modal["callback_id"],
+        trustpulse::slack::blocks::ids::SURVEY_MODAL
+    );
+    assert_eq!(app.fake.calls_to("chat.postEphemeral").len(), 1);
+}

@@ -4,7 +4,7 @@
 
 use slack_morphism::prelude::*;
 
-use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
+use super::{Click, Form, InteractionReply, SlackApp, open_view, refresh_home};
 use crate::ops::admin::{self, AdminAction};
 use crate::slack::home::{self, ids as admin_ids};
 use crate::store::CadenceScope;
@@ -13,14 +13,14 @@ use crate::survey::cadence::CadenceFlags;
 /// An admin button on App Home.
 pub(super) async fn on_action(
     state: &SlackApp,
-    trigger: &str,
+    click: &Click,
     action: &str,
     value: &str,
-    user: &str,
 ) -> anyhow::Result<()> {
+    let (user, trigger) = (click.user.as_str(), click.trigger.as_str());
     let now = state.now();
     if !state.store.is_admin(user).await? {
-        open_view(state, trigger, home::admins_only()).await;
+        open_view(state, click, home::admins_only()).await;
         return Ok(());
     }
     // Slack makes a new trigger id for every click: a signed request replayed within its five
@@ -35,7 +35,7 @@ pub(super) async fn on_action(
     }
     let view = on_admin_action(state, action, value).await?;
     if let Some(view) = view {
-        open_view(state, trigger, view).await;
+        open_view(state, click, view).await;
     }
     refresh_home(state, user).await
 }

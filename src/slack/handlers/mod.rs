@@ -85,18 +85,22 @@ async fn on_block_action(
     let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
         return Ok(InteractionReply::Ack);
     };
-    let trigger = ev.trigger_id.to_string();
     let Some(action) = ev.actions.as_ref().and_then(|a| a.first()) else {
         return Ok(InteractionReply::Ack);
     };
+    let click = Click {
+        trigger: ev.trigger_id.to_string(),
+        user: user.clone(),
+        channel: ev.channel.as_ref().map(|c| c.id.to_string()),
+    };
     let value = action.value.clone().unwrap_or_default();
     match action.action_id.to_string().as_str() {
-        ids::OPEN_SURVEY => survey::open(state, &trigger, value, &user).await?,
-        ids::SELF_CHECK => self_check::open(state, &trigger, &user).await?,
-        loop_ids::SHARE => share::open(state, &trigger, &value, &user).await?,
+        ids::OPEN_SURVEY => survey::open(state, &click, value).await?,
+        ids::SELF_CHECK => self_check::open(state, &click).await?,
+        loop_ids::SHARE => share::open(state, &click, &value).await?,
         loop_ids::DONE | loop_ids::STILL_WORKING => {
             let done = action.action_id.0 == loop_ids::DONE;
-            share::on_progress(state, &trigger, &value, done, &user).await?
+            share::on_progress(state, &click, &value, done).await?
         }
         ids::OPT_OUT | ids::OPT_IN => {
             opt_out::set(state, &user, action.action_id.0 == ids::OPT_OUT).await?
@@ -107,7 +111,7 @@ async fn on_block_action(
         | admin_ids::CLOSE
         | admin_ids::ADD_ADMIN
         | admin_ids::REMOVE_ADMIN => {
-            admin::on_action(state, &trigger, &action.action_id.0, &value, &user).await?
+            admin::on_action(state, &click, &action.action_id.0, &value).await?
         }
         _ => {}
     }
@@ -271,9 +275,29 @@ async fn on_form(state: &SlackApp, form: Form) -> anyhow::Result<InteractionRepl
     }
 }
 
-async fn open_view(state: &SlackApp, trigger: &str, view: SlackView) {
-    if let Err(e) = state.slack().api.open_view(trigger, view).await {
-        tracing::warn!(error = %e.code(), "could not open a modal");
+/// A button pressed: the trigger that lets the bot open a modal for it, who pressed it, and
+/// the conversation it was in (none on App Home).
+struct Click {
+    trigger: String,
+    user: String,
+    channel: Option<String>,
+}
+
+/// Opens the modal a click asked for. If Slack refuses (most often `expired_trigger_id`: the
+/// trigger lives 3 seconds), the person would otherwise see nothing happen; where the button
+/// was in a conversation, they are told, in a message only they see and Slack does not keep,
+/// to press it again.
+async fn open_view(state: &SlackApp, click: &Click, view: SlackView) {
+    let api = &state.slack().api;
+    let Err(e) = api.open_view(&click.trigger, view).await else {
+        return;
+    };
+    tracing::warn!(error = %e.code(), "could not open a modal");
+    if let Some(channel) = &click.channel {
+        let text = super::blocks::modal_not_opened(&e);
+        if let Err(e) = api.post_ephemeral(channel, &click.user, &text).await {
+            tracing::warn!(error = %e.code(), "could not say that a modal did not open");
+        }
     }
 }
 

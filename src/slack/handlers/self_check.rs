@@ -1,19 +1,19 @@
 //! The manager's self-check: a prediction of the team's answers, compared in the digest once
 //! the results are released.
 
-use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
+use super::{Click, Form, InteractionReply, SlackApp, open_view, refresh_home};
 use crate::slack::blocks;
 use crate::slack::blocks::ids;
 use crate::survey::{Question, Score};
 
 /// App Home's self-check button: the prediction modal, or why there is nothing to predict.
-pub(super) async fn open(state: &SlackApp, trigger: &str, user: &str) -> anyhow::Result<()> {
-    let view = if state.store.can_predict(user).await? {
+pub(super) async fn open(state: &SlackApp, click: &Click) -> anyhow::Result<()> {
+    let view = if state.store.can_predict(&click.user).await? {
         blocks::self_check_modal()
     } else {
         blocks::self_check_notice(None)
     };
-    open_view(state, trigger, view).await;
+    open_view(state, click, view).await;
     Ok(())
 }
 

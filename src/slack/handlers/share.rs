@@ -2,7 +2,7 @@
 //! "Still working on it" on their commitment. Only the team's own manager can share about a
 //! release or mark its commitment done.
 
-use super::{Form, InteractionReply, SlackApp, open_view, refresh_home};
+use super::{Click, Form, InteractionReply, SlackApp, open_view, refresh_home};
 use crate::ops::commitments::{self, ShareForm, ShareOutcome, ShareStart};
 use crate::slack::blocks::notice_modal;
 use crate::slack::team_loop::{self, ids};
@@ -10,13 +10,8 @@ use crate::slack::team_loop::{self, ids};
 const NOT_YOURS: &str = "Only the team's own manager can share about its results.";
 
 /// The share button: a draft to edit, or what was already sent.
-pub(super) async fn open(
-    state: &SlackApp,
-    trigger: &str,
-    window_id: &str,
-    user: &str,
-) -> anyhow::Result<()> {
-    let view = match commitments::start_share(state, user, window_id, state.now()).await? {
+pub(super) async fn open(state: &SlackApp, click: &Click, window_id: &str) -> anyhow::Result<()> {
+    let view = match commitments::start_share(state, &click.user, window_id, state.now()).await? {
         ShareStart::Draft {
             window_id,
             heard,
@@ -26,7 +21,7 @@ pub(super) async fn open(
         ShareStart::Already(commitment) => team_loop::already_shared(&commitment),
         ShareStart::NotYours => notice_modal("Not your team", NOT_YOURS),
     };
-    open_view(state, trigger, view).await;
+    open_view(state, click, view).await;
     Ok(())
 }
 
@@ -67,11 +62,11 @@ pub(super) async fn on_submit(state: &SlackApp, form: &Form) -> anyhow::Result<I
 /// "Done" or "Still working on it" on the manager's commitment.
 pub(super) async fn on_progress(
     state: &SlackApp,
-    trigger: &str,
+    click: &Click,
     commitment_id: &str,
     done: bool,
-    user: &str,
 ) -> anyhow::Result<()> {
+    let user = click.user.as_str();
     let view = if done {
         let told = commitments::mark_done(state, user, commitment_id, state.now()).await?;
         refresh_home(state, user).await?;
@@ -79,6 +74,6 @@ pub(super) async fn on_progress(
     } else {
         team_loop::still_working_notice()
     };
-    open_view(state, trigger, view).await;
+    open_view(state, click, view).await;
     Ok(())
 }

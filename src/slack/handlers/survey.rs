@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Form, InteractionReply, SlackApp, open_view};
+use super::{Click, Form, InteractionReply, SlackApp, open_view};
 use crate::ops::submissions;
 use crate::slack::blocks::{self, ids};
 use crate::store::SubmissionError;
@@ -19,13 +19,8 @@ struct SurveyMeta {
 }
 
 /// The invitation's button: the survey modal, or why this person cannot answer.
-pub(super) async fn open(
-    state: &SlackApp,
-    trigger: &str,
-    wave_id: String,
-    user: &str,
-) -> anyhow::Result<()> {
-    let view = match submissions::may_answer(state, &wave_id, user).await? {
+pub(super) async fn open(state: &SlackApp, click: &Click, wave_id: String) -> anyhow::Result<()> {
+    let view = match submissions::may_answer(state, &wave_id, &click.user).await? {
         Err(refusal) => blocks::refusal_modal(&refusal),
         Ok(wave) => {
             let meta = SurveyMeta { wave: wave_id };
@@ -36,7 +31,7 @@ pub(super) async fn open(
             blocks::survey_modal_asking(&serde_json::to_string(&meta)?, state.k.get(), ask)
         }
     };
-    open_view(state, trigger, view).await;
+    open_view(state, click, view).await;
     Ok(())
 }
 
