@@ -277,21 +277,24 @@ pub fn notice_modal(title: &str, text: &str) -> SlackView {
 }
 
 /// Said (only to the person who pressed the button) when Slack would not open its modal.
-/// Nothing was saved or lost: the click only asks for the form.
-pub fn modal_not_opened(error: &super::client::SlackError) -> String {
+/// Nothing was saved or lost: the click only asks for the form. None when Slack could not be
+/// reached or timed out: a message would most likely fail the same way, after as long a wait,
+/// while Slack waits for the click's acknowledgement.
+pub fn modal_not_opened(error: &super::client::SlackError) -> Option<String> {
     use super::client::SlackError;
     match error {
         SlackError::Api(code) if code == "expired_trigger_id" || code == "exchanged_trigger_id" => {
-            "Slack did not open that in time. Please press the button again.".to_owned()
+            Some("Slack did not open that in time. Please press the button again.".to_owned())
         }
-        SlackError::Api(code) => format!(
+        SlackError::Api(code) => Some(format!(
             "Slack would not open that form (`{code}`). Please press the button again; if it keeps \
              happening, tell whoever runs trustpulse in your workspace."
-        ),
-        SlackError::RateLimited(_) | SlackError::Transport(_) => {
+        )),
+        SlackError::RateLimited(_) => Some(
             "Slack could not open that just now. Please press the button again in a moment."
-                .to_owned()
-        }
+                .to_owned(),
+        ),
+        SlackError::Transport(_) => None,
     }
 }
 

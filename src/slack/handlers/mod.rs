@@ -286,18 +286,17 @@ struct Click {
 /// Opens the modal a click asked for. If Slack refuses (most often `expired_trigger_id`: the
 /// trigger lives 3 seconds), the person would otherwise see nothing happen; where the button
 /// was in a conversation, they are told, in a message only they see and Slack does not keep,
-/// to press it again.
+/// to press it again (unless Slack could not be reached at all: see `modal_not_opened`).
 async fn open_view(state: &SlackApp, click: &Click, view: SlackView) {
     let api = &state.slack().api;
     let Err(e) = api.open_view(&click.trigger, view).await else {
         return;
     };
     tracing::warn!(error = %e.code(), "could not open a modal");
-    if let Some(channel) = &click.channel {
-        let text = super::blocks::modal_not_opened(&e);
-        if let Err(e) = api.post_ephemeral(channel, &click.user, &text).await {
-            tracing::warn!(error = %e.code(), "could not say that a modal did not open");
-        }
+    if let (Some(channel), Some(text)) = (&click.channel, super::blocks::modal_not_opened(&e))
+        && let Err(e) = api.post_ephemeral(channel, &click.user, &text).await
+    {
+        tracing::warn!(error = %e.code(), "could not say that a modal did not open");
     }
 }
 
