@@ -10,6 +10,9 @@ use super::{Backend, Store};
 pub struct BatchLimits {
     pub teams: usize,
     pub people: usize,
+    /// How many such batches may be written at once: one on SQLite, which has one writer;
+    /// two of PostgreSQL's opening batches (`schedule::planner`, `Writing`).
+    pub at_once: usize,
 }
 
 impl BatchLimits {
@@ -21,6 +24,7 @@ impl BatchLimits {
     pub const OPEN_SQLITE: BatchLimits = BatchLimits {
         teams: 64,
         people: 400,
+        at_once: 1,
     };
     /// The same on PostgreSQL, which locks only the batch's new rows, and no answer reads them
     /// before they commit: answers do not wait for a batch, and each batch's reads, statements
@@ -30,6 +34,7 @@ impl BatchLimits {
     pub const OPEN_POSTGRES: BatchLimits = BatchLimits {
         teams: 256,
         people: 3200,
+        at_once: 2,
     };
     /// Windows decided by one transaction of [`Store::close_and_decide_many`] on SQLite, with
     /// the invitees of their waves. An answer arriving meanwhile waits for the whole batch: a
@@ -39,6 +44,7 @@ impl BatchLimits {
     pub const CLOSE_SQLITE: BatchLimits = BatchLimits {
         teams: 64,
         people: 400,
+        at_once: 1,
     };
     /// The same on PostgreSQL, which locks only the rows of the batch's own windows and waves,
     /// so answers to other pulses do not wait for it, and each statement's planning (about
@@ -49,6 +55,7 @@ impl BatchLimits {
     pub const CLOSE_POSTGRES: BatchLimits = BatchLimits {
         teams: 500,
         people: 3200,
+        at_once: 1,
     };
 }
 
