@@ -35,6 +35,16 @@ pub struct TickReport {
     pub digests: usize,
 }
 
+/// A batch's report added to its tick's.
+impl std::ops::AddAssign for TickReport {
+    fn add_assign(&mut self, other: TickReport) {
+        self.opened += other.opened;
+        self.closed += other.closed;
+        self.skipped += other.skipped;
+        self.digests += other.digests;
+    }
+}
+
 /// Digests older than this are not sent late after downtime: the next week's will do.
 const DIGEST_GRACE: SignedDuration = SignedDuration::from_hours(12);
 
@@ -50,7 +60,7 @@ pub async fn tick(state: &AppState, now: Timestamp) -> anyhow::Result<TickReport
     // Teams are planned a batch at a time: their due pulses open and their next times are
     // written in one transaction (one wait for the disk per batch, not per team). A tick that
     // stops midway leaves the rest due, and planning a team again opens nothing twice.
-    let mut batch = Batch::new(store.open_batch_limits());
+    let mut batch = Batch::new(store.open_batch_limits(), store.open_batches_at_once());
     let mut writing = std::collections::VecDeque::new();
     let due = store.teams_due_for_planning(now).await?;
     for chunk in due.chunks(batch.limits.teams) {
@@ -170,6 +180,8 @@ struct TeamPlan {
 struct Batch {
     /// How many teams and sellers go in one transaction (the store's, see there why).
     limits: BatchLimits,
+    /// How many batches may be written at once (the store's).
+    at_once: usize,
     slots: Vec<SlotToOpen>,
     planned: Vec<(PlanDue, Option<Timestamp>)>,
     /// Sellers in the slots' teams, to keep a batch's transaction short.
@@ -186,9 +198,10 @@ struct SlotToOpen {
 }
 
 impl Batch {
-    fn new(limits: BatchLimits) -> Batch {
+    fn new(limits: BatchLimits, at_once: usize) -> Batch {
         Batch {
             limits,
+            at_once,
             slots: Vec::new(),
             planned: Vec::new(),
             sellers: 0,
@@ -208,7 +221,7 @@ impl Batch {
         writing: &mut Writing,
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
-        if writing.len() >= self.limits.at_once {
+        if writing.len() >= self.at_once {
             Batch::wait_one(writing, report).await?;
         }
         let slots = std::mem::take(&mut self.slots);
@@ -225,9 +238,7 @@ impl Batch {
 
     async fn wait_one(writing: &mut Writing, report: &mut TickReport) -> anyhow::Result<()> {
         if let Some(task) = writing.pop_front() {
-            let done = task.await??;
-            report.opened += done.opened;
-            report.skipped += done.skipped;
+            *report += task.await??;
         }
         Ok(())
     }
@@ -240,12 +251,12 @@ impl Batch {
     }
 }
 
-/// The batches being written, oldest first. On PostgreSQL two at once (`BatchLimits`): each
-/// is mostly round trips and the server's work on one backend, and a second backend uses the
-/// other core (`fanout 100000 1000 10`, alternated: 2.28, 2.09 and 3.75 s against 3.50, 2.94
-/// and 3.24 s one at a time). Their teams differ, so they touch different rows. Should one
-/// fail, the tick ends with its error and the other commits or fails on its own; the next tick
-/// plans again whatever is still due.
+/// The batches being written, oldest first. On PostgreSQL two at once
+/// (`Store::open_batches_at_once`): each is mostly round trips and the server's work on one
+/// backend, and a second backend uses the other core (`fanout 100000 1000 10`, alternated:
+/// 2.28, 2.09 and 3.75 s against 3.50, 2.94 and 3.24 s one at a time). Their teams differ, so
+/// they touch different rows. Should one fail, the tick ends with its error and the other
+/// commits or fails on its own; the next tick plans again whatever is still due.
 type Writing = std::collections::VecDeque<tokio::task::JoinHandle<anyhow::Result<TickReport>>>;
 
 /// Plans one team at `now` (its slots not yet `opened` go into the batch, its digest is queued

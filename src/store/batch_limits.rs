@@ -10,9 +10,6 @@ use super::{Backend, Store};
 pub struct BatchLimits {
     pub teams: usize,
     pub people: usize,
-    /// How many such batches may be written at once: one on SQLite, which has one writer;
-    /// two of PostgreSQL's opening batches (`schedule::planner`, `Writing`).
-    pub at_once: usize,
 }
 
 impl BatchLimits {
@@ -24,7 +21,6 @@ impl BatchLimits {
     pub const OPEN_SQLITE: BatchLimits = BatchLimits {
         teams: 64,
         people: 400,
-        at_once: 1,
     };
     /// The same on PostgreSQL, which locks only the batch's new rows, and no answer reads them
     /// before they commit: answers do not wait for a batch, and each batch's reads, statements
@@ -34,7 +30,6 @@ impl BatchLimits {
     pub const OPEN_POSTGRES: BatchLimits = BatchLimits {
         teams: 256,
         people: 3200,
-        at_once: 2,
     };
     /// Windows decided by one transaction of [`Store::close_and_decide_many`] on SQLite, with
     /// the invitees of their waves. An answer arriving meanwhile waits for the whole batch: a
@@ -44,7 +39,6 @@ impl BatchLimits {
     pub const CLOSE_SQLITE: BatchLimits = BatchLimits {
         teams: 64,
         people: 400,
-        at_once: 1,
     };
     /// The same on PostgreSQL, which locks only the rows of the batch's own windows and waves,
     /// so answers to other pulses do not wait for it, and each statement's planning (about
@@ -55,7 +49,6 @@ impl BatchLimits {
     pub const CLOSE_POSTGRES: BatchLimits = BatchLimits {
         teams: 500,
         people: 3200,
-        at_once: 1,
     };
 }
 
@@ -65,6 +58,15 @@ impl Store {
         match self.backend {
             Backend::Sqlite => BatchLimits::OPEN_SQLITE,
             Backend::Postgres => BatchLimits::OPEN_POSTGRES,
+        }
+    }
+
+    /// How many of the planner's opening batches may be written at once: one on SQLite, which
+    /// has one writer; two on PostgreSQL (`schedule::planner`, `Writing`).
+    pub fn open_batches_at_once(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
         }
     }
 
