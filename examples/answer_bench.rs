@@ -272,6 +272,12 @@ fn run_ok(mut command: Command, what: &str) -> anyhow::Result<()> {
 }
 
 async fn bench(options: Options) -> anyhow::Result<()> {
+    // Checked before the set-up, which takes most of a minute: not after it.
+    let found = Command::new("wrk").arg("--version").output();
+    anyhow::ensure!(
+        found.is_ok(),
+        "answer_bench loads the servers with wrk, which is not on the PATH: apt-get install wrk (or brew install wrk)"
+    );
     let binary = match &options.binary {
         Some(path) => path.clone(),
         None => binary()?,
