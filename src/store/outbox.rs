@@ -17,7 +17,15 @@ use super::{Backend, Store, from_secs, new_id, new_ordered_id, secs};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// DM the invitation of a wave to one invitee.
-    Invite { wave_id: String, person_id: String },
+    Invite {
+        wave_id: String,
+        person_id: String,
+        /// When its reminder is due (Unix seconds), queued once the invitation is done with
+        /// (`OutboxRound::queue_reminder`); None: no reminder. Invitations queued before this
+        /// field existed have none: their reminders were queued with them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remind_at: Option<i64>,
+    },
     /// DM the one reminder of a wave to an invitee: to every invitee alike, answered or not.
     Remind { wave_id: String, person_id: String },
     /// Update one invitation or reminder of a wave that closed: every message of the wave gets
@@ -63,7 +71,9 @@ impl Job {
     /// wave, whoever queues them and however often.
     pub fn dedup_key(&self) -> String {
         match self {
-            Job::Invite { wave_id, person_id } => format!("invite:{wave_id}:{person_id}"),
+            Job::Invite {
+                wave_id, person_id, ..
+            } => format!("invite:{wave_id}:{person_id}"),
             Job::Remind { wave_id, person_id } => format!("remind:{wave_id}:{person_id}"),
             Job::CloseMessage {
                 wave_id,
@@ -136,7 +146,7 @@ pub struct OutboxCounts {
 /// go in the order they were queued, even when queued at the same `now` (a pulse's "closed"
 /// updates, then the next pulse's invitations, in one tick). Rows are keyed by their
 /// de-duplication key, not by this.
-fn new_job_id(now: Timestamp) -> String {
+pub(super) fn new_job_id(now: Timestamp) -> String {
     new_ordered_id(now)
 }
 
@@ -378,6 +388,7 @@ impl Store {
         let job = Job::Invite {
             wave_id: wave_id.to_owned(),
             person_id: person.to_owned(),
+            remind_at: None,
         };
         let at: Option<i64> = sqlx::query_scalar(
             "SELECT due_at FROM outbox WHERE dedup_key = $1 AND state = 'pending'",

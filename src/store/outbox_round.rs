@@ -6,7 +6,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection};
 
 use super::WriteInTurn;
-use super::{Backend, ClaimedJob, IN_LIST_CHUNK, Store, placeholders, secs};
+use super::outbox::new_job_id;
+use super::{Backend, ClaimedJob, IN_LIST_CHUNK, Job, Store, placeholders, secs};
 
 impl Store {
     /// The bookkeeping connection for one worker round (see [`OutboxRound`]).
@@ -120,6 +121,51 @@ impl OutboxRound {
         .execute(&mut *self.conn)
         .await?;
         Ok(())
+    }
+
+    /// Queues the reminder of a claimed invitation that is done with (sent, refused or given
+    /// up on alike: every invitee's reminder is queued, answered or not, as when reminders were
+    /// queued with their pulse), due when the pulse planned it. Queued before the invitation
+    /// is marked, so a stop in between sends the invitation again and queues nothing twice.
+    /// Nothing is queued unless the invitation's row is still claimed and its pulse still
+    /// open: a pulse released meanwhile leaves no row that names the person. Returns whether
+    /// a reminder was queued.
+    pub async fn queue_reminder(
+        &mut self,
+        claimed: &ClaimedJob,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let Job::Invite {
+            wave_id,
+            person_id,
+            remind_at: Some(remind_at),
+        } = &claimed.job
+        else {
+            return Ok(false);
+        };
+        let reminder = Job::Remind {
+            wave_id: wave_id.clone(),
+            person_id: person_id.clone(),
+        };
+        let _turn = self.store.write_gate().await;
+        let done = sqlx::query(
+            "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+             SELECT $1, invite.team_id, $2, $3, $4, 'pending', $5, $6, w.wave_id
+             FROM outbox invite JOIN waves w ON w.wave_id = $7
+             WHERE invite.dedup_key = $8 AND invite.state = 'sending' AND w.state = 'open'
+             ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(new_job_id(now))
+        .bind(reminder.kind())
+        .bind(reminder.dedup_key())
+        .bind(serde_json::to_string(&reminder)?)
+        .bind(*remind_at)
+        .bind(secs(now))
+        .bind(wave_id)
+        .bind(&claimed.key)
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn mark_sent(&mut self, key: &str, now: Timestamp) -> anyhow::Result<()> {

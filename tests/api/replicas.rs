@@ -109,8 +109,8 @@ async fn three_planners_ticking_the_same_slot_open_one_wave() {
     );
     assert_eq!(
         app.state.store.outbox_counts().await.unwrap().pending,
-        8 + 8 + 1,
-        "8 invitations, 8 reminders and the manager's weekly digest, once each"
+        8 + 1,
+        "8 invitations (each queues its reminder once sent) and the manager's weekly digest, once each"
     );
     app.stop().await;
 }

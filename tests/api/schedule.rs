@@ -517,6 +517,68 @@ fn transient_failures_retry_with_growing_gaps_then_dead_letter() {
     });
 }
 
+/// Whether the audit finds that the reminders of every open pulse reach all its invitees.
+async fn reminders_reach_every_invitee(app: &TestApp) -> bool {
+    let report = app.state.store.audit().await.unwrap();
+    let check = report
+        .checks
+        .iter()
+        .find(|c| {
+            c.promise
+                .starts_with("every reminder of a pulse goes to all its invitees")
+        })
+        .expect("the audit checks the reminders");
+    check.holds
+}
+
+/// A pulse opens with its invitations alone, and each invitee's reminder is queued once their
+/// invitation is done with: the one Slack refused for good as well (every invitee alike,
+/// answered or not, reached or not). The audit's check that reminders reach all of a pulse's
+/// invitees holds throughout.
+#[test]
+fn every_invitee_is_reminded_alike_even_one_whose_invitation_slack_refused() {
+    run_test(async |app| {
+        open_wave_with_known_dms(app, 3).await;
+        let counts = app.state.store.outbox_counts().await.unwrap();
+        assert_eq!(counts.pending, 3, "the invitations alone");
+        assert!(reminders_reach_every_invitee(app).await);
+
+        app.fake
+            .fail_next("chat.postMessage", Fault::Error("cannot_dm_bot".into()));
+        run_for_a_day(app).await;
+        let counts = app.state.store.outbox_counts().await.unwrap();
+        assert_eq!(
+            (counts.sent, counts.failed, counts.pending),
+            (2, 1, 3),
+            "two invitations sent, one refused, and three reminders waiting"
+        );
+        assert!(reminders_reach_every_invitee(app).await);
+
+        let reminders_due = app.state.store.next_due().await.unwrap().unwrap();
+        assert!(reminders_due > now() + SignedDuration::from_hours(24));
+        app.state.clock.set(reminders_due);
+        while worker::run_once(&app.state, reminders_due)
+            .await
+            .unwrap()
+            .handled()
+            > 0
+        {}
+        let posted = app.fake.calls_to("chat.postMessage");
+        assert_eq!(posted.len(), 3 + 3, "{posted:?}");
+        let mut reminded: Vec<&str> = posted[3..]
+            .iter()
+            .map(|call| call.args["channel"].as_str().unwrap_or_default())
+            .collect();
+        reminded.sort_unstable();
+        let mut invited: Vec<&str> = posted[..3]
+            .iter()
+            .map(|call| call.args["channel"].as_str().unwrap_or_default())
+            .collect();
+        invited.sort_unstable();
+        assert_eq!(reminded, invited, "each invitee reminded once");
+    });
+}
+
 #[test]
 fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
     run_test(async |app| {
@@ -533,8 +595,8 @@ fn an_auth_failure_pauses_the_installation_and_makes_no_further_calls() {
         assert_eq!(state, InstallationState::Paused);
         assert_eq!(
             app.state.store.outbox_counts().await.unwrap().pending,
-            6,
-            "nothing is lost: it waits"
+            3,
+            "nothing is lost: the three invitations wait, each with its reminder to come"
         );
     });
 }

@@ -163,8 +163,8 @@ async fn uninstall_in_order(first: serde_json::Value, second: serde_json::Value)
     let counts = app.state.store.outbox_counts().await.unwrap();
     assert_eq!(
         (counts.pending, counts.cancelled),
-        (0, 12),
-        "pending invitations and their reminders are cancelled"
+        (0, 6),
+        "pending invitations are cancelled, and with them the reminders they would queue"
     );
     let outbox = app.state.store.dump_table("outbox").await.unwrap();
     assert!(

@@ -12,6 +12,7 @@ async fn queue_invites(store: &Store, n: usize) {
         let job = Job::Invite {
             wave_id: "W0WAVE".into(),
             person_id: format!("U0SELLER{i}"),
+            remind_at: None,
         };
         assert!(store.enqueue(&job, now(), now()).await.unwrap());
     }
@@ -70,7 +71,7 @@ on_both_backends! {
     async fn jobs_due_together_go_in_the_order_they_were_queued(store: Store) {
         let note = Job::TeamNote { commitment_id: "C0NOTE".into(), person_id: "U0SELLER1".into(), done: false };
         let digest = Job::Digest { manager_id: "U0BOSS1".into(), week: "2026-11-30".into() };
-        let invite = Job::Invite { wave_id: "W0WAVE".into(), person_id: "U0SELLER1".into() };
+        let invite = Job::Invite { wave_id: "W0WAVE".into(), person_id: "U0SELLER1".into(), remind_at: None };
         let later = now() + SignedDuration::from_secs(1);
         assert!(store.enqueue(&digest, now(), now()).await.unwrap());
         assert!(store.enqueue(&note, later, now()).await.unwrap());
@@ -86,7 +87,7 @@ on_both_backends! {
     async fn jobs_queued_in_one_instant_go_in_the_order_they_were_queued(store: Store) {
         let mut queued = Vec::new();
         for i in 0..6 {
-            let invite = Job::Invite { wave_id: format!("W{}", 9 - i), person_id: "U0SELLER1".into() };
+            let invite = Job::Invite { wave_id: format!("W{}", 9 - i), person_id: "U0SELLER1".into(), remind_at: None };
             let closed = Job::CloseMessage { wave_id: format!("W{}", 9 - i), channel: "D0SELLER1".into(), ts: "1.0".into() };
             for job in [invite, closed] {
                 assert!(store.enqueue(&job, now(), now()).await.unwrap());
@@ -96,5 +97,53 @@ on_both_backends! {
         let mut round = store.outbox_round().await.unwrap();
         let claimed: Vec<Job> = round.claim_due(now(), LEASE, 20).await.unwrap().into_iter().map(|c| c.job).collect();
         assert_eq!(claimed, queued);
+    }
+}
+
+/// Everyone invited now, reminded two days after.
+fn invited_now(_: Option<&str>) -> jiff::Timestamp {
+    now()
+}
+
+fn two_days_after(invited: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    Some(invited + SignedDuration::from_hours(48))
+}
+
+on_both_backends! {
+    // A pulse opens with its invitations alone; each reminder is queued once its invitation is
+    // done with, due when the pulse planned it, once however often that is asked; and not at
+    // all once the pulse has closed, so a released pulse leaves no row that names anyone.
+    async fn an_invitations_reminder_is_queued_once_it_is_done_with_and_only_while_its_pulse_is_open(store: Store) {
+        import_teams(&store, &[team("U0BOSS1", 5)]).await;
+        let timing = trustpulse::store::WaveTiming {
+            closes_at: now() + SignedDuration::from_hours(72),
+            invite_at: &invited_now,
+            remind_at: &two_days_after,
+        };
+        let opened = store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap();
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 5, "the invitations alone");
+
+        let mut round = store.outbox_round().await.unwrap();
+        let claimed = round.claim_due(now(), LEASE, 10).await.unwrap();
+        assert_eq!(claimed.len(), 5);
+        assert!(claimed.iter().all(|c| matches!(c.job, Job::Invite { remind_at: Some(_), .. })));
+        assert!(round.queue_reminder(&claimed[0], now()).await.unwrap());
+        assert!(!round.queue_reminder(&claimed[0], now()).await.unwrap(), "queued once");
+        round.mark_sent(&claimed[0].key, now()).await.unwrap();
+        assert!(!round.queue_reminder(&claimed[0], now()).await.unwrap(), "nor after its mark");
+
+        let reminded = now() + SignedDuration::from_hours(48);
+        let mut later = store.outbox_round().await.unwrap();
+        assert!(later.claim_due(reminded - SignedDuration::from_secs(1), SignedDuration::from_hours(72), 10)
+            .await.unwrap().iter().all(|c| !matches!(c.job, Job::Remind { .. })), "not before its time");
+
+        assert!(store.close_wave(&opened.wave.wave_id, now()).await.unwrap());
+        assert!(!round.queue_reminder(&claimed[1], now()).await.unwrap(), "the pulse has closed");
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!((counts.pending, counts.sent), (1, 1), "one reminder, for the one invitation done with");
+        let due = later.claim_due(reminded, LEASE, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let Job::Invite { person_id, .. } = &claimed[0].job else { unreachable!("claimed above") };
+        assert_eq!(due[0].job, Job::Remind { wave_id: opened.wave.wave_id.clone(), person_id: person_id.clone() });
     }
 }

@@ -133,12 +133,14 @@ async fn an_upgrade_keeps_the_queued_jobs() {
     let invite = Job::Invite {
         wave_id: "W1".into(),
         person_id: "U0SELLER1".into(),
+        remind_at: None,
     };
     // The rows as an older build wrote them: one invitation waiting, one sent.
     for (job_id, person, state) in [("j1", "U0SELLER1", "pending"), ("j2", "U0SELLER2", "sent")] {
         let job = Job::Invite {
             wave_id: "W1".into(),
             person_id: person.into(),
+            remind_at: None,
         };
         sqlx::query(
             "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
@@ -196,6 +198,7 @@ async fn an_upgrade_forgets_finished_home_publishes() {
             Job::Invite {
                 wave_id: "W1".into(),
                 person_id: "U0SELLER1".into(),
+                remind_at: None,
             },
             "sent",
         ),

@@ -39,7 +39,10 @@ impl Prefetched {
         let mut person_ids = Vec::new();
         for job in jobs {
             match job {
-                Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
+                Job::Invite {
+                    wave_id, person_id, ..
+                }
+                | Job::Remind { wave_id, person_id } => {
                     wave_ids.push(wave_id.as_str());
                     person_ids.push(person_id.as_str());
                 }
@@ -70,7 +73,10 @@ pub async fn deliver(
 ) -> anyhow::Result<Result<Delivery, NotDelivered>> {
     let k = state.k.get();
     match job {
-        Job::Invite { wave_id, person_id } | Job::Remind { wave_id, person_id } => {
+        Job::Invite {
+            wave_id, person_id, ..
+        }
+        | Job::Remind { wave_id, person_id } => {
             let Some(wave) = prefetched.waves.get(wave_id) else {
                 return Ok(Ok(Delivery::Skipped));
             };

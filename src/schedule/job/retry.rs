@@ -125,6 +125,8 @@ async fn finish(
 ) -> anyhow::Result<()> {
     let forgotten = claimed.job.is_forgotten_when_done();
     let key = claimed.key.as_str();
+    // An invitation's reminder, whatever became of the invitation (see `queue_reminder`).
+    round.queue_reminder(claimed, now).await?;
     if forgotten {
         round.forget(key).await?;
     } else {
