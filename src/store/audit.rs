@@ -113,7 +113,7 @@ impl Store {
         report.none(
             "every reminder of a pulse goes to all its invitees, not to a chosen few",
             // An invitation not yet done with still holds its reminder (queued once it is:
-            // `OutboxRound::queue_reminder`), so each invitee counts once, by the person their
+            // `OutboxRound::mark_sent`), so each invitee counts once, by the person their
             // row's key names: `invite:` and `remind:` are both seven characters.
             count("SELECT COUNT(*) FROM waves w WHERE w.state = 'open'
                    AND EXISTS (SELECT 1 FROM outbox o WHERE o.wave_id = w.wave_id AND o.kind = 'remind')

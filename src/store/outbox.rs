@@ -21,8 +21,11 @@ pub enum Job {
         wave_id: String,
         person_id: String,
         /// When its reminder is due (Unix seconds), queued once the invitation is done with
-        /// (`OutboxRound::queue_reminder`); None: no reminder. Invitations queued before this
-        /// field existed have none: their reminders were queued with them.
+        /// (`OutboxRound::mark_sent`); None: no reminder. Invitations queued before this
+        /// field existed have none: their reminders were queued with them. (During a rolling
+        /// upgrade on PostgreSQL, a replica of an earlier version that sends an invitation
+        /// ignores the field and queues no reminder for it; `trustpulse audit` then shows that
+        /// pulse's reminders reaching only some invitees, and *Remind now* evens them out.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remind_at: Option<i64>,
     },

@@ -102,7 +102,6 @@ impl OutboxRound {
             .collect()
     }
 
-    /// Done (sent, or nothing left to send).
     /// Remembers an invitation or reminder of an open wave (channel and `ts`, no person), so it
     /// is updated with all the others when the wave closes.
     pub async fn record_wave_message(
@@ -123,89 +122,102 @@ impl OutboxRound {
         Ok(())
     }
 
-    /// Queues the reminder of a claimed invitation that is done with (sent, refused or given
-    /// up on alike: every invitee's reminder is queued, answered or not, as when reminders were
-    /// queued with their pulse), due when the pulse planned it. Queued before the invitation
-    /// is marked, so a stop in between sends the invitation again and queues nothing twice.
-    /// Nothing is queued unless the invitation's row is still claimed and its pulse still
-    /// open: a pulse released meanwhile leaves no row that names the person. Returns whether
-    /// a reminder was queued.
-    pub async fn queue_reminder(
-        &mut self,
-        claimed: &ClaimedJob,
-        now: Timestamp,
-    ) -> anyhow::Result<bool> {
-        let Job::Invite {
-            wave_id,
-            person_id,
-            remind_at: Some(remind_at),
-        } = &claimed.job
-        else {
-            return Ok(false);
-        };
-        let reminder = Job::Remind {
-            wave_id: wave_id.clone(),
-            person_id: person_id.clone(),
-        };
-        let _turn = self.store.write_gate().await;
-        let done = sqlx::query(
-            "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
-             SELECT $1, invite.team_id, $2, $3, $4, 'pending', $5, $6, w.wave_id
-             FROM outbox invite JOIN waves w ON w.wave_id = $7
-             WHERE invite.dedup_key = $8 AND invite.state = 'sending' AND w.state = 'open'
-             ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(new_job_id(now))
-        .bind(reminder.kind())
-        .bind(reminder.dedup_key())
-        .bind(serde_json::to_string(&reminder)?)
-        .bind(*remind_at)
-        .bind(secs(now))
-        .bind(wave_id)
-        .bind(&claimed.key)
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn mark_sent(&mut self, key: &str, now: Timestamp) -> anyhow::Result<()> {
-        self.finish(key, "sent", None, now).await
+    /// Done (sent, or nothing left to send).
+    pub async fn mark_sent(&mut self, claimed: &ClaimedJob, now: Timestamp) -> anyhow::Result<()> {
+        self.finish(claimed, "sent", None, now).await
     }
 
     /// Failed for good; never retried. `error` is Slack's error code or a short reason, never
     /// message content.
     pub async fn mark_failed(
         &mut self,
-        key: &str,
+        claimed: &ClaimedJob,
         error: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        self.finish(key, "failed", Some(error), now).await
+        self.finish(claimed, "failed", Some(error), now).await
     }
 
     /// Gave up after too many transient failures.
     pub async fn mark_dead(
         &mut self,
-        key: &str,
+        claimed: &ClaimedJob,
         error: &str,
         now: Timestamp,
     ) -> anyhow::Result<()> {
-        self.finish(key, "dead", Some(error), now).await
+        self.finish(claimed, "dead", Some(error), now).await
     }
 
+    /// Marks a claimed row, if it is still claimed. An invitation's reminder is queued with the
+    /// mark, whatever became of the invitation (sent, refused or given up on: every invitee's
+    /// reminder, answered or not, as when reminders were queued with their pulse), due when the
+    /// pulse planned it; and only while the invitation is still claimed and its pulse open, so
+    /// that a pulse released meanwhile keeps no row that names the person.
     async fn finish(
         &mut self,
-        key: &str,
+        claimed: &ClaimedJob,
         state: &str,
         error: Option<&str>,
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let _turn = self.store.write_gate().await;
+        if let Some((wave_id, reminder, remind_at)) = reminder_of(&claimed.job) {
+            let (job_id, payload) = (new_job_id(now), serde_json::to_string(&reminder)?);
+            match self.backend {
+                // One statement, one round trip per invitation, as before reminders came with
+                // it: the mark, and the reminder only if the mark found the row still claimed.
+                Backend::Postgres => {
+                    sqlx::query(
+                        "WITH marked AS (
+                           UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
+                           WHERE dedup_key = $1 AND state = 'sending' RETURNING team_id)
+                         INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+                         SELECT $5, marked.team_id, $6, $7, $8, 'pending', $9, $4, w.wave_id
+                         FROM marked JOIN waves w ON w.wave_id = $10 AND w.state = 'open'
+                         ON CONFLICT (dedup_key) DO NOTHING",
+                    )
+                    .bind(&claimed.key)
+                    .bind(state)
+                    .bind(error)
+                    .bind(secs(now))
+                    .bind(job_id)
+                    .bind(reminder.kind())
+                    .bind(reminder.dedup_key())
+                    .bind(payload)
+                    .bind(remind_at)
+                    .bind(wave_id)
+                    .execute(&mut *self.conn)
+                    .await?;
+                    return Ok(());
+                }
+                // The reminder first, while the row is still claimed, then the mark below: a
+                // stop between them sends the invitation again, and queues nothing twice.
+                Backend::Sqlite => {
+                    sqlx::query(
+                        "INSERT INTO outbox (job_id, team_id, kind, dedup_key, payload, state, due_at, created_at, wave_id)
+                         SELECT $1, invite.team_id, $2, $3, $4, 'pending', $5, $6, w.wave_id
+                         FROM outbox invite JOIN waves w ON w.wave_id = $7
+                         WHERE invite.dedup_key = $8 AND invite.state = 'sending' AND w.state = 'open'
+                         ON CONFLICT (dedup_key) DO NOTHING",
+                    )
+                    .bind(job_id)
+                    .bind(reminder.kind())
+                    .bind(reminder.dedup_key())
+                    .bind(payload)
+                    .bind(remind_at)
+                    .bind(secs(now))
+                    .bind(wave_id)
+                    .bind(&claimed.key)
+                    .execute(&mut *self.conn)
+                    .await?;
+                }
+            }
+        }
         sqlx::query(
             "UPDATE outbox SET state = $2, last_error = $3, done_at = $4, lease_until = NULL
              WHERE dedup_key = $1 AND state = 'sending'",
         )
-        .bind(key)
+        .bind(&claimed.key)
         .bind(state)
         .bind(error)
         .bind(secs(now))
@@ -274,4 +286,22 @@ impl OutboxRound {
         }
         Ok(())
     }
+}
+
+/// The reminder a claimed invitation queues once it is done with: its wave, the job, and when
+/// it is due (Unix seconds). None for any other job, and for an invitation without one.
+fn reminder_of(job: &Job) -> Option<(&str, Job, i64)> {
+    let Job::Invite {
+        wave_id,
+        person_id,
+        remind_at: Some(remind_at),
+    } = job
+    else {
+        return None;
+    };
+    let reminder = Job::Remind {
+        wave_id: wave_id.clone(),
+        person_id: person_id.clone(),
+    };
+    Some((wave_id, reminder, *remind_at))
 }

@@ -657,7 +657,7 @@ async fn write_new(
 ) -> anyhow::Result<Vec<OpenedWave>> {
     let backend = Backend::of(tx);
     // The invitations only: each carries when its reminder is due, and the reminder is queued
-    // once the invitation is done with (`OutboxRound::queue_reminder`). Queued here as well,
+    // once the invitation is done with (`OutboxRound::mark_sent`). Queued here as well,
     // the reminders were half of the rows a pulse opened with, and half the time it took to
     // open an org's pulses (`fanout`: 1.8 of 4.1 s in the outbox's inserts).
     let mut jobs: Vec<(Job, Timestamp)> = Vec::new();

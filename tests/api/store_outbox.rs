@@ -25,7 +25,7 @@ on_both_backends! {
         let claimed = first.claim_due(now(), LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 3);
         assert!(claimed.iter().all(|c| c.attempts == 1));
-        first.mark_sent(&claimed[0].key, now()).await.unwrap();
+        first.mark_sent(&claimed[0], now()).await.unwrap();
 
         let mut other = store.outbox_round().await.unwrap();
         let just_before = now() + LEASE - SignedDuration::from_secs(1);
@@ -110,10 +110,11 @@ fn two_days_after(invited: jiff::Timestamp) -> Option<jiff::Timestamp> {
 }
 
 on_both_backends! {
-    // A pulse opens with its invitations alone; each reminder is queued once its invitation is
-    // done with, due when the pulse planned it, once however often that is asked; and not at
-    // all once the pulse has closed, so a released pulse leaves no row that names anyone.
-    async fn an_invitations_reminder_is_queued_once_it_is_done_with_and_only_while_its_pulse_is_open(store: Store) {
+    // A pulse opens with its invitations alone; each reminder is queued with its invitation's
+    // mark (whatever became of it), due when the pulse planned it, once however often the
+    // mark is made; and not at all once the pulse has closed, so a released pulse leaves no
+    // row that names anyone.
+    async fn an_invitations_reminder_is_queued_with_its_mark_and_only_while_its_pulse_is_open(store: Store) {
         import_teams(&store, &[team("U0BOSS1", 5)]).await;
         let timing = trustpulse::store::WaveTiming {
             closes_at: now() + SignedDuration::from_hours(72),
@@ -127,10 +128,16 @@ on_both_backends! {
         let claimed = round.claim_due(now(), LEASE, 10).await.unwrap();
         assert_eq!(claimed.len(), 5);
         assert!(claimed.iter().all(|c| matches!(c.job, Job::Invite { remind_at: Some(_), .. })));
-        assert!(round.queue_reminder(&claimed[0], now()).await.unwrap());
-        assert!(!round.queue_reminder(&claimed[0], now()).await.unwrap(), "queued once");
-        round.mark_sent(&claimed[0].key, now()).await.unwrap();
-        assert!(!round.queue_reminder(&claimed[0], now()).await.unwrap(), "nor after its mark");
+        round.mark_sent(&claimed[0], now()).await.unwrap();
+        round.mark_sent(&claimed[0], now()).await.unwrap();
+        round.mark_failed(&claimed[1], "cannot_dm_bot", now()).await.unwrap();
+        round.mark_dead(&claimed[2], "fatal_error", now()).await.unwrap();
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!(
+            (counts.pending, counts.sent, counts.failed, counts.dead),
+            (3, 1, 1, 1),
+            "a reminder for each invitation done with, refused or not, once"
+        );
 
         let reminded = now() + SignedDuration::from_hours(48);
         let mut later = store.outbox_round().await.unwrap();
@@ -138,12 +145,23 @@ on_both_backends! {
             .await.unwrap().iter().all(|c| !matches!(c.job, Job::Remind { .. })), "not before its time");
 
         assert!(store.close_wave(&opened.wave.wave_id, now()).await.unwrap());
-        assert!(!round.queue_reminder(&claimed[1], now()).await.unwrap(), "the pulse has closed");
+        later.mark_sent(&claimed[3], now()).await.unwrap();
         let counts = store.outbox_counts().await.unwrap();
-        assert_eq!((counts.pending, counts.sent), (1, 1), "one reminder, for the one invitation done with");
+        assert_eq!((counts.pending, counts.sent), (3, 2), "no reminder once the pulse has closed");
         let due = later.claim_due(reminded, LEASE, 10).await.unwrap();
-        assert_eq!(due.len(), 1);
-        let Job::Invite { person_id, .. } = &claimed[0].job else { unreachable!("claimed above") };
-        assert_eq!(due[0].job, Job::Remind { wave_id: opened.wave.wave_id.clone(), person_id: person_id.clone() });
+        assert_eq!(due.len(), 3);
+        let person = |job: &Job| match job {
+            Job::Invite { wave_id, person_id, .. } | Job::Remind { wave_id, person_id } => {
+                assert_eq!(wave_id, &opened.wave.wave_id);
+                person_id.clone()
+            }
+            other => panic!("not an invitation or reminder: {other:?}"),
+        };
+        let mut reminded: Vec<String> = due.iter().map(|c| person(&c.job)).collect();
+        let mut done_with: Vec<String> = claimed[..3].iter().map(|c| person(&c.job)).collect();
+        reminded.sort_unstable();
+        done_with.sort_unstable();
+        assert_eq!(reminded, done_with);
+        assert!(due.iter().all(|c| matches!(c.job, Job::Remind { .. })));
     }
 }

@@ -173,7 +173,7 @@ async fn an_upgrade_keeps_the_queued_jobs() {
         (claimed[0].job_id.as_str(), &claimed[0].job),
         ("j1", &invite)
     );
-    round.mark_sent(&claimed[0].key, now()).await.unwrap();
+    round.mark_sent(&claimed[0], now()).await.unwrap();
     assert_eq!(store.outbox_counts().await.unwrap().sent, 2);
     drop(round);
     store.close().await;

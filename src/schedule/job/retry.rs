@@ -125,15 +125,14 @@ async fn finish(
 ) -> anyhow::Result<()> {
     let forgotten = claimed.job.is_forgotten_when_done();
     let key = claimed.key.as_str();
-    // An invitation's reminder, whatever became of the invitation (see `queue_reminder`).
-    round.queue_reminder(claimed, now).await?;
     if forgotten {
         round.forget(key).await?;
     } else {
         match finished {
-            Finished::Sent | Finished::Skipped => round.mark_sent(key, now).await?,
-            Finished::Failed(error) => round.mark_failed(key, error, now).await?,
-            Finished::Dead(error) => round.mark_dead(key, error, now).await?,
+            // An invitation's mark queues its reminder too (`OutboxRound::mark_sent`).
+            Finished::Sent | Finished::Skipped => round.mark_sent(claimed, now).await?,
+            Finished::Failed(error) => round.mark_failed(claimed, error, now).await?,
+            Finished::Dead(error) => round.mark_dead(claimed, error, now).await?,
         }
     }
     let counted = match finished {
