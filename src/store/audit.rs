@@ -113,13 +113,15 @@ impl Store {
         report.none(
             "every reminder of a pulse goes to all its invitees, not to a chosen few",
             // An invitation not yet done with still holds its reminder (queued once it is:
-            // `OutboxRound::mark_sent`), so each invitee counts once, by the person their
-            // row's key names: `invite:` and `remind:` are both seven characters.
+            // `OutboxRound::mark_sent`), and one cancelled with everything else at an uninstall
+            // holds a cancelled one; so each invitee counts once, by the person their row's key
+            // names (`invite:` and `remind:` are both seven characters).
             count("SELECT COUNT(*) FROM waves w WHERE w.state = 'open'
                    AND EXISTS (SELECT 1 FROM outbox o WHERE o.wave_id = w.wave_id AND o.kind = 'remind')
                    AND (SELECT COUNT(DISTINCT substr(o.dedup_key, 8)) FROM outbox o
                         WHERE o.wave_id = w.wave_id
-                          AND (o.kind = 'remind' OR (o.kind = 'invite' AND o.state IN ('pending', 'sending'))))
+                          AND (o.kind = 'remind'
+                               OR (o.kind = 'invite' AND o.state IN ('pending', 'sending', 'cancelled'))))
                        <> (SELECT COUNT(*) FROM wave_invitees i WHERE i.wave_id = w.wave_id)").await?,
             "open pulse(s) whose reminders reach only some invitees",
             &format!("{open_waves} open pulses checked"),
