@@ -109,19 +109,27 @@ fn two_days_after(invited: jiff::Timestamp) -> Option<jiff::Timestamp> {
     Some(invited + SignedDuration::from_hours(48))
 }
 
+/// A team of five and its pulse, everyone invited now and reminded two days after.
+async fn open_team_of_five_with_reminders(store: &Store) -> trustpulse::store::OpenedWave {
+    import_teams(store, &[team("U0BOSS1", 5)]).await;
+    let timing = trustpulse::store::WaveTiming {
+        closes_at: now() + SignedDuration::from_hours(72),
+        invite_at: &invited_now,
+        remind_at: &two_days_after,
+    };
+    store
+        .open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now())
+        .await
+        .unwrap()
+}
+
 on_both_backends! {
     // A pulse opens with its invitations alone; each reminder is queued with its invitation's
     // mark (whatever became of it), due when the pulse planned it, once however often the
     // mark is made; and not at all once the pulse has closed, so a released pulse leaves no
     // row that names anyone.
     async fn an_invitations_reminder_is_queued_with_its_mark_and_only_while_its_pulse_is_open(store: Store) {
-        import_teams(&store, &[team("U0BOSS1", 5)]).await;
-        let timing = trustpulse::store::WaveTiming {
-            closes_at: now() + SignedDuration::from_hours(72),
-            invite_at: &invited_now,
-            remind_at: &two_days_after,
-        };
-        let opened = store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap();
+        let opened = open_team_of_five_with_reminders(&store).await;
         assert_eq!(store.outbox_counts().await.unwrap().pending, 5, "the invitations alone");
 
         let mut round = store.outbox_round().await.unwrap();
@@ -181,13 +189,7 @@ on_both_backends! {
     // has reminders for some invitees only: the audit counts each invitation still to go (or
     // cancelled with everything else when the app is uninstalled) with the reminder it holds.
     async fn the_audit_counts_an_invitation_still_to_go_with_its_reminder(store: Store) {
-        import_teams(&store, &[team("U0BOSS1", 5)]).await;
-        let timing = trustpulse::store::WaveTiming {
-            closes_at: now() + SignedDuration::from_hours(72),
-            invite_at: &invited_now,
-            remind_at: &two_days_after,
-        };
-        store.open_wave("U0BOSS1", "2026-11-30", &timing, k(5), now()).await.unwrap();
+        open_team_of_five_with_reminders(&store).await;
         let mut round = store.outbox_round().await.unwrap();
         let claimed = round.claim_due(now(), LEASE, 2).await.unwrap();
         for invitation in &claimed {
