@@ -45,11 +45,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`sql::CACHED_UP_TO`].
 const STATEMENT_CACHE: usize = 4 * sql::CACHED_UP_TO;
 
-/// Frames in the WAL at which the writer has its checkpoint thread copy them into the database
-/// file beside it: half the limit, so that the pass is usually over before the WAL reaches the
-/// limit, and the writer then copies only the other half itself.
-const EARLY_FRAMES: i32 = disk::WAL_LIMIT_FRAMES / 2;
-
 /// How long the writer waits, at the WAL's limit, for another checkpoint (the store's
 /// checkpointer's first pass, another process's) to let go of SQLite's checkpoint lock. Such a
 /// pass ends with a sync of the database file: a few milliseconds, but on a busy disk it can
@@ -185,8 +180,9 @@ impl Writer {
 /// it, 5 to 8 ms, and that batch's answers, and every one queued behind it, wait. At a few
 /// thousand answers a second the store's checkpointer (`checkpointer.rs`, which gathers for
 /// 200 ms) never gets there first. Here the writer has a thread of its own copy the frames
-/// once the WAL holds half its limit, beside the writer and on the other core; the writer goes
-/// on committing meanwhile.
+/// and sync them as the WAL fills (at half its limit, three quarters and seven eighths, see
+/// [`WAKE_AT`]), beside the writer and on the other core; the writer goes on committing
+/// meanwhile.
 ///
 /// Privacy: the limit holds as it did. SQLite can start the WAL again from its first frame
 /// only once every frame is copied, which a pass beside the writer seldom achieves while it
@@ -194,7 +190,9 @@ impl Writer {
 /// answers have gone out, waits for a pass under way to end and copies the rest itself before
 /// its next batch, and the next commit starts the WAL again (`journal_size_limit` cuts the
 /// file back as it does). That is SQLite's automatic checkpoint, at the same point, with most
-/// of its copying already done.
+/// of its copying and syncing already done: the answers that arrive meanwhile wait for the
+/// last eighth or so of the WAL's pages, not half of them (a catch-up took 0.9 ms at the
+/// median at 4 connections against 2.2 ms with one pass at half, `bench/answers.sh`).
 struct Checkpoints {
     /// Wakes the thread; one wake-up waiting is enough.
     wake: Option<SyncSender<()>>,
@@ -267,29 +265,38 @@ enum Step {
 #[derive(Debug, Default)]
 struct Fill {
     frames: i32,
-    /// Whether the checkpoint thread was woken since the WAL last started again.
-    woken: bool,
+    /// How many of [`WAKE_AT`] the WAL has passed since it last started again.
+    wakes: usize,
 }
 
-/// One pass of the thread while the WAL fills, once it holds [`EARLY_FRAMES`]: each pass ends
-/// with a sync of the database file, which the writer's syncs of the WAL queue behind on the
-/// disk. Waking it after every commit past that point (a pass after each) cost more CPU an
-/// answer than it saved, and passes at every quarter of the limit gained nothing over one at
-/// half (docs/benchmarks.md, answer path, thirteenth session).
+/// The fills at which the writer wakes the checkpoint thread: half the limit, then three
+/// quarters and seven eighths, so that at the limit the writer has only the last eighth or so
+/// to copy and sync itself while answers wait. A pass after every commit past half cost more
+/// CPU an answer than it saved (thirteenth session, docs/benchmarks.md); three a fill cost
+/// no more than one, within the noise, now that each syncs what it copied.
+const WAKE_AT: [i32; 3] = [
+    disk::WAL_LIMIT_FRAMES / 2,
+    disk::WAL_LIMIT_FRAMES * 3 / 4,
+    disk::WAL_LIMIT_FRAMES * 7 / 8,
+];
+
+/// What the writer does after a commit that left `frames` in the WAL.
 fn step(frames: i32, fill: &mut Fill) -> Step {
     if frames < fill.frames {
         // The WAL started again since the last commit (a large batch may have taken it past
         // the early mark at once).
-        fill.woken = false;
+        fill.wakes = 0;
     }
     fill.frames = frames;
     if frames >= disk::WAL_LIMIT_FRAMES {
-        Step::CatchUp
-    } else if frames < EARLY_FRAMES || fill.woken {
-        Step::Nothing
-    } else {
-        fill.woken = true;
+        return Step::CatchUp;
+    }
+    let passed = WAKE_AT.iter().filter(|&&at| frames >= at).count();
+    if passed > fill.wakes {
+        fill.wakes = passed;
         Step::Wake
+    } else {
+        Step::Nothing
     }
 }
 
@@ -300,20 +307,42 @@ fn lock(pass: &Mutex<()>) -> MutexGuard<'_, ()> {
 /// The checkpoint thread: a `PASSIVE` checkpoint each time the writer wakes it. It waits for
 /// nobody and copies what it can; SQLite takes no write lock for it, so the writer commits on.
 fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<()>) {
-    let mut conn = None;
+    let mut kept = None;
     while woken.recv().is_ok() {
         let _pass = lock(pass);
-        let copied = match conn.take() {
+        let copied = match kept.take() {
             Some(kept) => Ok(kept),
-            None => open(path),
+            None => open(path).and_then(|conn| Ok((conn, database_file(path)?))),
         }
-        .and_then(|kept| passive(&kept).map(|_| kept));
+        .and_then(|(conn, file)| pass_and_sync(&conn, &file).map(|_| (conn, file)));
         match copied {
-            Ok(kept) => conn = Some(kept),
+            Ok(both) => kept = Some(both),
             // The writer's own pass at the limit is the backstop.
             Err(e) => warn_not_copied(e),
         }
     }
+}
+
+/// The database file, for the thread's syncs of the pages it copies.
+fn database_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::open(path).with_context(|| format!("could not open {}", path.display()))
+}
+
+/// A `PASSIVE` pass, then a sync of the pages it copied into the database file.
+///
+/// Why the sync: SQLite syncs that file only after a pass that copied the whole WAL, which a
+/// pass beside the writer seldom does. The pages it copied were then synced by the writer at
+/// the WAL's limit, the one moment answers wait on a checkpoint, together with its own.
+fn pass_and_sync(conn: &Connection, file: &std::fs::File) -> anyhow::Result<()> {
+    let (log, copied): (i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get(1)?, row.get(2)?))
+        })?;
+    if copied > 0 && copied < log {
+        file.sync_data()
+            .context("could not sync the pages copied from the WAL")?;
+    }
+    Ok(())
 }
 
 /// The log of a failed checkpoint: SQLite's code, as for a failed batch.
@@ -478,30 +507,36 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{EARLY_FRAMES, Fill, Step, step};
+    use super::{Fill, Step, WAKE_AT, step};
     use crate::store::disk::WAL_LIMIT_FRAMES;
 
-    /// The writer wakes its checkpoint thread once as the WAL fills, copies the rest itself at
-    /// the limit (so the WAL never grows past it), and wakes the thread again once the WAL has
-    /// started over, even when one large batch took it past the early mark at once.
+    /// The writer wakes its checkpoint thread at half, three quarters and seven eighths of the
+    /// WAL's limit, once each as the WAL fills, copies the rest itself at the limit (so the WAL
+    /// never grows past it), and wakes the thread again once the WAL has started over, even
+    /// when one large batch took it past a mark, or several, at once.
     #[test]
-    fn the_wal_is_copied_once_beside_the_writer_and_caught_up_at_its_limit() {
+    fn the_wal_is_copied_beside_the_writer_as_it_fills_and_caught_up_at_its_limit() {
+        let [half, three_quarters, seven_eighths] = WAKE_AT;
+        assert_eq!((half, three_quarters, seven_eighths), (128, 192, 224));
         let mut fill = Fill::default();
-        assert_eq!(step(EARLY_FRAMES - 1, &mut fill), Step::Nothing);
-        assert_eq!(step(EARLY_FRAMES, &mut fill), Step::Wake);
-        assert_eq!(
-            step(EARLY_FRAMES + 40, &mut fill),
-            Step::Nothing,
-            "one pass a fill"
-        );
+        assert_eq!(step(half - 1, &mut fill), Step::Nothing);
+        assert_eq!(step(half, &mut fill), Step::Wake);
+        assert_eq!(step(half + 40, &mut fill), Step::Nothing, "one pass a mark");
+        assert_eq!(step(three_quarters + 3, &mut fill), Step::Wake);
+        assert_eq!(step(seven_eighths - 1, &mut fill), Step::Nothing);
+        assert_eq!(step(seven_eighths, &mut fill), Step::Wake);
+        assert_eq!(step(seven_eighths + 10, &mut fill), Step::Nothing);
         assert_eq!(step(WAL_LIMIT_FRAMES, &mut fill), Step::CatchUp);
         assert_eq!(step(WAL_LIMIT_FRAMES + 90, &mut fill), Step::CatchUp);
         // The next commit started the WAL again from its first frame.
         assert_eq!(step(3, &mut fill), Step::Nothing);
-        assert_eq!(step(EARLY_FRAMES + 2, &mut fill), Step::Wake);
+        // A batch of 64 answers writes about 150 frames: past the first mark at once, and a
+        // second such batch past the other two together, which one pass covers.
+        assert_eq!(step(half + 20, &mut fill), Step::Wake);
+        assert_eq!(step(seven_eighths + 5, &mut fill), Step::Wake);
+        assert_eq!(step(seven_eighths + 9, &mut fill), Step::Nothing);
         assert_eq!(step(WAL_LIMIT_FRAMES + 1, &mut fill), Step::CatchUp);
-        // A batch of 64 answers writes about 150 frames: past the mark in its first commit.
-        assert_eq!(step(EARLY_FRAMES + 20, &mut fill), Step::Wake);
+        assert_eq!(step(half + 2, &mut fill), Step::Wake);
     }
 
     /// The writer's turns at the store's write gate do not wake the store's checkpointer: it
