@@ -152,11 +152,12 @@ pub trait Chat: Send + Sync {
         now: Timestamp,
     ) -> Delivered<()>;
 
-    /// Shows `person_id` their home view as it is now.
+    /// Shows `person_id` their home view as it is now, with `notice` on top if there is one.
     async fn publish_home(
         &self,
         state: &AppState,
         person_id: &str,
+        notice: Option<&str>,
         now: Timestamp,
     ) -> Delivered<()>;
 

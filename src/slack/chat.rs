@@ -246,12 +246,13 @@ impl Chat for SlackChat {
         &self,
         state: &AppState,
         person_id: &str,
+        notice: Option<&str>,
         now: Timestamp,
     ) -> Delivered<()> {
         if let Err(deferral) = self.pacer.try_acquire("views.publish", None, now) {
             return Ok(Err(deferral.into()));
         }
-        let view = home::home_view(state, person_id, now).await?;
+        let view = home::home_view_noting(state, person_id, notice, now).await?;
         Ok(self
             .api
             .publish_home(person_id, view)

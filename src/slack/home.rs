@@ -49,15 +49,37 @@ pub async fn home_view(
     person_id: &str,
     now: Timestamp,
 ) -> anyhow::Result<SlackView> {
-    Ok(render_home(
+    home_view_noting(state, person_id, None, now).await
+}
+
+/// The person's App Home as it is now, with `notice` on top if there is one.
+pub async fn home_view_noting(
+    state: &AppState,
+    person_id: &str,
+    notice: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<SlackView> {
+    Ok(render_home_noting(
         &views::home(state, person_id, now).await?,
         state.k.get(),
+        notice,
     ))
 }
 
 /// App Home: a section per role (admin, manager, seller), or a word for someone on no roster.
 pub fn render_home(home: &HomeView, k: u32) -> SlackView {
+    render_home_noting(home, k, None)
+}
+
+/// App Home with a notice on top: what Home says when one of its buttons could not open its
+/// form. Home has no conversation for a message only the person sees, and a message in the
+/// app's DM would stay in the workspace's history; the notice goes with the next publish of
+/// Home (the next time the person opens it).
+pub fn render_home_noting(home: &HomeView, k: u32, notice: Option<&str>) -> SlackView {
     let mut blocks = Vec::new();
+    if let Some(notice) = notice {
+        blocks.push(section(&format!(":warning: {notice}")));
+    }
     if let Some(admin) = &home.admin {
         blocks.extend(admin_section(admin));
     }

@@ -193,6 +193,45 @@ async fn app_home_shows_each_role_its_own_view() {
     app.stop().await;
 }
 
+/// A button on App Home whose modal Slack will not open (the trigger expired): Home has no
+/// conversation for a message only the admin sees, so their Home is published again with the
+/// notice on top; nothing is posted, and the next opening of Home drops the notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_button_whose_modal_slack_will_not_open_says_so_on_home() {
+    use trustpulse::sim::fake_slack::Fault;
+    let app = setup().await;
+    home_text(&app, "U0HR1").await;
+    let posts = app.fake.calls_to("chat.postMessage").len();
+    app.fake
+        .fail_next("views.open", Fault::Error("expired_trigger_id".into()));
+    let click = payloads::view_button_click(&app.fake, "U0HR1", ids::EDIT_CADENCE, "U0BOSS1");
+    assert_eq!(app.slack.interaction(click).await.unwrap().status, 200);
+    assert!(app.fake.open_modal("U0HR1").is_none());
+    let home = app.fake.home("U0HR1").expect("Home was published");
+    assert_eq!(
+        home["blocks"][0]["text"]["text"],
+        ":warning: Slack did not open that in time. Please press the button again.",
+        "{home}"
+    );
+    assert!(
+        home.to_string().contains("Org default cadence"),
+        "the rest of Home is as it was: {home}"
+    );
+    assert!(app.fake.calls_to("chat.postEphemeral").is_empty());
+    assert_eq!(app.fake.calls_to("chat.postMessage").len(), posts);
+
+    let again = home_text(&app, "U0HR1").await;
+    assert!(!again.contains("press the button again"), "{again}");
+    let click = payloads::view_button_click(&app.fake, "U0HR1", ids::EDIT_CADENCE, "U0BOSS1");
+    app.slack.interaction(click).await.unwrap();
+    let modal = app
+        .fake
+        .open_modal("U0HR1")
+        .expect("the next press opens it");
+    assert_eq!(modal["callback_id"], ids::CADENCE_MODAL);
+    app.stop().await;
+}
+
 fn ids_opt_out() -> &'static str {
     trustpulse::slack::blocks::ids::OPT_OUT
 }

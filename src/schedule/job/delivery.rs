@@ -195,7 +195,7 @@ pub async fn deliver(
             Ok(posted.map(|_| Delivery::Sent))
         }
         Job::PublishHome { person_id } => {
-            let published = state.chat.publish_home(state, person_id, now).await?;
+            let published = state.chat.publish_home(state, person_id, None, now).await?;
             Ok(published.map(|()| Delivery::Sent))
         }
     }

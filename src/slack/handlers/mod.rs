@@ -23,6 +23,7 @@ use super::SlackApp;
 use super::blocks::ids;
 use super::home::ids as admin_ids;
 use super::team_loop::ids as loop_ids;
+use crate::ops::chat::NotDelivered;
 use crate::store::Job;
 
 pub use events::on_event;
@@ -284,19 +285,38 @@ struct Click {
 }
 
 /// Opens the modal a click asked for. If Slack refuses (most often `expired_trigger_id`: the
-/// trigger lives 3 seconds), the person would otherwise see nothing happen; where the button
-/// was in a conversation, they are told, in a message only they see and Slack does not keep,
-/// to press it again (unless Slack could not be reached at all: see `modal_not_opened`).
+/// trigger lives 3 seconds), the person would otherwise see nothing happen, so they are told to
+/// press it again (unless Slack could not be reached at all: see `modal_not_opened`): where
+/// the button was in a conversation, in a message only they see and Slack does not keep; on
+/// App Home, on top of their Home, published again.
 async fn open_view(state: &SlackApp, click: &Click, view: SlackView) {
     let api = &state.slack().api;
     let Err(e) = api.open_view(&click.trigger, view).await else {
         return;
     };
     tracing::warn!(error = %e.code(), "could not open a modal");
-    if let (Some(channel), Some(text)) = (&click.channel, super::blocks::modal_not_opened(&e))
-        && let Err(e) = api.post_ephemeral(channel, &click.user, &text).await
-    {
-        tracing::warn!(error = %e.code(), "could not say that a modal did not open");
+    let Some(text) = super::blocks::modal_not_opened(&e) else {
+        return;
+    };
+    let said = match &click.channel {
+        Some(channel) => api
+            .post_ephemeral(channel, &click.user, &text)
+            .await
+            .map_err(|e| e.code().to_string()),
+        None => match state
+            .chat
+            .publish_home(state, &click.user, Some(&text), state.now())
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(NotDelivered::Chat(e))) => Err(e.code()),
+            // Home is published again the next time the person opens it.
+            Ok(Err(NotDelivered::Paced(_))) => Err("views.publish paced".to_owned()),
+            Err(e) => Err(crate::telemetry::error_kind(&e).to_string()),
+        },
+    };
+    if let Err(error) = said {
+        tracing::warn!(%error, "could not say that a modal did not open");
     }
 }
 
