@@ -338,6 +338,8 @@ fn pass_and_sync(conn: &Connection, file: &std::fs::File) -> anyhow::Result<()> 
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((row.get(1)?, row.get(2)?))
         })?;
+    // `copied` counts every frame copied since the WAL last started again, this pass's and
+    // the earlier ones'; when it is all of them, SQLite has synced the file itself.
     if copied > 0 && copied < log {
         file.sync_data()
             .context("could not sync the pages copied from the WAL")?;
