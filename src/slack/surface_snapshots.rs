@@ -14,7 +14,7 @@ use super::blocks::{
 use super::commands;
 use super::home::{
     add_admin_modal, admin_notice, admins_only, cadence_errors, cadence_modal, ids,
-    no_person_chosen, render_home,
+    no_person_chosen, render_home, render_home_noting,
 };
 use crate::digest::build_digest;
 use crate::digest::fixtures::{WEEK1, input, release};
@@ -153,6 +153,23 @@ fn app_home_by_role() {
         };
         insta::assert_json_snapshot!(name, render_home(&home, K));
     }
+    // A button on Home whose modal Slack would not open: the notice on top, the rest as it was.
+    let seller_idle = HomeView {
+        seller: Some(seller(
+            WindowStanding::Idle,
+            false,
+            Some("Monday 7 December at 10:00"),
+        )),
+        ..nobody.clone()
+    };
+    insta::assert_json_snapshot!(
+        "home_with_notice",
+        render_home_noting(
+            &seller_idle,
+            K,
+            Some("Slack did not open that in time. Please press the button again.")
+        )
+    );
     let manager = HomeView {
         manager: Some(ManagerView {
             digest: digest(),
