@@ -334,13 +334,10 @@ fn database_file(path: &Path) -> anyhow::Result<std::fs::File> {
 /// pass beside the writer seldom does. The pages it copied were then synced by the writer at
 /// the WAL's limit, the one moment answers wait on a checkpoint, together with its own.
 fn pass_and_sync(conn: &Connection, file: &std::fs::File) -> anyhow::Result<()> {
-    let (log, copied): (i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get(1)?, row.get(2)?))
-        })?;
+    let pass = passive(conn)?;
     // `copied` counts every frame copied since the WAL last started again, this pass's and
     // the earlier ones'; when it is all of them, SQLite has synced the file itself.
-    if copied > 0 && copied < log {
+    if pass.copied > 0 && pass.copied < pass.log {
         file.sync_data()
             .context("could not sync the pages copied from the WAL")?;
     }
@@ -353,11 +350,24 @@ fn warn_not_copied(error: anyhow::Error) {
     tracing::warn!(error = %kind, "could not checkpoint the SQLite WAL");
 }
 
-/// `PRAGMA wal_checkpoint(PASSIVE)`: whether it found SQLite's checkpoint lock held by another
-/// checkpoint (and so copied nothing).
-fn passive(conn: &Connection) -> anyhow::Result<bool> {
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))?;
-    Ok(busy != 0)
+/// What `PRAGMA wal_checkpoint(PASSIVE)` answers.
+struct Passive {
+    /// It found SQLite's checkpoint lock held by another checkpoint, and so copied nothing.
+    busy: bool,
+    /// Frames in the WAL.
+    log: i64,
+    /// Frames copied into the database file since the WAL last started again (-1 when busy).
+    copied: i64,
+}
+
+fn passive(conn: &Connection) -> anyhow::Result<Passive> {
+    Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(Passive {
+            busy: row.get::<_, i64>(0)? != 0,
+            log: row.get(1)?,
+            copied: row.get(2)?,
+        })
+    })?)
 }
 
 /// Copies every frame left in the WAL that no reader still needs, so that the next commit
@@ -369,7 +379,7 @@ fn passive(conn: &Connection) -> anyhow::Result<bool> {
 fn catch_up(conn: &Connection) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(1);
-    while passive(conn)? {
+    while passive(conn)?.busy {
         if started.elapsed() >= CATCH_UP_WAIT {
             anyhow::bail!("the WAL stayed at its limit: another checkpoint held it");
         }
