@@ -252,7 +252,7 @@ impl Chat for SlackChat {
         if let Err(deferral) = self.pacer.try_acquire("views.publish", None, now) {
             return Ok(Err(deferral.into()));
         }
-        let view = home::home_view_noting(state, person_id, notice, now).await?;
+        let view = home::home_view(state, person_id, notice, now).await?;
         Ok(self
             .api
             .publish_home(person_id, view)

@@ -43,39 +43,26 @@ fn button(text: &str, action_id: &str, value: &str) -> Value {
     json!({"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": text}})
 }
 
-/// The person's App Home as it is now.
-pub async fn home_view(
-    state: &AppState,
-    person_id: &str,
-    now: Timestamp,
-) -> anyhow::Result<SlackView> {
-    home_view_noting(state, person_id, None, now).await
-}
-
 /// The person's App Home as it is now, with `notice` on top if there is one.
-pub async fn home_view_noting(
+pub async fn home_view(
     state: &AppState,
     person_id: &str,
     notice: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<SlackView> {
-    Ok(render_home_noting(
+    Ok(render_home(
         &views::home(state, person_id, now).await?,
         state.k.get(),
         notice,
     ))
 }
 
-/// App Home: a section per role (admin, manager, seller), or a word for someone on no roster.
-pub fn render_home(home: &HomeView, k: u32) -> SlackView {
-    render_home_noting(home, k, None)
-}
-
-/// App Home with a notice on top: what Home says when one of its buttons could not open its
-/// form. Home has no conversation for a message only the person sees, and a message in the
-/// app's DM would stay in the workspace's history; the notice goes with the next publish of
-/// Home (the next time the person opens it).
-pub fn render_home_noting(home: &HomeView, k: u32, notice: Option<&str>) -> SlackView {
+/// App Home: a section per role (admin, manager, seller), or a word for someone on no roster;
+/// `notice` on top, when one of Home's buttons could not open its form. Home has no
+/// conversation for a message only the person sees, and a message in the app's DM would stay
+/// in the workspace's history; the notice goes with the next publish of Home (the next time
+/// the person opens it).
+pub fn render_home(home: &HomeView, k: u32, notice: Option<&str>) -> SlackView {
     let mut blocks = Vec::new();
     if let Some(notice) = notice {
         blocks.push(section(&format!(":warning: {notice}")));

@@ -14,7 +14,7 @@ use super::blocks::{
 use super::commands;
 use super::home::{
     add_admin_modal, admin_notice, admins_only, cadence_errors, cadence_modal, ids,
-    no_person_chosen, render_home, render_home_noting,
+    no_person_chosen, render_home,
 };
 use crate::digest::build_digest;
 use crate::digest::fixtures::{WEEK1, input, release};
@@ -125,7 +125,7 @@ fn app_home_by_role() {
         manager: None,
         seller: None,
     };
-    insta::assert_json_snapshot!("home_nobody", render_home(&nobody, K));
+    insta::assert_json_snapshot!("home_nobody", render_home(&nobody, K, None));
     for (name, window, opted_out, next) in [
         (
             "home_seller_idle",
@@ -151,7 +151,7 @@ fn app_home_by_role() {
             seller: Some(seller(window, opted_out, next)),
             ..nobody.clone()
         };
-        insta::assert_json_snapshot!(name, render_home(&home, K));
+        insta::assert_json_snapshot!(name, render_home(&home, K, None));
     }
     // A button on Home whose modal Slack would not open: the notice on top, the rest as it was.
     let seller_idle = HomeView {
@@ -164,7 +164,7 @@ fn app_home_by_role() {
     };
     insta::assert_json_snapshot!(
         "home_with_notice",
-        render_home_noting(
+        render_home(
             &seller_idle,
             K,
             Some("Slack did not open that in time. Please press the button again.")
@@ -178,19 +178,19 @@ fn app_home_by_role() {
         }),
         ..nobody.clone()
     };
-    insta::assert_json_snapshot!("home_manager", render_home(&manager, K));
+    insta::assert_json_snapshot!("home_manager", render_home(&manager, K, None));
     let mut with_chart = manager.clone();
     with_chart.manager.as_mut().unwrap().chart = Some(crate::store::SharedChart {
         file_id: "F0CHART1".into(),
         alt_text: "Trend of your team's last 2 releases, each question's average on the 1 to 5 scale, oldest first. Care: 3 Dec 3.8, 10 Dec 4.0.".into(),
         shows_until: "2026-12-10".into(),
     });
-    insta::assert_json_snapshot!("home_manager_chart", render_home(&with_chart, K));
+    insta::assert_json_snapshot!("home_manager_chart", render_home(&with_chart, K, None));
     let admin = HomeView {
         admin: Some(admin_view()),
         ..nobody.clone()
     };
-    insta::assert_json_snapshot!("home_admin", render_home(&admin, K));
+    insta::assert_json_snapshot!("home_admin", render_home(&admin, K, None));
     let empty_org = HomeView {
         admin: Some(AdminView {
             org_cadence: None,
@@ -200,7 +200,7 @@ fn app_home_by_role() {
         }),
         ..nobody
     };
-    insta::assert_json_snapshot!("home_admin_no_roster", render_home(&empty_org, K));
+    insta::assert_json_snapshot!("home_admin_no_roster", render_home(&empty_org, K, None));
 }
 
 #[test]

@@ -128,9 +128,10 @@ fn nothing_a_manager_can_see_changes_while_a_pulse_is_open() {
             .await;
         let surfaces = || async {
             let digest = digest_text(app, "U0BOSS1").await;
-            let home =
-                serde_json::to_string(&home_view(&app.state, "U0BOSS1", now()).await.unwrap())
-                    .unwrap();
+            let home = serde_json::to_string(
+                &home_view(&app.state, "U0BOSS1", None, now()).await.unwrap(),
+            )
+            .unwrap();
             let status = app.command("U0BOSS1", "status").await.body.to_string();
             (digest, home, status)
         };
@@ -372,8 +373,9 @@ fn no_one_but_the_teams_manager_receives_its_numbers() {
             let status = app.command(viewer, "status").await.body.to_string();
             let admin = app.command(viewer, "admin").await.body.to_string();
             let privacy = app.command(viewer, "privacy").await.body.to_string();
-            let home = serde_json::to_string(&home_view(&app.state, viewer, now()).await.unwrap())
-                .unwrap();
+            let home =
+                serde_json::to_string(&home_view(&app.state, viewer, None, now()).await.unwrap())
+                    .unwrap();
             for surface in [&status, &admin, &privacy, &home] {
                 for number in numbers {
                     assert!(
@@ -458,7 +460,8 @@ async fn a_managers_self_check_shows_the_gap_to_them_alone_and_once_per_window()
     assert!(text.contains("you predicted 4: team −2.0"), "{text}");
     for viewer in ["U0HR1", "U0BOSS1S1"] {
         let home =
-            serde_json::to_string(&home_view(&app.state, viewer, now()).await.unwrap()).unwrap();
+            serde_json::to_string(&home_view(&app.state, viewer, None, now()).await.unwrap())
+                .unwrap();
         let status = app.command(viewer, "status").await.body.to_string();
         assert!(
             !home.contains("predicted") && !status.contains("predicted"),

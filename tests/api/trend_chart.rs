@@ -36,7 +36,8 @@ async fn queue_digest(app: &TestApp, manager: &str) {
 
 /// The image blocks of `person`'s App Home as it is now.
 async fn home_images(app: &TestApp, person: &str) -> Vec<Value> {
-    let home = serde_json::to_value(home_view(&app.state, person, now()).await.unwrap()).unwrap();
+    let home =
+        serde_json::to_value(home_view(&app.state, person, None, now()).await.unwrap()).unwrap();
     home["blocks"]
         .as_array()
         .unwrap()
