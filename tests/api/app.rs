@@ -317,6 +317,14 @@ impl TestApp {
         wave.window_id
     }
 
+    /// `person`'s App Home as it would be published now (no notice), as JSON.
+    pub async fn home(&self, person: &str) -> Value {
+        let view = trustpulse::slack::home::home_view(&self.state, person, None, now())
+            .await
+            .unwrap();
+        serde_json::to_value(view).unwrap()
+    }
+
     pub async fn command(&self, user: &str, text: &str) -> Reply {
         self.slack
             .command(payloads::slash_command(&self.fake, user, "/pulse", text))

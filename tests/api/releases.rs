@@ -4,7 +4,6 @@
 use serde_json::Value;
 use trustpulse::ops::digests::digest_for;
 use trustpulse::ops::waves;
-use trustpulse::slack::home::home_view;
 
 use crate::app::{TestApp, run_test, sellers};
 use crate::helpers::{answers, now};
@@ -128,10 +127,7 @@ fn nothing_a_manager_can_see_changes_while_a_pulse_is_open() {
             .await;
         let surfaces = || async {
             let digest = digest_text(app, "U0BOSS1").await;
-            let home = serde_json::to_string(
-                &home_view(&app.state, "U0BOSS1", None, now()).await.unwrap(),
-            )
-            .unwrap();
+            let home = app.home("U0BOSS1").await.to_string();
             let status = app.command("U0BOSS1", "status").await.body.to_string();
             (digest, home, status)
         };
@@ -373,9 +369,7 @@ fn no_one_but_the_teams_manager_receives_its_numbers() {
             let status = app.command(viewer, "status").await.body.to_string();
             let admin = app.command(viewer, "admin").await.body.to_string();
             let privacy = app.command(viewer, "privacy").await.body.to_string();
-            let home =
-                serde_json::to_string(&home_view(&app.state, viewer, None, now()).await.unwrap())
-                    .unwrap();
+            let home = app.home(viewer).await.to_string();
             for surface in [&status, &admin, &privacy, &home] {
                 for number in numbers {
                     assert!(
@@ -459,9 +453,7 @@ async fn a_managers_self_check_shows_the_gap_to_them_alone_and_once_per_window()
     assert!(text.contains("you predicted 5: team −1.0"), "{text}");
     assert!(text.contains("you predicted 4: team −2.0"), "{text}");
     for viewer in ["U0HR1", "U0BOSS1S1"] {
-        let home =
-            serde_json::to_string(&home_view(&app.state, viewer, None, now()).await.unwrap())
-                .unwrap();
+        let home = app.home(viewer).await.to_string();
         let status = app.command(viewer, "status").await.body.to_string();
         assert!(
             !home.contains("predicted") && !status.contains("predicted"),

@@ -5,7 +5,6 @@
 use serde_json::Value;
 use trustpulse::sim::fake_slack::{FakeUser, dm_channel};
 use trustpulse::sim::payloads;
-use trustpulse::slack::home::home_view;
 use trustpulse::slack::team_loop::ids;
 
 use crate::app::{TestApp, run_test, sellers};
@@ -70,14 +69,10 @@ fn a_share_reaches_exactly_the_teams_current_sellers_in_the_managers_words_once(
     run_test(async |app| {
         let window = released_team(app).await;
         // The manager's home offers the share; no one else's does.
-        let home =
-            serde_json::to_string(&home_view(&app.state, "U0BOSS1", None, now()).await.unwrap())
-                .unwrap();
+        let home = app.home("U0BOSS1").await.to_string();
         assert!(home.contains(ids::SHARE), "{home}");
         for other in ["U0BOSS1S1", "U0HR1", "U0BOSS2"] {
-            let home =
-                serde_json::to_string(&home_view(&app.state, other, None, now()).await.unwrap())
-                    .unwrap();
+            let home = app.home(other).await.to_string();
             assert!(!home.contains(ids::SHARE), "{other} is offered the share");
         }
         // Someone else pressing the manager's button gets nothing to share.
@@ -186,19 +181,12 @@ fn done_tells_the_team_once_and_sellers_see_the_commitment_at_home() {
         app.deliver().await;
 
         // The seller's home shows the commitment, in progress; the manager's shows Done.
-        let seller = serde_json::to_string(
-            &home_view(&app.state, "U0BOSS1S1", None, now())
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let seller = app.home("U0BOSS1S1").await.to_string();
         assert!(
             seller.contains(WILL_DO) && seller.contains("In progress"),
             "{seller}"
         );
-        let manager =
-            serde_json::to_string(&home_view(&app.state, "U0BOSS1", None, now()).await.unwrap())
-                .unwrap();
+        let manager = app.home("U0BOSS1").await.to_string();
         assert!(
             manager.contains(ids::DONE) && !manager.contains(ids::SHARE),
             "{manager}"
@@ -242,12 +230,7 @@ fn done_tells_the_team_once_and_sellers_see_the_commitment_at_home() {
         );
         app.deliver().await;
         assert_eq!(done_notes(app), 5, "the team is told once");
-        let seller = serde_json::to_string(
-            &home_view(&app.state, "U0BOSS1S2", None, now())
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let seller = app.home("U0BOSS1S2").await.to_string();
         assert!(seller.contains("Marked done"), "{seller}");
     });
 }

@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 use trustpulse::sim::fake_slack::{Fault, dm_channel};
-use trustpulse::slack::home::home_view;
 use trustpulse::store::Job;
 
 use crate::app::{TestApp, run_test, sellers};
@@ -36,8 +35,7 @@ async fn queue_digest(app: &TestApp, manager: &str) {
 
 /// The image blocks of `person`'s App Home as it is now.
 async fn home_images(app: &TestApp, person: &str) -> Vec<Value> {
-    let home =
-        serde_json::to_value(home_view(&app.state, person, None, now()).await.unwrap()).unwrap();
+    let home = app.home(person).await;
     home["blocks"]
         .as_array()
         .unwrap()
