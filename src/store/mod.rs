@@ -588,6 +588,26 @@ mod tests {
         );
     }
 
+    /// What a power cut may take, pool by pool (SQLite's `synchronous`: 2 waits for the disk
+    /// at each commit, 1 does not). Releases, the planner and whatever people do wait for the
+    /// disk; only the outbox's marks do not (a lost mark repeats a DM, never loses an answer).
+    #[tokio::test]
+    async fn only_the_outbox_commits_without_waiting_for_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("d.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let synchronous = |pool: AnyPool| async move {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            level
+        };
+        assert_eq!(synchronous(store.pool.clone()).await, 2, "FULL");
+        assert_eq!(synchronous(store.bookkeeping.clone()).await, 1, "NORMAL");
+        store.close().await;
+    }
+
     #[test]
     fn ids_are_random_not_sequential() {
         let (a, b) = (new_id(), new_id());

@@ -519,8 +519,21 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fill, Step, WAKE_AT, step};
+    use super::{Fill, Step, WAKE_AT, open, step};
     use crate::store::disk::WAL_LIMIT_FRAMES;
+
+    /// An answer is acknowledged once its batch commits, so that commit must wait for the disk
+    /// (`synchronous` 2, FULL; 1 would let a power cut take acknowledged answers). The writer
+    /// takes SQLite's default, which a compile-time option (`.cargo/config.toml`) could change.
+    #[test]
+    fn the_answers_writer_commits_only_once_the_disk_holds_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("d.db")).unwrap();
+        let level: i64 = conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "FULL");
+    }
 
     /// The writer wakes its checkpoint thread at half, three quarters and seven eighths of the
     /// WAL's limit, once each as the WAL fills, copies the rest itself at the limit (so the WAL
