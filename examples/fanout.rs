@@ -233,5 +233,28 @@ async fn main() -> anyhow::Result<()> {
     if let Some(peak) = peak_memory_mib() {
         println!("Peak memory (whole process): {peak:.0} MiB");
     }
+
+    // Issue 12's goals for opening waves at scale (stated for 100,000 invitations in 1,000
+    // teams: the defaults) and for sending at Slack's pace.
+    let verdict = |met: bool| if met { "met" } else { "missed" };
+    let planning = free.plan.as_secs_f64();
+    let allowed_time = limited as f64 / allowed * 1.1;
+    println!();
+    println!("| issue 12's goal | this run | |");
+    println!("|---|---|---|");
+    println!(
+        "| planning 100,000 invitations in 1,000 teams under 3 s | {invitations} in {teams} teams in {planning:.2} s | {} |",
+        verdict(planning < 3.0)
+    );
+    println!(
+        "| paced: every invitation sent within its allowed time plus 10% | {limited} in {:.1} s (at most {allowed_time:.1} s) | {} |",
+        paced.send.as_secs_f64(),
+        verdict(paced.send.as_secs_f64() <= allowed_time)
+    );
+    println!(
+        "| no 429 from Slack | {} | {} |",
+        free.rate_limited + paced.rate_limited,
+        verdict(free.rate_limited + paced.rate_limited == 0)
+    );
     Ok(())
 }

@@ -44,6 +44,9 @@ use trustpulse::survey::roster::{Roster, RosterRow};
 #[path = "shared/bench_database.rs"]
 mod bench_database;
 use bench_database::BenchDatabase;
+#[path = "shared/process_cpu.rs"]
+mod process_cpu;
+use process_cpu::{postgres_cpu_secs, process_cpu_secs};
 
 /// Names a PostgreSQL server to run on instead of SQLite.
 const URL_VARIABLE: &str = "PLANNER_BENCH_DATABASE_URL";
@@ -57,43 +60,6 @@ fn cpu_secs() -> f64 {
         0.0
     };
     process_cpu_secs("/proc/self/stat") + server
-}
-
-/// The CPU time of every process named `postgres` (the server and its backends).
-fn postgres_cpu_secs() -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
-        })
-        .map(|e| process_cpu_secs(&e.path().join("stat").to_string_lossy()))
-        .sum()
-}
-
-/// User plus system CPU time of the process whose `stat` file is at `path`, in seconds.
-fn process_cpu_secs(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The probe teams (see the module's comment): enough sellers for a slow machine's ticks, in
@@ -424,6 +390,17 @@ async fn main() -> anyhow::Result<()> {
         ms(close_wall),
         close_cpu * 1000.0
     );
+    let goals = Goals {
+        teams,
+        idle_cpu_ms: idle_cpu * 1000.0 / f64::from(idle_ticks),
+        closed: closed.closed,
+        close_wall_ms: ms(close_wall),
+        longest_wait_ms: [&open_waits, &lone_waits, &close_waits]
+            .into_iter()
+            .flatten()
+            .max()
+            .map_or(0.0, |wait| ms(*wait)),
+    };
     println!(
         "| an answer every 10 ms during the slot tick | {} | | |",
         waits_summary(open_waits)
@@ -436,5 +413,42 @@ async fn main() -> anyhow::Result<()> {
         "| an answer every 10 ms during the close tick | {} | | |",
         waits_summary(close_waits)
     );
+    goals.print();
     Ok(())
+}
+
+/// Issue 12's goals for the planner and releases, with this run's figures and whether they
+/// were met (the goals are stated for 10,000 teams: the defaults).
+struct Goals {
+    teams: usize,
+    idle_cpu_ms: f64,
+    closed: usize,
+    close_wall_ms: f64,
+    longest_wait_ms: f64,
+}
+
+impl Goals {
+    fn print(&self) {
+        let verdict = |met: bool| if met { "met" } else { "missed" };
+        println!();
+        println!("| issue 12's goal | this run | |");
+        println!("|---|---|---|");
+        println!(
+            "| an idle tick under 5 ms of CPU among 10,000 teams | {:.2} ms among {} teams | {} |",
+            self.idle_cpu_ms,
+            self.teams,
+            verdict(self.idle_cpu_ms < 5.0)
+        );
+        println!(
+            "| closing and releasing 10,000 windows under 2 s | {} windows in {:.0} ms | {} |",
+            self.closed,
+            self.close_wall_ms,
+            verdict(self.close_wall_ms < 2000.0)
+        );
+        println!(
+            "| no answer delayed more than 50 ms by the planner's batches | at most {:.1} ms | {} |",
+            self.longest_wait_ms,
+            verdict(self.longest_wait_ms <= 50.0)
+        );
+    }
 }
