@@ -1,12 +1,15 @@
 //! What a batch of submissions writes, whichever driver writes it: the statements (one per
-//! table, as many rows as the batch has submissions), the values they bind, and the decisions
-//! between them (who may answer, which tokens were new). The writers run them: sqlx for
-//! PostgreSQL (`submission_writer.rs`); for a SQLite file, SQLite called directly on a thread
-//! of its own (`sqlite_writer.rs`).
+//! table, as many rows as the batch has submissions; on PostgreSQL the three tables' inserts
+//! in one statement, `record_sql`), the values they bind, and the decisions between them (who
+//! may answer, which tokens were new). The writers run them: sqlx for PostgreSQL
+//! (`submission_writer.rs`); for a SQLite file, SQLite called directly on a thread of its own
+//! (`sqlite_writer.rs`).
 //!
-//! Privacy: tokens and ballots go in separate multi-row statements, in the batch's shuffled
-//! order, so no row position pairs a token with its ballot; ballots and comments carry random
-//! ids, their wave and the answers: no person, no time.
+//! Privacy: tokens and ballots go to separate tables, in the batch's shuffled order, not the
+//! order of arrival; ballots and comments carry random ids, their wave and the answers: no
+//! person, no time. (A batch's tokens and ballots are written by one transaction; on
+//! PostgreSQL, which stamps rows with it, `answer_shuffle.rs` rewrites an open pulse's answers
+//! together once the writer is quiet.)
 
 use std::collections::{HashMap, HashSet};
 
@@ -279,6 +282,62 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
         let s = batch[i];
         values.push(Value::Owned(new_id()));
         values.push(Value::Text(s.wave_id.as_str()));
+        values.push(Value::OptText(s.comment.as_ref().map(Comment::as_str)));
+    }
+    values
+}
+
+/// PostgreSQL's whole write of a batch in one statement, one round trip instead of three:
+/// each planned submission's token, ballot and comment in one row of values; the tokens
+/// inserted, then a ballot and a comment (if any) for each token that was new, joined to what
+/// the insert returned, so a ballot is still written only for a token this transaction
+/// inserted (`tokens_sql`, `ballots_sql`, `comments_sql` say the same in three statements).
+/// Returns the (wave, token) pairs that were new, as `tokens_sql` does.
+pub(super) fn record_sql(rows: usize) -> String {
+    let questions = Question::columns("");
+    format!(
+        "WITH v (wave_id, window_id, token, ballot_id, {questions}, follow_through, comment_id, body)
+              AS (VALUES {}),
+         t AS (INSERT INTO participation (wave_id, window_id, token)
+               SELECT wave_id, window_id, token FROM v
+               ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token),
+         b AS (INSERT INTO ballots (ballot_id, wave_id, {questions}, follow_through)
+               SELECT v.ballot_id, v.wave_id, {}, v.follow_through
+               FROM v JOIN t ON t.wave_id = v.wave_id AND t.token = v.token),
+         c AS (INSERT INTO comments (comment_id, wave_id, body)
+               SELECT v.comment_id, v.wave_id, v.body
+               FROM v JOIN t ON t.wave_id = v.wave_id AND t.token = v.token
+               WHERE v.body IS NOT NULL)
+         SELECT wave_id, token FROM t",
+        Backend::Postgres.value_rows(rows, RECORD_WIDTH),
+        Question::columns("v."),
+    )
+}
+
+/// Values a row of [`record_sql`] binds: the token's three, the ballot's, the comment's two.
+const RECORD_WIDTH: usize = 3 + 1 + Question::COUNT + 1 + 2;
+
+pub(super) fn record_values<'b>(
+    batch: &[&'b Submission],
+    waves: &'b HashMap<String, WaveFacts>,
+    tokens: &'b [(usize, Vec<u8>)],
+) -> Vec<Value<'b>> {
+    let mut values = Vec::with_capacity(tokens.len() * RECORD_WIDTH);
+    for (i, token) in tokens {
+        let s = batch[*i];
+        let wave = &waves[s.wave_id.as_str()];
+        values.push(Value::Text(s.wave_id.as_str()));
+        values.push(Value::Text(wave.window_id.as_str()));
+        values.push(Value::Blob(token));
+        values.push(Value::Owned(new_id()));
+        values.extend(s.ballot.values().into_iter().map(Value::Int));
+        // An answer to an item the pulse did not ask is not kept.
+        let follow_through = s
+            .ballot
+            .follow_through()
+            .filter(|_| wave.asks_follow_through);
+        values.push(Value::OptInt(follow_through.map(FollowThrough::value)));
+        values.push(Value::Owned(new_id()));
         values.push(Value::OptText(s.comment.as_ref().map(Comment::as_str)));
     }
     values
