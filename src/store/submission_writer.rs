@@ -416,23 +416,20 @@ async fn write_with_sqlx(
         return Ok(plan.refusals);
     }
     let n = plan.tokens.len();
-    if backend == Backend::Postgres {
-        let query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql::record_sql(n)))
-            .persistent(cached(n));
-        let inserted = bind(query, sql::record_values(batch, &facts.waves, &plan.tokens))
-            .fetch_all(&mut *tx)
-            .await
-            .context("could not record participation and the ballots")?
-            .into_iter()
-            .collect();
-        let (_recorded, refusals) = plan.settle(batch, &inserted);
-        tx.commit().await?;
-        return Ok(refusals);
-    }
-    let query =
-        sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql::tokens_sql(backend, n)))
-            .persistent(cached(n));
-    let inserted = bind(query, sql::token_values(batch, &facts.waves, &plan.tokens))
+    // On PostgreSQL the one statement writes the ballots and comments too (`record_sql`).
+    let (statement, values) = match backend {
+        Backend::Postgres => (
+            sql::record_sql(n),
+            sql::record_values(batch, &facts.waves, &plan.tokens),
+        ),
+        Backend::Sqlite => (
+            sql::tokens_sql(backend, n),
+            sql::token_values(batch, &facts.waves, &plan.tokens),
+        ),
+    };
+    let query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(statement))
+        .persistent(cached(n));
+    let inserted = bind(query, values)
         .fetch_all(&mut *tx)
         .await
         .context("could not record participation")?
@@ -440,7 +437,7 @@ async fn write_with_sqlx(
         .collect();
     let (recorded, refusals) = plan.settle(batch, &inserted);
     let n = recorded.len();
-    if n > 0 {
+    if backend == Backend::Sqlite && n > 0 {
         let query =
             sqlx::query(sqlx::AssertSqlSafe(sql::ballots_sql(backend, n))).persistent(cached(n));
         bind(query, sql::ballot_values(batch, &facts.waves, &recorded))
@@ -448,7 +445,7 @@ async fn write_with_sqlx(
             .await
             .context("could not record the ballots")?;
     }
-    if sql::any_comment(batch, &recorded) {
+    if backend == Backend::Sqlite && sql::any_comment(batch, &recorded) {
         let query =
             sqlx::query(sqlx::AssertSqlSafe(sql::comments_sql(backend, n))).persistent(cached(n));
         bind(query, sql::comment_values(batch, &recorded))
