@@ -318,13 +318,11 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let database = BenchDatabase::fresh(URL_VARIABLE, "answers").await?;
     let on_postgres = database.url.starts_with("postgres");
-    let db_url = if on_postgres {
-        database.url.clone()
-    } else {
-        // Beside the durable floor's log, on the same file system.
-        format!("sqlite:{}?mode=rwc", dir.path().join("bench.db").display())
+    let setup = Setup {
+        dir,
+        db_url: database.url.clone(),
+        fake,
     };
-    let setup = Setup { dir, db_url, fake };
 
     eprintln!(
         "set-up: {} sellers in {teams} teams, on {}",

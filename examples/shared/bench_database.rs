@@ -1,6 +1,7 @@
 //! A database for one benchmark run, shared by the examples that take one (`fanout`,
-//! `planner_bench`, `answer_bench`): a temporary SQLite file, or, when the named environment variable holds a
-//! PostgreSQL URL, a fresh database created next to the one it names and dropped afterwards.
+//! `planner_bench`, `answer_bench`): a temporary SQLite file, or, when the named environment
+//! variable holds a PostgreSQL URL, a fresh database created next to the one it names and
+//! dropped afterwards.
 
 use sqlx::Connection;
 

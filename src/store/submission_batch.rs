@@ -211,12 +211,17 @@ impl Plan {
     }
 }
 
+/// How many values a row of the tokens', the ballots' and the comments' statements binds.
+const TOKEN_WIDTH: usize = 3;
+const BALLOT_WIDTH: usize = 3 + Question::COUNT;
+const COMMENT_WIDTH: usize = 3;
+
 /// The participation tokens of `rows` submissions; returns the (wave, token) pairs that were new.
 pub(super) fn tokens_sql(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO participation (wave_id, window_id, token) VALUES {}
          ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token",
-        backend.value_rows(rows, 3)
+        backend.value_rows(rows, TOKEN_WIDTH)
     )
 }
 
@@ -240,7 +245,7 @@ pub(super) fn ballots_sql(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
         Question::columns(""),
-        backend.value_rows(rows, 3 + Question::COUNT)
+        backend.value_rows(rows, BALLOT_WIDTH)
     )
 }
 
@@ -272,7 +277,7 @@ pub(super) fn comments_sql(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO comments (comment_id, wave_id, body)
          SELECT v.column1, v.column2, v.column3 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL",
-        backend.value_rows(rows, 3)
+        backend.value_rows(rows, COMMENT_WIDTH)
     )
 }
 
@@ -288,16 +293,17 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
 }
 
 /// PostgreSQL's whole write of a batch in one statement, one round trip instead of three:
-/// each planned submission's token, ballot and comment in one row of values; the tokens
-/// inserted, then a ballot and a comment (if any) for each token that was new, joined to what
-/// the insert returned, so a ballot is still written only for a token this transaction
-/// inserted (`tokens_sql`, `ballots_sql`, `comments_sql` say the same in three statements).
-/// Returns the (wave, token) pairs that were new, as `tokens_sql` does.
+/// each planned submission's token, ballot and comment in one row of values (the three
+/// statements' rows side by side: [`record_values`]); the tokens inserted, then a ballot and a
+/// comment (if any) for each token that was new, joined to what the insert returned, so a
+/// ballot is still written only for a token this transaction inserted. Returns the (wave,
+/// token) pairs that were new, as `tokens_sql` does.
 pub(super) fn record_sql(rows: usize) -> String {
     let questions = Question::columns("");
     format!(
-        "WITH v (wave_id, window_id, token, ballot_id, {questions}, follow_through, comment_id, body)
-              AS (VALUES {}),
+        "WITH v (wave_id, window_id, token,
+                 ballot_id, ballot_wave, {questions}, follow_through,
+                 comment_id, comment_wave, body) AS (VALUES {}),
          t AS (INSERT INTO participation (wave_id, window_id, token)
                SELECT wave_id, window_id, token FROM v
                ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token),
@@ -309,36 +315,30 @@ pub(super) fn record_sql(rows: usize) -> String {
                FROM v JOIN t ON t.wave_id = v.wave_id AND t.token = v.token
                WHERE v.body IS NOT NULL)
          SELECT wave_id, token FROM t",
-        Backend::Postgres.value_rows(rows, RECORD_WIDTH),
+        Backend::Postgres.value_rows(rows, TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH),
         Question::columns("v."),
     )
 }
 
-/// Values a row of [`record_sql`] binds: the token's three, the ballot's, the comment's two.
-const RECORD_WIDTH: usize = 3 + 1 + Question::COUNT + 1 + 2;
-
+/// The values of [`record_sql`]: for each planned submission, its rows of [`token_values`],
+/// [`ballot_values`] and [`comment_values`] side by side, so what each table is given (an
+/// answer to an item the pulse did not ask left out, say) is decided in one place for both
+/// ways of writing a batch.
 pub(super) fn record_values<'b>(
     batch: &[&'b Submission],
     waves: &'b HashMap<String, WaveFacts>,
     tokens: &'b [(usize, Vec<u8>)],
 ) -> Vec<Value<'b>> {
-    let mut values = Vec::with_capacity(tokens.len() * RECORD_WIDTH);
-    for (i, token) in tokens {
-        let s = batch[*i];
-        let wave = &waves[s.wave_id.as_str()];
-        values.push(Value::Text(s.wave_id.as_str()));
-        values.push(Value::Text(wave.window_id.as_str()));
-        values.push(Value::Blob(token));
-        values.push(Value::Owned(new_id()));
-        values.extend(s.ballot.values().into_iter().map(Value::Int));
-        // An answer to an item the pulse did not ask is not kept.
-        let follow_through = s
-            .ballot
-            .follow_through()
-            .filter(|_| wave.asks_follow_through);
-        values.push(Value::OptInt(follow_through.map(FollowThrough::value)));
-        values.push(Value::Owned(new_id()));
-        values.push(Value::OptText(s.comment.as_ref().map(Comment::as_str)));
+    let planned: Vec<usize> = tokens.iter().map(|(i, _)| *i).collect();
+    let mut token_rows = token_values(batch, waves, tokens).into_iter();
+    let mut ballot_rows = ballot_values(batch, waves, &planned).into_iter();
+    let mut comment_rows = comment_values(batch, &planned).into_iter();
+    let mut values =
+        Vec::with_capacity(planned.len() * (TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH));
+    for _ in &planned {
+        values.extend(token_rows.by_ref().take(TOKEN_WIDTH));
+        values.extend(ballot_rows.by_ref().take(BALLOT_WIDTH));
+        values.extend(comment_rows.by_ref().take(COMMENT_WIDTH));
     }
     values
 }
