@@ -168,15 +168,22 @@ impl Store {
                 (submission_writer::Target::SqliteFile(path.clone()), None)
             }
             _ => {
+                // An in-memory database's one connection is the store's: one writer shares it.
+                let writers = if memory {
+                    1
+                } else {
+                    submission_writer::POSTGRES_WRITERS
+                };
                 let submission_pool = if memory {
                     pool.clone()
                 } else {
-                    lazy_pool(backend, 1, Durability::Disk, url)?
+                    lazy_pool(backend, writers as u32, Durability::Disk, url)?
                 };
                 let target = submission_writer::Target::Pool {
                     pool: submission_pool.clone(),
                     backend,
                     keep_connection: !memory,
+                    writers,
                 };
                 (target, Some(submission_pool))
             }

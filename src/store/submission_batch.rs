@@ -298,6 +298,11 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
 /// comment (if any) for each token that was new, joined to what the insert returned, so a
 /// ballot is still written only for a token this transaction inserted. Returns the (wave,
 /// token) pairs that were new, as `tokens_sql` does.
+///
+/// The tokens are inserted in the order of their values, so two batches in flight at once
+/// (this replica's two writers, or another replica's) take the locks of a token both insert
+/// in the same order and cannot deadlock. A token is a keyed hash: that order says nothing of
+/// who answered, or when.
 pub(super) fn record_sql(rows: usize) -> String {
     let questions = Question::columns("");
     format!(
@@ -305,7 +310,7 @@ pub(super) fn record_sql(rows: usize) -> String {
                  ballot_id, ballot_wave, {questions}, follow_through,
                  comment_id, comment_wave, body) AS (VALUES {}),
          t AS (INSERT INTO participation (wave_id, window_id, token)
-               SELECT wave_id, window_id, token FROM v
+               SELECT wave_id, window_id, token FROM v ORDER BY wave_id, token
                ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token),
          b AS (INSERT INTO ballots (ballot_id, wave_id, {questions}, follow_through)
                SELECT v.ballot_id, v.wave_id, {}, v.follow_through

@@ -9,8 +9,9 @@
 //!
 //! Two writers share this queue and the batch's statements (`submission_batch.rs`): on a
 //! SQLite file, a thread of its own with its own connection (`sqlite_writer.rs`); on
-//! PostgreSQL (and an in-memory SQLite database, whose one connection the store shares), a
-//! task on sqlx's pool, here.
+//! PostgreSQL (and an in-memory SQLite database, whose one connection the store shares),
+//! tasks on sqlx's pool, here. On PostgreSQL two batches are in flight at once, each on a
+//! connection of its own ([`POSTGRES_WRITERS`]).
 //!
 //! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
 //! the file (and in the WAL) says nothing about who answered first.
@@ -24,6 +25,7 @@ use rand::seq::SliceRandom;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use super::script::bind;
 use super::submission_batch::{self as sql, cached};
@@ -37,6 +39,15 @@ use super::submissions::SubmissionError;
 /// statement and a batch never holds the write lock for long.
 pub const MAX_BATCH: usize = 256;
 const _: () = assert!(MAX_BATCH <= IN_LIST_CHUNK);
+
+/// On PostgreSQL, the batches written at once, each by a connection of its own. With one, the
+/// writer waited for each batch's four round trips and the server's commit before it gathered
+/// the next, and a core stood idle under load (13% of the samples of `perf record -a` at 64
+/// connections); a second connection gathers and writes the next batch meanwhile. Two
+/// batches of one replica then run side by side as those of two replicas always could: the
+/// waves' share locks do not conflict, and a token both insert is recorded by the first to
+/// commit (the other's ballot is then not written: "already answered").
+pub const POSTGRES_WRITERS: usize = 2;
 
 /// Submissions waiting for the writer. Beyond this, handlers wait to queue (back-pressure)
 /// rather than the process growing without bound.
@@ -72,13 +83,14 @@ pub(super) enum Message {
 pub(super) enum Target {
     /// A SQLite database file: a thread of its own opens its own connection to it.
     SqliteFile(std::path::PathBuf),
-    /// sqlx's pool (which should hold one connection). With `keep_connection`, the writer keeps
-    /// its connection between batches; not for an in-memory database, whose one connection the
-    /// rest of the store shares.
+    /// sqlx's pool, which should hold a connection for each of `writers`. With
+    /// `keep_connection`, each writer keeps its connection between batches; not for an
+    /// in-memory database, whose one connection the rest of the store shares (one writer).
     Pool {
         pool: AnyPool,
         backend: Backend,
         keep_connection: bool,
+        writers: usize,
     },
 }
 
@@ -106,17 +118,24 @@ impl SubmissionQueue {
                 pool,
                 backend,
                 keep_connection,
+                writers,
             } => {
-                let writer = PoolWriter {
-                    pool,
-                    backend,
-                    gate,
-                    keep_connection,
-                    secrets,
-                    conn: None,
-                    written_to: BTreeSet::new(),
+                let idle = (0..writers.max(1))
+                    .map(|_| PoolWriter {
+                        pool: pool.clone(),
+                        backend,
+                        gate: gate.clone(),
+                        keep_connection,
+                        secrets: secrets.clone(),
+                        conn: None,
+                        written_to: BTreeSet::new(),
+                    })
+                    .collect();
+                let writers = Writers {
+                    idle,
+                    busy: JoinSet::new(),
                 };
-                tokio::spawn(run(writer, rx));
+                tokio::spawn(run(writers, rx));
             }
         }
         Ok(SubmissionQueue { tx })
@@ -259,7 +278,7 @@ impl Shuffled {
     }
 }
 
-/// The writer on sqlx's pool: its connection, kept between batches. Checking a connection out
+/// A writer on sqlx's pool: its connection, kept between batches. Checking a connection out
 /// of the pool for each batch cost a hand-off to the task that returns the last one (about
 /// 150 µs a batch at light load, measured with the answer benchmark at 4 connections).
 struct PoolWriter {
@@ -269,41 +288,113 @@ struct PoolWriter {
     keep_connection: bool,
     secrets: Arc<TokenSecrets>,
     conn: Option<PoolConnection<Any>>,
-    /// On PostgreSQL, the waves this writer has written answers to since it last shuffled
-    /// them (`answer_shuffle.rs`).
+    /// On PostgreSQL, the waves this writer has written answers to since they were last
+    /// shuffled (`answer_shuffle.rs`).
     written_to: BTreeSet<String>,
 }
 
-async fn run(mut writer: PoolWriter, mut rx: mpsc::Receiver<Message>) {
+/// The writers on sqlx's pool: those free to take a batch, and those writing one (each task
+/// gives its writer back when its batch is answered).
+struct Writers {
+    idle: Vec<PoolWriter>,
+    busy: JoinSet<PoolWriter>,
+}
+
+impl Writers {
+    /// A writer free to take a batch: an idle one, or else the first to finish its batch. None
+    /// once every writer is gone (a task that panicked loses its writer).
+    async fn free(&mut self) -> Option<PoolWriter> {
+        while self.idle.is_empty() {
+            self.reclaim().await?;
+        }
+        self.idle.pop()
+    }
+
+    /// Waits for the next busy writer to finish and makes it idle; None if none is busy.
+    async fn reclaim(&mut self) -> Option<()> {
+        match self.busy.join_next().await? {
+            Ok(writer) => self.idle.push(writer),
+            // Its batch's senders were dropped with it: their handlers were told it stopped.
+            Err(e) => tracing::error!(panicked = e.is_panic(), "a submission writer stopped"),
+        }
+        Some(())
+    }
+
+    /// Waits until every batch in flight is answered.
+    async fn settle(&mut self) {
+        while self.reclaim().await.is_some() {}
+    }
+
+    /// Whether answers may have been written that are not yet shuffled.
+    fn unshuffled(&self) -> bool {
+        !self.busy.is_empty() || self.idle.iter().any(|w| !w.written_to.is_empty())
+    }
+
+    /// Writes `batch` on a free writer, beside the batches already in flight.
+    async fn write(&mut self, batch: Shuffled) {
+        let Some(mut writer) = self.free().await else {
+            // No writer is left: dropping the batch tells each sender so.
+            return;
+        };
+        self.busy.spawn(async move {
+            writer.write(batch).await;
+            writer
+        });
+    }
+
+    /// Once every batch in flight is answered, shuffles the answers of the waves written to
+    /// since the last time, all writers' together, in one transaction.
+    async fn shuffle(&mut self) {
+        self.settle().await;
+        let waves: BTreeSet<String> = self
+            .idle
+            .iter_mut()
+            .flat_map(|w| std::mem::take(&mut w.written_to))
+            .collect();
+        if let Some(writer) = self.idle.first_mut() {
+            writer.shuffle(waves).await;
+        }
+    }
+}
+
+async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     loop {
-        // `recv_many` waits for the first message, then takes every one already queued: while
-        // a batch commits, the next one gathers. Once no answer has come for a moment, the
-        // waves written to are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
-        let received = if writer.written_to.is_empty() {
+        // A writer is free before the next batch is gathered, so that what comes while every
+        // writer is busy joins that batch. `recv_many` waits for the first message, then takes
+        // every one already queued. Once no answer has come for a moment, the waves written to
+        // are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
+        while writers.idle.is_empty() {
+            if writers.reclaim().await.is_none() {
+                return;
+            }
+        }
+        let received = if !writers.unshuffled() {
             rx.recv_many(&mut waiting, MAX_BATCH).await
         } else {
             let next = rx.recv_many(&mut waiting, MAX_BATCH);
             match tokio::time::timeout(super::wal_forgetting::QUIET, next).await {
                 Ok(received) => received,
                 Err(_quiet) => {
-                    writer.shuffle().await;
+                    writers.shuffle().await;
                     continue;
                 }
             }
         };
         if received == 0 {
             // Every sender is gone (the store dropped without closing).
-            writer.shuffle().await;
+            writers.shuffle().await;
             return;
         }
         let (batches, close) = batches(&mut waiting);
         for batch in batches {
-            writer.write(Shuffled::new(batch)).await;
+            writers.write(Shuffled::new(batch)).await;
         }
         if let Some(done) = close {
-            writer.shuffle().await;
-            writer.conn = None;
+            writers.shuffle().await;
+            for writer in &mut writers.idle {
+                writer.conn = None;
+            }
             let _ = done.send(());
             return;
         }
@@ -348,14 +439,12 @@ impl PoolWriter {
         batch.answer(written);
     }
 
-    /// Shuffles the answers of the waves written to since the last time, in their turn at the
-    /// gate (none on PostgreSQL). A failure is logged and left: the next answers of those
-    /// waves bring them back.
-    async fn shuffle(&mut self) {
-        if self.written_to.is_empty() {
+    /// Shuffles the answers of `waves` in their turn at the gate (none on PostgreSQL). A
+    /// failure is logged and left: the next answers of those waves bring them back.
+    async fn shuffle(&mut self, waves: BTreeSet<String>) {
+        if waves.is_empty() {
             return;
         }
-        let waves = std::mem::take(&mut self.written_to);
         let _turn = super::take_turn(self.gate.as_ref()).await;
         let moved = match self.connection().await {
             Ok(conn) => super::answer_shuffle::shuffle_answers(conn, &waves).await,

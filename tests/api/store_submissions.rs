@@ -490,6 +490,56 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
     db.finish().await;
 }
 
+/// On PostgreSQL two batches are written at once, on two connections. Two batches holding the
+/// same 130 sellers (too many for one transaction together), each shuffled its own way, and
+/// written side by side: each seller counts once and the other submission is told it was
+/// already recorded. Neither batch fails: they insert the tokens they share in one order, so
+/// neither waits for a lock the other waits to take (a deadlock, which PostgreSQL ends after a
+/// second by failing one of them, every answer in it with it). Whether the two would take
+/// those locks crosswise depends on timing, hence twelve teams, one after another: with the
+/// tokens inserted in each batch's own order, about one team in ten deadlocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_in_flight_side_by_side_record_each_seller_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let managers: Vec<String> = (1..=12).map(|i| format!("U0BOSS{i}")).collect();
+    let teams: Vec<_> = managers.iter().map(|m| team(m, 130)).collect();
+    import_teams(&store, &teams).await;
+    for manager in &managers {
+        let opened = open_wave_at(&store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"));
+        let opened = opened.await.unwrap();
+        let wave = opened.wave.wave_id.as_str();
+        let batch = |score: i64| -> Vec<Submission> {
+            let each = opened.invitees.iter();
+            each.map(|seller| submission(wave, seller, (score, 3, 3), None))
+                .collect()
+        };
+        let (first, second) = tokio::join!(
+            store.record_submissions(batch(1)),
+            store.record_submissions(batch(5))
+        );
+        for (seller, outcomes) in opened.invitees.iter().zip(first.iter().zip(&second)) {
+            match outcomes {
+                (Ok(()), Err(SubmissionError::AlreadyAnswered))
+                | (Err(SubmissionError::AlreadyAnswered), Ok(())) => {}
+                other => panic!("{seller}: one submission counts, the other is told so: {other:?}"),
+            }
+        }
+        assert_eq!(ballot_count(&store, wave).await, 130);
+        assert_eq!(
+            store
+                .window_respondents(&opened.wave.window_id)
+                .await
+                .unwrap(),
+            130
+        );
+    }
+    store.close().await;
+    db.finish().await;
+}
+
 /// A release that runs while another replica rewrites the same pulse's answers (above) still
 /// deletes every one of them: the rewrite moves only pulses still open, under a lock that the
 /// release's closing of the pulse waits for. Without that lock, the release's `DELETE` would
