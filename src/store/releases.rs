@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::WriteInTurn;
 use super::outbox::{Job, Queued, installed_team, push_jobs};
-use super::script::{Script, Value};
+use super::script::{Script, Value, bind};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
 use crate::digest::view::HeldWindow;
@@ -90,7 +90,7 @@ impl Store {
                 .await?;
         }
         let wave_ids: Vec<&str> = items.iter().filter_map(|(wave, _)| *wave).collect();
-        let closed = close_waves(&mut tx, &wave_ids, now).await?;
+        let closed = close_waves(&mut tx, self.backend, &wave_ids, now).await?;
         let close_updates = close_updates(&mut tx, &closed, now).await?;
         // A window is decided when it was named alone, or when its wave closed just now (a
         // wave that was not open was closed by another replica, which decided its window).
@@ -274,13 +274,29 @@ fn with_list<'a>(backend: Backend, sql: &str, ids: &[&'a str]) -> (String, Vec<V
 }
 
 /// Closes those of `wave_ids` still open; returns the ones this call closed.
+///
+/// On PostgreSQL the waves are first locked in the order of their ids, the order in which a
+/// batch of answers share-locks them (`submission_batch::facts_sql`): an `UPDATE` locks rows
+/// in whatever order its plan reads them, and a batch with late answers to two of these waves
+/// could then hold one while waiting for the other, held here (a deadlock, which PostgreSQL
+/// ends by failing one side).
 async fn close_waves(
     tx: &mut AnyConnection,
+    backend: Backend,
     wave_ids: &[&str],
     now: Timestamp,
 ) -> anyhow::Result<HashSet<String>> {
     if wave_ids.is_empty() {
         return Ok(HashSet::new());
+    }
+    if backend == Backend::Postgres {
+        let (sql, values) = with_list(
+            backend,
+            "SELECT wave_id FROM waves WHERE wave_id IN ({in}) ORDER BY wave_id FOR UPDATE",
+            wave_ids,
+        );
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        bind(query, values).execute(&mut *tx).await?;
     }
     let sql = placeholders(2, wave_ids.len());
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(

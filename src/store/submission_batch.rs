@@ -84,11 +84,13 @@ pub(super) fn pairs<'b>(batch: &[&'b Submission]) -> Vec<(&'b str, &'b str)> {
 /// On PostgreSQL the wave rows are share-locked until the batch commits: a close waits for the
 /// batch in flight, and a batch after a close sees it closed, so no ballot or token can arrive
 /// in a window being released. (SQLite's write lock, taken by `BEGIN IMMEDIATE`, already
-/// serialises the two.)
+/// serialises the two.) They are locked in the order of their ids (PostgreSQL sorts before
+/// it locks), as a release's close locks them (`releases::close_waves`), so a batch and a
+/// close never each hold a wave the other waits for.
 pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
     let lock = match backend {
         Backend::Sqlite => "",
-        Backend::Postgres => "FOR SHARE OF w",
+        Backend::Postgres => "ORDER BY w.wave_id FOR SHARE OF w",
     };
     format!(
         "SELECT v.column1, v.column2, i.person_id,

@@ -540,6 +540,64 @@ async fn postgres_batches_in_flight_side_by_side_record_each_seller_once() {
     db.finish().await;
 }
 
+/// A release closing two pulses and a batch with answers to both, at the same moment on
+/// PostgreSQL: both lock the pulses' rows in the order of their ids, so neither holds one the
+/// other waits for. The close here is held after it has locked the first pulse, as
+/// `close_waves` locks them; the batch waits for it holding nothing, the close locks the
+/// second, and the batch goes through once the close is done. (Locked crosswise, the two
+/// would deadlock and PostgreSQL would fail one side. The batch's read already listed its
+/// pulses in order, and the plans seen here locked them in that order; its `ORDER BY` makes
+/// that hold whatever the plan, so this test passes without it too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_close_and_a_batch_lock_pulses_in_one_order() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    import_teams(&store, &[team("U0BOSS1", 8), team("U0BOSS2", 8)]).await;
+    let mut teams = Vec::new();
+    for manager in ["U0BOSS1", "U0BOSS2"] {
+        let opened = open_wave_at(&store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"));
+        teams.push(opened.await.unwrap());
+    }
+    let mut waves: Vec<String> = teams.iter().map(|t| t.wave.wave_id.clone()).collect();
+    waves.sort();
+    let mut closer = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut watcher = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let lock = "SELECT wave_id FROM waves WHERE wave_id = $1 FOR UPDATE";
+    for round in 0..6 {
+        let mut close = closer.begin().await.unwrap();
+        sqlx::query(lock)
+            .bind(&waves[0])
+            .execute(&mut *close)
+            .await
+            .unwrap();
+        let batch: Vec<Submission> = teams
+            .iter()
+            .map(|t| submission(&t.wave.wave_id, &t.invitees[round], (4, 4, 4), None))
+            .collect();
+        let answering = tokio::spawn({
+            let store = store.clone();
+            async move { store.record_submissions(batch).await }
+        });
+        waiting_for_locks(&mut watcher, 1).await;
+        let second = sqlx::query(lock).bind(&waves[1]).execute(&mut *close);
+        let second = tokio::time::timeout(std::time::Duration::from_secs(20), second).await;
+        assert!(
+            matches!(second, Ok(Ok(_))),
+            "round {round}: the close locked its second pulse: {second:?}"
+        );
+        close.rollback().await.unwrap();
+        let outcomes = answering.await.unwrap();
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "round {round}: the batch went through after the close: {outcomes:?}"
+        );
+    }
+    store.close().await;
+    db.finish().await;
+}
+
 /// A release that runs while another replica rewrites the same pulse's answers (above) still
 /// deletes every one of them: the rewrite moves only pulses still open, under a lock that the
 /// release's closing of the pulse waits for. Without that lock, the release's `DELETE` would
