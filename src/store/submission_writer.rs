@@ -301,13 +301,15 @@ struct Writers {
 }
 
 impl Writers {
-    /// A writer free to take a batch: an idle one, or else the first to finish its batch. None
+    /// Waits until a writer is idle (at once if one is): the first to finish its batch. False
     /// once every writer is gone (a task that panicked loses its writer).
-    async fn free(&mut self) -> Option<PoolWriter> {
+    async fn ready(&mut self) -> bool {
         while self.idle.is_empty() {
-            self.reclaim().await?;
+            if self.reclaim().await.is_none() {
+                return false;
+            }
         }
-        self.idle.pop()
+        true
     }
 
     /// Waits for the next busy writer to finish and makes it idle; None if none is busy.
@@ -332,10 +334,11 @@ impl Writers {
 
     /// Writes `batch` on a free writer, beside the batches already in flight.
     async fn write(&mut self, batch: Shuffled) {
-        let Some(mut writer) = self.free().await else {
+        if !self.ready().await {
             // No writer is left: dropping the batch tells each sender so.
             return;
-        };
+        }
+        let mut writer = self.idle.pop().expect("a writer is idle");
         self.busy.spawn(async move {
             writer.write(batch).await;
             writer
@@ -364,10 +367,8 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
         // writer is busy joins that batch. `recv_many` waits for the first message, then takes
         // every one already queued. Once no answer has come for a moment, the waves written to
         // are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
-        while writers.idle.is_empty() {
-            if writers.reclaim().await.is_none() {
-                return;
-            }
+        if !writers.ready().await {
+            return;
         }
         let received = if !writers.unshuffled() {
             rx.recv_many(&mut waiting, MAX_BATCH).await

@@ -243,10 +243,20 @@ pub async fn teams_due(store: &Store, at: Timestamp) -> Vec<String> {
 
 /// Imports a team of `n` for `manager` and opens its wave, closing three days later.
 pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWave {
-    import_teams(store, &[team(manager, n)]).await;
-    open_wave_at(store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"))
-        .await
-        .unwrap()
+    open_team_waves(store, &[manager], n).await.remove(0)
+}
+
+/// Imports a team of `n` for each of `managers` (one roster) and opens each team's wave,
+/// closing three days later; in the order given.
+pub async fn open_team_waves(store: &Store, managers: &[&str], n: usize) -> Vec<OpenedWave> {
+    let teams: Vec<_> = managers.iter().map(|manager| team(manager, n)).collect();
+    import_teams(store, &teams).await;
+    let mut opened = Vec::new();
+    for manager in managers {
+        let wave = open_wave_at(store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"));
+        opened.push(wave.await.unwrap());
+    }
+    opened
 }
 
 pub fn answers(care: i64, help: i64, trust: i64) -> Answers {

@@ -505,11 +505,8 @@ async fn postgres_batches_in_flight_side_by_side_record_each_seller_once() {
     };
     let store = db.store.clone();
     let managers: Vec<String> = (1..=12).map(|i| format!("U0BOSS{i}")).collect();
-    let teams: Vec<_> = managers.iter().map(|m| team(m, 130)).collect();
-    import_teams(&store, &teams).await;
-    for manager in &managers {
-        let opened = open_wave_at(&store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"));
-        let opened = opened.await.unwrap();
+    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
+    for opened in open_team_waves(&store, &managers, 130).await {
         let wave = opened.wave.wave_id.as_str();
         let batch = |score: i64| -> Vec<Submission> {
             let each = opened.invitees.iter();
@@ -554,12 +551,7 @@ async fn postgres_a_close_and_a_batch_lock_pulses_in_one_order() {
         return;
     };
     let store = db.store.clone();
-    import_teams(&store, &[team("U0BOSS1", 8), team("U0BOSS2", 8)]).await;
-    let mut teams = Vec::new();
-    for manager in ["U0BOSS1", "U0BOSS2"] {
-        let opened = open_wave_at(&store, manager, "2026-11-23", ts("2026-11-26T10:00:00Z"));
-        teams.push(opened.await.unwrap());
-    }
+    let teams = open_team_waves(&store, &["U0BOSS1", "U0BOSS2"], 8).await;
     let mut waves: Vec<String> = teams.iter().map(|t| t.wave.wave_id.clone()).collect();
     waves.sort();
     let mut closer = sqlx::AnyConnection::connect(&db.url).await.unwrap();
