@@ -202,14 +202,18 @@ impl Store {
     async fn audit_postgres_server(&self, report: &mut AuditReport) -> anyhow::Result<()> {
         // Every column of the answer tables (their values are secret, and the share of each
         // pulse's id among their rows is how many answered it), and the window's key: a column
-        // added later is checked too (`migrations/postgres/…_no_statistics_of_answers.sql`).
+        // added later is checked too (`migrations/postgres/…_no_statistics_of_answers.sql`). The
+        // answer tables are partitioned (`…_answers_in_partitions.sql`) and ANALYZE samples each
+        // partition by its own settings, so the partitions are checked too, each named by its
+        // table.
         let sampled: Vec<String> = sqlx::query_scalar(
-            "SELECT c.relname || '.' || a.attname FROM pg_attribute a
+            "SELECT DISTINCT t.relname || '.' || a.attname FROM pg_attribute a
              JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_class t ON t.oid = COALESCE(pg_partition_root(c.oid), c.oid)
              WHERE c.relnamespace = current_schema()::regnamespace AND a.attnum > 0
                AND NOT a.attisdropped
-               AND (c.relname IN ('participation', 'ballots', 'comments')
-                    OR (c.relname, a.attname) = ('window_keys', 'hmac_key'))
+               AND (t.relname IN ('participation', 'ballots', 'comments')
+                    OR (t.relname, a.attname) = ('window_keys', 'hmac_key'))
                AND a.attstattarget IS DISTINCT FROM 0
              ORDER BY 1",
         )

@@ -57,6 +57,11 @@ const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
 /// this order, one table at a time, and an answer waits for the table being rewritten when it
 /// reaches it. In the same order as the answers', the scrub moved on to the next table just as
 /// an answer was let through the last, and the answer waited for both.
+///
+/// On PostgreSQL the three answer tables are each 16 partitions by a hash of the pulse
+/// (`migrations/postgres/…_answers_in_partitions.sql`), and `VACUUM FULL` of a partitioned
+/// table rewrites one partition at a time, each in a transaction of its own: an answer waits
+/// only while the partition its pulse is in is rewritten, a sixteenth of the open answers.
 pub(super) const RELEASED_TABLES: [&str; 4] =
     ["comments", "ballots", "participation", "window_keys"];
 
@@ -80,8 +85,8 @@ impl Store {
 
     /// Makes deleted answer rows unreadable on disk, if a release (or a start-up) asked for it:
     /// on SQLite the WAL is checkpointed into the (zeroed) main file and truncated to nothing;
-    /// on PostgreSQL the answer tables are rewritten (`VACUUM FULL`), so their old files with
-    /// the dead tuples are removed. On failure it stays due, and the planner's next tick tries
+    /// on PostgreSQL the answer tables are rewritten (`VACUUM FULL`, partition by partition),
+    /// so their old files with the dead tuples are removed. On failure it stays due, and the planner's next tick tries
     /// again.
     pub async fn scrub(&self) -> anyhow::Result<()> {
         if !self.scrub_due.swap(false, Ordering::SeqCst) {

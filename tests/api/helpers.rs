@@ -39,28 +39,7 @@ impl TestDb {
 
     /// A fresh PostgreSQL database, or None (with a note on stderr) when no server is configured.
     pub async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(PG_VAR) else {
-            static NOTE: Once = Once::new();
-            NOTE.call_once(|| {
-                // Written straight to the stderr handle so the test harness does not swallow it.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "NOTE: the PostgreSQL half of the store suite was SKIPPED because {PG_VAR} is not set. \
-                     Set it (e.g. {PG_VAR}=postgres://postgres@127.0.0.1:5432/test) to run it; .ci/run does."
-                );
-            });
-            return None;
-        };
-        let name = format!("trustpulse_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_VAR} is set but PostgreSQL is unreachable: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let url = with_database(&admin_url, &name);
+        let (admin_url, name, url) = empty_postgres_database().await?;
         let store = Store::connect(&url).await.unwrap();
         Some(TestDb {
             store,
@@ -69,18 +48,83 @@ impl TestDb {
         })
     }
 
+    /// A fresh PostgreSQL database left empty (no migration run), for a test that builds an
+    /// older schema first; the store is opened on it by `open`.
+    pub async fn postgres_empty() -> Option<EmptyPostgres> {
+        let (admin_url, name, url) = empty_postgres_database().await?;
+        Some(EmptyPostgres {
+            url,
+            admin_url,
+            name,
+        })
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         if let Cleanup::Postgres { admin_url, name } = self.cleanup {
-            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+            drop_postgres_database(&admin_url, &name).await;
         }
     }
+}
+
+/// A PostgreSQL database of one test, before the store is opened on it.
+pub struct EmptyPostgres {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl EmptyPostgres {
+    /// The store on this database (which runs the migrations), dropped with it at `finish`.
+    pub async fn open(self) -> TestDb {
+        let store = Store::connect(&self.url).await.unwrap();
+        TestDb {
+            store,
+            url: self.url,
+            cleanup: Cleanup::Postgres {
+                admin_url: self.admin_url,
+                name: self.name,
+            },
+        }
+    }
+}
+
+/// A new database on the server of [`PG_VAR`], as (admin URL, name, URL), or None (with a
+/// note on stderr) when no server is configured.
+async fn empty_postgres_database() -> Option<(String, String, String)> {
+    let Ok(admin_url) = std::env::var(PG_VAR) else {
+        static NOTE: Once = Once::new();
+        NOTE.call_once(|| {
+            // Written straight to the stderr handle so the test harness does not swallow it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTE: the PostgreSQL half of the store suite was SKIPPED because {PG_VAR} is not set. \
+                 Set it (e.g. {PG_VAR}=postgres://postgres@127.0.0.1:5432/test) to run it; .ci/run does."
+            );
+        });
+        return None;
+    };
+    let name = format!("trustpulse_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_VAR} is set but PostgreSQL is unreachable: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let url = with_database(&admin_url, &name);
+    Some((admin_url, name, url))
+}
+
+async fn drop_postgres_database(admin_url: &str, name: &str) {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
 }
 
 fn with_database(url: &str, name: &str) -> String {
