@@ -9,6 +9,17 @@
 -- (The partition a pulse lands in follows from its random id and says nothing about anyone.)
 --
 -- The rows are copied into the new tables and the old tables dropped, which removes their files.
+--
+-- Replicas of the version before may still be answering and releasing while this runs
+-- (README, *Running several replicas*), and no answer they commit may fall between the copy
+-- and the drop: the old tables are locked first, once their writers in flight are done. The
+-- pulses before them, as a release takes its pulses before the answer tables (the new tables'
+-- references to the pulses need this lock later, and taken then, a release holding its pulses
+-- while it waited for the answer tables would deadlock with this); answers only share-lock
+-- their pulses' rows, which this lock lets through.
+LOCK TABLE waves IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE participation, ballots, comments IN ACCESS EXCLUSIVE MODE;
+
 CREATE TABLE participation_by_pulse (
     wave_id   TEXT NOT NULL REFERENCES waves (wave_id),
     window_id TEXT NOT NULL,

@@ -239,16 +239,13 @@ async fn an_upgrade_forgets_finished_home_publishes() {
     store.close().await;
 }
 
-/// Splitting the answer tables into partitions by pulse (migration 16 on PostgreSQL copies
-/// their rows into new tables and drops the old) keeps every answer of a window still open when
-/// trustpulse is upgraded, and the old tables' files go with them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_an_upgrade_to_partitions_keeps_the_answers_of_open_windows() {
+/// A PostgreSQL database as the build before the answer tables' partitions (migration 16)
+/// left it, with one open window X1 and its pulse W1, and a connection to it; None without a
+/// server.
+async fn postgres_before_partitions() -> Option<(EmptyPostgres, sqlx::PgConnection)> {
     use sqlx::Connection;
     use trustpulse::store::migrations;
-    let Some(empty) = TestDb::postgres_empty().await else {
-        return;
-    };
+    let empty = TestDb::postgres_empty().await?;
     let mut conn = sqlx::PgConnection::connect(&empty.url).await.unwrap();
     let upto = migrations::POSTGRES
         .iter()
@@ -258,10 +255,26 @@ async fn postgres_an_upgrade_to_partitions_keeps_the_answers_of_open_windows() {
         .run(&mut conn)
         .await
         .unwrap();
-    // The rows as the build before wrote them, in the tables as they were.
     for sql in [
         "INSERT INTO windows (window_id, manager_id, min_respondents, state, opened_at) VALUES ('X1', 'U0MANAGER', 3, 'open', 0)",
         "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at) VALUES ('W1', 'U0MANAGER', 'X1', '2026-11-30', 'open', 0, 9999999999)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    Some((empty, conn))
+}
+
+/// Splitting the answer tables into partitions by pulse (migration 16 on PostgreSQL copies
+/// their rows into new tables and drops the old) keeps every answer of a window still open when
+/// trustpulse is upgraded, and the old tables' files go with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_upgrade_to_partitions_keeps_the_answers_of_open_windows() {
+    use sqlx::Connection;
+    let Some((empty, mut conn)) = postgres_before_partitions().await else {
+        return;
+    };
+    // The rows as the build before wrote them, in the tables as they were.
+    for sql in [
         "INSERT INTO participation (wave_id, window_id, token) VALUES ('W1', 'X1', '\\x0102'), ('W1', 'X1', '\\x0304')",
         "INSERT INTO ballots (ballot_id, wave_id, care, help, trust, follow_through) VALUES ('b1', 'W1', 4, 3, 5, NULL), ('b2', 'W1', 2, 3, 5, 1)",
         "INSERT INTO comments (comment_id, wave_id, body) VALUES ('c1', 'W1', 'More ride-alongs')",
@@ -320,5 +333,45 @@ async fn postgres_an_upgrade_to_partitions_keeps_the_answers_of_open_windows() {
         ),
     }
     conn.close().await.unwrap();
+    db.finish().await;
+}
+
+/// Replicas of the build before may go on answering while a new one runs migration 16
+/// (README, *Running several replicas*). An answer whose transaction is still open when the
+/// migration starts is waited for and copied, not lost with the old tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_answer_committed_during_the_upgrade_to_partitions_is_kept() {
+    use sqlx::Connection;
+    let Some((empty, _conn)) = postgres_before_partitions().await else {
+        return;
+    };
+    let url = empty.url.clone();
+    let mut old_replica = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN")
+        .execute(&mut old_replica)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO participation (wave_id, window_id, token) VALUES ('W1', 'X1', '\\x0506')",
+        "INSERT INTO ballots (ballot_id, wave_id, care, help, trust, follow_through) VALUES ('b9', 'W1', 5, 4, 3, NULL)",
+    ] {
+        sqlx::query(sql).execute(&mut old_replica).await.unwrap();
+    }
+    let upgrade = tokio::spawn(empty.open());
+    sqlx::any::install_default_drivers();
+    let mut watcher = sqlx::AnyConnection::connect(&url).await.unwrap();
+    waiting_for_locks(&mut watcher, 1).await;
+    sqlx::query("COMMIT")
+        .execute(&mut old_replica)
+        .await
+        .unwrap();
+
+    let db = upgrade.await.unwrap();
+    assert_eq!(db.store.window_respondents("X1").await.unwrap(), 1);
+    let ballots = db.store.ballots_of_wave("W1").await.unwrap();
+    assert_eq!(ballots.len(), 1, "the answer committed during the upgrade");
+    assert_eq!(ballots[0].values()[0], 5);
+    watcher.close().await.unwrap();
+    old_replica.close().await.unwrap();
     db.finish().await;
 }

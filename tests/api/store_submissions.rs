@@ -638,24 +638,3 @@ async fn postgres_a_release_during_the_rewrite_of_its_answers_deletes_them_all()
     assert!(report.holds(), "{report:#?}");
     db.finish().await;
 }
-
-/// Until `n` sessions of this database wait for a lock (no sleep: each check is a round trip).
-async fn waiting_for_locks(watcher: &mut sqlx::AnyConnection, n: i64) {
-    let waited = std::time::Instant::now();
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut *watcher)
-        .await
-        .unwrap();
-        if waiting >= n {
-            return;
-        }
-        assert!(
-            waited.elapsed().as_secs() < 30,
-            "{waiting} of {n} sessions wait for a lock"
-        );
-    }
-}
