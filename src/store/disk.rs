@@ -86,8 +86,8 @@ impl Store {
     /// Makes deleted answer rows unreadable on disk, if a release (or a start-up) asked for it:
     /// on SQLite the WAL is checkpointed into the (zeroed) main file and truncated to nothing;
     /// on PostgreSQL the answer tables are rewritten (`VACUUM FULL`, partition by partition),
-    /// so their old files with the dead tuples are removed. On failure it stays due, and the planner's next tick tries
-    /// again.
+    /// so their old files with the dead tuples are removed. On failure it stays due, and the
+    /// planner's next tick tries again.
     pub async fn scrub(&self) -> anyhow::Result<()> {
         if !self.scrub_due.swap(false, Ordering::SeqCst) {
             return Ok(());

@@ -39,13 +39,7 @@ impl TestDb {
 
     /// A fresh PostgreSQL database, or None (with a note on stderr) when no server is configured.
     pub async fn postgres() -> Option<TestDb> {
-        let (admin_url, name, url) = empty_postgres_database().await?;
-        let store = Store::connect(&url).await.unwrap();
-        Some(TestDb {
-            store,
-            url,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        })
+        Some(TestDb::postgres_empty().await?.open().await)
     }
 
     /// A fresh PostgreSQL database left empty (no migration run), for a test that builds an
