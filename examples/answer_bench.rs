@@ -413,8 +413,12 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     .into_iter()
     .chain(peers.iter().map(|(name, server)| (name.clone(), server)));
     for (name, server) in servers {
-        let wide_run = wrk(work, server, wide, 64, options.seconds)?;
-        let narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
+        let mut wide_run = wrk(work, server, wide, 64, options.seconds)?;
+        wide_run.after_cpu_us_per_request =
+            server.after_load().await? * 1e6 / wide_run.requests as f64;
+        let mut narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
+        narrow_run.after_cpu_us_per_request =
+            server.after_load().await? * 1e6 / narrow_run.requests as f64;
         let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
         report.rows.push((
             name,
@@ -512,6 +516,20 @@ impl Server {
             }
             before = now;
         }
+    }
+
+    /// The CPU time, in seconds, the server spends once a load has stopped, until it is quiet
+    /// again: work it put off until then, which the load's own figure leaves out (trustpulse:
+    /// the answer shuffle on PostgreSQL and the WAL's emptying on SQLite, both once no answer
+    /// has come for a second). Each run then also starts on a quiet server.
+    async fn after_load(&self) -> anyhow::Result<f64> {
+        /// Past trustpulse's quiet second (`store::wal_forgetting::QUIET`), so that the work
+        /// it waits for has begun before `settle` looks for quiet.
+        const PUT_OFF: Duration = Duration::from_millis(1500);
+        let before = self.cpu_secs()?;
+        tokio::time::sleep(PUT_OFF).await;
+        self.settle().await?;
+        Ok(self.cpu_secs()? - before)
     }
 
     /// The processes measured: the child, or every process of a peer's group.
@@ -647,6 +665,9 @@ struct Run {
     cpu_us_per_request: f64,
     /// Of `cpu_us_per_request`, the PostgreSQL server's (trustpulse on PostgreSQL), else 0.
     database_cpu_us_per_request: f64,
+    /// The CPU the server spent after the load, until it was quiet again, per request of the
+    /// load (`Server::after_load`); not in `cpu_us_per_request`.
+    after_cpu_us_per_request: f64,
 }
 
 fn wrk(
@@ -716,6 +737,7 @@ fn wrk(
         p99_ms: field("p99_us") / 1000.0,
         cpu_us_per_request: cpu * 1e6 / requests,
         database_cpu_us_per_request: database_cpu * 1e6 / requests,
+        after_cpu_us_per_request: 0.0,
     })
 }
 
@@ -755,6 +777,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         p99_ms: at(0.99),
         cpu_us_per_request: f64::NAN,
         database_cpu_us_per_request: f64::NAN,
+        after_cpu_us_per_request: f64::NAN,
     })
 }
 
@@ -801,6 +824,18 @@ impl Report {
                 *rss as f64 / 1024.0
             );
         }
+        println!();
+        let after: Vec<String> = self
+            .rows
+            .iter()
+            .map(|(name, wide, narrow, _, _)| {
+                format!("{name} {:.0} µs", cpu_after_load_per_request(wide, narrow))
+            })
+            .collect();
+        println!(
+            "CPU per request after the loads at 64 and 4 connections, until the server was quiet again (not in the table): {}",
+            after.join(", ")
+        );
         if let [
             (_, tp, tp4, _, _),
             (_, floor, floor4, _, _),
@@ -866,6 +901,14 @@ impl Report {
                 "| CPU per answer at most 0.2 of Bolt for JavaScript's | {share:.2} | {} |",
                 verdict(share <= 0.2)
             );
+            let with_after = |wide: &Run, narrow: &Run| {
+                cpu_per_request(wide, narrow) + cpu_after_load_per_request(wide, narrow)
+            };
+            let share = with_after(tp, tp4) / with_after(bolt, bolt4);
+            println!(
+                "| the same, with each one's CPU after the loads | {share:.2} | {} |",
+                verdict(share <= 0.2)
+            );
         }
         let share = 100.0 * tp.per_sec / floor.per_sec;
         println!(
@@ -899,5 +942,12 @@ impl Report {
 fn cpu_per_request(wide: &Run, narrow: &Run) -> f64 {
     (wide.cpu_us_per_request * wide.requests as f64
         + narrow.cpu_us_per_request * narrow.requests as f64)
+        / (wide.requests + narrow.requests) as f64
+}
+
+/// CPU per request after those two runs, until the server was quiet again.
+fn cpu_after_load_per_request(wide: &Run, narrow: &Run) -> f64 {
+    (wide.after_cpu_us_per_request * wide.requests as f64
+        + narrow.after_cpu_us_per_request * narrow.requests as f64)
         / (wide.requests + narrow.requests) as f64
 }
