@@ -50,6 +50,11 @@ pub(super) const SQLITE_BOOKKEEPING_PRAGMAS: &[&str] = &[
 /// is left to the planner's next tick rather than held up for.
 const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
 
+/// How long a PostgreSQL scrub's `VACUUM FULL` waits for a table's lock that another session
+/// holds (see `Store::rewrite_tables`) before it gives up until the next try: answers that
+/// reach that table queue behind it meanwhile.
+const REWRITE_LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// The tables that hold what a release deletes: the answer tables, and the window keys.
 ///
 /// In the reverse of the order in which a batch of answers reaches them (it reads the window
@@ -59,9 +64,10 @@ const OLDER_TRANSACTIONS_WAIT: Duration = Duration::from_secs(2);
 /// an answer was let through the last, and the answer waited for both.
 ///
 /// On PostgreSQL the three answer tables are each 16 partitions by a hash of the pulse
-/// (`migrations/postgres/…_answers_in_partitions.sql`), and `VACUUM FULL` of a partitioned
-/// table rewrites one partition at a time, each in a transaction of its own: an answer waits
-/// only while the partition its pulse is in is rewritten, a sixteenth of the open answers.
+/// (`migrations/postgres/…_answers_in_partitions.sql`), and the scrub names each partition
+/// (`Store::partitions_of`): `VACUUM FULL` rewrites them one at a time, each in a transaction
+/// of its own, so an answer waits only while the partition its pulse is in is rewritten, a
+/// sixteenth of the open answers.
 pub(super) const RELEASED_TABLES: [&str; 4] =
     ["comments", "ballots", "participation", "window_keys"];
 
@@ -113,7 +119,11 @@ impl Store {
                     self.rebuild_if_free_space_is_dirty().await?;
                 }
             }
-            Backend::Postgres => self.rewrite_tables(&RELEASED_TABLES.join(", ")).await?,
+            Backend::Postgres => {
+                let partitions = self.partitions_of(&RELEASED_TABLES).await?;
+                self.rewrite_tables(&partitions, "the answer tables and window keys")
+                    .await?
+            }
         }
         // What `trustpulse audit` compares with the releases: every one was scrubbed.
         sqlx::query(
@@ -184,19 +194,22 @@ impl Store {
     pub async fn scrub_outbox(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => Ok(()),
-            Backend::Postgres => self.rewrite_tables("outbox").await,
+            Backend::Postgres => {
+                self.rewrite_tables(&["outbox".to_owned()], "the outbox")
+                    .await
+            }
         }
     }
 
-    /// `VACUUM FULL` of `tables` (a list of names) writes each table anew, but it copies along
-    /// every deleted row that a transaction still running might see ("recently dead"): a
-    /// transaction of this database holding a snapshot from before the deletion, or one
-    /// anywhere on the server that has written and began before it (measured: an open `INSERT`
-    /// in another database kept them). So it first waits for every such transaction to end; if
-    /// one stays open, it fails and the caller tries again later (the release scrub at the
-    /// planner's next tick, the outbox's the next day). Sessions of other roles in this
+    /// `VACUUM FULL` of `tables` (`what` they are, for the error) writes each table anew, but
+    /// it copies along every deleted row that a transaction still running might see ("recently
+    /// dead"): a transaction of this database holding a snapshot from before the deletion, or
+    /// one anywhere on the server that has written and began before it (measured: an open
+    /// `INSERT` in another database kept them). So it first waits for every such transaction
+    /// to end; if one stays open, it fails and the caller tries again later (the release scrub
+    /// at the planner's next tick, the outbox's the next day). Sessions of other roles in this
     /// database are only visible to a role with `pg_read_all_stats`.
-    async fn rewrite_tables(&self, tables: &str) -> anyhow::Result<()> {
+    async fn rewrite_tables(&self, tables: &[String], what: &str) -> anyhow::Result<()> {
         let started: i64 =
             sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
                 .fetch_one(&self.pool)
@@ -210,14 +223,71 @@ impl Store {
         if older > 0 {
             anyhow::bail!(
                 "a transaction that began before the rows were deleted is still open on the \
-                 PostgreSQL server, and they stay in the table files ({tables}) until it ends \
+                 PostgreSQL server, and they stay in the files of {what} until it ends \
                  (look for old transactions in pg_stat_activity)"
             );
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM FULL {tables}")))
-            .write_in_turn(self, &self.pool)
-            .await?;
+        // On a connection of its own with a bound on waiting for a table's lock: while
+        // `VACUUM FULL` waits for one, every answer that reaches that table queues behind it,
+        // so a session that holds it (an operator's transaction left open in `psql`, say)
+        // would stop those answers for as long as it stays open.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET lock_timeout = '{}ms'",
+            REWRITE_LOCK_WAIT.as_millis()
+        )))
+        .execute(&mut *conn)
+        .await?;
+        let rewritten = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "VACUUM FULL {}",
+            tables.join(", ")
+        )))
+        .execute(&mut *conn)
+        .await;
+        // The connection goes back to the pool, and the bound must not go with it.
+        if sqlx::query("RESET lock_timeout")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            conn.close_on_drop();
+        }
+        match rewritten {
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55P03") => {
+                anyhow::bail!(
+                    "another session holds a lock on {what}, and the rows deleted stay in their                      files until it lets go: the rewrite waited {} ms for it and gives up until                      the next try, so that answers do not queue behind it (look for a                      transaction left open, 'idle in transaction' in pg_stat_activity)",
+                    REWRITE_LOCK_WAIT.as_millis()
+                )
+            }
+            other => {
+                other?;
+            }
+        }
         Ok(())
+    }
+
+    /// The partitions of each of `tables` (PostgreSQL), in the tables' order, or the table
+    /// itself where it has none. `VACUUM FULL` of a partitioned table would first lock the
+    /// table itself, waiting for every transaction that holds any of its partitions (a batch
+    /// of answers in flight, a long read), while every answer that came meanwhile queued
+    /// behind it; named one by one, the partitions are locked one at a time and nothing else.
+    async fn partitions_of(&self, tables: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for table in tables {
+            let leaves: Vec<String> = sqlx::query_scalar(
+                "SELECT relid::regclass::text FROM pg_partition_tree($1::regclass)
+                 WHERE isleaf ORDER BY relid::regclass::text",
+            )
+            .bind(*table)
+            .fetch_all(&self.pool)
+            .await?;
+            if leaves.is_empty() {
+                names.push((*table).to_owned());
+            } else {
+                names.extend(leaves);
+            }
+        }
+        Ok(names)
     }
 
     /// Whether transactions that could still see rows deleted before `xid` (the next transaction

@@ -381,6 +381,60 @@ async fn postgres_scrub_waits_for_a_transaction_older_than_the_release() {
     app.stop().await;
 }
 
+/// A session holding a lock on an answer table (an operator's transaction left open in
+/// `psql`) would hold up the scrub's `VACUUM FULL` for as long as it stayed open, and every
+/// answer reaching that table would queue behind the scrub. The scrub gives up after a second
+/// instead, stays due (the audit says so), and completes once the session has let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_scrub_gives_way_to_a_lock_left_open() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let (_, secrets) = answered_pulse(&app).await;
+    if answer_table_files(&app.db_url()).await.is_none() {
+        eprintln!(
+            "NOTE: postgres_scrub_gives_way_to_a_lock_left_open SKIPPED: this role may not run \
+             CHECKPOINT or pg_read_binary_file"
+        );
+        app.stop().await;
+        return;
+    }
+    let mut operator = sqlx::PgConnection::connect(&app.db_url()).await.unwrap();
+    // The partition this pulse's ballots are in, locked as a read in an open transaction
+    // locks it; with no snapshot kept, so it is not a transaction the scrub must wait out.
+    let partition: String =
+        sqlx::query_scalar("SELECT DISTINCT tableoid::regclass::text FROM ballots")
+            .fetch_one(&mut operator)
+            .await
+            .unwrap();
+    for sql in [
+        "BEGIN".to_owned(),
+        format!("LOCK TABLE {partition} IN ACCESS SHARE MODE"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut operator)
+            .await
+            .unwrap();
+    }
+
+    let released = tokio::time::timeout(std::time::Duration::from_secs(30), release(&app)).await;
+    assert!(
+        released.is_ok(),
+        "the release's scrub waited for the lock for as long as it was held"
+    );
+    let report = app.state.store.audit().await.unwrap();
+    assert!(
+        !report.holds(),
+        "while the lock is held, the audit says a scrub is still due: {report:#?}"
+    );
+
+    sqlx::query("COMMIT").execute(&mut operator).await.unwrap();
+    // What the planner's next tick does.
+    app.state.store.scrub().await.unwrap();
+    assert_pages_scrubbed(&app, &secrets).await;
+    app.stop().await;
+}
+
 /// The audit also looks where PostgreSQL itself would copy answers: statistics of a secret
 /// column, and a server that logs the values of trustpulse's statements (each setting as
 /// `ALTER DATABASE` would give it to trustpulse's sessions). It needs a role that may change
