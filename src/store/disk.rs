@@ -255,7 +255,10 @@ impl Store {
         match rewritten {
             Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55P03") => {
                 anyhow::bail!(
-                    "another session holds a lock on {what}, and the rows deleted stay in their                      files until it lets go: the rewrite waited {} ms for it and gives up until                      the next try, so that answers do not queue behind it (look for a                      transaction left open, 'idle in transaction' in pg_stat_activity)",
+                    "another session holds a lock on {what}, and the rows deleted stay in their \
+                     files until it lets go: the rewrite waited {} ms for it and gives up until \
+                     the next try, so that answers do not queue behind it (look for a \
+                     transaction left open, 'idle in transaction' in pg_stat_activity)",
                     REWRITE_LOCK_WAIT.as_millis()
                 )
             }
