@@ -427,6 +427,13 @@ async fn postgres_scrub_gives_way_to_a_lock_left_open() {
         !report.holds(),
         "while the lock is held, the audit says a scrub is still due: {report:#?}"
     );
+    // What the planner's next tick meets while the session stays open, and logs.
+    let error = app.state.store.scrub().await.unwrap_err().to_string();
+    assert!(
+        error.contains("another session holds a lock on the answer tables and window keys")
+            && error.contains("idle in transaction"),
+        "{error}"
+    );
 
     sqlx::query("COMMIT").execute(&mut operator).await.unwrap();
     // What the planner's next tick does.
