@@ -334,6 +334,21 @@ async fn postgres_statistics_hold_no_key_token_or_comment() {
     app.stop().await;
 }
 
+/// A PostgreSQL app with an answered pulse, and its secrets (`answered_pulse`), when this
+/// role may read the server's files; None otherwise, with a note that `test` was skipped.
+async fn postgres_answered_pulse_with_readable_files(
+    test: &str,
+) -> Option<(TestApp, Vec<Vec<u8>>)> {
+    let app = TestApp::spawn_postgres().await?;
+    let (_, secrets) = answered_pulse(&app).await;
+    if answer_table_files(&app.db_url()).await.is_none() {
+        eprintln!("NOTE: {test} SKIPPED: this role may not run CHECKPOINT or pg_read_binary_file");
+        app.stop().await;
+        return None;
+    }
+    Some((app, secrets))
+}
+
 /// A transaction that can still see the rows a release deletes makes `VACUUM FULL` copy them
 /// into the new table files. The scrub waits for it, stays due (and the audit says so) while it
 /// is open, and completes at the next try once it has ended. Here it is a read in the app's own
@@ -342,18 +357,13 @@ async fn postgres_statistics_hold_no_key_token_or_comment() {
 /// scrub on this server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_scrub_waits_for_a_transaction_older_than_the_release() {
-    let Some(app) = TestApp::spawn_postgres().await else {
+    let Some((app, secrets)) = postgres_answered_pulse_with_readable_files(
+        "postgres_scrub_waits_for_a_transaction_older_than_the_release",
+    )
+    .await
+    else {
         return;
     };
-    let (_, secrets) = answered_pulse(&app).await;
-    if answer_table_files(&app.db_url()).await.is_none() {
-        eprintln!(
-            "NOTE: postgres_scrub_waits_for_a_transaction_older_than_the_release SKIPPED: this \
-             role may not run CHECKPOINT or pg_read_binary_file"
-        );
-        app.stop().await;
-        return;
-    }
     let mut older = sqlx::PgConnection::connect(&app.db_url()).await.unwrap();
     sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut older)
@@ -387,18 +397,12 @@ async fn postgres_scrub_waits_for_a_transaction_older_than_the_release() {
 /// instead, stays due (the audit says so), and completes once the session has let go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_scrub_gives_way_to_a_lock_left_open() {
-    let Some(app) = TestApp::spawn_postgres().await else {
+    let Some((app, secrets)) =
+        postgres_answered_pulse_with_readable_files("postgres_scrub_gives_way_to_a_lock_left_open")
+            .await
+    else {
         return;
     };
-    let (_, secrets) = answered_pulse(&app).await;
-    if answer_table_files(&app.db_url()).await.is_none() {
-        eprintln!(
-            "NOTE: postgres_scrub_gives_way_to_a_lock_left_open SKIPPED: this role may not run \
-             CHECKPOINT or pg_read_binary_file"
-        );
-        app.stop().await;
-        return;
-    }
     let mut operator = sqlx::PgConnection::connect(&app.db_url()).await.unwrap();
     // The partition this pulse's ballots are in, locked as a read in an open transaction
     // locks it; with no snapshot kept, so it is not a transaction the scrub must wait out.
