@@ -1,5 +1,7 @@
 //! Starting, reminding and closing a team's pulse by hand (or from the planner).
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -163,35 +165,70 @@ pub async fn decide_undecided(
 }
 
 /// Closes (when a wave is given) and decides each window, in transactions of at most the
-/// store's [`BatchLimits`] (invitees are each item's third part);
-/// what was decided for each, in order (None: already closed or decided elsewhere).
+/// store's [`BatchLimits`] (invitees are each item's third part), as many at once as the store
+/// allows (`Store::close_batches_at_once`); what was decided for each, in order (None: already
+/// closed or decided elsewhere).
+///
+/// Should a batch fail, no further batch starts, the one written beside it commits or fails on
+/// its own (it is awaited, not dropped: a batch stopped between its commit and asking for the
+/// scrub would leave its released answers in the files), and the error is returned; the next
+/// tick decides whatever is still due.
 async fn decide_windows(
     store: &Store,
     items: &[CloseItem<'_>],
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Option<WindowDecision>>> {
+    let mut batches = close_batches(items, store.close_batch_limits());
+    let at_once = store.close_batches_at_once();
+    let mut writing = FuturesOrdered::new();
     let mut decided = Vec::with_capacity(items.len());
-    for batch in close_batches(items, store.close_batch_limits()) {
-        let chunk: Vec<(Option<&str>, &str)> = batch
-            .iter()
-            .map(|(wave, window, _)| (*wave, *window))
-            .collect();
-        let chunk = chunk.as_slice();
-        let mut decisions = Vec::new();
-        let outcomes = store
-            .close_and_decide_many(chunk, now, decider(policy, now, &mut decisions))
-            .await?;
-        let mut decisions = decisions.into_iter();
-        for outcome in outcomes {
-            decided.push(outcome.map(|(window, _)| {
+    let mut failed = None;
+    loop {
+        while failed.is_none() && writing.len() < at_once {
+            let Some(batch) = batches.next() else { break };
+            writing.push_back(decide_batch(store, batch, policy, now));
+        }
+        match writing.next().await {
+            None => break,
+            Some(Ok(batch)) => decided.extend(batch),
+            Some(Err(e)) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(decided),
+    }
+}
+
+/// One transaction of [`decide_windows`]: its windows' decisions, in order.
+async fn decide_batch(
+    store: &Store,
+    batch: &[CloseItem<'_>],
+    policy: &ReleasePolicy,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Option<WindowDecision>>> {
+    let chunk: Vec<(Option<&str>, &str)> = batch
+        .iter()
+        .map(|(wave, window, _)| (*wave, *window))
+        .collect();
+    let mut decisions = Vec::new();
+    let outcomes = store
+        .close_and_decide_many(&chunk, now, decider(policy, now, &mut decisions))
+        .await?;
+    let mut decisions = decisions.into_iter();
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.map(|(window, _)| {
                 let decision = decisions.next().expect("one decision per window decided");
                 count_decision(&window, decision);
                 decision
-            }));
-        }
-    }
-    Ok(decided)
+            })
+        })
+        .collect())
 }
 
 /// A wave to close (None: its window alone, to decide), its window, and the wave's invitees.
@@ -307,16 +344,16 @@ mod tests {
     }
 
     #[test]
-    fn on_postgresql_a_close_batch_takes_up_to_500_windows() {
-        let small: Vec<CloseItem> = (0..1200).map(|_| (Some("w"), "x", 5)).collect();
+    fn on_postgresql_a_close_batch_takes_up_to_250_windows() {
+        let small: Vec<CloseItem> = (0..700).map(|_| (Some("w"), "x", 5)).collect();
         let sizes: Vec<usize> = close_batches(&small, BatchLimits::CLOSE_POSTGRES)
             .map(<[_]>::len)
             .collect();
-        assert_eq!(sizes, [500, 500, 200]);
+        assert_eq!(sizes, [250, 250, 200]);
         let teams_of_100: Vec<CloseItem> = (0..40).map(|_| (Some("w"), "x", 100)).collect();
         let sizes: Vec<usize> = close_batches(&teams_of_100, BatchLimits::CLOSE_POSTGRES)
             .map(<[_]>::len)
             .collect();
-        assert_eq!(sizes, [32, 8]);
+        assert_eq!(sizes, [16, 16, 8]);
     }
 }

@@ -45,10 +45,14 @@ impl BatchLimits {
     /// 0.7 ms: their lists of ids differ every time) is shared by as many windows as an
     /// `IN (…)` list holds. Releasing 10,000 windows took 2.2 s in batches of 64, 1.2 s in
     /// batches of 500 with the settings of [`Store::close_and_decide_many`] (`planner_bench` on
-    /// PostgreSQL); an answer to another pulse waited at most 14 ms meanwhile.
+    /// PostgreSQL); an answer to another pulse waited at most 14 ms meanwhile. Two batches are
+    /// written at once ([`Store::close_batches_at_once`]), each of 250: with two of 500 an
+    /// answer during the close tick waited up to 48 ms (38 at the mean of eleven runs, against
+    /// 23 one batch at a time), with two of 250 up to 42 (24 at the mean of six), for a close
+    /// tick of 1.5 s against 1.2 s with two of 500 and 1.8 s with one (a slower machine).
     pub const CLOSE_POSTGRES: BatchLimits = BatchLimits {
-        teams: 500,
-        people: 3200,
+        teams: 250,
+        people: 1600,
     };
 }
 
@@ -75,6 +79,19 @@ impl Store {
         match self.backend {
             Backend::Sqlite => BatchLimits::CLOSE_SQLITE,
             Backend::Postgres => BatchLimits::CLOSE_POSTGRES,
+        }
+    }
+
+    /// How many batches of windows closed and decided may be written at once: one on SQLite,
+    /// which has one writer; two on PostgreSQL, where a batch is a chain of statements, each
+    /// the server's work on one backend, and a second backend uses the other core (sampled
+    /// during `planner_bench`'s close tick one at a time: the server busy 0.7 of a core, the
+    /// two cores idle 58% of the time). Their windows and waves differ, so they lock different
+    /// rows.
+    pub fn close_batches_at_once(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
         }
     }
 }

@@ -4,7 +4,8 @@
 use crate::helpers::*;
 use trustpulse::ops::waves;
 use trustpulse::privacy::window::ReleasePolicy;
-use trustpulse::store::SubmissionError;
+use trustpulse::store::{Submission, SubmissionError};
+use trustpulse::survey::Ballot;
 
 on_both_backends! {
     async fn a_close_racing_submissions_loses_none_and_leaves_none_behind(store: Store) {
@@ -77,6 +78,55 @@ on_both_backends! {
         assert!(store.release_bytes(&opened[1].wave.window_id).await.unwrap().is_none(), "held under k");
         assert_eq!(store.ballots_of_wave(&opened[1].wave.wave_id).await.unwrap().len(), 2, "kept for the next pulse");
         assert!(store.ballots_of_wave(&opened[0].wave.wave_id).await.unwrap().is_empty());
+        assert_eq!(waves::close_due_waves(&store, &policy, closes).await.unwrap(), 0, "nothing twice");
+    }
+
+    async fn windows_due_together_in_several_batches_are_each_decided_once(store: Store) {
+        // More windows than a close batch holds on either backend (64 on SQLite; 250 on
+        // PostgreSQL, which writes two batches at once): every third team reached k.
+        let managers: Vec<String> = (0..300).map(|i| format!("U0BOSS{i:03}")).collect();
+        let teams: Vec<_> = managers.iter().map(|m| team(m, 5)).collect();
+        import_teams(&store, &teams).await;
+        let closes = ts("2026-11-26T10:00:00Z");
+        let mut opened = Vec::new();
+        for manager in &managers {
+            opened.push(open_wave_at(&store, manager, "2026-11-23", closes).await.unwrap());
+        }
+        let answered: Vec<Submission> = opened
+            .iter()
+            .step_by(3)
+            .flat_map(|o| o.invitees.iter().map(|seller| Submission {
+                wave_id: o.wave.wave_id.clone(),
+                person_id: seller.clone(),
+                ballot: Ballot::new([4, 3, 5]).unwrap(),
+                comment: None,
+                at: now(),
+            }))
+            .collect();
+        for chunk in answered.chunks(100) {
+            for outcome in store.record_submissions(chunk.to_vec()).await {
+                outcome.unwrap();
+            }
+        }
+
+        let policy = ReleasePolicy::default();
+        assert_eq!(waves::close_due_waves(&store, &policy, closes).await.unwrap(), 300);
+        for (i, o) in opened.iter().enumerate() {
+            let release = store.release_bytes(&o.wave.window_id).await.unwrap();
+            match i % 3 {
+                0 => assert!(
+                    release.is_some_and(|r| r.contains("\"respondents\":5")),
+                    "team {i} reached k and is released with its five answers"
+                ),
+                _ => assert!(release.is_none(), "team {i} is held under k"),
+            }
+        }
+        for table in ["ballots", "participation"] {
+            assert!(
+                store.dump_table(table).await.unwrap().is_empty(),
+                "{table} keeps rows of released windows"
+            );
+        }
         assert_eq!(waves::close_due_waves(&store, &policy, closes).await.unwrap(), 0, "nothing twice");
     }
 
