@@ -64,9 +64,30 @@ const REWRITE_LANES: usize = 2;
 
 /// What a PostgreSQL scrub rewrites: `lanes` side by side, each in order on a connection of its
 /// own, then `last`.
+#[derive(Debug, PartialEq)]
 struct Rewrites {
     lanes: Vec<Vec<String>>,
     last: Vec<String>,
+}
+
+impl Rewrites {
+    /// Each table's partitions (named in one order for every table), in the tables' order,
+    /// dealt in turn to the lanes; a table without partitions goes last.
+    fn deal(partitions: Vec<(String, Vec<String>)>) -> Rewrites {
+        let mut rewrites = Rewrites {
+            lanes: vec![Vec::new(); REWRITE_LANES],
+            last: Vec::new(),
+        };
+        for (table, leaves) in partitions {
+            if leaves.is_empty() {
+                rewrites.last.push(table);
+            }
+            for (i, leaf) in leaves.into_iter().enumerate() {
+                rewrites.lanes[i % REWRITE_LANES].push(leaf);
+            }
+        }
+        rewrites
+    }
 }
 
 /// The tables that hold what a release deletes: the answer tables, and the window keys.
@@ -311,10 +332,7 @@ impl Store {
     /// are dealt in the same order, so a pulse's rows (in partitions of one number) are all in
     /// one lane, which keeps the tables' order for it.
     async fn rewrites_of(&self, tables: &[&str]) -> anyhow::Result<Rewrites> {
-        let mut rewrites = Rewrites {
-            lanes: vec![Vec::new(); REWRITE_LANES],
-            last: Vec::new(),
-        };
+        let mut partitions = Vec::with_capacity(tables.len());
         for table in tables {
             let leaves: Vec<String> = sqlx::query_scalar(
                 "SELECT relid::regclass::text FROM pg_partition_tree($1::regclass)
@@ -323,14 +341,9 @@ impl Store {
             .bind(*table)
             .fetch_all(&self.pool)
             .await?;
-            if leaves.is_empty() {
-                rewrites.last.push((*table).to_owned());
-            }
-            for (i, leaf) in leaves.into_iter().enumerate() {
-                rewrites.lanes[i % REWRITE_LANES].push(leaf);
-            }
+            partitions.push(((*table).to_owned(), leaves));
         }
-        Ok(rewrites)
+        Ok(Rewrites::deal(partitions))
     }
 
     /// Whether transactions that could still see rows deleted before `xid` (the next transaction
@@ -544,7 +557,52 @@ fn trunk_tail_is_clean(tail: &[u8], pages: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{scan_sqlite_free_space, trunk_tail_is_clean};
+    use super::{RELEASED_TABLES, Rewrites, scan_sqlite_free_space, trunk_tail_is_clean};
+
+    /// A pulse's rows are in partitions of one number in each answer table: all of them in one
+    /// lane, in the order of `RELEASED_TABLES`, so an answer meets at most one of them being
+    /// rewritten; every partition in some lane; the window keys (no partitions) after them.
+    #[test]
+    fn the_scrub_deals_a_pulses_partitions_to_one_lane_in_the_tables_order() {
+        // Named as PostgreSQL sorts them: `comments_0, comments_1, comments_10, …`.
+        let mut numbers: Vec<String> = (0..16).map(|n| n.to_string()).collect();
+        numbers.sort();
+        let partitions = RELEASED_TABLES
+            .iter()
+            .map(|&table| {
+                let leaves = match table {
+                    "window_keys" => Vec::new(),
+                    _ => numbers.iter().map(|n| format!("{table}_{n}")).collect(),
+                };
+                (table.to_owned(), leaves)
+            })
+            .collect();
+        let rewrites = Rewrites::deal(partitions);
+        assert_eq!(rewrites.last, ["window_keys"]);
+        assert_eq!(rewrites.lanes.iter().map(Vec::len).sum::<usize>(), 48);
+        for n in &numbers {
+            let pulse: Vec<String> = ["comments", "ballots", "participation"]
+                .iter()
+                .map(|table| format!("{table}_{n}"))
+                .collect();
+            let lanes: Vec<&Vec<String>> = rewrites
+                .lanes
+                .iter()
+                .filter(|lane| lane.iter().any(|p| pulse.contains(p)))
+                .collect();
+            assert_eq!(lanes.len(), 1, "partitions numbered {n} in one lane");
+            let order: Vec<&String> = lanes[0].iter().filter(|p| pulse.contains(p)).collect();
+            assert_eq!(
+                order,
+                pulse.iter().collect::<Vec<_>>(),
+                "in the tables' order"
+            );
+        }
+        assert!(
+            rewrites.lanes.iter().all(|lane| lane.len() == 24),
+            "the work halved"
+        );
+    }
 
     /// The scan reads the file many pages at a time: old bytes in a page of a later read, and
     /// in the file's last page (a read shorter than the others), are found and named.
