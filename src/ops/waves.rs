@@ -197,10 +197,7 @@ async fn decide_windows(
             }
         }
     }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(decided),
-    }
+    failed.map_or(Ok(decided), Err)
 }
 
 /// One transaction of [`decide_windows`]: its windows' decisions, in order.

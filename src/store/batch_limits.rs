@@ -46,10 +46,11 @@ impl BatchLimits {
     /// `IN (…)` list holds. Releasing 10,000 windows took 2.2 s in batches of 64, 1.2 s in
     /// batches of 500 with the settings of [`Store::close_and_decide_many`] (`planner_bench` on
     /// PostgreSQL); an answer to another pulse waited at most 14 ms meanwhile. Two batches are
-    /// written at once ([`Store::close_batches_at_once`]), each of 250: with two of 500 an
-    /// answer during the close tick waited up to 48 ms (38 at the mean of eleven runs, against
-    /// 23 one batch at a time), with two of 250 up to 42 (24 at the mean of six), for a close
-    /// tick of 1.5 s against 1.2 s with two of 500 and 1.8 s with one (a slower machine).
+    /// written at once ([`Store::close_batches_at_once`]), each of 250: the close tick 1,425 ms
+    /// against 1,953 one batch of 500 at a time (three alternated pairs). Two of 500 were
+    /// faster still (1,114 ms against 1,783, five pairs), but an answer during the tick then
+    /// waited up to 48 ms (goal 50); against two of 250, six alternated pairs: up to 48 ms
+    /// against 42, 37 at the mean against 24.
     pub const CLOSE_POSTGRES: BatchLimits = BatchLimits {
         teams: 250,
         people: 1600,

@@ -64,7 +64,6 @@ const REWRITE_LANES: usize = 2;
 
 /// What a PostgreSQL scrub rewrites: `lanes` side by side, each in order on a connection of its
 /// own, then `last`.
-#[derive(Debug, PartialEq)]
 struct Rewrites {
     lanes: Vec<Vec<String>>,
     last: Vec<String>,
