@@ -16,12 +16,19 @@
 //! versions stay as dead tuples until vacuum, readable only from the table's pages (a
 //! superuser's `pageinspect`, the files); a release rewrites those tables anyway.
 //!
+//! A quiet moment alone is not enough: at ten answers a second, arriving at random, one gap in
+//! 22,000 is a second long (e^-10), so the rows could wait 37 minutes on average, and at that
+//! pace each answer is still a transaction of its own. So a wave written to more than
+//! [`LONGEST_UNSHUFFLED`] ago is moved even while answers keep coming ([`Unshuffled`]), a few
+//! waves at a time on one writer while the other goes on writing batches.
+//!
 //! A release running at the same moment must not miss a moved row: its `DELETE` would skip
 //! the rows this deletes and not see the ones it inserts. So the move first takes a share lock
 //! on the waves still open, which a release's closing of the wave waits for (and after which
 //! the wave is no longer open, so it is not moved).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use sqlx::AnyConnection;
 use sqlx::Connection;
@@ -72,4 +79,112 @@ pub(super) async fn shuffle_answers(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The longest a wave's answers wait to be moved while answers keep coming (a quiet moment
+/// moves them sooner). Five times the quiet moment: under a steady stream each wave is moved
+/// about once per burst of its own answers, not after each.
+pub(super) const LONGEST_UNSHUFFLED: Duration = Duration::from_secs(5);
+
+/// The most waves moved in one transaction while answers keep coming: a team's wave is tens of
+/// rows, so a move takes milliseconds, and the answers of those waves that arrive meanwhile
+/// wait for no more than that (a token both insert waits for the move to commit).
+pub(super) const MOVE_AT_ONCE: usize = 32;
+
+/// The waves written to since their answers were last moved, each with when it was first
+/// written to since then.
+#[derive(Debug, Default)]
+pub(super) struct Unshuffled {
+    since: BTreeMap<String, Instant>,
+}
+
+impl Unshuffled {
+    /// `waves` were written to at `now` (a wave already waiting keeps its first time).
+    pub(super) fn note(&mut self, waves: impl IntoIterator<Item = String>, now: Instant) {
+        for wave in waves {
+            self.since.entry(wave).or_insert(now);
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.since.is_empty()
+    }
+
+    /// Every wave waiting, for a quiet moment's move.
+    pub(super) fn take_all(&mut self) -> BTreeSet<String> {
+        std::mem::take(&mut self.since).into_keys().collect()
+    }
+
+    /// The waves first written to [`LONGEST_UNSHUFFLED`] or more before `now`, the longest
+    /// waiting first, at most [`MOVE_AT_ONCE`] of them.
+    pub(super) fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
+        let mut overdue: Vec<(Instant, &String)> = self
+            .since
+            .iter()
+            .filter(|&(_, &since)| now.saturating_duration_since(since) >= LONGEST_UNSHUFFLED)
+            .map(|(wave, &since)| (since, wave))
+            .collect();
+        overdue.sort();
+        let taken: BTreeSet<String> = overdue
+            .into_iter()
+            .take(MOVE_AT_ONCE)
+            .map(|(_, wave)| wave.clone())
+            .collect();
+        for wave in &taken {
+            self.since.remove(wave);
+        }
+        taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waves(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    #[test]
+    fn a_wave_written_to_again_keeps_its_first_time() {
+        let start = Instant::now();
+        let mut unshuffled = Unshuffled::default();
+        unshuffled.note(waves(&["W1"]), start);
+        unshuffled.note(waves(&["W1", "W2"]), start + Duration::from_secs(4));
+        let due = unshuffled.take_overdue(start + LONGEST_UNSHUFFLED);
+        assert_eq!(due, BTreeSet::from(["W1".to_owned()]));
+        assert_eq!(unshuffled.take_all(), BTreeSet::from(["W2".to_owned()]));
+        assert!(unshuffled.is_empty());
+    }
+
+    #[test]
+    fn nothing_is_overdue_before_its_time() {
+        let start = Instant::now();
+        let mut unshuffled = Unshuffled::default();
+        unshuffled.note(waves(&["W1", "W2"]), start);
+        let early = start + LONGEST_UNSHUFFLED - Duration::from_millis(1);
+        assert!(unshuffled.take_overdue(early).is_empty());
+        assert!(!unshuffled.is_empty());
+    }
+
+    #[test]
+    fn the_longest_waiting_go_first_a_few_at_a_time() {
+        let start = Instant::now();
+        let mut unshuffled = Unshuffled::default();
+        // Named against their age, so that the order of names cannot pass for the order of age.
+        let n = MOVE_AT_ONCE + 8;
+        for i in 0..n {
+            let wave = format!("W{:03}", n - i);
+            unshuffled.note([wave], start + Duration::from_millis(i as u64));
+        }
+        let late = start + LONGEST_UNSHUFFLED + Duration::from_secs(1);
+        let first = unshuffled.take_overdue(late);
+        let oldest: BTreeSet<String> = (0..MOVE_AT_ONCE)
+            .map(|i| format!("W{:03}", n - i))
+            .collect();
+        assert_eq!(first, oldest);
+        let rest = unshuffled.take_overdue(late);
+        assert_eq!(rest.len(), 8);
+        assert!(unshuffled.is_empty());
+    }
 }

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -25,8 +26,9 @@ use rand::seq::SliceRandom;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
 
+use super::answer_shuffle::Unshuffled;
 use super::script::bind;
 use super::submission_batch::{self as sql, cached};
 use super::{Backend, Gate, IN_LIST_CHUNK};
@@ -134,6 +136,8 @@ impl SubmissionQueue {
                 let writers = Writers {
                     idle,
                     busy: JoinSet::new(),
+                    unshuffled: Unshuffled::default(),
+                    moving: None,
                 };
                 tokio::spawn(run(writers, rx));
             }
@@ -294,10 +298,16 @@ struct PoolWriter {
 }
 
 /// The writers on sqlx's pool: those free to take a batch, and those writing one (each task
-/// gives its writer back when its batch is answered).
+/// gives its writer back when its batch is answered) or moving answers.
 struct Writers {
     idle: Vec<PoolWriter>,
     busy: JoinSet<PoolWriter>,
+    /// On PostgreSQL, the waves written to whose answers are not moved yet, gathered from the
+    /// writers as they come back (`answer_shuffle.rs`).
+    unshuffled: Unshuffled,
+    /// The task moving overdue waves' answers, if one is: one at a time, so that the other
+    /// writer keeps writing batches.
+    moving: Option<Id>,
 }
 
 impl Writers {
@@ -314,8 +324,20 @@ impl Writers {
 
     /// Waits for the next busy writer to finish and makes it idle; None if none is busy.
     async fn reclaim(&mut self) -> Option<()> {
-        match self.busy.join_next().await? {
-            Ok(writer) => self.idle.push(writer),
+        let done = self.busy.join_next_with_id().await?;
+        let id = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if self.moving == Some(id) {
+            self.moving = None;
+        }
+        match done {
+            Ok((_, mut writer)) => {
+                let written_to = std::mem::take(&mut writer.written_to);
+                self.unshuffled.note(written_to, Instant::now());
+                self.idle.push(writer);
+            }
             // Its batch's senders were dropped with it: their handlers were told it stopped.
             Err(e) => tracing::error!(panicked = e.is_panic(), "a submission writer stopped"),
         }
@@ -329,7 +351,28 @@ impl Writers {
 
     /// Whether answers may have been written that are not yet shuffled.
     fn unshuffled(&self) -> bool {
-        !self.busy.is_empty() || self.idle.iter().any(|w| !w.written_to.is_empty())
+        !self.busy.is_empty() || !self.unshuffled.is_empty()
+    }
+
+    /// Starts moving the answers of the waves that have waited [`LONGEST_UNSHUFFLED`] on a
+    /// free writer, beside the batches, unless such a move is under way. Called with a writer
+    /// idle.
+    ///
+    /// [`LONGEST_UNSHUFFLED`]: super::answer_shuffle::LONGEST_UNSHUFFLED
+    fn move_overdue(&mut self, now: Instant) {
+        if self.moving.is_some() || self.idle.is_empty() {
+            return;
+        }
+        let waves = self.unshuffled.take_overdue(now);
+        if waves.is_empty() {
+            return;
+        }
+        let mut writer = self.idle.pop().expect("a writer is idle");
+        let task = self.busy.spawn(async move {
+            writer.shuffle(waves).await;
+            writer
+        });
+        self.moving = Some(task.id());
     }
 
     /// Writes `batch` on a free writer, beside the batches already in flight.
@@ -349,13 +392,12 @@ impl Writers {
     /// since the last time, all writers' together, in one transaction.
     async fn shuffle(&mut self) {
         self.settle().await;
-        let waves: BTreeSet<String> = self
-            .idle
-            .iter_mut()
-            .flat_map(|w| std::mem::take(&mut w.written_to))
-            .collect();
+        let waves = self.unshuffled.take_all();
         if let Some(writer) = self.idle.first_mut() {
             writer.shuffle(waves).await;
+            // Those it could not move, for the next try.
+            let failed = std::mem::take(&mut writer.written_to);
+            self.unshuffled.note(failed, Instant::now());
         }
     }
 }
@@ -367,6 +409,11 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
         // writer is busy joins that batch. `recv_many` waits for the first message, then takes
         // every one already queued. Once no answer has come for a moment, the waves written to
         // are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
+        if !writers.ready().await {
+            return;
+        }
+        // Answers that never pause would never be shuffled by a quiet moment alone.
+        writers.move_overdue(Instant::now());
         if !writers.ready().await {
             return;
         }
@@ -441,7 +488,7 @@ impl PoolWriter {
     }
 
     /// Shuffles the answers of `waves` in their turn at the gate (none on PostgreSQL). A
-    /// failure is logged and left: the next answers of those waves bring them back.
+    /// failure is logged and the waves kept in `written_to`, for the next try.
     async fn shuffle(&mut self, waves: BTreeSet<String>) {
         if waves.is_empty() {
             return;
@@ -457,6 +504,9 @@ impl PoolWriter {
             }
             let kind = crate::telemetry::error_kind(&e);
             tracing::warn!(error = %kind, "could not shuffle the answers of open pulses");
+            // Kept for the next try: dropped, they would wait for the next answer to the same
+            // pulse, which after a team's last answer never comes.
+            self.written_to.extend(waves);
         }
         if !self.keep_connection {
             self.conn = None;

@@ -425,6 +425,23 @@ async fn answer_one_at_a_time(store: &Store, wave_id: &str, sellers: &[String]) 
     }
 }
 
+/// A pulse's tokens, its ballots, and the transactions that wrote its tokens, ballots and
+/// comments (their `xmin`, which any role that may read the tables can read too).
+async fn stamps(rows: &mut sqlx::AnyConnection, wave_id: &str) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM participation WHERE wave_id = $1),
+                (SELECT COUNT(*) FROM ballots WHERE wave_id = $1),
+                (SELECT COUNT(DISTINCT xmin::text) FROM (
+                    SELECT xmin FROM participation WHERE wave_id = $1
+                    UNION ALL SELECT xmin FROM ballots WHERE wave_id = $1
+                    UNION ALL SELECT xmin FROM comments WHERE wave_id = $1) AS stamped)",
+    )
+    .bind(wave_id)
+    .fetch_one(rows)
+    .await
+    .unwrap()
+}
+
 /// On PostgreSQL every row carries the transaction that wrote it (`xmin`, readable with a
 /// plain `SELECT`), so answers written one at a time would pair each token with its ballot.
 /// Once the writer is quiet (here: when the store closes), an open pulse's answers are
@@ -439,21 +456,7 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
     let wave = opened.wave.wave_id.clone();
     let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     answer_one_at_a_time(&store, &wave, &opened.invitees[..4]).await;
-    let stamps = async |rows: &mut sqlx::AnyConnection| -> (i64, i64, i64) {
-        sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM participation WHERE wave_id = $1),
-                    (SELECT COUNT(*) FROM ballots WHERE wave_id = $1),
-                    (SELECT COUNT(DISTINCT xmin::text) FROM (
-                        SELECT xmin FROM participation WHERE wave_id = $1
-                        UNION ALL SELECT xmin FROM ballots WHERE wave_id = $1
-                        UNION ALL SELECT xmin FROM comments WHERE wave_id = $1) AS stamped)",
-        )
-        .bind(&wave)
-        .fetch_one(rows)
-        .await
-        .unwrap()
-    };
-    let (tokens, ballots, transactions) = stamps(&mut rows).await;
+    let (tokens, ballots, transactions) = stamps(&mut rows, &wave).await;
     assert_eq!((tokens, ballots), (4, 4));
     assert!(
         transactions > 1,
@@ -462,7 +465,7 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
 
     store.close().await;
     assert_eq!(
-        stamps(&mut rows).await,
+        stamps(&mut rows, &wave).await,
         (4, 4, 1),
         "(tokens, ballots, transactions)"
     );
@@ -487,6 +490,57 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
         .await
         .unwrap();
     again.close().await;
+    db.finish().await;
+}
+
+/// The quiet moment that moves an open pulse's answers may never come: in a large org's first
+/// hours answers arrive steadily, each less than a second after the last and each still a
+/// transaction of its own. So a pulse whose answers have waited five seconds is moved anyway,
+/// while answers keep coming. Here one team answers, then another team's sellers answer one
+/// every 200 ms (the pace of the stream is the point, so it is real time); the first team's
+/// rows come to share one transaction before the stream ends, and nothing is lost. Without
+/// the bound they stayed four transactions for as long as the stream lasted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_answers_that_never_pause_are_still_moved_within_seconds() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let teams = open_team_waves(&store, &["U0BOSS1", "U0BOSS2"], 40).await;
+    let (first, stream) = (&teams[0].wave.wave_id, &teams[1]);
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    answer_one_at_a_time(&store, first, &teams[0].invitees[..4]).await;
+    assert!(
+        stamps(&mut rows, first).await.2 > 1,
+        "written one at a time"
+    );
+
+    let mut answered: i64 = 0;
+    let mut moved = false;
+    for seller in &stream.invitees {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        store
+            .record_submission(&stream.wave.wave_id, seller, &answers(3, 3, 3), now())
+            .await
+            .unwrap();
+        answered += 1;
+        if stamps(&mut rows, first).await == (4, 4, 1) {
+            moved = true;
+            break;
+        }
+    }
+    assert!(
+        moved,
+        "the first team's answers were still in {} transactions after {answered} more answers",
+        stamps(&mut rows, first).await.2
+    );
+    assert_eq!(
+        stamps(&mut rows, &stream.wave.wave_id).await.0,
+        answered,
+        "every answer of the stream is kept"
+    );
+    rows.close().await.unwrap();
+    store.close().await;
     db.finish().await;
 }
 
