@@ -136,7 +136,7 @@ impl SubmissionQueue {
                 let writers = Writers {
                     idle,
                     busy: JoinSet::new(),
-                    unshuffled: Unshuffled::default(),
+                    to_move: Unshuffled::default(),
                     moving: None,
                 };
                 tokio::spawn(run(writers, rx));
@@ -304,7 +304,7 @@ struct Writers {
     busy: JoinSet<PoolWriter>,
     /// On PostgreSQL, the waves written to whose answers are not moved yet, gathered from the
     /// writers as they come back (`answer_shuffle.rs`).
-    unshuffled: Unshuffled,
+    to_move: Unshuffled,
     /// The task moving overdue waves' answers, if one is: one at a time, so that the other
     /// writer keeps writing batches.
     moving: Option<Id>,
@@ -335,7 +335,7 @@ impl Writers {
         match done {
             Ok((_, mut writer)) => {
                 let written_to = std::mem::take(&mut writer.written_to);
-                self.unshuffled.note(written_to, Instant::now());
+                self.to_move.note(written_to, Instant::now());
                 self.idle.push(writer);
             }
             // Its batch's senders were dropped with it: their handlers were told it stopped.
@@ -351,7 +351,7 @@ impl Writers {
 
     /// Whether answers may have been written that are not yet shuffled.
     fn unshuffled(&self) -> bool {
-        !self.busy.is_empty() || !self.unshuffled.is_empty()
+        !self.busy.is_empty() || !self.to_move.is_empty()
     }
 
     /// Starts moving the answers of the waves that have waited [`LONGEST_UNSHUFFLED`] on a
@@ -363,7 +363,7 @@ impl Writers {
         if self.moving.is_some() || self.idle.is_empty() {
             return;
         }
-        let waves = self.unshuffled.take_overdue(now);
+        let waves = self.to_move.take_overdue(now);
         if waves.is_empty() {
             return;
         }
@@ -392,12 +392,12 @@ impl Writers {
     /// since the last time, all writers' together, in one transaction.
     async fn shuffle(&mut self) {
         self.settle().await;
-        let waves = self.unshuffled.take_all();
+        let waves = self.to_move.take_all();
         if let Some(writer) = self.idle.first_mut() {
             writer.shuffle(waves).await;
             // Those it could not move, for the next try.
             let failed = std::mem::take(&mut writer.written_to);
-            self.unshuffled.note(failed, Instant::now());
+            self.to_move.note(failed, Instant::now());
         }
     }
 }
