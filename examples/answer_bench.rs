@@ -393,10 +393,12 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         peers.push((name.clone(), setup.peer(name, command).await?));
     }
 
-    // Each run takes its own invitees: 60% for 64 connections, 35% for 4, the rest for 200/s.
+    // Each run takes its own invitees: 60% for 64 connections, 35% for 4, the rest for 200/s
+    // but for the few that answer as the first load ends (`Server::after_load`).
     let n = invited.len();
     let (wide, rest) = invited.split_at(n * 60 / 100);
-    let (narrow, paced) = rest.split_at(n * 35 / 100);
+    let (narrow, rest) = rest.split_at(n * 35 / 100);
+    let (paced, late) = rest.split_at(rest.len().saturating_sub(LATE_ANSWERS));
     let work = setup.dir.path();
     eprintln!(
         "peak RSS before any answer: trustpulse {} MiB, floor {} MiB, durable floor {} MiB",
@@ -414,11 +416,12 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     .chain(peers.iter().map(|(name, server)| (name.clone(), server)));
     for (name, server) in servers {
         let mut wide_run = wrk(work, server, wide, 64, options.seconds)?;
-        wide_run.after_cpu_us_per_request =
-            server.after_load().await? * 1e6 / wide_run.requests as f64;
+        let (after_cpu, late_waits) = server.after_load(late).await?;
+        wide_run.after_cpu_us_per_request = after_cpu * 1e6 / wide_run.requests as f64;
+        wide_run.late_max_ms = late_waits.last().copied().unwrap_or(f64::NAN);
         let mut narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
         narrow_run.after_cpu_us_per_request =
-            server.after_load().await? * 1e6 / narrow_run.requests as f64;
+            server.after_load(&[]).await?.0 * 1e6 / narrow_run.requests as f64;
         let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
         report.rows.push((
             name,
@@ -522,14 +525,41 @@ impl Server {
     /// again: work it put off until then, which the load's own figure leaves out (trustpulse:
     /// the answer shuffle on PostgreSQL and the WAL's emptying on SQLite, both once no answer
     /// has come for a second). Each run then also starts on a quiet server.
-    async fn after_load(&self) -> anyhow::Result<f64> {
+    ///
+    /// And how long each of `late` waited, in milliseconds from when it was due, fastest
+    /// first: first answers sent one every [`LATE_EVERY`] from [`LATE_FROM`] after the load,
+    /// when trustpulse has begun that work. A seller answering then waits for whatever of it
+    /// cannot give way; past three seconds, Slack shows them an error. Their CPU is counted
+    /// with the rest (a handful of answers against the load's thousands).
+    async fn after_load(&self, late: &[(String, String)]) -> anyhow::Result<(f64, Vec<f64>)> {
         /// Past trustpulse's quiet second (`store::wal_forgetting::QUIET`), so that the work
         /// it waits for has begun before `settle` looks for quiet.
         const PUT_OFF: Duration = Duration::from_millis(1500);
         let before = self.cpu_secs()?;
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let start = tokio::time::Instant::now() + LATE_FROM;
+        let answers: Vec<_> = late
+            .iter()
+            .enumerate()
+            .map(|(i, (person, wave))| {
+                let (ts, signature, body) = signed_submission(person, wave, i);
+                let due = start + LATE_EVERY * i as u32;
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    let ok = post_once(addr, ts, &signature, &body).await?;
+                    anyhow::ensure!(ok, "an answer after the load was not thanked");
+                    anyhow::Ok(due.elapsed().as_secs_f64() * 1000.0)
+                })
+            })
+            .collect();
         tokio::time::sleep(PUT_OFF).await;
+        let mut waits = Vec::with_capacity(answers.len());
+        for answer in answers {
+            waits.push(answer.await??);
+        }
         self.settle().await?;
-        Ok(self.cpu_secs()? - before)
+        waits.sort_by(f64::total_cmp);
+        Ok((self.cpu_secs()? - before, waits))
     }
 
     /// The processes measured: the child, or every process of a peer's group.
@@ -668,6 +698,8 @@ struct Run {
     /// The CPU the server spent after the load, until it was quiet again, per request of the
     /// load (`Server::after_load`); not in `cpu_us_per_request`.
     after_cpu_us_per_request: f64,
+    /// The longest wait of the answers sent as the load ended (`Server::after_load`).
+    late_max_ms: f64,
 }
 
 fn wrk(
@@ -738,8 +770,15 @@ fn wrk(
         cpu_us_per_request: cpu * 1e6 / requests,
         database_cpu_us_per_request: database_cpu * 1e6 / requests,
         after_cpu_us_per_request: 0.0,
+        late_max_ms: f64::NAN,
     })
 }
+
+/// First answers sent as the 64-connection load ends (`Server::after_load`): one every
+/// `LATE_EVERY` from `LATE_FROM` on, through the two seconds after trustpulse's quiet second.
+const LATE_ANSWERS: usize = 8;
+const LATE_FROM: Duration = Duration::from_millis(1100);
+const LATE_EVERY: Duration = Duration::from_millis(250);
 
 /// The paced run's least length. Its p99 is then the 20th-slowest of 2,000 answers; in a
 /// 3-second run it was the 6th-slowest of 600, and one stall of the machine moved it by tens
@@ -778,6 +817,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         cpu_us_per_request: f64::NAN,
         database_cpu_us_per_request: f64::NAN,
         after_cpu_us_per_request: f64::NAN,
+        late_max_ms: f64::NAN,
     })
 }
 
@@ -835,6 +875,17 @@ impl Report {
         println!(
             "CPU per request after the loads at 64 and 4 connections, until the server was quiet again (not in the table): {}",
             after.join(", ")
+        );
+        let late: Vec<String> = self
+            .rows
+            .iter()
+            .map(|(name, wide, ..)| format!("{name} {:.1} ms", wide.late_max_ms))
+            .collect();
+        println!(
+            "The longest wait of {LATE_ANSWERS} first answers sent one every {} ms from {} ms after the load at 64 connections (trustpulse's quiet second, when it catches up): {}",
+            LATE_EVERY.as_millis(),
+            LATE_FROM.as_millis(),
+            late.join(", ")
         );
         if let [
             (_, tp, tp4, _, _),

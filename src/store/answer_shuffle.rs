@@ -11,10 +11,18 @@
 //!
 //! Here the writer notes the waves it wrote to, and once no answer has come for
 //! [`super::wal_forgetting::QUIET`] (and when it stops), it moves every row of those of them
-//! still open, in its three tables, to new rows in random order, in one transaction. Every
-//! answer of the wave then carries the same `xmin` and a place that says nothing. The old row
-//! versions stay as dead tuples until vacuum, readable only from the table's pages (a
-//! superuser's `pageinspect`, the files); a release rewrites those tables anyway.
+//! still open, in its three tables, to new rows in random order, each wave in one
+//! transaction. Every answer of the wave then carries the same `xmin` and a place that says
+//! nothing. The old row versions stay as dead tuples until vacuum, readable only from the
+//! table's pages (a superuser's `pageinspect`, the files); a release rewrites those tables
+//! anyway.
+//!
+//! A transaction moves at most [`MOVE_AT_ONCE`] waves, the longest waiting first. After a
+//! burst (a large org's first hour), the waves waiting can be hundreds, with tens of thousands
+//! of rows: moved in one transaction, that took 1.4 to 1.9 s a table (the answer benchmark's
+//! 750 pulses), and an answer that came meanwhile waited for all of it, past the three
+//! seconds Slack gives a modal's submission. Now it waits for one transaction at most: the
+//! quiet moment's move stops between transactions when answers are waiting.
 //!
 //! A quiet moment alone is not enough: at ten answers a second, arriving at random, one gap in
 //! 22,000 is a second long (e^-10), so the rows could wait 37 minutes on average, and at that
@@ -86,10 +94,11 @@ pub(super) async fn shuffle_answers(
 /// about once per burst of its own answers, not after each.
 pub(super) const LONGEST_UNSHUFFLED: Duration = Duration::from_secs(5);
 
-/// The most waves moved in one transaction while answers keep coming: a team's wave is tens of
-/// rows, so a move takes milliseconds, and the answers of those waves that arrive meanwhile
-/// wait for no more than that (a token both insert waits for the move to commit).
-pub(super) const MOVE_AT_ONCE: usize = 32;
+/// The most waves moved in one transaction: a team's wave is tens of rows, so a move takes
+/// milliseconds, and an answer that arrives meanwhile waits for no more than that (a token
+/// both insert waits for the move to commit; at a quiet moment, the next batch waits for the
+/// move under way).
+pub const MOVE_AT_ONCE: usize = 32;
 
 /// The waves written to since their answers were last moved, each with when it was first
 /// written to since then.
@@ -110,22 +119,28 @@ impl Unshuffled {
         self.since.is_empty()
     }
 
-    /// Every wave waiting, for a quiet moment's move.
-    pub(super) fn take_all(&mut self) -> BTreeSet<String> {
-        std::mem::take(&mut self.since).into_keys().collect()
+    /// The waves waiting longest, at most [`MOVE_AT_ONCE`] of them: a quiet moment's next move.
+    pub(super) fn take_oldest(&mut self) -> BTreeSet<String> {
+        self.take_waited(Instant::now(), Duration::ZERO)
     }
 
     /// The waves first written to [`LONGEST_UNSHUFFLED`] or more before `now`, the longest
     /// waiting first, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
-        let mut overdue: Vec<(Instant, &String)> = self
+        self.take_waited(now, LONGEST_UNSHUFFLED)
+    }
+
+    /// The waves first written to `long` or more before `now`, the longest waiting first, at
+    /// most [`MOVE_AT_ONCE`] of them.
+    fn take_waited(&mut self, now: Instant, long: Duration) -> BTreeSet<String> {
+        let mut waited: Vec<(Instant, &String)> = self
             .since
             .iter()
-            .filter(|&(_, &since)| now.saturating_duration_since(since) >= LONGEST_UNSHUFFLED)
+            .filter(|&(_, &since)| now.saturating_duration_since(since) >= long)
             .map(|(wave, &since)| (since, wave))
             .collect();
-        overdue.sort();
-        let taken: BTreeSet<String> = overdue
+        waited.sort();
+        let taken: BTreeSet<String> = waited
             .into_iter()
             .take(MOVE_AT_ONCE)
             .map(|(_, wave)| wave.clone())
@@ -153,7 +168,7 @@ mod tests {
         unshuffled.note(waves(&["W1", "W2"]), start + Duration::from_secs(4));
         let due = unshuffled.take_overdue(start + LONGEST_UNSHUFFLED);
         assert_eq!(due, BTreeSet::from(["W1".to_owned()]));
-        assert_eq!(unshuffled.take_all(), BTreeSet::from(["W2".to_owned()]));
+        assert_eq!(unshuffled.take_oldest(), BTreeSet::from(["W2".to_owned()]));
         assert!(unshuffled.is_empty());
     }
 
@@ -167,24 +182,36 @@ mod tests {
         assert!(!unshuffled.is_empty());
     }
 
-    #[test]
-    fn the_longest_waiting_go_first_a_few_at_a_time() {
-        let start = Instant::now();
+    /// `n` waves noted a millisecond apart from `start`, named against their age (so that the
+    /// order of names cannot pass for the order of age), and the [`MOVE_AT_ONCE`] oldest.
+    fn aged(n: usize, start: Instant) -> (Unshuffled, BTreeSet<String>) {
         let mut unshuffled = Unshuffled::default();
-        // Named against their age, so that the order of names cannot pass for the order of age.
-        let n = MOVE_AT_ONCE + 8;
         for i in 0..n {
             let wave = format!("W{:03}", n - i);
             unshuffled.note([wave], start + Duration::from_millis(i as u64));
         }
-        let late = start + LONGEST_UNSHUFFLED + Duration::from_secs(1);
-        let first = unshuffled.take_overdue(late);
-        let oldest: BTreeSet<String> = (0..MOVE_AT_ONCE)
+        let oldest = (0..MOVE_AT_ONCE)
             .map(|i| format!("W{:03}", n - i))
             .collect();
-        assert_eq!(first, oldest);
-        let rest = unshuffled.take_overdue(late);
-        assert_eq!(rest.len(), 8);
+        (unshuffled, oldest)
+    }
+
+    #[test]
+    fn the_longest_waiting_go_first_a_few_at_a_time() {
+        let start = Instant::now();
+        let (mut unshuffled, oldest) = aged(MOVE_AT_ONCE + 8, start);
+        let late = start + LONGEST_UNSHUFFLED + Duration::from_secs(1);
+        assert_eq!(unshuffled.take_overdue(late), oldest);
+        assert_eq!(unshuffled.take_overdue(late).len(), 8);
         assert!(unshuffled.is_empty());
+    }
+
+    #[test]
+    fn a_quiet_moment_moves_the_longest_waiting_first_whatever_their_age() {
+        let (mut unshuffled, oldest) = aged(MOVE_AT_ONCE + 3, Instant::now());
+        assert_eq!(unshuffled.take_oldest(), oldest);
+        assert_eq!(unshuffled.take_oldest().len(), 3);
+        assert!(unshuffled.is_empty());
+        assert!(unshuffled.take_oldest().is_empty());
     }
 }

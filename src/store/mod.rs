@@ -36,6 +36,7 @@ mod token_secrets;
 mod wal_forgetting;
 mod waves;
 
+pub use answer_shuffle::MOVE_AT_ONCE as PULSES_MOVED_AT_ONCE;
 pub use audit::{AuditCheck, AuditReport};
 pub use batch_limits::BatchLimits;
 pub use cadences::CadenceScope;

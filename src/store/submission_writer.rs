@@ -305,9 +305,9 @@ struct Writers {
     /// On PostgreSQL, the waves written to whose answers are not moved yet, gathered from the
     /// writers as they come back (`answer_shuffle.rs`).
     to_move: Unshuffled,
-    /// The task moving overdue waves' answers, if one is: one at a time, so that the other
-    /// writer keeps writing batches.
-    moving: Option<Id>,
+    /// The task moving overdue waves' answers, if one is, and those waves: one move at a
+    /// time, so that the other writer keeps writing batches.
+    moving: Option<(Id, BTreeSet<String>)>,
 }
 
 impl Writers {
@@ -329,9 +329,13 @@ impl Writers {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
         };
-        if self.moving == Some(id) {
-            self.moving = None;
-        }
+        let moved = match self.moving.take() {
+            Some((moving, waves)) if moving == id => Some(waves),
+            other => {
+                self.moving = other;
+                None
+            }
+        };
         match done {
             Ok((_, mut writer)) => {
                 let written_to = std::mem::take(&mut writer.written_to);
@@ -339,7 +343,12 @@ impl Writers {
                 self.idle.push(writer);
             }
             // Its batch's senders were dropped with it: their handlers were told it stopped.
-            Err(e) => tracing::error!(panicked = e.is_panic(), "a submission writer stopped"),
+            // A move's waves are kept for the next one: dropped, their rows would wait for
+            // the release's rewrite.
+            Err(e) => {
+                tracing::error!(panicked = e.is_panic(), "a submission writer stopped");
+                self.to_move.note(moved.unwrap_or_default(), Instant::now());
+            }
         }
         Some(())
     }
@@ -368,11 +377,12 @@ impl Writers {
             return;
         }
         let mut writer = self.idle.pop().expect("a writer is idle");
+        let moving = waves.clone();
         let task = self.busy.spawn(async move {
             writer.shuffle(waves).await;
             writer
         });
-        self.moving = Some(task.id());
+        self.moving = Some((task.id(), moving));
     }
 
     /// Writes `batch` on a free writer, beside the batches already in flight.
@@ -388,16 +398,27 @@ impl Writers {
         });
     }
 
-    /// Once every batch in flight is answered, shuffles the answers of the waves written to
-    /// since the last time, all writers' together, in one transaction.
-    async fn shuffle(&mut self) {
+    /// Once every batch in flight is answered, moves the answers of the waves written to
+    /// since they were last moved, all writers' together, the longest waiting first and
+    /// [`MOVE_AT_ONCE`] waves a transaction, until none is left, a move fails, or
+    /// `answers_waiting` says answers have come: those wait for one such transaction, not for
+    /// all of them (after a large org's burst, all took seconds). The waves left wait for the
+    /// next quiet moment, or are moved beside the batches once overdue.
+    ///
+    /// [`MOVE_AT_ONCE`]: super::answer_shuffle::MOVE_AT_ONCE
+    async fn shuffle(&mut self, answers_waiting: impl Fn() -> bool) {
         self.settle().await;
-        let waves = self.to_move.take_all();
-        if let Some(writer) = self.idle.first_mut() {
-            writer.shuffle(waves).await;
+        let Some(writer) = self.idle.first_mut() else {
+            return;
+        };
+        while !self.to_move.is_empty() && !answers_waiting() {
+            writer.shuffle(self.to_move.take_oldest()).await;
             // Those it could not move, for the next try.
             let failed = std::mem::take(&mut writer.written_to);
-            self.to_move.note(failed, Instant::now());
+            if !failed.is_empty() {
+                self.to_move.note(failed, Instant::now());
+                return;
+            }
         }
     }
 }
@@ -424,14 +445,14 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
             match tokio::time::timeout(super::wal_forgetting::QUIET, next).await {
                 Ok(received) => received,
                 Err(_quiet) => {
-                    writers.shuffle().await;
+                    writers.shuffle(|| !rx.is_empty()).await;
                     continue;
                 }
             }
         };
         if received == 0 {
             // Every sender is gone (the store dropped without closing).
-            writers.shuffle().await;
+            writers.shuffle(|| false).await;
             return;
         }
         let (batches, close) = batches(&mut waiting);
@@ -439,7 +460,7 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
             writers.write(Shuffled::new(batch)).await;
         }
         if let Some(done) = close {
-            writers.shuffle().await;
+            writers.shuffle(|| false).await;
             for writer in &mut writers.idle {
                 writer.conn = None;
             }

@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use proptest::prelude::*;
 use sqlx::Connection;
-use trustpulse::store::{Store, Submission, SubmissionError};
+use trustpulse::store::{PULSES_MOVED_AT_ONCE, Store, Submission, SubmissionError};
 use trustpulse::survey::{Answers, Ballot, Comment};
 
 async fn ballot_count(store: &Store, wave_id: &str) -> usize {
@@ -541,6 +541,55 @@ async fn postgres_answers_that_never_pause_are_still_moved_within_seconds() {
     );
     rows.close().await.unwrap();
     store.close().await;
+    db.finish().await;
+}
+
+/// After a burst, the pulses waiting to be moved can be hundreds: moved in one transaction
+/// (1.4 to 1.9 s a table in the answer benchmark), an answer arriving meanwhile waited for all
+/// of them, past Slack's three seconds. So a quiet moment moves a few pulses a transaction.
+/// Here more pulses than one transaction takes, each answered twice one at a time, then the
+/// store closes (which moves what is waiting): each pulse's rows share one transaction, no
+/// transaction holds more than its share of pulses, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_quiet_moment_moves_many_pulses_a_few_at_a_time() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let n = PULSES_MOVED_AT_ONCE + 8;
+    let managers: Vec<String> = (0..n).map(|i| format!("U0BOSS{i:03}")).collect();
+    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
+    let teams = open_team_waves(&store, &managers, 2).await;
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for team in &teams {
+        answer_one_at_a_time(&store, &team.wave.wave_id, &team.invitees).await;
+    }
+    store.close().await;
+
+    for team in &teams {
+        assert_eq!(
+            stamps(&mut rows, &team.wave.wave_id).await,
+            (2, 2, 1),
+            "(tokens, ballots, transactions) of a pulse"
+        );
+    }
+    let per_transaction: Vec<i64> =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT wave_id) FROM participation GROUP BY xmin::text")
+            .fetch_all(&mut rows)
+            .await
+            .unwrap();
+    assert_eq!(
+        per_transaction.iter().sum::<i64>(),
+        n as i64,
+        "every pulse moved"
+    );
+    assert!(
+        per_transaction
+            .iter()
+            .all(|&pulses| pulses <= PULSES_MOVED_AT_ONCE as i64),
+        "pulses moved in each transaction: {per_transaction:?}"
+    );
+    rows.close().await.unwrap();
     db.finish().await;
 }
 
