@@ -329,12 +329,9 @@ impl Writers {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
         };
-        let moved = match self.moving.take() {
-            Some((moving, waves)) if moving == id => Some(waves),
-            other => {
-                self.moving = other;
-                None
-            }
+        let moved = match &self.moving {
+            Some((moving, _)) if *moving == id => self.moving.take().map(|(_, waves)| waves),
+            _ => None,
         };
         match done {
             Ok((_, mut writer)) => {
