@@ -17,12 +17,13 @@
 //! table's pages (a superuser's `pageinspect`, the files); a release rewrites those tables
 //! anyway.
 //!
-//! A transaction moves at most [`MOVE_AT_ONCE`] waves, the longest waiting first. After a
-//! burst (a large org's first hour), the waves waiting can be hundreds, with tens of thousands
-//! of rows: moved in one transaction, that took 1.4 to 1.9 s a table (the answer benchmark's
-//! 750 pulses), and an answer that came meanwhile waited for all of it, past the three
-//! seconds Slack gives a modal's submission. Now it waits for one transaction at most: the
-//! quiet moment's move stops between transactions when answers are waiting.
+//! A transaction moves at most [`MOVE_AT_ONCE`] waves, the longest waiting first, on one
+//! writer while the other writes the answers that come meanwhile. After a burst (a large
+//! org's first hour), the waves waiting can be hundreds, with tens of thousands of rows: moved
+//! in one transaction, that took 1.4 to 1.9 s a table (the answer benchmark's 750 pulses), and
+//! an answer that came meanwhile waited for all of it, past the three seconds Slack gives a
+//! modal's submission. An answer no longer waits for a move at all, unless it is a second
+//! press of a token the move holds.
 //!
 //! A quiet moment alone is not enough: at ten answers a second, arriving at random, one gap in
 //! 22,000 is a second long (e^-10), so the rows could wait 37 minutes on average, and at that
@@ -45,7 +46,7 @@ use super::placeholders;
 
 /// Two writers (of two replicas) moving the same wave's rows at once could lock them in
 /// different orders; an advisory lock for the move makes them take turns. Any fixed number.
-const MOVE_LOCK: i64 = 0x7472_7573_7470; // "trustp"
+pub const MOVE_LOCK: i64 = 0x7472_7573_7470; // "trustp"
 
 /// Moves the answer rows of those of `wave_ids` that are still open to new rows, in random
 /// order, in one transaction.
@@ -95,10 +96,24 @@ pub(super) async fn shuffle_answers(
 pub(super) const LONGEST_UNSHUFFLED: Duration = Duration::from_secs(5);
 
 /// The most waves moved in one transaction: a team's wave is tens of rows, so a move takes
-/// milliseconds, and an answer that arrives meanwhile waits for no more than that (a token
-/// both insert waits for the move to commit; at a quiet moment, the next batch waits for the
-/// move under way).
+/// milliseconds, and holds its waves' rows no longer than that (a token both the move and a
+/// batch insert waits for the move to commit).
 pub const MOVE_AT_ONCE: usize = 32;
+
+/// How long after its `failures`-th failure in a row a move is tried again: a second, then
+/// twice as long each time, up to a minute. Without it, while the database is down, each
+/// quiet moment would try again at once and log another warning; a move that failed is kept
+/// (its waves wait, they are not lost), so waiting costs only the time its rows stay paired.
+pub(super) fn retry_after(failures: u32) -> Duration {
+    const FIRST: Duration = Duration::from_secs(1);
+    const LONGEST: Duration = Duration::from_secs(60);
+    match failures {
+        0 => Duration::ZERO,
+        n => FIRST
+            .checked_mul(1 << (n - 1).min(16))
+            .map_or(LONGEST, |wait| wait.min(LONGEST)),
+    }
+}
 
 /// The waves written to since their answers were last moved, each with when it was first
 /// written to since then.
@@ -117,6 +132,11 @@ impl Unshuffled {
 
     pub(super) fn is_empty(&self) -> bool {
         self.since.is_empty()
+    }
+
+    /// When the wave waiting longest was first written to, if one waits.
+    pub(super) fn oldest(&self) -> Option<Instant> {
+        self.since.values().min().copied()
     }
 
     /// The waves waiting longest, at most [`MOVE_AT_ONCE`] of them: a quiet moment's next move.
@@ -204,6 +224,25 @@ mod tests {
         assert_eq!(unshuffled.take_overdue(late), oldest);
         assert_eq!(unshuffled.take_overdue(late).len(), 8);
         assert!(unshuffled.is_empty());
+    }
+
+    #[test]
+    fn a_failing_move_is_tried_again_less_and_less_often_up_to_a_minute() {
+        let waits: Vec<u64> = (0..10).map(|n| retry_after(n).as_secs()).collect();
+        assert_eq!(waits, [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(retry_after(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_oldest_is_the_first_written_to_of_those_waiting() {
+        let start = Instant::now();
+        let (mut unshuffled, _) = aged(MOVE_AT_ONCE + 1, start);
+        assert_eq!(unshuffled.oldest(), Some(start));
+        unshuffled.take_oldest();
+        let last = start + Duration::from_millis(MOVE_AT_ONCE as u64);
+        assert_eq!(unshuffled.oldest(), Some(last));
+        unshuffled.take_oldest();
+        assert_eq!(unshuffled.oldest(), None);
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod wal_forgetting;
 mod waves;
 
 pub use answer_shuffle::MOVE_AT_ONCE as PULSES_MOVED_AT_ONCE;
+pub use answer_shuffle::MOVE_LOCK as ANSWER_MOVE_LOCK;
 pub use audit::{AuditCheck, AuditReport};
 pub use batch_limits::BatchLimits;
 pub use cadences::CadenceScope;

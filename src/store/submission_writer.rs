@@ -122,22 +122,23 @@ impl SubmissionQueue {
                 keep_connection,
                 writers,
             } => {
-                let idle = (0..writers.max(1))
-                    .map(|_| PoolWriter {
-                        pool: pool.clone(),
-                        backend,
-                        gate: gate.clone(),
-                        keep_connection,
-                        secrets: secrets.clone(),
-                        conn: None,
-                        written_to: BTreeSet::new(),
-                    })
-                    .collect();
+                let spare = PoolWriter {
+                    pool,
+                    backend,
+                    gate,
+                    keep_connection,
+                    secrets,
+                    conn: None,
+                    written_to: BTreeSet::new(),
+                };
                 let writers = Writers {
-                    idle,
+                    idle: (0..writers.max(1)).map(|_| spare.fresh()).collect(),
                     busy: JoinSet::new(),
                     to_move: Unshuffled::default(),
                     moving: None,
+                    failed_moves: 0,
+                    retry_at: Instant::now(),
+                    spare,
                 };
                 tokio::spawn(run(writers, rx));
             }
@@ -305,14 +306,22 @@ struct Writers {
     /// On PostgreSQL, the waves written to whose answers are not moved yet, gathered from the
     /// writers as they come back (`answer_shuffle.rs`).
     to_move: Unshuffled,
-    /// The task moving overdue waves' answers, if one is, and those waves: one move at a
-    /// time, so that the other writer keeps writing batches.
+    /// The task moving waves' answers, if one is, and those waves: one move at a time, so
+    /// that the other writer keeps writing batches.
     moving: Option<(Id, BTreeSet<String>)>,
+    /// Moves that failed in a row, and when the next may start
+    /// (`answer_shuffle::retry_after`).
+    failed_moves: u32,
+    retry_at: Instant,
+    /// A writer like the others, with no connection: a copy takes the place of one whose task
+    /// panicked, so that a bug in one batch does not stop every answer after it.
+    spare: PoolWriter,
 }
 
 impl Writers {
     /// Waits until a writer is idle (at once if one is): the first to finish its batch. False
-    /// once every writer is gone (a task that panicked loses its writer).
+    /// if there is none (a writer whose task panicked is replaced, so only if it started with
+    /// none).
     async fn ready(&mut self) -> bool {
         while self.idle.is_empty() {
             if self.reclaim().await.is_none() {
@@ -333,21 +342,39 @@ impl Writers {
             Some((moving, _)) if *moving == id => self.moving.take().map(|(_, waves)| waves),
             _ => None,
         };
-        match done {
+        let was_move = moved.is_some();
+        let now = Instant::now();
+        let left = match done {
+            // A move's writer comes back with waves only if it could not move them.
             Ok((_, mut writer)) => {
                 let written_to = std::mem::take(&mut writer.written_to);
-                self.to_move.note(written_to, Instant::now());
                 self.idle.push(writer);
+                written_to
             }
             // Its batch's senders were dropped with it: their handlers were told it stopped.
             // A move's waves are kept for the next one: dropped, their rows would wait for
             // the release's rewrite.
             Err(e) => {
                 tracing::error!(panicked = e.is_panic(), "a submission writer stopped");
-                self.to_move.note(moved.unwrap_or_default(), Instant::now());
+                self.idle.push(self.spare.fresh());
+                moved.unwrap_or_default()
             }
+        };
+        if was_move {
+            self.moves_ended(!left.is_empty(), now);
         }
+        self.to_move.note(left, now);
         Some(())
+    }
+
+    /// Counts a move's failure, for the wait before the next (a success ends the count).
+    fn moves_ended(&mut self, failed: bool, now: Instant) {
+        self.failed_moves = if failed {
+            self.failed_moves.saturating_add(1)
+        } else {
+            0
+        };
+        self.retry_at = now + super::answer_shuffle::retry_after(self.failed_moves);
     }
 
     /// Waits until every batch in flight is answered.
@@ -360,16 +387,40 @@ impl Writers {
         !self.busy.is_empty() || !self.to_move.is_empty()
     }
 
-    /// Starts moving the answers of the waves that have waited [`LONGEST_UNSHUFFLED`] on a
-    /// free writer, beside the batches, unless such a move is under way. Called with a writer
-    /// idle.
+    /// When the next move may start of itself: at the quiet moment after `last_answer` or
+    /// once the wave waiting longest has waited [`LONGEST_UNSHUFFLED`], whichever comes first,
+    /// and not before a failed move's wait is over. None while a move is under way (its end
+    /// wakes the loop) or while no wave waits.
     ///
     /// [`LONGEST_UNSHUFFLED`]: super::answer_shuffle::LONGEST_UNSHUFFLED
-    fn move_overdue(&mut self, now: Instant) {
-        if self.moving.is_some() || self.idle.is_empty() {
+    fn next_move_at(&self, last_answer: Instant) -> Option<Instant> {
+        if self.moving.is_some() {
+            return None;
+        }
+        let oldest = self.to_move.oldest()?;
+        let quiet = last_answer + super::wal_forgetting::QUIET;
+        let overdue = oldest + super::answer_shuffle::LONGEST_UNSHUFFLED;
+        Some(quiet.min(overdue).max(self.retry_at))
+    }
+
+    /// Starts a move on a free writer, beside the batches, if one is due at `now` (see
+    /// [`Self::next_move_at`]): after a quiet moment, the waves waiting longest; while answers
+    /// keep coming, those overdue; [`MOVE_AT_ONCE`] at most. One move at a time, on a task of
+    /// its own: the loop goes on taking answers meanwhile and the other writer writes them, so
+    /// an answer never waits for a move (after a large org's burst, moving every wave took
+    /// seconds; then one transaction of them at a time still held an answer tens of
+    /// milliseconds), and a move that panics ends neither the loop nor its writer.
+    ///
+    /// [`MOVE_AT_ONCE`]: super::answer_shuffle::MOVE_AT_ONCE
+    fn start_move(&mut self, now: Instant, last_answer: Instant) {
+        if self.moving.is_some() || self.idle.is_empty() || now < self.retry_at {
             return;
         }
-        let waves = self.to_move.take_overdue(now);
+        let waves = if now >= last_answer + super::wal_forgetting::QUIET {
+            self.to_move.take_oldest()
+        } else {
+            self.to_move.take_overdue(now)
+        };
         if waves.is_empty() {
             return;
         }
@@ -395,25 +446,20 @@ impl Writers {
         });
     }
 
-    /// Once every batch in flight is answered, moves the answers of the waves written to
-    /// since they were last moved, all writers' together, the longest waiting first and
-    /// [`MOVE_AT_ONCE`] waves a transaction, until none is left, a move fails, or
-    /// `answers_waiting` says answers have come: those wait for one such transaction, not for
-    /// all of them (after a large org's burst, all took seconds). The waves left wait for the
-    /// next quiet moment, or are moved beside the batches once overdue.
+    /// Once every batch and move in flight is done, moves the answers of every wave written
+    /// to since it was last moved, [`MOVE_AT_ONCE`] waves a transaction, until none is left
+    /// or a move fails: at shutdown, when no answer can come to wait for it.
     ///
     /// [`MOVE_AT_ONCE`]: super::answer_shuffle::MOVE_AT_ONCE
-    async fn shuffle(&mut self, answers_waiting: impl Fn() -> bool) {
+    async fn move_all(&mut self) {
         self.settle().await;
         let Some(writer) = self.idle.first_mut() else {
             return;
         };
-        while !self.to_move.is_empty() && !answers_waiting() {
+        while !self.to_move.is_empty() {
             writer.shuffle(self.to_move.take_oldest()).await;
-            // Those it could not move, for the next try.
-            let failed = std::mem::take(&mut writer.written_to);
-            if !failed.is_empty() {
-                self.to_move.note(failed, Instant::now());
+            // A failure leaves the rest paired until their pulse's next answer or its release.
+            if !writer.written_to.is_empty() {
                 return;
             }
         }
@@ -422,42 +468,46 @@ impl Writers {
 
 async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
+    let mut last_answer = Instant::now();
     loop {
         // A writer is free before the next batch is gathered, so that what comes while every
         // writer is busy joins that batch. `recv_many` waits for the first message, then takes
-        // every one already queued. Once no answer has come for a moment, the waves written to
-        // are shuffled (`answer_shuffle.rs`; `recv_many` is cancel-safe).
+        // every one already queued.
         if !writers.ready().await {
             return;
         }
-        // Answers that never pause would never be shuffled by a quiet moment alone.
-        writers.move_overdue(Instant::now());
+        // The waves written to are moved once no answer has come for a moment, or once they
+        // have waited too long (answers that never pause would never leave such a moment).
+        writers.start_move(Instant::now(), last_answer);
         if !writers.ready().await {
             return;
         }
         let received = if !writers.unshuffled() {
             rx.recv_many(&mut waiting, MAX_BATCH).await
         } else {
-            let next = rx.recv_many(&mut waiting, MAX_BATCH);
-            match tokio::time::timeout(super::wal_forgetting::QUIET, next).await {
-                Ok(received) => received,
-                Err(_quiet) => {
-                    writers.shuffle(|| !rx.is_empty()).await;
-                    continue;
-                }
+            // Also woken when a batch or a move ends (its waves are noted, a move's next
+            // transaction may start) and when the next move is due. Each of these futures is
+            // cancel-safe: `recv_many`, and `JoinSet::join_next` inside `reclaim`.
+            let due = writers.next_move_at(last_answer);
+            let until = tokio::time::Instant::from_std(due.unwrap_or_else(Instant::now));
+            tokio::select! {
+                received = rx.recv_many(&mut waiting, MAX_BATCH) => received,
+                Some(()) = writers.reclaim() => continue,
+                () = tokio::time::sleep_until(until), if due.is_some() => continue,
             }
         };
         if received == 0 {
             // Every sender is gone (the store dropped without closing).
-            writers.shuffle(|| false).await;
+            writers.move_all().await;
             return;
         }
+        last_answer = Instant::now();
         let (batches, close) = batches(&mut waiting);
         for batch in batches {
             writers.write(Shuffled::new(batch)).await;
         }
         if let Some(done) = close {
-            writers.shuffle(|| false).await;
+            writers.move_all().await;
             for writer in &mut writers.idle {
                 writer.conn = None;
             }
@@ -468,6 +518,19 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
 }
 
 impl PoolWriter {
+    /// A writer like this one, with no connection and nothing written yet.
+    fn fresh(&self) -> PoolWriter {
+        PoolWriter {
+            pool: self.pool.clone(),
+            backend: self.backend,
+            gate: self.gate.clone(),
+            keep_connection: self.keep_connection,
+            secrets: self.secrets.clone(),
+            conn: None,
+            written_to: BTreeSet::new(),
+        }
+    }
+
     /// Writes every submission of `batch` in one transaction and answers each sender. If the
     /// transaction fails, no submission of it is recorded and each is told so.
     async fn write(&mut self, batch: Shuffled) {

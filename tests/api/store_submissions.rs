@@ -3,7 +3,9 @@
 use crate::helpers::*;
 use proptest::prelude::*;
 use sqlx::Connection;
-use trustpulse::store::{PULSES_MOVED_AT_ONCE, Store, Submission, SubmissionError};
+use trustpulse::store::{
+    ANSWER_MOVE_LOCK, PULSES_MOVED_AT_ONCE, Store, Submission, SubmissionError,
+};
 use trustpulse::survey::{Answers, Ballot, Comment};
 
 async fn ballot_count(store: &Store, wave_id: &str) -> usize {
@@ -590,6 +592,76 @@ async fn postgres_a_quiet_moment_moves_many_pulses_a_few_at_a_time() {
         "pulses moved in each transaction: {per_transaction:?}"
     );
     rows.close().await.unwrap();
+    db.finish().await;
+}
+
+/// Waits until a move of open pulses' answers in the test's database waits for
+/// [`ANSWER_MOVE_LOCK`], which the test holds. The server's lock table is the only sign of it,
+/// so it is read until it shows the move (ten seconds at most).
+async fn wait_for_a_move_held(rows: &mut sqlx::AnyConnection) {
+    for _ in 0..1000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks
+             WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut *rows)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no move of open pulses' answers started within ten seconds of a quiet moment");
+}
+
+/// A move of open pulses' answers runs beside the answers, never before them: after a large
+/// org's burst the moves take seconds in all, and Slack gives a modal's submission three. Here
+/// a move is held (the test takes the moves' lock, as another replica's move would hold it)
+/// once one team's answers wait to be moved, and another team's seller answers meanwhile: the
+/// answer is recorded while the move still waits, and once the move goes on, the first team's
+/// rows share one transaction and nothing is lost. With the move run by the writers' loop
+/// itself, the answer waited for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_answer_does_not_wait_for_a_move_under_way() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let teams = open_team_waves(&store, &["U0BOSS1", "U0BOSS2"], 4).await;
+    let (moved, other) = (&teams[0].wave.wave_id, &teams[1]);
+    let mut holder = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut hold = holder.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+        .bind(ANSWER_MOVE_LOCK)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    answer_one_at_a_time(&store, moved, &teams[0].invitees[..2]).await;
+    wait_for_a_move_held(&mut rows).await;
+
+    let seller = &other.invitees[0];
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.record_submission(&other.wave.wave_id, seller, &answers(4, 4, 4), now()),
+    )
+    .await;
+    assert!(
+        matches!(answered, Ok(Ok(()))),
+        "the answer waited for the move under way: {answered:?}"
+    );
+    hold.rollback().await.unwrap();
+    store.close().await;
+    assert_eq!(
+        stamps(&mut rows, moved).await,
+        (2, 2, 1),
+        "(tokens, ballots, transactions)"
+    );
+    assert_eq!(stamps(&mut rows, &other.wave.wave_id).await, (1, 1, 1));
+    rows.close().await.unwrap();
+    holder.close().await.unwrap();
     db.finish().await;
 }
 
