@@ -43,6 +43,7 @@ use sqlx::AnyConnection;
 use sqlx::Connection;
 
 use super::placeholders;
+use super::wal_forgetting::QUIET;
 
 /// Two writers (of two replicas) moving the same wave's rows at once could lock them in
 /// different orders; an advisory lock for the move makes them take turns. Any fixed number.
@@ -104,7 +105,7 @@ pub const MOVE_AT_ONCE: usize = 32;
 /// twice as long each time, up to a minute. Without it, while the database is down, each
 /// quiet moment would try again at once and log another warning; a move that failed is kept
 /// (its waves wait, they are not lost), so waiting costs only the time its rows stay paired.
-pub(super) fn retry_after(failures: u32) -> Duration {
+fn retry_after(failures: u32) -> Duration {
     const FIRST: Duration = Duration::from_secs(1);
     const LONGEST: Duration = Duration::from_secs(60);
     match failures {
@@ -116,10 +117,13 @@ pub(super) fn retry_after(failures: u32) -> Duration {
 }
 
 /// The waves written to since their answers were last moved, each with when it was first
-/// written to since then.
+/// written to since then, and when the next move may start.
 #[derive(Debug, Default)]
 pub(super) struct Unshuffled {
     since: BTreeMap<String, Instant>,
+    /// Moves that failed in a row, and the earliest the next may start ([`retry_after`]).
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
 impl Unshuffled {
@@ -139,7 +143,43 @@ impl Unshuffled {
         self.since.values().min().copied()
     }
 
-    /// The waves waiting longest, at most [`MOVE_AT_ONCE`] of them: a quiet moment's next move.
+    /// When the next move is due, the last answer having come at `last_answer`: once the
+    /// writers have been quiet for a moment ([`QUIET`]) or once the wave waiting longest has
+    /// waited [`LONGEST_UNSHUFFLED`], whichever comes first; not before a failed move's wait
+    /// is over. None while no wave waits.
+    ///
+    /// [`QUIET`]: super::wal_forgetting::QUIET
+    pub(super) fn due(&self, last_answer: Instant) -> Option<Instant> {
+        let oldest = self.oldest()?;
+        let at = (last_answer + QUIET).min(oldest + LONGEST_UNSHUFFLED);
+        Some(self.retry_at.map_or(at, |retry| at.max(retry)))
+    }
+
+    /// The waves to move at `now` (see [`Self::due`]), at most [`MOVE_AT_ONCE`]: after a
+    /// quiet moment the longest waiting, while answers keep coming those overdue; none before
+    /// a failed move's wait is over.
+    pub(super) fn take_due(&mut self, now: Instant, last_answer: Instant) -> BTreeSet<String> {
+        if self.retry_at.is_some_and(|at| now < at) {
+            BTreeSet::new()
+        } else if now >= last_answer + QUIET {
+            self.take_waited(now, Duration::ZERO)
+        } else {
+            self.take_overdue(now)
+        }
+    }
+
+    /// A move ended at `now` and left `unmoved` (every wave it took if it failed, none if it
+    /// succeeded): those wait again, and a failure puts off the next move.
+    pub(super) fn move_ended(&mut self, unmoved: BTreeSet<String>, now: Instant) {
+        self.failures = match unmoved.is_empty() {
+            true => 0,
+            false => self.failures.saturating_add(1),
+        };
+        self.retry_at = Some(now + retry_after(self.failures));
+        self.note(unmoved, now);
+    }
+
+    /// The waves waiting longest, at most [`MOVE_AT_ONCE`] of them: the next move at shutdown.
     pub(super) fn take_oldest(&mut self) -> BTreeSet<String> {
         self.take_waited(Instant::now(), Duration::ZERO)
     }
@@ -231,6 +271,59 @@ mod tests {
         let waits: Vec<u64> = (0..10).map(|n| retry_after(n).as_secs()).collect();
         assert_eq!(waits, [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(retry_after(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_move_is_due_at_a_quiet_moment_or_once_a_wave_is_overdue() {
+        let start = Instant::now();
+        let mut quiet = Unshuffled::default();
+        assert_eq!(quiet.due(start), None, "nothing waits");
+        quiet.note(waves(&["W1"]), start);
+        assert_eq!(quiet.due(start), Some(start + QUIET));
+        assert!(quiet.take_due(start, start).is_empty(), "not quiet yet");
+        assert_eq!(
+            quiet.take_due(start + QUIET, start),
+            BTreeSet::from(["W1".to_owned()])
+        );
+
+        // Answers keep coming, each a moment after the last: no quiet moment comes.
+        let mut stream = Unshuffled::default();
+        stream.note(waves(&["W1"]), start);
+        stream.note(waves(&["W2"]), start + Duration::from_secs(4));
+        let now = start + LONGEST_UNSHUFFLED;
+        let last_answer = now - QUIET / 2;
+        assert_eq!(stream.due(last_answer), Some(now));
+        assert_eq!(
+            stream.take_due(now, last_answer),
+            BTreeSet::from(["W1".to_owned()])
+        );
+        assert!(
+            stream.take_due(now, last_answer).is_empty(),
+            "W2 is not overdue"
+        );
+    }
+
+    #[test]
+    fn a_failed_move_puts_off_the_next_and_a_success_ends_the_wait() {
+        let start = Instant::now();
+        let long_quiet = start;
+        let w1 = || BTreeSet::from(["W1".to_owned()]);
+        let mut unshuffled = Unshuffled::default();
+        unshuffled.note(waves(&["W1"]), start);
+        let mut now = start + QUIET;
+        assert_eq!(unshuffled.take_due(now, long_quiet), w1());
+        for wait in [1, 2, 4] {
+            unshuffled.move_ended(w1(), now);
+            let retry = now + Duration::from_secs(wait);
+            assert_eq!(unshuffled.due(long_quiet), Some(retry), "kept, and put off");
+            let early = retry - Duration::from_millis(1);
+            assert!(unshuffled.take_due(early, long_quiet).is_empty());
+            assert_eq!(unshuffled.take_due(retry, long_quiet), w1());
+            now = retry;
+        }
+        unshuffled.move_ended(BTreeSet::new(), now);
+        unshuffled.note(waves(&["W2"]), now);
+        assert_eq!(unshuffled.due(long_quiet), Some(now), "due at once again");
     }
 
     #[test]

@@ -136,8 +136,6 @@ impl SubmissionQueue {
                     busy: JoinSet::new(),
                     to_move: Unshuffled::default(),
                     moving: None,
-                    failed_moves: 0,
-                    retry_at: Instant::now(),
                     spare,
                 };
                 tokio::spawn(run(writers, rx));
@@ -309,10 +307,6 @@ struct Writers {
     /// The task moving waves' answers, if one is, and those waves: one move at a time, so
     /// that the other writer keeps writing batches.
     moving: Option<(Id, BTreeSet<String>)>,
-    /// Moves that failed in a row, and when the next may start
-    /// (`answer_shuffle::retry_after`).
-    failed_moves: u32,
-    retry_at: Instant,
     /// A writer like the others, with no connection: a copy takes the place of one whose task
     /// panicked, so that a bug in one batch does not stop every answer after it.
     spare: PoolWriter,
@@ -361,20 +355,11 @@ impl Writers {
             }
         };
         if was_move {
-            self.moves_ended(!left.is_empty(), now);
-        }
-        self.to_move.note(left, now);
-        Some(())
-    }
-
-    /// Counts a move's failure, for the wait before the next (a success ends the count).
-    fn moves_ended(&mut self, failed: bool, now: Instant) {
-        self.failed_moves = if failed {
-            self.failed_moves.saturating_add(1)
+            self.to_move.move_ended(left, now);
         } else {
-            0
-        };
-        self.retry_at = now + super::answer_shuffle::retry_after(self.failed_moves);
+            self.to_move.note(left, now);
+        }
+        Some(())
     }
 
     /// Waits until every batch in flight is answered.
@@ -387,40 +372,26 @@ impl Writers {
         !self.busy.is_empty() || !self.to_move.is_empty()
     }
 
-    /// When the next move may start of itself: at the quiet moment after `last_answer` or
-    /// once the wave waiting longest has waited [`LONGEST_UNSHUFFLED`], whichever comes first,
-    /// and not before a failed move's wait is over. None while a move is under way (its end
-    /// wakes the loop) or while no wave waits.
-    ///
-    /// [`LONGEST_UNSHUFFLED`]: super::answer_shuffle::LONGEST_UNSHUFFLED
+    /// When the next move may start of itself ([`Unshuffled::due`]). None while a move is
+    /// under way (its end wakes the loop) or while no wave waits.
     fn next_move_at(&self, last_answer: Instant) -> Option<Instant> {
-        if self.moving.is_some() {
-            return None;
+        match self.moving {
+            Some(_) => None,
+            None => self.to_move.due(last_answer),
         }
-        let oldest = self.to_move.oldest()?;
-        let quiet = last_answer + super::wal_forgetting::QUIET;
-        let overdue = oldest + super::answer_shuffle::LONGEST_UNSHUFFLED;
-        Some(quiet.min(overdue).max(self.retry_at))
     }
 
-    /// Starts a move on a free writer, beside the batches, if one is due at `now` (see
-    /// [`Self::next_move_at`]): after a quiet moment, the waves waiting longest; while answers
-    /// keep coming, those overdue; [`MOVE_AT_ONCE`] at most. One move at a time, on a task of
-    /// its own: the loop goes on taking answers meanwhile and the other writer writes them, so
-    /// an answer never waits for a move (after a large org's burst, moving every wave took
-    /// seconds; then one transaction of them at a time still held an answer tens of
-    /// milliseconds), and a move that panics ends neither the loop nor its writer.
-    ///
-    /// [`MOVE_AT_ONCE`]: super::answer_shuffle::MOVE_AT_ONCE
+    /// Starts a move on a free writer, beside the batches, if one is due at `now`
+    /// ([`Unshuffled::take_due`]). One move at a time, on a task of its own: the loop goes on
+    /// taking answers meanwhile and the other writer writes them, so an answer never waits for
+    /// a move (after a large org's burst, moving every wave took seconds; then one transaction
+    /// of them at a time still held an answer tens of milliseconds), and a move that panics
+    /// ends neither the loop nor its writer.
     fn start_move(&mut self, now: Instant, last_answer: Instant) {
-        if self.moving.is_some() || self.idle.is_empty() || now < self.retry_at {
+        if self.moving.is_some() || self.idle.is_empty() {
             return;
         }
-        let waves = if now >= last_answer + super::wal_forgetting::QUIET {
-            self.to_move.take_oldest()
-        } else {
-            self.to_move.take_overdue(now)
-        };
+        let waves = self.to_move.take_due(now, last_answer);
         if waves.is_empty() {
             return;
         }
