@@ -171,9 +171,10 @@ impl Unshuffled {
     /// A move ended at `now` and left `unmoved` (every wave it took if it failed, none if it
     /// succeeded): those wait again, and a failure puts off the next move.
     pub(super) fn move_ended(&mut self, unmoved: BTreeSet<String>, now: Instant) {
-        self.failures = match unmoved.is_empty() {
-            true => 0,
-            false => self.failures.saturating_add(1),
+        self.failures = if unmoved.is_empty() {
+            0
+        } else {
+            self.failures.saturating_add(1)
         };
         self.retry_at = Some(now + retry_after(self.failures));
         self.note(unmoved, now);
