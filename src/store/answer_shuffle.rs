@@ -64,14 +64,15 @@ pub(super) async fn shuffle_answers(
     // guesses that a list of waves matches a sixth of a partition and reads every partition
     // whole. A move then read every open answer of the org, however few it moved: with
     // 15,000 pulses of 4 answers, 12 ms a table against 5 by the key, and more as the org
-    // grows. Only this transaction plans without sequential scans.
-    sqlx::query("SET LOCAL enable_seqscan = off")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
-        .bind(MOVE_LOCK)
-        .execute(&mut *tx)
-        .await?;
+    // grows. Only this transaction plans without sequential scans (`set_config`'s `true`:
+    // `SET LOCAL`), set in the same round trip as the lock is taken.
+    sqlx::query(
+        "SELECT set_config('enable_seqscan', 'off', true), 1
+         FROM pg_advisory_xact_lock($1)",
+    )
+    .bind(MOVE_LOCK)
+    .execute(&mut *tx)
+    .await?;
     let list = placeholders(1, wave_ids.len());
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
         "SELECT wave_id FROM waves WHERE wave_id IN ({list}) AND state = 'open'
@@ -171,7 +172,7 @@ impl Unshuffled {
         if self.retry_at.is_some_and(|at| now < at) {
             BTreeSet::new()
         } else if now >= last_answer + QUIET {
-            self.take_waited(now, Duration::ZERO)
+            self.take_oldest()
         } else {
             self.take_overdue(now)
         }
@@ -189,7 +190,7 @@ impl Unshuffled {
         self.note(unmoved, now);
     }
 
-    /// The waves waiting longest, at most [`MOVE_AT_ONCE`] of them: the next move at shutdown.
+    /// The waves waiting longest, whatever their age, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_oldest(&mut self) -> BTreeSet<String> {
         self.take_waited(Instant::now(), Duration::ZERO)
     }

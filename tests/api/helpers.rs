@@ -279,6 +279,14 @@ pub async fn teams_due(store: &Store, at: Timestamp) -> Vec<String> {
     due.into_iter().map(|d| d.manager_id).collect()
 }
 
+/// `teams` teams of `size` sellers each, under managers `U0BOSS000`, `U0BOSS001`, …, each
+/// with its pulse open.
+pub async fn open_numbered_teams(store: &Store, teams: usize, size: usize) -> Vec<OpenedWave> {
+    let managers: Vec<String> = (0..teams).map(|i| format!("U0BOSS{i:03}")).collect();
+    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
+    open_team_waves(store, &managers, size).await
+}
+
 /// Imports a team of `n` for `manager` and opens its wave, closing three days later.
 pub async fn open_team_wave(store: &Store, manager: &str, n: usize) -> OpenedWave {
     open_team_waves(store, &[manager], n).await.remove(0)

@@ -559,9 +559,7 @@ async fn postgres_a_quiet_moment_moves_many_pulses_a_few_at_a_time() {
     };
     let store = db.store.clone();
     let n = PULSES_MOVED_AT_ONCE + 8;
-    let managers: Vec<String> = (0..n).map(|i| format!("U0BOSS{i:03}")).collect();
-    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
-    let teams = open_team_waves(&store, &managers, 2).await;
+    let teams = open_numbered_teams(&store, n, 2).await;
     let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     for team in &teams {
         answer_one_at_a_time(&store, &team.wave.wave_id, &team.invitees).await;
@@ -694,9 +692,7 @@ async fn postgres_a_move_reads_only_the_pulses_it_moves() {
         return;
     };
     let store = db.store.clone();
-    let managers: Vec<String> = (0..8).map(|i| format!("U0BOSS{i}")).collect();
-    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
-    let teams = open_team_waves(&store, &managers, 2).await;
+    let teams = open_numbered_teams(&store, 8, 2).await;
     for team in &teams {
         answer_one_at_a_time(&store, &team.wave.wave_id, &team.invitees).await;
     }
@@ -743,9 +739,7 @@ async fn postgres_batches_in_flight_side_by_side_record_each_seller_once() {
         return;
     };
     let store = db.store.clone();
-    let managers: Vec<String> = (1..=12).map(|i| format!("U0BOSS{i}")).collect();
-    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
-    for opened in open_team_waves(&store, &managers, 130).await {
+    for opened in open_numbered_teams(&store, 12, 130).await {
         let wave = opened.wave.wave_id.as_str();
         let batch = |score: i64| -> Vec<Submission> {
             let each = opened.invitees.iter();
