@@ -14,8 +14,9 @@
 //! Load: `wrk` (Debian's package) with `bench/answers.lua`, sending `view_submission`
 //! requests shaped and signed as Slack sends them, each a first answer by a different invitee,
 //! at 64 and at 4 connections; then 200 requests a second for at least 10 seconds from a paced
-//! client here, latency counted from each request's scheduled time. The floor gets the same
-//! requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
+//! client here, latency counted from each request's scheduled time; then ten answers one at a
+//! time, each 1.5 s after the last (as a real org's come, minutes apart, each after a quiet
+//! moment). The floor gets the same requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
 //! and the ratios.
 //!
 //! A second floor, the durable floor, also reads the body, but answers only once it is synced
@@ -399,6 +400,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     let (wide, rest) = invited.split_at(n * 60 / 100);
     let (narrow, rest) = rest.split_at(n * 35 / 100);
     let (paced, late) = rest.split_at(rest.len().saturating_sub(LATE_ANSWERS));
+    let (paced, lone) = paced.split_at(paced.len().saturating_sub(LONE_ANSWERS));
     let work = setup.dir.path();
     eprintln!(
         "peak RSS before any answer: trustpulse {} MiB, floor {} MiB, durable floor {} MiB",
@@ -423,12 +425,15 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         narrow_run.after_cpu_us_per_request =
             server.after_load(&[]).await?.0 * 1e6 / narrow_run.requests as f64;
         let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
+        server.settle().await?;
+        let lone_run = lone_answers(server.port, lone).await?;
         report.rows.push((
             name,
             wide_run,
             narrow_run,
             paced_run,
             server.peak_rss_kib()?,
+            lone_run,
         ));
     }
     drop(serve);
@@ -437,7 +442,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     drop(peers);
     database.drop().await?;
     report.print();
-    if let Some((_, wide, narrow, _, _)) = report.rows.first().filter(|_| on_postgres) {
+    if let Some((_, wide, narrow, ..)) = report.rows.first().filter(|_| on_postgres) {
         let database = (wide.database_cpu_us_per_request * wide.requests as f64
             + narrow.database_cpu_us_per_request * narrow.requests as f64)
             / (wide.requests + narrow.requests) as f64;
@@ -820,6 +825,42 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
     })
 }
 
+/// Answers sent one at a time after the server has been quiet (`lone_answers`), as they
+/// come in a real org, minutes apart: each one trustpulse's first write after the quiet
+/// moment in which it empties the SQLite WAL.
+const LONE_ANSWERS: usize = 10;
+/// Past trustpulse's quiet second (`store::wal_forgetting::QUIET`) and the work it does then.
+const LONE_GAP: Duration = Duration::from_millis(1500);
+
+/// How long answers sent alone wait for their thanks: each sent [`LONE_GAP`] after the last
+/// one's thanks, on a fresh connection.
+#[derive(Debug, Clone, Copy)]
+struct Lone {
+    p50_ms: f64,
+    max_ms: f64,
+}
+
+async fn lone_answers(port: u16, invited: &[(String, String)]) -> anyhow::Result<Lone> {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut latencies = Vec::with_capacity(invited.len());
+    for (i, (person, wave)) in invited.iter().enumerate() {
+        let (ts, signature, body) = signed_submission(person, wave, i);
+        tokio::time::sleep(LONE_GAP).await;
+        let sent = Instant::now();
+        let ok = post_once(addr, ts, &signature, &body).await?;
+        anyhow::ensure!(ok, "an answer sent alone was not thanked");
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(Lone {
+        p50_ms: latencies
+            .get(latencies.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN),
+        max_ms: latencies.last().copied().unwrap_or(f64::NAN),
+    })
+}
+
 /// One HTTP/1.1 request on a fresh connection; whether the answer was the thanks.
 async fn post_once(addr: SocketAddr, ts: i64, signature: &str, body: &str) -> anyhow::Result<bool> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -839,7 +880,7 @@ async fn post_once(addr: SocketAddr, ts: i64, signature: &str, body: &str) -> an
 
 #[derive(Default)]
 struct Report {
-    rows: Vec<(String, Run, Run, Run, u64)>,
+    rows: Vec<(String, Run, Run, Run, u64, Lone)>,
 }
 
 impl Report {
@@ -849,7 +890,7 @@ impl Report {
             "| server | req/s at 64 conns | p50 / p99 at 64 | p50 / p99 at 4 | p50 / p99 at 200 req/s | CPU per request | peak RSS |"
         );
         println!("|---|---|---|---|---|---|---|");
-        for (name, wide, narrow, paced, rss) in &self.rows {
+        for (name, wide, narrow, paced, rss, _) in &self.rows {
             println!(
                 "| {name} | {:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0} µs | {:.0} MiB |",
                 wide.per_sec,
@@ -867,7 +908,7 @@ impl Report {
         let after: Vec<String> = self
             .rows
             .iter()
-            .map(|(name, wide, narrow, _, _)| {
+            .map(|(name, wide, narrow, ..)| {
                 format!("{name} {:.0} µs", cpu_after_load_per_request(wide, narrow))
             })
             .collect();
@@ -886,10 +927,20 @@ impl Report {
             LATE_FROM.as_millis(),
             late.join(", ")
         );
+        let lone: Vec<String> = self
+            .rows
+            .iter()
+            .map(|(name, .., lone)| format!("{name} {:.2} / {:.2} ms", lone.p50_ms, lone.max_ms))
+            .collect();
+        println!(
+            "The wait of {LONE_ANSWERS} answers sent one at a time, each {} ms after the last one's thanks, at the median / at most: {}",
+            LONE_GAP.as_millis(),
+            lone.join(", ")
+        );
         if let [
-            (_, tp, tp4, _, _),
-            (_, floor, floor4, _, _),
-            (_, durable, durable4, _, _),
+            (_, tp, tp4, ..),
+            (_, floor, floor4, ..),
+            (_, durable, durable4, ..),
             peers @ ..,
         ] = self.rows.as_slice()
         {
@@ -909,7 +960,7 @@ impl Report {
                 100.0 * tp.per_sec / durable.per_sec,
                 tp4.p99_ms / durable4.p99_ms
             );
-            for (name, peer, peer4, _, _) in peers {
+            for (name, peer, peer4, ..) in peers {
                 println!(
                     "trustpulse / {name}: {:.1}× its requests per second at 64 connections; CPU per request {:.2}× its",
                     tp.per_sec / peer.per_sec,
@@ -928,9 +979,9 @@ impl Report {
     /// meet the first on these machines' disks).
     fn print_goals(&self) {
         let [
-            (_, tp, tp4, tp200, tp_rss),
-            (_, floor, floor4, _, _),
-            (_, _, durable4, _, _),
+            (_, tp, tp4, tp200, tp_rss, _),
+            (_, floor, floor4, ..),
+            (_, _, durable4, ..),
             peers @ ..,
         ] = self.rows.as_slice()
         else {
@@ -940,7 +991,7 @@ impl Report {
         println!();
         println!("| issue 12's goal | this run | |");
         println!("|---|---|---|");
-        if let Some((_, bolt, bolt4, _, _)) = peers.iter().find(|(name, ..)| name == BOLT_JS) {
+        if let Some((_, bolt, bolt4, ..)) = peers.iter().find(|(name, ..)| name == BOLT_JS) {
             let times = tp.per_sec / bolt.per_sec;
             println!(
                 "| at least 6× Bolt for JavaScript's req/s at 64 connections | {times:.1}× | {} |",
