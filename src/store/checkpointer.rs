@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -183,21 +183,68 @@ async fn run(pool: AnyPool, gate: Gate, mut woken: mpsc::Receiver<()>, stop: Can
 /// (it syncs the database file, up to tens of milliseconds), the WAL grew past 1 MiB and the
 /// commit that took it there checkpointed inline after all. The second pass copies a few pages
 /// at most, and nothing at all when no commit came in between.
+///
+/// When the second pass has copied every frame, it starts the WAL again itself, in the same
+/// turn ([`start_wal_again`]), so that the next commit does not. The pool's one connection is
+/// given back before the turn is awaited: the emptying at a quiet moment takes the turn
+/// first, then the connection.
 async fn checkpoint(pool: &AnyPool, gate: &Gate) -> anyhow::Result<()> {
-    let (_, frames, _) = passive(pool).await?;
+    let (_, frames, _) = passive(&mut *pool.acquire().await?).await?;
     if frames > 0 {
         let _turn = gate.permit().await;
-        passive(pool).await?;
+        let mut conn = pool.acquire().await?;
+        let (busy, frames, copied) = passive(&mut conn).await?;
+        if busy == 0 && copied == frames {
+            start_wal_again(&mut conn).await;
+        }
     }
     Ok(())
 }
 
 /// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied). It waits for no
 /// writer and no reader; it copies what it can.
-async fn passive(pool: &AnyPool) -> anyhow::Result<(i64, i64, i64)> {
+async fn passive(conn: &mut AnyConnection) -> anyhow::Result<(i64, i64, i64)> {
     Ok(sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await?)
+}
+
+/// Starts the WAL again with one frame, the database's first page as it is, once every frame
+/// it held is in the database file: after a checkpoint that copied them all, and after the
+/// WAL is emptied at a quiet moment (`wal_forgetting.rs`). Called in a turn at the gate, so
+/// that no commit comes in between.
+///
+/// Why: the first commit after such a checkpoint starts the WAL from its beginning. It writes
+/// the WAL's new header and syncs it before it writes its own frames and syncs those (SQLite
+/// orders the two so that a crash cannot mix a new header with older frames): two syncs where
+/// any other commit makes one. In a real org answers come minutes apart, so nearly every one
+/// was such a first commit and paid both inside its wait for the thanks (`strace` of `serve`:
+/// two `fsync`s of the WAL for each answer sent alone). Done here, the header and its sync
+/// come before the next answer, which appends its frames and syncs once.
+///
+/// The frame holds page 1 as it is: the file's header and the start of the schema, never a
+/// row of an answer, a token or a person (setting `user_version` to its own value dirties that
+/// page alone). It says that a checkpoint or a quiet moment came, which the file's own state
+/// says already.
+///
+/// A failure costs only that sync (a writer of another process held the lock past the
+/// connection's wait, say), so it is said at DEBUG, and what came before stands.
+pub(super) async fn start_wal_again(conn: &mut AnyConnection) {
+    let first_page = async {
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA user_version={version}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        anyhow::Ok(())
+    };
+    if let Err(e) = first_page.await {
+        let kind = crate::telemetry::error_kind(&e);
+        tracing::debug!(error = %kind, "could not start the SQLite WAL again");
+    }
 }
 
 #[cfg(test)]
@@ -217,9 +264,10 @@ mod tests {
         );
     }
 
-    /// The point of the checkpointer: once it has run, the next commit starts the WAL from its
-    /// first frame, so the WAL never reaches the size at which a commit checkpoints inline.
-    /// This fails if a checkpoint leaves frames uncopied, or if any of the store's connections
+    /// The point of the checkpointer: once it has run, the WAL starts again from its first
+    /// frame, so it never reaches the size at which a commit checkpoints inline; and it is the
+    /// checkpoint that starts it again, not the next commit, which would sync twice. This
+    /// fails if a checkpoint leaves frames uncopied, or if any of the store's connections
     /// keeps a read snapshot open between statements (SQLite then cannot start the WAL again).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn after_a_checkpoint_the_next_commit_starts_the_wal_again() {
@@ -250,15 +298,21 @@ mod tests {
             .unwrap();
         assert_eq!(rows, 100);
         checkpoint(&pool, &gate).await.unwrap();
+        let wal = dir.path().join("wal.db-wal");
+        let header = || std::fs::read(&wal).unwrap()[..32].to_vec();
+        let started_again = header();
         sqlx::query("INSERT INTO filler VALUES (randomblob(3000))")
             .write_in_turn(&store, &pool)
             .await
             .unwrap();
-        let (_, frames, _) = passive(&pool).await.unwrap();
+        let (_, frames, _) = passive(&mut pool.acquire().await.unwrap()).await.unwrap();
         assert!(
             (1..=4).contains(&frames),
             "the WAL holds {frames} frames after the checkpoint and one commit"
         );
+        // The checkpoint started it again (its first page, `start_wal_again`), so the commit
+        // appended to it and did not write and sync a new header.
+        assert_eq!(header(), started_again, "the commit kept the WAL's header");
         store.close().await;
     }
 }

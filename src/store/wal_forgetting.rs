@@ -14,9 +14,10 @@
 //! runs `PRAGMA wal_checkpoint(TRUNCATE)` in its turn at the write gate: every frame is copied
 //! into the database file and the WAL is cut to nothing, then started again with one frame
 //! that holds the database's first page as it is ([`start_wal_again`], which spares the next
-//! answer a sync). A copy of the files taken after that moment holds no commit order at all; the tables' b-trees keep tokens and ballots in the
-//! order of their random keys. Under a steady load there is no quiet moment, but answers then
-//! commit many to a transaction, shuffled, and the WAL's limit bounds what it holds.
+//! answer a sync). A copy of the files taken after that moment holds no commit order at all;
+//! the tables' b-trees keep tokens and ballots in the order of their random keys. Under a
+//! steady load there is no quiet moment, but answers then commit many to a transaction,
+//! shuffled, and the WAL's limit bounds what it holds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::checkpointer::Gate;
+use super::checkpointer::{Gate, start_wal_again};
 
 /// How long the writers must have written nothing before the WAL is emptied (and, on
 /// PostgreSQL, before the answers writer rewrites its open pulses' answers,
@@ -106,9 +107,9 @@ pub(super) async fn forget_when_quiet(pool: AnyPool, gate: Gate, stop: Cancellat
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)` in a turn at the gate that counts as no write, then the
-/// WAL started again with the database's first page ([`start_wal_again`]): whether it emptied
-/// the WAL. The turn comes first: the checkpointer's second pass holds the turn while it waits
-/// for this pool's one connection.
+/// WAL started again with the database's first page ([`start_wal_again`], which spares the
+/// next answer a sync): whether it emptied the WAL. The turn comes first: the checkpointer's
+/// second pass holds the turn while it waits for this pool's one connection.
 async fn truncate(pool: &AnyPool, gate: &Gate) -> anyhow::Result<bool> {
     let _turn = gate.permit().await;
     let mut conn = pool.acquire().await?;
@@ -123,38 +124,10 @@ async fn truncate(pool: &AnyPool, gate: &Gate) -> anyhow::Result<bool> {
     if busy != 0 {
         return Ok(false);
     }
-    if let Err(e) = start_wal_again(&mut conn).await {
-        // Emptied all the same (a writer of another process held the lock past the wait,
-        // say); the next commit starts the WAL itself, with the extra sync.
-        let kind = crate::telemetry::error_kind(&e);
-        tracing::debug!(error = %kind, "could not start the emptied SQLite WAL again");
-    }
+    // Emptied all the same if this fails (a writer of another process held the lock past the
+    // wait, say): the next commit then starts the WAL itself, with the extra sync.
+    start_wal_again(&mut conn).await;
     Ok(true)
-}
-
-/// Writes the database's first page, unchanged, as the emptied WAL's first frame.
-///
-/// Why: the first commit into an empty WAL writes the WAL's header and syncs it before it
-/// writes its own frames and syncs those (SQLite orders the two so that a crash cannot mix a
-/// new header with older frames), two syncs where any later commit makes one. In a real org
-/// answers come minutes apart, each after a quiet moment, so every one of them paid both,
-/// inside its wait for the thanks (`strace`: two `fdatasync`s of the WAL a lone answer). Done
-/// here, in the quiet moment, the header and its sync are behind the next answer, which
-/// appends its frames and syncs once.
-///
-/// The frame holds page 1 as it is: the file's header and the start of the schema, never a row
-/// of an answer, a token or a person (setting `user_version` to its own value dirties that
-/// page alone). It says a quiet moment came, which the emptied WAL already says.
-async fn start_wal_again(conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut *conn)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA user_version={version}"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// The count and its wake-up, shared by the gate's clones.
@@ -229,18 +202,21 @@ mod tests {
             .unwrap();
         assert_eq!(rows, 20, "the rows are in the database file");
         // The next commit appends to that frame: the WAL is not started again (which would
-        // write its header anew, and sync it, before the commit's own frames). Read in the
-        // same turn at the gate, before a quiet moment could empty the WAL again.
+        // write its header anew, and sync it, before the commit's own frames). Read before and
+        // after in one turn at the gate, which the checkpointer's own start of the WAL waits
+        // for, as does a quiet moment's emptying.
         let turn = store.write_gate.clone().unwrap().permit().await;
+        let before = wal_bytes();
         sqlx::query("INSERT INTO filler VALUES ('one more')")
             .execute(&pool)
             .await
             .unwrap();
         let after = wal_bytes();
         drop(turn);
-        assert_eq!(after[..32], left[..32], "the WAL's header is the same");
+        assert!(only_the_first_page(&before), "{} bytes", before.len());
+        assert_eq!(after[..32], before[..32], "the WAL's header is the same");
         assert!(
-            after.len() > left.len(),
+            after.len() > before.len(),
             "the commit's frames follow the first page's"
         );
         store.close().await;
