@@ -16,8 +16,8 @@
 //! at 64 and at 4 connections; then 200 requests a second for at least 10 seconds from a paced
 //! client here, latency counted from each request's scheduled time; then ten answers one at a
 //! time, each 1.5 s after the last (as a real org's come, minutes apart, each after a quiet
-//! moment). The floor gets the same requests. Prints requests per second, p50/p99, CPU per request (from `/proc`) and peak RSS,
-//! and the ratios.
+//! moment). The floor gets the same requests. Prints requests per second, p50/p99, CPU per
+//! request (from `/proc`) and peak RSS, the lone answers' waits, and the ratios.
 //!
 //! A second floor, the durable floor, also reads the body, but answers only once it is synced
 //! to a file beside the database (every body waiting at that moment in one `fsync`, in a log
@@ -427,14 +427,14 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
         server.settle().await?;
         let lone_run = lone_answers(server.port, lone).await?;
-        report.rows.push((
+        report.rows.push(Row {
             name,
-            wide_run,
-            narrow_run,
-            paced_run,
-            server.peak_rss_kib()?,
-            lone_run,
-        ));
+            wide: wide_run,
+            narrow: narrow_run,
+            paced: paced_run,
+            rss_kib: server.peak_rss_kib()?,
+            lone: lone_run,
+        });
     }
     drop(serve);
     drop(floor);
@@ -442,7 +442,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     drop(peers);
     database.drop().await?;
     report.print();
-    if let Some((_, wide, narrow, ..)) = report.rows.first().filter(|_| on_postgres) {
+    if let Some(Row { wide, narrow, .. }) = report.rows.first().filter(|_| on_postgres) {
         let database = (wide.database_cpu_us_per_request * wide.requests as f64
             + narrow.database_cpu_us_per_request * narrow.requests as f64)
             / (wide.requests + narrow.requests) as f64;
@@ -827,7 +827,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
 
 /// Answers sent one at a time after the server has been quiet (`lone_answers`), as they
 /// come in a real org, minutes apart: each one trustpulse's first write after the quiet
-/// moment in which it empties the SQLite WAL.
+/// moment in which it empties the SQLite WAL (and starts it again).
 const LONE_ANSWERS: usize = 10;
 /// Past trustpulse's quiet second (`store::wal_forgetting::QUIET`) and the work it does then.
 const LONE_GAP: Duration = Duration::from_millis(1500);
@@ -880,7 +880,20 @@ async fn post_once(addr: SocketAddr, ts: i64, signature: &str, body: &str) -> an
 
 #[derive(Default)]
 struct Report {
-    rows: Vec<(String, Run, Run, Run, u64, Lone)>,
+    rows: Vec<Row>,
+}
+
+/// One server's runs, in the order they ran.
+struct Row {
+    name: String,
+    /// At 64 connections.
+    wide: Run,
+    /// At 4 connections.
+    narrow: Run,
+    /// At 200 requests a second.
+    paced: Run,
+    rss_kib: u64,
+    lone: Lone,
 }
 
 impl Report {
@@ -890,7 +903,15 @@ impl Report {
             "| server | req/s at 64 conns | p50 / p99 at 64 | p50 / p99 at 4 | p50 / p99 at 200 req/s | CPU per request | peak RSS |"
         );
         println!("|---|---|---|---|---|---|---|");
-        for (name, wide, narrow, paced, rss, _) in &self.rows {
+        for Row {
+            name,
+            wide,
+            narrow,
+            paced,
+            rss_kib,
+            ..
+        } in &self.rows
+        {
             println!(
                 "| {name} | {:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0} µs | {:.0} MiB |",
                 wide.per_sec,
@@ -901,16 +922,20 @@ impl Report {
                 paced.p50_ms,
                 paced.p99_ms,
                 cpu_per_request(wide, narrow),
-                *rss as f64 / 1024.0
+                *rss_kib as f64 / 1024.0
             );
         }
         println!();
         let after: Vec<String> = self
             .rows
             .iter()
-            .map(|(name, wide, narrow, ..)| {
-                format!("{name} {:.0} µs", cpu_after_load_per_request(wide, narrow))
-            })
+            .map(
+                |Row {
+                     name, wide, narrow, ..
+                 }| {
+                    format!("{name} {:.0} µs", cpu_after_load_per_request(wide, narrow))
+                },
+            )
             .collect();
         println!(
             "CPU per request after the loads at 64 and 4 connections, until the server was quiet again (not in the table): {}",
@@ -919,7 +944,7 @@ impl Report {
         let late: Vec<String> = self
             .rows
             .iter()
-            .map(|(name, wide, ..)| format!("{name} {:.1} ms", wide.late_max_ms))
+            .map(|Row { name, wide, .. }| format!("{name} {:.1} ms", wide.late_max_ms))
             .collect();
         println!(
             "The longest wait of {LATE_ANSWERS} first answers sent one every {} ms from {} ms after the load at 64 connections (trustpulse's quiet second, when it catches up): {}",
@@ -930,7 +955,9 @@ impl Report {
         let lone: Vec<String> = self
             .rows
             .iter()
-            .map(|(name, .., lone)| format!("{name} {:.2} / {:.2} ms", lone.p50_ms, lone.max_ms))
+            .map(|Row { name, lone, .. }| {
+                format!("{name} {:.2} / {:.2} ms", lone.p50_ms, lone.max_ms)
+            })
             .collect();
         println!(
             "The wait of {LONE_ANSWERS} answers sent one at a time, each {} ms after the last one's thanks, at the median / at most: {}",
@@ -938,9 +965,21 @@ impl Report {
             lone.join(", ")
         );
         if let [
-            (_, tp, tp4, ..),
-            (_, floor, floor4, ..),
-            (_, durable, durable4, ..),
+            Row {
+                wide: tp,
+                narrow: tp4,
+                ..
+            },
+            Row {
+                wide: floor,
+                narrow: floor4,
+                ..
+            },
+            Row {
+                wide: durable,
+                narrow: durable4,
+                ..
+            },
             peers @ ..,
         ] = self.rows.as_slice()
         {
@@ -960,7 +999,13 @@ impl Report {
                 100.0 * tp.per_sec / durable.per_sec,
                 tp4.p99_ms / durable4.p99_ms
             );
-            for (name, peer, peer4, ..) in peers {
+            for Row {
+                name,
+                wide: peer,
+                narrow: peer4,
+                ..
+            } in peers
+            {
                 println!(
                     "trustpulse / {name}: {:.1}× its requests per second at 64 connections; CPU per request {:.2}× its",
                     tp.per_sec / peer.per_sec,
@@ -979,9 +1024,21 @@ impl Report {
     /// meet the first on these machines' disks).
     fn print_goals(&self) {
         let [
-            (_, tp, tp4, tp200, tp_rss, _),
-            (_, floor, floor4, ..),
-            (_, _, durable4, ..),
+            Row {
+                wide: tp,
+                narrow: tp4,
+                paced: tp200,
+                rss_kib: tp_rss,
+                ..
+            },
+            Row {
+                wide: floor,
+                narrow: floor4,
+                ..
+            },
+            Row {
+                narrow: durable4, ..
+            },
             peers @ ..,
         ] = self.rows.as_slice()
         else {
@@ -991,7 +1048,12 @@ impl Report {
         println!();
         println!("| issue 12's goal | this run | |");
         println!("|---|---|---|");
-        if let Some((_, bolt, bolt4, ..)) = peers.iter().find(|(name, ..)| name == BOLT_JS) {
+        if let Some(Row {
+            wide: bolt,
+            narrow: bolt4,
+            ..
+        }) = peers.iter().find(|row| row.name == BOLT_JS)
+        {
             let times = tp.per_sec / bolt.per_sec;
             println!(
                 "| at least 6× Bolt for JavaScript's req/s at 64 connections | {times:.1}× | {} |",
