@@ -10,7 +10,7 @@
 -- of megabytes of requests) and starts that thread before it loads the next one's, and times
 -- the run only from when the last has started. Without the gate below, the first thread sent
 -- alone for the seconds the second one loaded, on the core that loading used, and its answers
--- counted in a run that was timed without them (the rate came out up to twice too high).
+-- counted in a run that was timed without them (rates one and a half times too high).
 
 local threads = {}
 local next_id = 0
