@@ -35,8 +35,8 @@ ran_out = 0
 
 function init(args)
    wrap = args[2] == "wrap"
-   local threads = tonumber(args[3]) or error("answers.lua: pass how many threads wrk runs")
-   last_thread = id == threads - 1
+   local thread_count = tonumber(args[3]) or error("answers.lua: pass how many threads wrk runs")
+   last_thread = id == thread_count - 1
    gate = args[1] .. "-go"
    local path = args[1] .. "-" .. id .. ".txt"
    for line in io.lines(path) do
@@ -57,11 +57,15 @@ local function through_the_gate()
       assert(io.open(gate, "w")):close()
       return
    end
+   local since = os.time()
    while true do
       local open = io.open(gate, "r")
       if open then
          open:close()
          return
+      end
+      if os.time() - since > 120 then
+         error("answers.lua: the last wrk thread did not start within 120 s")
       end
       ffi.C.usleep(200)
    end
