@@ -17,8 +17,9 @@
 //! table's pages (a superuser's `pageinspect`, the files); a release rewrites those tables
 //! anyway.
 //!
-//! A transaction moves at most [`MOVE_AT_ONCE`] waves, the longest waiting first, on one
-//! writer while the other writes the answers that come meanwhile. After a burst (a large
+//! A transaction moves at most [`MOVE_AT_ONCE`] waves, the longest waiting first, on a
+//! connection of its own while the batches' writers write the answers that come meanwhile
+//! (`submission_writer.rs`). After a burst (a large
 //! org's first hour), the waves waiting can be hundreds, with tens of thousands of rows: moved
 //! in one transaction, that took 1.4 to 1.9 s a table (the answer benchmark's 750 pulses), and
 //! an answer that came meanwhile waited for all of it, past the three seconds Slack gives a
@@ -29,7 +30,7 @@
 //! 22,000 is a second long (e^-10), so the rows could wait 37 minutes on average, and at that
 //! pace each answer is still a transaction of its own. So a wave written to more than
 //! [`LONGEST_UNSHUFFLED`] ago is moved even while answers keep coming ([`Unshuffled`]), a few
-//! waves at a time on one writer while the other goes on writing batches.
+//! waves at a time, beside the batches.
 //!
 //! A release running at the same moment must not miss a moved row: its `DELETE` would skip
 //! the rows this deletes and not see the ones it inserts. So the move first takes a share lock

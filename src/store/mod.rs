@@ -176,10 +176,12 @@ impl Store {
                 } else {
                     submission_writer::POSTGRES_WRITERS
                 };
+                // On PostgreSQL, a connection for each batch in flight and one that moves open
+                // pulses' answers (`answer_shuffle.rs`) beside them.
                 let submission_pool = if memory {
                     pool.clone()
                 } else {
-                    lazy_pool(backend, writers as u32, Durability::Disk, url)?
+                    lazy_pool(backend, writers as u32 + 1, Durability::Disk, url)?
                 };
                 let target = submission_writer::Target::Pool {
                     pool: submission_pool.clone(),

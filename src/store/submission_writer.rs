@@ -11,7 +11,8 @@
 //! SQLite file, a thread of its own with its own connection (`sqlite_writer.rs`); on
 //! PostgreSQL (and an in-memory SQLite database, whose one connection the store shares),
 //! tasks on sqlx's pool, here. On PostgreSQL two batches are in flight at once, each on a
-//! connection of its own ([`POSTGRES_WRITERS`]).
+//! connection of its own ([`POSTGRES_WRITERS`]), and a third connection moves open pulses'
+//! answers beside them (`answer_shuffle.rs`).
 //!
 //! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
 //! the file (and in the WAL) says nothing about who answered first.
@@ -135,6 +136,7 @@ impl SubmissionQueue {
                     idle: (0..writers.max(1)).map(|_| spare.fresh()).collect(),
                     busy: JoinSet::new(),
                     to_move: Unshuffled::default(),
+                    mover: Some(spare.fresh()),
                     moving: None,
                     spare,
                 };
@@ -304,8 +306,15 @@ struct Writers {
     /// On PostgreSQL, the waves written to whose answers are not moved yet, gathered from the
     /// writers as they come back (`answer_shuffle.rs`).
     to_move: Unshuffled,
-    /// The task moving waves' answers, if one is, and those waves: one move at a time, so
-    /// that the other writer keeps writing batches.
+    /// The writer that moves waves' answers, with a connection of its own, while it is not
+    /// moving any. The moves once took one of the batches' writers, and a move can wait as a
+    /// batch can: for a scrub's rewrite of a partition its pulses are in (`disk.rs`), for a
+    /// release closing one of them, for another replica's move. When a batch waited too, for
+    /// the same or another reason, no writer was left, and every answer of the org waited
+    /// with them. Moves run back to back after a burst and at every quiet moment, when
+    /// releases and their scrubs also run; now the answers always keep both writers.
+    mover: Option<PoolWriter>,
+    /// The task moving waves' answers, if one is, and those waves: one move at a time.
     moving: Option<(Id, BTreeSet<String>)>,
     /// A writer like the others, with no connection: a copy takes the place of one whose task
     /// panicked, so that a bug in one batch does not stop every answer after it.
@@ -338,25 +347,25 @@ impl Writers {
         };
         let was_move = moved.is_some();
         let now = Instant::now();
-        let left = match done {
+        let (writer, left) = match done {
             // A move's writer comes back with waves only if it could not move them.
             Ok((_, mut writer)) => {
                 let written_to = std::mem::take(&mut writer.written_to);
-                self.idle.push(writer);
-                written_to
+                (writer, written_to)
             }
             // Its batch's senders were dropped with it: their handlers were told it stopped.
             // A move's waves are kept for the next one: dropped, their rows would wait for
             // the release's rewrite.
             Err(e) => {
                 tracing::error!(panicked = e.is_panic(), "a submission writer stopped");
-                self.idle.push(self.spare.fresh());
-                moved.unwrap_or_default()
+                (self.spare.fresh(), moved.unwrap_or_default())
             }
         };
         if was_move {
+            self.mover = Some(writer);
             self.to_move.move_ended(left, now);
         } else {
+            self.idle.push(writer);
             self.to_move.note(left, now);
         }
         Some(())
@@ -381,21 +390,21 @@ impl Writers {
         }
     }
 
-    /// Starts a move on a free writer, beside the batches, if one is due at `now`
+    /// Starts a move on the mover, beside the batches, if one is due at `now`
     /// ([`Unshuffled::take_due`]). One move at a time, on a task of its own: the loop goes on
-    /// taking answers meanwhile and the other writer writes them, so an answer never waits for
-    /// a move (after a large org's burst, moving every wave took seconds; then one transaction
-    /// of them at a time still held an answer tens of milliseconds), and a move that panics
-    /// ends neither the loop nor its writer.
+    /// taking answers meanwhile and the batches' writers write them, so an answer never waits
+    /// for a move (after a large org's burst, moving every wave took seconds; then one
+    /// transaction of them at a time still held an answer tens of milliseconds), and a move
+    /// that panics ends neither the loop nor its writer.
     fn start_move(&mut self, now: Instant, last_answer: Instant) {
-        if self.moving.is_some() || self.idle.is_empty() {
+        if self.moving.is_some() || self.mover.is_none() {
             return;
         }
         let waves = self.to_move.take_due(now, last_answer);
         if waves.is_empty() {
             return;
         }
-        let mut writer = self.idle.pop().expect("a writer is idle");
+        let mut writer = self.mover.take().expect("the mover is free");
         let moving = waves.clone();
         let task = self.busy.spawn(async move {
             writer.shuffle(waves).await;
@@ -424,7 +433,7 @@ impl Writers {
     /// [`MOVE_AT_ONCE`]: super::answer_shuffle::MOVE_AT_ONCE
     async fn move_all(&mut self) {
         self.settle().await;
-        let Some(writer) = self.idle.first_mut() else {
+        let Some(writer) = self.mover.as_mut() else {
             return;
         };
         while !self.to_move.is_empty() {
@@ -479,7 +488,7 @@ async fn run(mut writers: Writers, mut rx: mpsc::Receiver<Message>) {
         }
         if let Some(done) = close {
             writers.move_all().await;
-            for writer in &mut writers.idle {
+            for writer in writers.idle.iter_mut().chain(&mut writers.mover) {
                 writer.conn = None;
             }
             let _ = done.send(());
