@@ -351,6 +351,62 @@ fn admins_are_added_listed_and_removed() {
     );
 }
 
+/// HR can open several teams' pulses with one command. A team that cannot have one now (its
+/// pulse is open already) is named, the others still get theirs, and the command fails, so a
+/// script notices.
+#[test]
+fn wave_start_opens_each_named_teams_pulse_and_names_those_it_could_not() {
+    let cli = Cli::new();
+    let roster = (1..=9)
+        .map(|i| format!("U0SELLER{i},U0BOSS{}\n", 1 + (i - 1) / 3))
+        .collect::<String>();
+    cli.ok(&[
+        "roster",
+        "import",
+        &cli.file("r.csv", &format!("seller,manager\n{roster}")),
+    ]);
+    let out = cli.ok(&[
+        "wave",
+        "start",
+        "--manager",
+        "U0BOSS1",
+        "--manager",
+        "U0BOSS2",
+    ]);
+    for manager in ["U0BOSS1", "U0BOSS2"] {
+        assert!(
+            out.contains(&format!("Pulse opened for {manager}'s team"))
+                && out.matches("3 invitations queued").count() == 2,
+            "{out}"
+        );
+    }
+
+    let out = cli.run(&[
+        "wave",
+        "start",
+        "--manager",
+        "U0BOSS1",
+        "--manager",
+        "U0BOSS3",
+    ]);
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{err}");
+    assert!(said.contains("Pulse opened for U0BOSS3's team"), "{said}");
+    assert!(
+        err.contains(
+            "No pulse opened for U0BOSS1's team: U0BOSS1's team already has an open pulse"
+        ) && err.contains("1 of 2 teams got no pulse (said above): U0BOSS1"),
+        "{err}"
+    );
+    assert!(
+        cli.fails(&["wave", "start"]).contains("--manager"),
+        "a manager is required"
+    );
+}
+
 #[test]
 fn wave_and_digest_commands_queue_work_for_the_server() {
     let cli = Cli::new();
