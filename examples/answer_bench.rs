@@ -403,8 +403,8 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     // every run sends the same). Teams taken in turn, in the order of their pulses' ids, sent
     // each batch to neighbouring keys of the answer tables (a pulse's rows lead with its id),
     // so a batch wrote fewer pages than answers from anywhere in the org do: on SQLite the
-    // rate at 64 connections came out twice as high with teams of 10 (27,758 answers a second
-    // against 13,952) and a fifth higher with teams of 200 (17,654 against 14,851).
+    // rate at 64 connections came out at 19.7% of the floor's in the same run against 10.2%
+    // with teams of 10, and 12.5% against 10.9% with teams of 200 (one run each).
     invited.sort();
     invited.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
 

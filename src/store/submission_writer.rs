@@ -397,7 +397,8 @@ impl Writers {
     /// transaction of them at a time still held an answer tens of milliseconds), and a move
     /// that panics ends neither the loop nor its writer.
     fn start_move(&mut self, now: Instant, last_answer: Instant) {
-        if self.moving.is_some() || self.mover.is_none() {
+        // The mover is out exactly while a move runs.
+        if self.mover.is_none() {
             return;
         }
         let waves = self.to_move.take_due(now, last_answer);

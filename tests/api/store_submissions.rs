@@ -686,13 +686,13 @@ async fn postgres_an_answer_does_not_wait_for_a_move_under_way() {
     db.finish().await;
 }
 
-/// A move of open pulses' answers takes no writer from the batches: after a burst the moves
-/// run back to back for as long as answers keep coming, and while one took a batches' writer
-/// the answers had one writer instead of two (each then waited for the other's batch: the
-/// p99 at 200 answers a second rose by half in `answer_bench`). Here a move is held (the test
-/// holds the moves' lock) and so is a batch (the test holds its pulse's row, as a release
-/// closing that pulse would): a third team's answer is still recorded meanwhile. With the
-/// move on a batches' writer, it waited for one of the two.
+/// A move of open pulses' answers takes no writer from the batches: a move can wait (for a
+/// scrub's rewrite of a partition, a release, another replica's move), and when it held one
+/// of the two batches' writers while a batch waited on the other, every answer of the org
+/// waited with them. Here a move is held (the test holds the moves' lock) and so is a batch
+/// (the test holds its pulse's row, as a release closing that pulse would): a third team's
+/// answer is still recorded meanwhile. With the move on a batches' writer, it waited for one
+/// of the two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_move_under_way_leaves_the_answers_both_writers() {
     let Some(db) = TestDb::postgres().await else {
