@@ -230,7 +230,18 @@ pub const COMMENT_MAX_CHARS: usize = 2000;
 pub struct Comment(String);
 
 impl Comment {
+    /// A NUL character (`\u0000` in Slack's JSON) is dropped first: PostgreSQL's text cannot hold
+    /// one, so keeping it would fail the whole batch of answers that holds this comment, and it
+    /// never carries meaning for a reader. It is dropped before trimming and counting, so a
+    /// comment of NULs and spaces is none and NULs do not count towards the limit.
     pub fn new(text: &str) -> Result<Option<Comment>, CommentTooLong> {
+        let without_nul;
+        let text = if text.contains('\0') {
+            without_nul = text.replace('\0', "");
+            without_nul.as_str()
+        } else {
+            text
+        };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             Ok(None)
@@ -330,5 +341,14 @@ mod tests {
             Comment::new(&"x".repeat(COMMENT_MAX_CHARS + 1)),
             Err(CommentTooLong)
         );
+    }
+
+    #[test]
+    fn a_nul_character_is_dropped_from_a_comment() {
+        let comment = Comment::new("more\0 1:1s\0").unwrap().unwrap();
+        assert_eq!(comment.as_str(), "more 1:1s");
+        assert_eq!(Comment::new(" \0 \0").unwrap(), None);
+        let at_the_limit = format!("{}\0", "x".repeat(COMMENT_MAX_CHARS));
+        assert!(Comment::new(&at_the_limit).unwrap().is_some());
     }
 }

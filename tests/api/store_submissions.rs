@@ -302,6 +302,37 @@ on_both_databases! {
 }
 
 on_both_backends! {
+    // Slack sends whatever a seller types; a comment must reach the store as written, whatever
+    // its characters, and one odd comment must not fail the batch it shares with other sellers.
+    // PostgreSQL's text cannot hold a NUL, so that one is dropped (see `Comment::new`).
+    async fn comments_of_any_characters_in_one_batch_read_back_as_written(store: Store) {
+        let texts = [
+            "It's \"fine\"; really -- DROP TABLE ballots;",
+            "back\\slash {braces} [brackets] $1 %s ?",
+            "two\nlines\tand a tab \u{7}bell",
+            "Thanks 🙏 für die Hilfe, 谢谢",
+            "the text \\x00 and \\u0000 are only text",
+            "before\0after",
+        ];
+        let opened = open_team_wave(&store, "U0BOSS1", texts.len() + 1).await;
+        let wave = opened.wave.wave_id.as_str();
+        let mut batch: Vec<Submission> = texts
+            .iter()
+            .zip(&opened.invitees)
+            .map(|(text, seller)| submission(wave, seller, (3, 4, 5), Some(text)))
+            .collect();
+        batch.push(submission(wave, &opened.invitees[texts.len()], (2, 2, 2), None));
+        let outcomes = store.record_submissions(batch).await;
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+        let mut stored = store.comments_of_wave(wave).await.unwrap();
+        stored.sort();
+        let mut expected: Vec<String> = texts.iter().map(|t| t.replace('\0', "")).collect();
+        expected.sort();
+        assert_eq!(stored, expected);
+        assert_eq!(ballot_count(&store, wave).await, texts.len() + 1);
+    }
+
     async fn two_submissions_of_one_person_in_one_batch_store_one_ballot(store: Store) {
         let opened = open_team_wave(&store, "U0BOSS1", 5).await;
         let wave = opened.wave.wave_id.as_str();
