@@ -11,6 +11,7 @@ use super::AppState;
 use super::digests::digest_for;
 use crate::digest::tips::{heard, pledge};
 use crate::store::{Commitment, NewCommitment, Shared};
+use crate::survey::typed_text;
 
 /// The longest text of each field the manager writes (Slack's own input limit is 3,000).
 pub const NOTE_MAX_CHARS: usize = 1000;
@@ -103,10 +104,19 @@ pub struct ShareForm {
     pub due_on: Option<String>,
 }
 
+impl ShareForm {
+    /// Both texts as they will be stored: trimmed, without NULs (see [`typed_text`]).
+    fn texts(&self) -> (String, String) {
+        let stored = |text: &str| typed_text(text).trim().to_owned();
+        (stored(&self.heard), stored(&self.will_do))
+    }
+}
+
 /// Checks the form: both texts written and not too long, a date from today on.
 pub fn check(form: &ShareForm, today: Date) -> Result<Date, Vec<ShareProblem>> {
     let mut problems = Vec::new();
-    let (heard, will_do) = (form.heard.trim(), form.will_do.trim());
+    let (heard, will_do) = form.texts();
+    let (heard, will_do) = (heard.as_str(), will_do.as_str());
     if heard.is_empty() {
         problems.push(ShareProblem::HeardMissing);
     } else if heard.chars().count() > NOTE_MAX_CHARS {
@@ -152,11 +162,12 @@ pub async fn share(
         Ok(due) => due,
         Err(problems) => return Ok(ShareOutcome::Invalid(problems)),
     };
+    let (heard, will_do) = form.texts();
     let new = NewCommitment {
         manager_id: manager.to_owned(),
         window_id: window_id.to_owned(),
-        heard: form.heard.trim().to_owned(),
-        will_do: form.will_do.trim().to_owned(),
+        heard,
+        will_do,
         due_on: due_on.to_string(),
     };
     Ok(match state.store.share_commitment(&new, now).await? {
@@ -217,6 +228,21 @@ mod tests {
         assert_eq!(
             check(&form(&long, "do", None), today),
             Err(vec![ShareProblem::HeardTooLong, ShareProblem::DueMissing])
+        );
+    }
+
+    /// PostgreSQL's text cannot hold a NUL: the share would fail with an internal error.
+    #[test]
+    fn a_nul_character_is_dropped_from_what_the_manager_writes() {
+        let today = date(2026, 11, 30);
+        let written = form(" I heard\0 you ", "\0call\0 weekly", Some("2026-12-14"));
+        assert_eq!(
+            written.texts(),
+            ("I heard you".to_owned(), "call weekly".to_owned())
+        );
+        assert_eq!(
+            check(&form("\0 \0", "do", Some("2026-12-14")), today),
+            Err(vec![ShareProblem::HeardMissing])
         );
     }
 }

@@ -6,6 +6,7 @@ pub mod cadence;
 pub mod next_pulse;
 pub mod roster;
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The three "follower questions" a seller answers about their manager. [`Question::ALL`] is
@@ -222,6 +223,17 @@ impl fmt::Debug for Ballot {
     }
 }
 
+/// Text a person typed into Slack, ready to store: without NUL characters (`\u0000` in Slack's
+/// JSON). PostgreSQL's text cannot hold a NUL, so one would fail the statement that carries it,
+/// and a NUL never means anything to a reader. Borrowed when there is none, as almost always.
+pub fn typed_text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', ""))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The longest comment we accept, the same as the modal's `max_length`.
 pub const COMMENT_MAX_CHARS: usize = 2000;
 
@@ -230,18 +242,11 @@ pub const COMMENT_MAX_CHARS: usize = 2000;
 pub struct Comment(String);
 
 impl Comment {
-    /// A NUL character (`\u0000` in Slack's JSON) is dropped first: PostgreSQL's text cannot hold
-    /// one, so keeping it would fail the whole batch of answers that holds this comment, and it
-    /// never carries meaning for a reader. It is dropped before trimming and counting, so a
-    /// comment of NULs and spaces is none and NULs do not count towards the limit.
+    /// NULs are dropped first ([`typed_text`]): kept, one would fail the whole batch of answers
+    /// that holds this comment on PostgreSQL. So a comment of NULs and spaces is none, and NULs
+    /// do not count towards the limit.
     pub fn new(text: &str) -> Result<Option<Comment>, CommentTooLong> {
-        let without_nul;
-        let text = if text.contains('\0') {
-            without_nul = text.replace('\0', "");
-            without_nul.as_str()
-        } else {
-            text
-        };
+        let text = typed_text(text);
         let trimmed = text.trim();
         if trimmed.is_empty() {
             Ok(None)
