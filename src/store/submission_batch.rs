@@ -21,11 +21,12 @@ use crate::privacy::token::{TokenSecrets, WindowKey, WindowKeyError};
 use crate::survey::{Comment, FollowThrough, Question};
 
 /// The statements of a batch have as many rows as it has submissions, so each size is another
-/// statement. Those of batches up to this size are kept prepared in the connection's statement
-/// cache: four shapes per size (the read, the tokens, the ballots, the comments), 128 in all,
-/// which the SQLite writer's cache holds (sqlx keeps 100 per PostgreSQL connection, so there the
-/// least used sizes are prepared again). A light load, where batches are small, parses no SQL
-/// at all. Larger batches come with a heavy load, in many sizes, and are prepared each time.
+/// statement. On PostgreSQL those of batches up to this size are kept prepared in the
+/// connection's statement cache (sqlx keeps 100 per connection, so the least used sizes are
+/// prepared again). A light load, where batches are small, parses no SQL at all. Larger
+/// batches come with a heavy load, in many sizes, and are prepared each time. (The SQLite
+/// writer runs a batch's statements in parts of a few sizes instead, all kept prepared:
+/// `sqlite_writer::parts`.)
 pub(super) const CACHED_UP_TO: usize = 32;
 
 pub(super) fn cached(rows: usize) -> bool {

@@ -223,16 +223,42 @@ fn submission(
 const POISON: &str = "THIS COMMENT FAILS THE BATCH";
 
 async fn poison_comments(db: &TestDb) -> sqlx::AnyConnection {
-    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let statements: &[&str] = if db.url.starts_with("sqlite:") {
-        &["CREATE TRIGGER poison BEFORE INSERT ON comments WHEN NEW.body = 'THIS COMMENT FAILS THE BATCH'
-           BEGIN SELECT RAISE(ABORT, 'poisoned'); END"]
-    } else {
+    with_trigger(
+        db,
+        "CREATE TRIGGER poison BEFORE INSERT ON comments WHEN NEW.body = 'THIS COMMENT FAILS THE BATCH'
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
         &[
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
              BEGIN IF NEW.body = 'THIS COMMENT FAILS THE BATCH' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$",
             "CREATE TRIGGER poison BEFORE INSERT ON comments FOR EACH ROW EXECUTE FUNCTION poison()",
-        ]
+        ],
+    )
+    .await
+}
+
+/// Drops the trigger `name` on `table` that `conn` created, and closes it.
+async fn drop_trigger(db: &TestDb, mut conn: sqlx::AnyConnection, name: &str, table: &str) {
+    let drop = if db.url.starts_with("sqlite:") {
+        format!("DROP TRIGGER {name}")
+    } else {
+        format!("DROP TRIGGER {name} ON {table}")
+    };
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// A connection to the test's database after it created a trigger: `sqlite`'s statement on
+/// SQLite, `postgres`'s on PostgreSQL (a function, then the trigger).
+async fn with_trigger(db: &TestDb, sqlite: &str, postgres: &[&str]) -> sqlx::AnyConnection {
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let sqlite = [sqlite];
+    let statements: &[&str] = if db.url.starts_with("sqlite:") {
+        &sqlite
+    } else {
+        postgres
     };
     for statement in statements {
         sqlx::query(sqlx::AssertSqlSafe(*statement))
@@ -249,7 +275,7 @@ on_both_databases! {
         let opened = open_team_wave(&store, "U0BOSS1", 5).await;
         let wave = opened.wave.wave_id.as_str();
         let sellers = &opened.invitees[..3];
-        let mut conn = poison_comments(&db).await;
+        let conn = poison_comments(&db).await;
 
         let outcomes = store
             .record_submissions(vec![
@@ -279,13 +305,7 @@ on_both_databases! {
             );
         }
 
-        let drop = if db.url.starts_with("sqlite:") {
-            "DROP TRIGGER poison"
-        } else {
-            "DROP TRIGGER poison ON comments"
-        };
-        sqlx::query(drop).execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
+        drop_trigger(&db, conn, "poison", "comments").await;
         for seller in sellers {
             store
                 .record_submission(wave, seller, &answers(3, 3, 3), now())
@@ -297,6 +317,71 @@ on_both_databases! {
             3,
             "each seller could answer again"
         );
+        db.finish().await;
+    }
+}
+
+/// Makes the database refuse a pulse's 33rd ballot, so that a batch of more than 32 answers
+/// fails after its first 32 ballots are written: the SQLite writer writes a batch in parts of
+/// at most 32 rows, and this fails the second.
+async fn refuse_the_33rd_ballot(db: &TestDb) -> sqlx::AnyConnection {
+    with_trigger(
+        db,
+        "CREATE TRIGGER refuse_33rd BEFORE INSERT ON ballots
+         WHEN (SELECT count(*) FROM ballots WHERE wave_id = NEW.wave_id) >= 32
+         BEGIN SELECT RAISE(ABORT, 'the 33rd ballot'); END",
+        &[
+            "CREATE FUNCTION refuse_33rd() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF (SELECT count(*) FROM ballots WHERE wave_id = NEW.wave_id) >= 32 THEN
+             RAISE EXCEPTION 'the 33rd ballot'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_33rd BEFORE INSERT ON ballots FOR EACH ROW EXECUTE FUNCTION refuse_33rd()",
+        ],
+    )
+    .await
+}
+
+on_both_databases! {
+    // A batch larger than the SQLite writer's largest statement is written in parts (here 36
+    // answers to record: 32 rows, then 4), in one transaction: a failure in its second part
+    // keeps nothing of the first, and once it succeeds every part is there, and a seller who
+    // answered twice in the batch counts once.
+    async fn a_batch_written_in_parts_is_kept_whole_or_not_at_all(db: TestDb) {
+        let store = db.store.clone();
+        let opened = open_team_wave(&store, "U0BOSS1", 36).await;
+        let wave = opened.wave.wave_id.as_str();
+        let mut batch: Vec<Submission> = opened
+            .invitees
+            .iter()
+            .enumerate()
+            .map(|(i, s)| submission(wave, s, (3, 3, 3), i.is_multiple_of(10).then_some("a comment")))
+            .collect();
+        batch.push(submission(wave, &opened.invitees[7], (1, 1, 1), None));
+        let conn = refuse_the_33rd_ballot(&db).await;
+        let outcomes = store.record_submissions(batch.clone()).await;
+        assert_eq!(outcomes.len(), 37);
+        assert!(
+            outcomes.iter().all(|o| matches!(o, Err(SubmissionError::Internal(_)))),
+            "{outcomes:?}"
+        );
+        assert_eq!(ballot_count(&store, wave).await, 0, "no part of a failed batch is kept");
+        assert!(store.comments_of_wave(wave).await.unwrap().is_empty());
+        assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), 0);
+
+        drop_trigger(&db, conn, "refuse_33rd", "ballots").await;
+        let outcomes = store.record_submissions(batch).await;
+        let twice = [&outcomes[7], &outcomes[36]];
+        assert_eq!(twice.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+        assert!(
+            twice.iter().any(|o| matches!(o, Err(SubmissionError::AlreadyAnswered))),
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().enumerate().filter(|(i, _)| ![7, 36].contains(i)).all(|(_, o)| o.is_ok()),
+            "{outcomes:?}"
+        );
+        assert_eq!(ballot_count(&store, wave).await, 36);
+        assert_eq!(store.comments_of_wave(wave).await.unwrap().len(), 4);
+        assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), 36);
         db.finish().await;
     }
 }
