@@ -486,8 +486,10 @@ fn write_batch(
     Ok(refusals)
 }
 
-/// The largest part a batch's statements are run in.
-const LARGEST_PART: usize = 32;
+/// The largest part a batch's statements are run in: the largest batch whose statements the
+/// PostgreSQL writer keeps prepared, the same bound. A power of two, so that every part is one.
+const LARGEST_PART: usize = sql::CACHED_UP_TO;
+const _: () = assert!(LARGEST_PART.is_power_of_two());
 
 /// The parts of a batch of `rows` its statements are run in: as many of [`LARGEST_PART`] as
 /// fit, then the rest taken apart into powers of two (37 rows: 32, 4 and 1). A statement
