@@ -32,6 +32,7 @@ mod statistics;
 mod submission_batch;
 mod submission_writer;
 mod submissions;
+mod synced_mark;
 mod token_secrets;
 mod wal_forgetting;
 mod waves;

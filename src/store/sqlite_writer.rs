@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ use super::script::Value;
 use super::submission_batch as sql;
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
 use super::submissions::SubmissionError;
+use super::synced_mark::{SyncedMark, Version, version};
 use super::{Backend, Gate, disk};
 use crate::privacy::token::TokenSecrets;
 
@@ -148,13 +149,18 @@ impl Writer {
             .connection()
             .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
             .map_err(coded);
-        if written.is_err() {
-            self.conn = None;
-        }
-        batch.answer(written);
-        // In the same turn at the gate, so that no other writer adds to a WAL at its limit.
-        if let Some(conn) = &self.conn {
-            self.checkpoints.after_commit(conn);
+        let before = match written {
+            Ok((_, before)) => Some(before),
+            Err(_) => {
+                self.conn = None;
+                None
+            }
+        };
+        batch.answer(written.map(|(refusals, _)| refusals));
+        // In the same turn at the gate, so that no other writer adds to a WAL at its limit, and
+        // none of this process commits between this commit and the mark (`synced_mark.rs`).
+        if let (Some(conn), Some(before)) = (&self.conn, before) {
+            self.checkpoints.after_commit(conn, before);
         }
         // So that the WAL is emptied once the writers are quiet (`wal_forgetting.rs`).
         if let Some(gate) = &self.gate {
@@ -194,11 +200,13 @@ impl Writer {
 /// last eighth or so of the WAL's pages, not half of them (a catch-up took 0.9 ms at the
 /// median at 4 connections against 2.2 ms with one pass at half, `bench/answers.sh`).
 struct Checkpoints {
+    path: PathBuf,
     /// Wakes the thread; one wake-up waiting is enough.
     wake: Option<SyncSender<()>>,
     /// Held for every pass, the thread's and the writer's, so that the writer's waits for the
-    /// thread's (SQLite refuses a second checkpoint at once rather than waiting for the first).
-    pass: Arc<Mutex<()>>,
+    /// thread's (SQLite refuses a second checkpoint at once rather than waiting for the first);
+    /// with the mark up to which the thread's next pass may copy without syncing the WAL.
+    pass: Arc<Mutex<SyncedMark>>,
     thread: Option<JoinHandle<()>>,
     fill: Fill,
 }
@@ -206,15 +214,16 @@ struct Checkpoints {
 impl Checkpoints {
     fn start(path: PathBuf) -> anyhow::Result<Checkpoints> {
         let (wake, woken) = sync_channel(1);
-        let pass = Arc::new(Mutex::new(()));
+        let pass = Arc::new(Mutex::new(SyncedMark::new()));
         let thread = {
-            let pass = pass.clone();
+            let (pass, path) = (pass.clone(), path.clone());
             std::thread::Builder::new()
                 .name("answers-wal".into())
                 .spawn(move || copy_frames(&path, &woken, &pass))
                 .context("could not start the thread that checkpoints the answers' WAL")?
         };
         Ok(Checkpoints {
+            path,
             wake: Some(wake),
             pass,
             thread: Some(thread),
@@ -222,19 +231,36 @@ impl Checkpoints {
         })
     }
 
-    /// After a batch has committed and its answers have gone out.
-    fn after_commit(&mut self, conn: &Connection) {
+    /// After a batch has committed on `conn` and its answers have gone out, still in the
+    /// writer's turn at the gate; `before` is `data_version` inside the batch's transaction.
+    fn after_commit(&mut self, conn: &Connection, before: Version) {
         match step(WAL_FRAMES.get(), &mut self.fill) {
             Step::Nothing => {}
             Step::Wake => {
-                if let Some(wake) = &self.wake
-                    && let Err(TrySendError::Disconnected(())) = wake.try_send(())
-                {
+                let Some(wake) = &self.wake else { return };
+                // Only while the thread is idle: a pass under way may not wait for the writer,
+                // and the wake-up it then finds runs a pass that syncs the WAL itself.
+                let marked = match self.pass.try_lock() {
+                    Ok(mut mark) => mark.take(&self.path, conn, before),
+                    Err(TryLockError::Poisoned(mark)) => {
+                        mark.into_inner().take(&self.path, conn, before)
+                    }
+                    Err(TryLockError::WouldBlock) => false,
+                };
+                if let Err(TrySendError::Disconnected(())) = wake.try_send(()) {
                     tracing::warn!("the thread that checkpoints the answers' WAL stopped");
+                    if marked {
+                        // Nobody would let it go, and the WAL could never start again.
+                        lock(&self.pass).release();
+                    }
                 }
             }
             Step::CatchUp => {
-                let _pass = lock(&self.pass);
+                let mut mark = lock(&self.pass);
+                // A mark the thread has not reached yet would keep the WAL from starting
+                // again. The pass below copies the frames past it, so SQLite then syncs the
+                // database file, the pages of a marked pass before it included.
+                mark.release();
                 if let Err(e) = catch_up(conn) {
                     warn_not_copied(e);
                 }
@@ -300,24 +326,30 @@ fn step(frames: i32, fill: &mut Fill) -> Step {
     }
 }
 
-fn lock(pass: &Mutex<()>) -> MutexGuard<'_, ()> {
+fn lock(pass: &Mutex<SyncedMark>) -> MutexGuard<'_, SyncedMark> {
     pass.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The checkpoint thread: a `PASSIVE` checkpoint each time the writer wakes it. It waits for
 /// nobody and copies what it can; SQLite takes no write lock for it, so the writer commits on.
-fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<()>) {
+fn copy_frames(path: &Path, woken: &Receiver<()>, pass: &Mutex<SyncedMark>) {
     let mut kept = None;
     while woken.recv().is_ok() {
-        let _pass = lock(pass);
+        let mut mark = lock(pass);
+        let marked = mark.is_held();
         let copied = match kept.take() {
             Some(kept) => Ok(kept),
             None => open(path).and_then(|conn| Ok((conn, database_file(path)?))),
         }
-        .and_then(|(conn, file)| pass_and_sync(&conn, &file).map(|_| (conn, file)));
+        .and_then(|(conn, file)| pass_and_sync(&conn, &file, marked).map(|_| (conn, file)));
         match copied {
-            Ok(both) => kept = Some(both),
-            // The writer's own pass at the limit is the backstop.
+            Ok(both) => {
+                kept = Some(both);
+                // The pages it copied are on the disk: the WAL may start again over them.
+                mark.release();
+            }
+            // The writer's own pass at the limit is the backstop; it lets the mark go, and
+            // the frames it copies past the mark make SQLite sync the database file.
             Err(e) => warn_not_copied(e),
         }
     }
@@ -333,15 +365,22 @@ fn database_file(path: &Path) -> anyhow::Result<std::fs::File> {
 /// Why the sync: SQLite syncs that file only after a pass that copied the whole WAL, which a
 /// pass beside the writer seldom does. The pages it copied were then synced by the writer at
 /// the WAL's limit, the one moment answers wait on a checkpoint, together with its own.
-fn pass_and_sync(conn: &Connection, file: &std::fs::File) -> anyhow::Result<()> {
+///
+/// `marked`: the writer holds a mark at a commit the disk holds (`synced_mark.rs`), so the pass
+/// copies no further and runs without SQLite's syncs, the WAL's before it and the database
+/// file's after a whole copy; this function syncs the database file itself.
+fn pass_and_sync(conn: &Connection, file: &std::fs::File, marked: bool) -> anyhow::Result<Passive> {
+    // Set for every pass, so that a marked pass that failed leaves no unsynced one after it.
+    conn.pragma_update(None, "synchronous", if marked { "OFF" } else { "FULL" })?;
     let pass = passive(conn)?;
     // `copied` counts every frame copied since the WAL last started again, this pass's and
-    // the earlier ones'; when it is all of them, SQLite has synced the file itself.
-    if pass.copied > 0 && pass.copied < pass.log {
+    // the earlier ones'; when it is all of them, SQLite has synced the file itself, unless the
+    // pass was marked.
+    if pass.copied > 0 && (marked || pass.copied < pass.log) {
         file.sync_data()
             .context("could not sync the pages copied from the WAL")?;
     }
-    Ok(())
+    Ok(pass)
 }
 
 /// The log of a failed checkpoint: SQLite's code, as for a failed batch.
@@ -424,14 +463,16 @@ fn open(path: &Path) -> anyhow::Result<Connection> {
 }
 
 /// The batch in one transaction. Any error leaves it open: the caller drops the connection,
-/// which rolls it back.
+/// which rolls it back. Returns the refusals, and `data_version` as the transaction found it
+/// (no other connection commits until this one does), for the mark after it (`synced_mark.rs`).
 fn write_batch(
     conn: &mut Connection,
     secrets: &TokenSecrets,
     batch: &[&Submission],
-) -> anyhow::Result<Vec<Option<SubmissionError>>> {
+) -> anyhow::Result<(Vec<Option<SubmissionError>>, Version)> {
     let backend = Backend::Sqlite;
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    let before = version(conn)?;
     let pairs = sql::pairs(batch);
     let mut rows = Vec::with_capacity(pairs.len());
     for part in parts(pairs.len()) {
@@ -483,7 +524,7 @@ fn write_batch(
         }
     }
     conn.execute_batch("COMMIT")?;
-    Ok(refusals)
+    Ok((refusals, before))
 }
 
 /// The largest part a batch's statements are run in: the largest batch whose statements the
@@ -531,9 +572,13 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fill, STATEMENT_CACHE, Step, WAKE_AT, open, parts, step};
+    use super::{
+        Fill, STATEMENT_CACHE, Step, WAKE_AT, WAL_FRAMES, count_frames, open, parts, pass_and_sync,
+        step,
+    };
     use crate::store::disk::WAL_LIMIT_FRAMES;
     use crate::store::submission_writer::MAX_BATCH;
+    use crate::store::synced_mark::{SyncedMark, Version, version};
 
     /// A batch's statements run in parts of six sizes, so that the writer's statement cache
     /// holds every statement it runs and none is prepared under load; the parts cover the batch
@@ -606,6 +651,124 @@ mod tests {
         assert_eq!(step(seven_eighths + 9, &mut fill), Step::Nothing);
         assert_eq!(step(WAL_LIMIT_FRAMES + 1, &mut fill), Step::CatchUp);
         assert_eq!(step(half + 2, &mut fill), Step::Wake);
+    }
+
+    /// A commit as the writer makes one (FULL): its `data_version` inside the transaction, and
+    /// the frames in the WAL after it.
+    fn commit_rows(writer: &rusqlite::Connection, rows: usize) -> (Version, i32) {
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let before = version(writer).unwrap();
+        for _ in 0..rows {
+            writer
+                .execute("INSERT INTO t VALUES (randomblob(3000))", [])
+                .unwrap();
+        }
+        writer.execute_batch("COMMIT").unwrap();
+        (before, WAL_FRAMES.get())
+    }
+
+    /// A database with the writer's connection, the thread's, and the thread's handle on the
+    /// database file.
+    fn answers_database(
+        dir: &std::path::Path,
+    ) -> (
+        std::path::PathBuf,
+        rusqlite::Connection,
+        rusqlite::Connection,
+        std::fs::File,
+    ) {
+        let path = dir.join("marked.db");
+        let writer = open(&path).unwrap();
+        writer.wal_hook(Some(count_frames));
+        writer.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
+        let thread = open(&path).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        (path, writer, thread, file)
+    }
+
+    /// The thread copies without syncing the WAL only what the writer's commit synced: a
+    /// commit of another connection after the mark (one of `synchronous=NORMAL`, whose frames
+    /// the disk may not hold yet) stays in the WAL for a pass that syncs it first.
+    #[test]
+    fn a_marked_pass_copies_nothing_past_the_writers_synced_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer, thread, file) = answers_database(dir.path());
+        let (before, synced) = commit_rows(&writer, 8);
+        let mut mark = SyncedMark::new();
+        assert!(mark.take(&path, &writer, before), "nobody committed since");
+        let other = open(&path).unwrap();
+        other
+            .execute_batch("PRAGMA synchronous=NORMAL; INSERT INTO t VALUES (randomblob(3000))")
+            .unwrap();
+
+        let pass = pass_and_sync(&thread, &file, mark.is_held()).unwrap();
+        assert_eq!(pass.copied, i64::from(synced), "copied up to the mark");
+        assert!(
+            pass.log > pass.copied,
+            "the later commit is left in the WAL"
+        );
+        mark.release();
+        let pass = pass_and_sync(&thread, &file, mark.is_held()).unwrap();
+        assert_eq!(pass.copied, pass.log, "an unmarked pass copies the rest");
+    }
+
+    /// After a marked pass copied the whole WAL (SQLite, told not to sync, has not synced the
+    /// database file), no commit starts the WAL again over those frames until the mark is let
+    /// go, which the thread does only once it has synced the file itself.
+    #[test]
+    fn the_wal_starts_again_only_once_the_mark_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer, thread, file) = answers_database(dir.path());
+        let (before, synced) = commit_rows(&writer, 8);
+        let mut mark = SyncedMark::new();
+        assert!(mark.take(&path, &writer, before));
+        let pass = pass_and_sync(&thread, &file, true).unwrap();
+        assert_eq!(
+            (pass.copied, pass.log),
+            (synced.into(), synced.into()),
+            "all of it"
+        );
+
+        let (_, held) = commit_rows(&writer, 1);
+        assert!(
+            held > synced,
+            "appended after the copied frames, not over them"
+        );
+        mark.release();
+        let pass = pass_and_sync(&thread, &file, false).unwrap();
+        assert_eq!(pass.copied, pass.log);
+        let (_, released) = commit_rows(&writer, 1);
+        assert!(
+            released < synced,
+            "started again from its first frame: {released}"
+        );
+    }
+
+    /// A commit of another process between the writer's commit and the mark (its frames
+    /// perhaps not on the disk) leaves no mark, and no read transaction that would keep the
+    /// WAL from starting again.
+    #[test]
+    fn no_mark_is_taken_past_another_connections_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer, _thread, _file) = answers_database(dir.path());
+        let (before, _) = commit_rows(&writer, 2);
+        let other = open(&path).unwrap();
+        other
+            .execute_batch("PRAGMA synchronous=NORMAL; INSERT INTO t VALUES (randomblob(3000))")
+            .unwrap();
+        let mut mark = SyncedMark::new();
+        assert!(!mark.take(&path, &writer, before));
+        assert!(!mark.is_held());
+        let (busy, log, copied): (i64, i64, i64) = other
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (busy, log, copied),
+            (0, 0, 0),
+            "the WAL emptied: no reader holds it"
+        );
     }
 
     /// The writer's turns at the store's write gate do not wake the store's checkpointer: it
