@@ -5,7 +5,7 @@
 //! (`wal_autocheckpoint`) copies those pages into the database file and syncs it before it
 //! returns, and every answer that arrives meanwhile queues behind it. Here every write that
 //! goes through the gate wakes this task (except the answers writer's, which checkpoints its
-//! own frames: `sqlite_writer.rs`), which checkpoints on its own connection (see
+//! own frames: `sqlite_writer/`), which checkpoints on its own connection (see
 //! [`checkpoint`]) and so keeps the WAL far below the size at which a commit would do it
 //! itself; the automatic checkpoint, still set on every connection, is the backstop.
 //! Timed inside `serve` under the answer benchmark at 200 answers a second, a batch's write
@@ -102,7 +102,7 @@ impl Gate {
     }
 
     /// A turn that wakes nobody when it ends: the checkpointer's own, and the answers
-    /// writer's, which checkpoints its own frames (`sqlite_writer.rs`) and notes its writes
+    /// writer's, which checkpoints its own frames (`sqlite_writer/`) and notes its writes
     /// itself ([`Writes::note`]).
     pub(super) async fn permit(&self) -> OwnedSemaphorePermit {
         self.turns

@@ -32,7 +32,6 @@ mod statistics;
 mod submission_batch;
 mod submission_writer;
 mod submissions;
-mod synced_mark;
 mod token_secrets;
 mod wal_forgetting;
 mod waves;
@@ -85,7 +84,7 @@ pub struct Store {
     bookkeeping: AnyPool,
     /// The one connection that writes submissions, owned by the group-commit writer: answers
     /// queue in memory instead of racing pooled connections for SQLite's write lock. None on a
-    /// SQLite file, where the writer opens its own on a thread of its own (`sqlite_writer.rs`).
+    /// SQLite file, where the writer opens its own on a thread of its own (`sqlite_writer/`).
     submission_pool: Option<AnyPool>,
     submissions: submission_writer::SubmissionQueue,
     /// One SQLite writer at a time in this process (see [`Store::begin_write`]).

@@ -3,7 +3,7 @@
 //! in one statement, `record_sql`), the values they bind, and the decisions between them (who
 //! may answer, which tokens were new). The writers run them: sqlx for PostgreSQL
 //! (`submission_writer.rs`); for a SQLite file, SQLite called directly on a thread of its own
-//! (`sqlite_writer.rs`).
+//! (`sqlite_writer/`).
 //!
 //! Privacy: tokens and ballots go to separate tables, in the batch's shuffled order, not the
 //! order of arrival; ballots and comments carry random ids, their wave and the answers: no

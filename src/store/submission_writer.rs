@@ -8,7 +8,7 @@
 //! answered only after its batch has committed, so nothing acknowledged can be lost.
 //!
 //! Two writers share this queue and the batch's statements (`submission_batch.rs`): on a
-//! SQLite file, a thread of its own with its own connection (`sqlite_writer.rs`); on
+//! SQLite file, a thread of its own with its own connection (`sqlite_writer/`); on
 //! PostgreSQL (and an in-memory SQLite database, whose one connection the store shares),
 //! tasks on sqlx's pool, here. On PostgreSQL two batches are in flight at once, each on a
 //! connection of its own ([`POSTGRES_WRITERS`]), and a third connection moves open pulses'

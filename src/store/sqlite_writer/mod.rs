@@ -16,6 +16,8 @@
 //! [`Checkpoints`]): a second thread copies the WAL's frames into the database file beside the
 //! writer, and the writer itself keeps the WAL within its limit after its answers have gone out.
 
+mod synced_mark;
+
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -34,9 +36,9 @@ use super::script::Value;
 use super::submission_batch as sql;
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
 use super::submissions::SubmissionError;
-use super::synced_mark::{SyncedMark, Version, version};
 use super::{Backend, Gate, disk};
 use crate::privacy::token::TokenSecrets;
+use synced_mark::{SyncedMark, Version, version};
 
 /// As long as sqlx waits for another process's write lock (its default): a `trustpulse roster
 /// import` in another process holds it for a moment.
@@ -268,12 +270,15 @@ impl Checkpoints {
         }
     }
 
-    /// Ends the thread once a pass under way has finished; its connection closes with it.
+    /// Ends the thread once a pass under way has finished; its connection closes with it. A
+    /// mark still held (its pass failed) is let go, so that the store's last scrub can empty
+    /// the WAL.
     fn stop(&mut self) {
         self.wake = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        lock(&self.pass).release();
     }
 }
 
@@ -572,13 +577,13 @@ impl ToSql for Value<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::synced_mark::{SyncedMark, Version, version};
     use super::{
         Fill, STATEMENT_CACHE, Step, WAKE_AT, WAL_FRAMES, count_frames, open, parts, pass_and_sync,
         step,
     };
     use crate::store::disk::WAL_LIMIT_FRAMES;
     use crate::store::submission_writer::MAX_BATCH;
-    use crate::store::synced_mark::{SyncedMark, Version, version};
 
     /// A batch's statements run in parts of six sizes, so that the writer's statement cache
     /// holds every statement it runs and none is prepared under load; the parts cover the batch

@@ -6,12 +6,12 @@
 //! these virtual disks a sync costs a flush of the device's cache (about 0.2 ms with nothing to
 //! write) that the writer's own commits then queue behind. The answers writer's commits are
 //! FULL: each has synced the whole WAL file, whoever wrote its frames. So the thread's passes
-//! at half, three quarters and seven eighths of the WAL's limit (`sqlite_writer.rs`) synced
-//! nothing that was not synced already. Measured with the passes at `synchronous=OFF` and no
-//! mark (`answer_bench --binary`, three runs against five of the build before, alternated on
-//! the forty-seventh session's machine; docs/benchmarks.md): 17,292 to 17,834 answers a second
-//! against 16,167 to 17,120, and a p99 at 4 connections of 1.73 to 2.25 ms against 2.26 to
-//! 3.12.
+//! at half, three quarters and seven eighths of the WAL's limit (the writer's `mod.rs`) synced
+//! nothing that was not synced already. Measured (`answer_bench --binary`, the forty-seventh
+//! session's machine, docs/benchmarks.md): a p99 at 4 connections of 1.66 to 1.96 ms in four
+//! runs of this build against 2.47 and 2.55 ms for the build before in the same stretch (1.81
+//! against 2.42 ms at the median of seven runs each, counting an experiment without the mark),
+//! and about 3% more answers a second.
 //!
 //! What makes it safe, where SQLite's own sync made it safe before:
 //! - **No frame the disk may not hold is copied.** A checkpoint copies no frame past the
