@@ -14,7 +14,8 @@
 //!
 //! The WAL's checkpoints under the answers' load are this thread's as well (see
 //! [`Checkpoints`]): a second thread copies the WAL's frames into the database file beside the
-//! writer, and the writer itself keeps the WAL within its limit after its answers have gone out.
+//! writer (without syncing the WAL first, where the writer's commit has: `synced_mark.rs`), and
+//! the writer itself keeps the WAL within its limit after its answers have gone out.
 
 mod synced_mark;
 
@@ -200,7 +201,9 @@ impl Writer {
 /// file back as it does). That is SQLite's automatic checkpoint, at the same point, with most
 /// of its copying and syncing already done: the answers that arrive meanwhile wait for the
 /// last eighth or so of the WAL's pages, not half of them (a catch-up took 0.9 ms at the
-/// median at 4 connections against 2.2 ms with one pass at half, `bench/answers.sh`).
+/// median at 4 connections against 2.2 ms with one pass at half, `bench/answers.sh`). A mark
+/// the thread has not let go of yet (`synced_mark.rs`) would keep the WAL from starting again,
+/// so the catch-up lets it go first.
 struct Checkpoints {
     path: PathBuf,
     /// Wakes the thread; one wake-up waiting is enough.
@@ -240,8 +243,8 @@ impl Checkpoints {
             Step::Nothing => {}
             Step::Wake => {
                 let Some(wake) = &self.wake else { return };
-                // Only while the thread is idle: a pass under way may not wait for the writer,
-                // and the wake-up it then finds runs a pass that syncs the WAL itself.
+                // Only while the thread is idle: the writer does not wait for a pass under
+                // way, and the wake-up that pass then finds runs one that syncs the WAL itself.
                 let marked = match self.pass.try_lock() {
                     Ok(mut mark) => mark.take(&self.path, conn, before),
                     Err(TryLockError::Poisoned(mark)) => {
