@@ -14,9 +14,8 @@
 //! at 200 answers a second: 3.3 and 3.7 ms before, 2.1 and 2.4 ms after (see [`GATHER`]).
 //!
 //! Privacy: the WAL's limit does not depend on this task. The backstop and
-//! `journal_size_limit` (`disk.rs`) hold the WAL to about 1 MiB of frames whatever the task
-//! does (the file to 2 MiB once it starts again), and frames past the live part of the file
-//! stay until they are written over; a
+//! `journal_size_limit` (`disk.rs`) hold the file to about 1 MiB of frames whatever the task
+//! does, and frames past the live part of the file stay until they are written over; a
 //! release's scrub truncates the file to nothing (DESIGN §3).
 
 use std::sync::Arc;

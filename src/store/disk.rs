@@ -16,32 +16,18 @@ use super::{Backend, Store};
 /// Every SQLite connection, both pools:
 /// - `secure_delete=ON` overwrites deleted content with zeros, on b-tree pages and on pages that
 ///   go to the freelist (`FAST` would leave the freelist pages as they were);
-/// - `journal_size_limit` trims the WAL file back to 2 MiB, twice its limit, whenever it starts
-///   again, so old frames do not linger far past the live part of the file. Not to the limit
-///   itself: the commit that takes the WAL past its limit writes all its frames first (a batch
-///   of 36 answers, about 90), so under load every cycle ended at about 1.25 MB, the next
-///   cycle's first commit cut the file back to 1 MiB and its last one grew it again. The sync
-///   of a file that grew also writes its size and new blocks to the file system's journal, and
-///   the cut gives the blocks back (with `discard`, to the disk as well). `answer_bench`, runs
-///   alternated (forty-eighth session, docs/benchmarks.md): 383 cuts in a run gone, 13,619
-///   answers a second at 64 connections at the median of five runs against 13,276 of seven
-///   (3 to 7% more in each round), a p99 at 4 connections of 2.00 ms against 2.15. What the WAL
-///   holds is bounded as before, by the answers writer's catch-up at the limit
-///   (`sqlite_writer/`): a frame past the limit was written by a commit that crossed it with
-///   more frames than it sits past the limit, so the frames kept past 1 MiB are large
-///   batches', whose tokens and ballots pair only as groups of dozens. They stay until later
-///   cycles write over them or the WAL is emptied (at a quiet moment, by a release's scrub);
-///   a cycle that reached past 2 MiB still has the file cut back;
-/// - `wal_autocheckpoint=256` checkpoints the WAL at 1 MiB instead of SQLite's 4 MiB: the WAL
-///   then stays near its limit, where at 4 MiB every reset cut the file back to 1 MiB (the
-///   `journal_size_limit` of that time) and the next commits had to grow it again (a sync of a growing file also writes its
+/// - `journal_size_limit` trims the WAL file back whenever it is reset, so old frames do not
+///   linger past the live part of the file;
+/// - `wal_autocheckpoint=256` checkpoints the WAL at 1 MiB, the same size, instead of SQLite's
+///   4 MiB: the WAL then stays within its limit, where at 4 MiB every reset cut the file back to
+///   1 MiB and the next commits had to grow it again (a sync of a growing file also writes its
 ///   metadata). Commits wait less for the disk, and fewer stale frames sit in the WAL between
 ///   scrubs. Closing 10,000 windows took 6.2 s of CPU instead of 8.0 (`planner_bench`);
 /// - `temp_store=MEMORY` keeps sorts and temporary tables off the disk.
 const SQLITE_COMMON: [&str; 5] = [
     "PRAGMA journal_mode=WAL",
     "PRAGMA secure_delete=ON",
-    "PRAGMA journal_size_limit=2097152",
+    "PRAGMA journal_size_limit=1048576",
     "PRAGMA wal_autocheckpoint=256",
     "PRAGMA temp_store=MEMORY",
 ];
