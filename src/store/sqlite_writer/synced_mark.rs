@@ -92,6 +92,10 @@ impl SyncedMark {
         before: Version,
     ) -> anyhow::Result<bool> {
         if self.conn.is_none() {
+            // Opened plainly, not with the writer's `open`: its busy timeout would let the
+            // writer wait here, still holding the write gate, where a mark not taken only
+            // costs the next pass a sync. The privacy pragmas govern writes and deletions,
+            // and this connection only reads.
             self.conn = Some(
                 Connection::open(path)
                     .with_context(|| format!("could not open {}", path.display()))?,
