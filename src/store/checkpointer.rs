@@ -203,7 +203,7 @@ async fn checkpoint(pool: &AnyPool, gate: &Gate) -> anyhow::Result<()> {
 
 /// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied). It waits for no
 /// writer and no reader; it copies what it can.
-async fn passive(conn: &mut AnyConnection) -> anyhow::Result<(i64, i64, i64)> {
+pub(super) async fn passive(conn: &mut AnyConnection) -> anyhow::Result<(i64, i64, i64)> {
     Ok(sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(conn)
         .await?)
