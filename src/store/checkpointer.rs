@@ -186,8 +186,9 @@ async fn run(pool: AnyPool, gate: Gate, mut woken: mpsc::Receiver<()>, stop: Can
 ///
 /// When the second pass has copied every frame, it starts the WAL again itself, in the same
 /// turn ([`start_wal_again`]), so that the next commit does not. The pool's one connection is
-/// given back before the turn is awaited: the emptying at a quiet moment takes the turn
-/// first, then the connection.
+/// given back before the turn is awaited: the emptying at a quiet moment does the same (its
+/// copy before its turn, then the turn, then the connection), so neither holds one while it
+/// waits for the other.
 async fn checkpoint(pool: &AnyPool, gate: &Gate) -> anyhow::Result<()> {
     let (_, frames, _) = passive(&mut *pool.acquire().await?).await?;
     if frames > 0 {
