@@ -119,10 +119,11 @@ pub(super) async fn forget_when_quiet(pool: AnyPool, gate: Gate, stop: Cancellat
 /// whole copy: so an answer that comes during the emptying waits only for the WAL's cut and
 /// its new start, not for those syncs too. The `TRUNCATE` then copies only what was committed
 /// since, usually nothing, and syncs nothing before its cut. (`perf trace` of `serve` through
-/// an `answer_bench` run, fiftieth session: the system calls inside the turn took 0.73 ms at
-/// the median and 13 ms at most over 54 emptyings, against 1.24 and 171 ms over 56 with the
-/// copy in the turn; a stall of the disk of 189 ms fell in the copy, out of the turn. The
-/// forty-ninth session's slow disk once held the turn 1.13 s.)
+/// one `answer_bench` run of each build, back to back in the fiftieth session: the system
+/// calls inside the turn took 0.73 ms at the median over 54 emptyings, against 1.24 over 56
+/// with the copy in the turn, 0.59 of it; the longest, 13 against 171 ms, says where the
+/// disk's stalls fell, and one of 189 ms fell in the copy, out of the turn. The forty-ninth
+/// session's slow disk once held the turn 1.13 s.)
 ///
 /// The pool's one connection is given back before the turn is awaited, and taken again in it:
 /// the checkpointer's second pass holds the turn while it waits for that connection.
