@@ -51,6 +51,8 @@ use trustpulse::slack::verify;
 #[path = "shared/bench_database.rs"]
 mod bench_database;
 use bench_database::BenchDatabase;
+#[path = "shared/callgrind.rs"]
+mod callgrind;
 #[path = "shared/process_cpu.rs"]
 mod process_cpu;
 
@@ -72,6 +74,8 @@ struct Options {
     binary: Option<PathBuf>,
     /// Other servers to measure in the same run: (name, shell command).
     peers: Vec<(String, String)>,
+    /// Instead of the timed runs: the instructions of this many answers, counted by callgrind.
+    callgrind: Option<usize>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -83,6 +87,7 @@ fn options() -> anyhow::Result<Options> {
         seconds: 3,
         binary: None,
         peers: Vec::new(),
+        callgrind: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -96,6 +101,7 @@ fn options() -> anyhow::Result<Options> {
             "--sellers" => options.sellers = value()? as usize,
             "--team" => options.team = value()? as usize,
             "--seconds" => options.seconds = value()?,
+            "--callgrind" => options.callgrind = Some(value()? as usize),
             "--binary" => {
                 options.binary = Some(args.next().context("--binary needs a path")?.into())
             }
@@ -105,7 +111,7 @@ fn options() -> anyhow::Result<Options> {
                 options.peers.push((name.to_owned(), command.to_owned()));
             }
             other => bail!(
-                "unknown option {other}; options: --sellers N --team N --seconds N --binary PATH --peer NAME=COMMAND"
+                "unknown option {other}; options: --sellers N --team N --seconds N --binary PATH --peer NAME=COMMAND --callgrind N"
             ),
         }
     }
@@ -245,7 +251,23 @@ struct Setup {
 
 impl Setup {
     fn command(&self, binary: &Path) -> Command {
-        let mut command = Command::new(binary);
+        self.configure(Command::new(binary))
+    }
+
+    /// `command` (trustpulse, or a program that runs it) made `trustpulse serve` on `port`.
+    fn serve(&self, command: Command, port: u16) -> Command {
+        let mut serve = self.configure(command);
+        serve
+            .arg("serve")
+            .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        serve
+    }
+
+    /// `command` with the settings every trustpulse command of the run gets, and no others.
+    fn configure(&self, mut command: Command) -> Command {
         command
             .current_dir(self.dir.path())
             .env_clear()
@@ -329,8 +351,11 @@ fn start_waves(setup: &Setup, binary: &Path, managers: &[String]) -> anyhow::Res
 async fn bench(options: Options) -> anyhow::Result<()> {
     // Checked before the set-up, which takes most of a minute: not after it.
     let found = Command::new("wrk").arg("--version").output();
+    if options.callgrind.is_some() {
+        callgrind::valgrind()?;
+    }
     anyhow::ensure!(
-        found.is_ok(),
+        options.callgrind.is_some() || found.is_ok(),
         "answer_bench loads the servers with wrk, which is not on the PATH: apt-get install wrk (or brew install wrk)"
     );
     let binary = match &options.binary {
@@ -407,16 +432,15 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     // with teams of 10, and 12.5% against 10.9% with teams of 200 (one run each).
     invited.sort();
     invited.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
+    if let Some(answers) = options.callgrind {
+        let counted = count_instructions(&setup, &binary, &invited, answers).await;
+        database.drop().await?;
+        return counted;
+    }
 
     let port = free_port()?;
-    let mut serve = setup.command(&binary);
-    serve
-        .arg("serve")
-        .env("TRUSTPULSE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TRUSTPULSE_METRICS_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let mut serve = Server::start(serve.spawn()?, port, true, false).await?;
+    let serve = setup.serve(Command::new(&binary), port).spawn()?;
+    let mut serve = Server::start(serve, port, true, false).await?;
     serve.with_postgres = on_postgres;
     // `serve` does its start-up work after it listens: the scrub's one reading of the whole
     // database file (180 MB here) took about 0.35 s of CPU, inside the first measured run. Measured
@@ -521,6 +545,16 @@ struct Server {
 
 impl Server {
     async fn start(child: Child, port: u16, records: bool, group: bool) -> anyhow::Result<Server> {
+        Self::start_within(child, port, records, group, Duration::from_secs(60)).await
+    }
+
+    async fn start_within(
+        child: Child,
+        port: u16,
+        records: bool,
+        group: bool,
+        within: Duration,
+    ) -> anyhow::Result<Server> {
         let server = Server {
             child,
             port,
@@ -528,7 +562,7 @@ impl Server {
             group,
             with_postgres: false,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + within;
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
@@ -882,6 +916,123 @@ const LONE_GAP: Duration = Duration::from_millis(1500);
 struct Lone {
     p50_ms: f64,
     max_ms: f64,
+}
+
+/// Answers sent before callgrind starts counting: a fresh server's first answers prepare the
+/// writer's statements and fill its page cache, which the answers after them find done.
+const CALLGRIND_WARM_UP: usize = 20;
+
+/// What `--callgrind` counts, each with what it called: (what it is, callgrind's name for it).
+///
+/// The first [`CALLGRIND_PATH`] are the answer path, counted apart from the background tasks
+/// that run meanwhile (the directory's sync after a start, the planner's ticks): with those,
+/// the whole process's count varied by 1 to 2% between two runs of one binary, the answer
+/// path's by 0.4%. The WAL thread's passes are left to the whole process's count: their work
+/// is the kernel's, and their own instructions were 0.3% of the process's at this load.
+///
+/// SHA-256 (the request's signature, the participation token's key) is part of both, shown
+/// apart: valgrind's CPU has no SHA instructions, so `sha2` compresses in plain code there,
+/// about 45% of the process's instructions, where on a CPU with them it was about 4% of
+/// `perf`'s samples. Builds are best compared without it.
+const CALLGRIND_PARTS: [(&str, &str); 3] = [
+    (
+        "the requests: HTTP, the signature, the form, the handler",
+        "axum::serve::handle_connection::{{closure}}::{{closure}}",
+    ),
+    (
+        "the answers' writer",
+        "trustpulse::store::sqlite_writer::run",
+    ),
+    ("SHA-256", "sha2::sha256::compress256"),
+];
+const CALLGRIND_PATH: usize = 2;
+
+/// `--callgrind N`: `serve` under callgrind, N first answers sent one at a time (each once
+/// the last one is thanked, as a real org's come), and the instructions they took printed, an
+/// answer's on average. Start-up, the warm-up answers and shutdown are not counted; each
+/// answer is a batch of one, so the figure is an answer's at light load, commit and all.
+async fn count_instructions(
+    setup: &Setup,
+    binary: &Path,
+    invited: &[(String, String)],
+    answers: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        answers > 0 && CALLGRIND_WARM_UP + answers <= invited.len(),
+        "--callgrind takes 1 to {} answers with {} sellers (raise --sellers for more)",
+        invited.len().saturating_sub(CALLGRIND_WARM_UP),
+        invited.len()
+    );
+    let out = std::env::temp_dir().join(format!("answer_bench.{}.callgrind", std::process::id()));
+    let mut command = Command::new(callgrind::valgrind()?);
+    command.args(callgrind::arguments(&out)).arg(binary);
+    let port = free_port()?;
+    let serve = setup.serve(command, port).spawn()?;
+    // Under valgrind a start takes tens of seconds, not a fraction of one.
+    let mut server =
+        Server::start_within(serve, port, true, false, Duration::from_secs(300)).await?;
+    server.settle().await?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let (warm, rest) = invited.split_at(CALLGRIND_WARM_UP);
+    let pid = server.child.id();
+    one_at_a_time(addr, warm, 0).await?;
+    callgrind::collect(pid, true)?;
+    one_at_a_time(addr, &rest[..answers], CALLGRIND_WARM_UP).await?;
+    callgrind::collect(pid, false)?;
+    // Ended as an operator would: callgrind writes its file once `serve` exits.
+    let ended = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    anyhow::ensure!(ended.success(), "could not stop serve under callgrind");
+    server.child.wait()?;
+    let total = callgrind::instructions(&out)?;
+    let parts = callgrind::inclusive(&out, &CALLGRIND_PARTS.map(|(_, function)| function))?;
+    let each = |n: u64| n / answers as u64;
+    println!(
+        "{answers} first answers sent one at a time to {} serve under callgrind, after {CALLGRIND_WARM_UP} not counted",
+        binary.display()
+    );
+    println!(
+        "instructions an answer (user space only: not the kernel's work, not the disk's time):"
+    );
+    for ((part, function), n) in CALLGRIND_PARTS.iter().zip(&parts).take(CALLGRIND_PATH) {
+        println!("  {:>9}  {part} ({function})", each(*n));
+    }
+    let path: u64 = parts[..CALLGRIND_PATH].iter().sum();
+    let sha = parts[CALLGRIND_PATH];
+    println!("  {:>9}  the answer path: both", each(path));
+    println!(
+        "  {:>9}    of which SHA-256 ({}), in plain code under valgrind",
+        each(sha),
+        CALLGRIND_PARTS[CALLGRIND_PATH].1
+    );
+    println!(
+        "  {:>9}  the answer path without SHA-256: the figure to compare builds by",
+        each(path.saturating_sub(sha))
+    );
+    println!(
+        "  {:>9}  the whole process, with the background tasks that ran meanwhile (these vary from run to run)",
+        each(total)
+    );
+    println!(
+        "callgrind's file: {} (callgrind_annotate --inclusive=yes FILE | head -60)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Sends `invited`'s first answers one at a time, each once the last is thanked.
+async fn one_at_a_time(
+    addr: SocketAddr,
+    invited: &[(String, String)],
+    first: usize,
+) -> anyhow::Result<()> {
+    for (i, (person, wave)) in invited.iter().enumerate() {
+        let (ts, signature, body) = signed_submission(person, wave, first + i);
+        let ok = post_once(addr, ts, &signature, &body).await?;
+        anyhow::ensure!(ok, "an answer under callgrind was not thanked");
+    }
+    Ok(())
 }
 
 async fn lone_answers(port: u16, invited: &[(String, String)]) -> anyhow::Result<Lone> {

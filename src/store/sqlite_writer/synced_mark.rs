@@ -42,7 +42,8 @@ pub(super) struct Version(i64);
 
 /// `PRAGMA data_version` on `conn`: the same value as long as no other connection commits.
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<Version> {
-    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
         .map(Version)
 }
 

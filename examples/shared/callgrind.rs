@@ -1,0 +1,99 @@
+//! A server's instructions counted by valgrind's callgrind (`answer_bench --callgrind N`).
+//!
+//! Why: this machine's timings move by a tenth or more from one run to the next (other
+//! tenants, the disk's stalls), so a change of a few microseconds an answer is below the noise
+//! of every timed run. Callgrind counts the instructions the program itself executes (user
+//! space only, not the kernel's work in its system calls, nor the time the disk takes), and
+//! the same binary, inputs and environment give the same count whatever else the machine is
+//! doing. It runs the program about fifty times slower, so it counts, it does not time.
+//!
+//! Instrumentation starts off and is switched on and off around the measured requests with
+//! `callgrind_control`, so the server's start-up and shutdown are left out.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// `valgrind` on the PATH, or why not.
+pub fn valgrind() -> anyhow::Result<PathBuf> {
+    let found = Command::new("sh")
+        .args(["-c", "command -v valgrind"])
+        .output()
+        .context("could not look for valgrind")?;
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    if !found.status.success() || path.is_empty() {
+        bail!("--callgrind needs valgrind, which is not on the PATH: apt-get install valgrind");
+    }
+    Ok(path.into())
+}
+
+/// `valgrind`'s arguments before the program: callgrind, collecting nothing until told to,
+/// its counts written to `out` when the program ends.
+pub fn arguments(out: &Path) -> Vec<String> {
+    vec![
+        "-q".to_owned(),
+        "--tool=callgrind".to_owned(),
+        "--instr-atstart=no".to_owned(),
+        format!("--callgrind-out-file={}", out.display()),
+    ]
+}
+
+/// Switches the counting of the process `pid` (started under [`arguments`]) on or off.
+pub fn collect(pid: u32, on: bool) -> anyhow::Result<()> {
+    let state = if on { "on" } else { "off" };
+    let output = Command::new("callgrind_control")
+        .args(["-i", state, &pid.to_string()])
+        .output()
+        .context("could not run callgrind_control (it comes with valgrind)")?;
+    if !output.status.success() {
+        bail!(
+            "callgrind_control -i {state} {pid} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The instructions counted in the file callgrind wrote.
+pub fn instructions(out: &Path) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(out)
+        .with_context(|| format!("callgrind wrote no {}", out.display()))?;
+    // Callgrind 3.19 writes `summary: 0` at the top and the real count as `totals:` at the end.
+    let line = |prefix: &str| text.lines().rev().find_map(|l| l.strip_prefix(prefix));
+    line("totals:")
+        .or_else(|| line("summary:"))
+        .and_then(|counts| counts.split_whitespace().next())
+        .context("callgrind's file has no totals")?
+        .parse()
+        .context("callgrind's totals are not a number")
+}
+
+/// Each of `functions`' instructions with those of everything it called (inclusive), as
+/// `callgrind_annotate` reads them from `out`; 0 for one that never ran (or was inlined).
+/// Names are as callgrind prints them: `axum::serve::handle_connection::{{closure}}`.
+pub fn inclusive(out: &Path, functions: &[&str]) -> anyhow::Result<Vec<u64>> {
+    let output = Command::new("callgrind_annotate")
+        .args(["--inclusive=yes", "--threshold=100"])
+        .arg(out)
+        .output()
+        .context("could not run callgrind_annotate (it comes with valgrind)")?;
+    if !output.status.success() {
+        bail!(
+            "callgrind_annotate {} failed: {}",
+            out.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    // Lines such as `  979,009,527 (69.67%)  ???:axum::serve::handle_connection [/bin/x]`.
+    let count = |function: &str| -> u64 {
+        let named = format!(":{function} [");
+        text.lines()
+            .find(|line| line.contains(&named))
+            .and_then(|line| line.split_whitespace().next())
+            .and_then(|n| n.replace(',', "").parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(functions.iter().map(|f| count(f)).collect())
+}
