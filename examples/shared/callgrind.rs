@@ -5,7 +5,7 @@
 //! of every timed run. Callgrind counts the instructions the program itself executes (user
 //! space only, not the kernel's work in its system calls, nor the time the disk takes), and
 //! the same binary, inputs and environment give the same count whatever else the machine is
-//! doing. It runs the program about fifty times slower, so it counts, it does not time.
+//! doing. The program runs many times slower under it, so it counts, it does not time.
 //!
 //! Instrumentation starts off and is switched on and off around the measured requests with
 //! `callgrind_control`, so the server's start-up and shutdown are left out.
