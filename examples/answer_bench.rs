@@ -351,8 +351,15 @@ fn start_waves(setup: &Setup, binary: &Path, managers: &[String]) -> anyhow::Res
 async fn bench(options: Options) -> anyhow::Result<()> {
     // Checked before the set-up, which takes most of a minute: not after it.
     let found = Command::new("wrk").arg("--version").output();
-    if options.callgrind.is_some() {
+    if let Some(answers) = options.callgrind {
         callgrind::valgrind()?;
+        // Every seller is invited once, and the warm-up takes its own.
+        anyhow::ensure!(
+            answers > 0 && CALLGRIND_WARM_UP + answers <= options.sellers,
+            "--callgrind takes 1 to {} answers with --sellers {} (raise --sellers for more)",
+            options.sellers.saturating_sub(CALLGRIND_WARM_UP),
+            options.sellers
+        );
     }
     anyhow::ensure!(
         options.callgrind.is_some() || found.is_ok(),
@@ -957,12 +964,6 @@ async fn count_instructions(
     invited: &[(String, String)],
     answers: usize,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        answers > 0 && CALLGRIND_WARM_UP + answers <= invited.len(),
-        "--callgrind takes 1 to {} answers with {} sellers (raise --sellers for more)",
-        invited.len().saturating_sub(CALLGRIND_WARM_UP),
-        invited.len()
-    );
     let out = std::env::temp_dir().join(format!("answer_bench.{}.callgrind", std::process::id()));
     let mut command = Command::new(callgrind::valgrind()?);
     command.args(callgrind::arguments(&out)).arg(binary);
