@@ -351,8 +351,11 @@ fn start_waves(setup: &Setup, binary: &Path, managers: &[String]) -> anyhow::Res
 async fn bench(options: Options) -> anyhow::Result<()> {
     // Checked before the set-up, which takes most of a minute: not after it.
     let found = Command::new("wrk").arg("--version").output();
+    let valgrind = options
+        .callgrind
+        .map(|_| callgrind::valgrind())
+        .transpose()?;
     if let Some(answers) = options.callgrind {
-        callgrind::valgrind()?;
         // Every seller is invited once, and the warm-up takes its own.
         anyhow::ensure!(
             answers > 0 && CALLGRIND_WARM_UP + answers <= options.sellers,
@@ -439,8 +442,8 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     // with teams of 10, and 12.5% against 10.9% with teams of 200 (one run each).
     invited.sort();
     invited.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
-    if let Some(answers) = options.callgrind {
-        let counted = count_instructions(&setup, &binary, &invited, answers).await;
+    if let (Some(answers), Some(valgrind)) = (options.callgrind, valgrind) {
+        let counted = count_instructions(&setup, &valgrind, &binary, &invited, answers).await;
         database.drop().await?;
         return counted;
     }
@@ -929,30 +932,21 @@ struct Lone {
 /// writer's statements and fill its page cache, which the answers after them find done.
 const CALLGRIND_WARM_UP: usize = 20;
 
-/// What `--callgrind` counts, each with what it called: (what it is, callgrind's name for it).
-///
-/// The first [`CALLGRIND_PATH`] are the answer path, counted apart from the background tasks
+/// What `--callgrind` counts as the answer path, each with what it called: the requests
+/// (hyper's connection task: HTTP, the signature, the form, the handler) and the answers'
+/// writer, by callgrind's names for them. They are counted apart from the background tasks
 /// that run meanwhile (the directory's sync after a start, the planner's ticks): with those,
 /// the whole process's count varied by 1 to 2% between two runs of one binary, the answer
 /// path's by 0.4%. The WAL thread's passes are left to the whole process's count: their work
 /// is the kernel's, and their own instructions were 0.3% of the process's at this load.
-///
-/// SHA-256 (the request's signature, the participation token's key) is part of both, shown
+const CALLGRIND_REQUESTS: &str = "axum::serve::handle_connection::{{closure}}::{{closure}}";
+const CALLGRIND_WRITER: &str = "trustpulse::store::sqlite_writer::run";
+
+/// SHA-256 (the request's signature, the participation token's key), part of both, shown
 /// apart: valgrind's CPU has no SHA instructions, so `sha2` compresses in plain code there,
 /// about 45% of the process's instructions, where on a CPU with them it was about 4% of
 /// `perf`'s samples. Builds are best compared without it.
-const CALLGRIND_PARTS: [(&str, &str); 3] = [
-    (
-        "the requests: HTTP, the signature, the form, the handler",
-        "axum::serve::handle_connection::{{closure}}::{{closure}}",
-    ),
-    (
-        "the answers' writer",
-        "trustpulse::store::sqlite_writer::run",
-    ),
-    ("SHA-256", "sha2::sha256::compress256"),
-];
-const CALLGRIND_PATH: usize = 2;
+const CALLGRIND_SHA: &str = "sha2::sha256::compress256";
 
 /// `--callgrind N`: `serve` under callgrind, N first answers sent one at a time (each once
 /// the last one is thanked, as a real org's come), and the instructions they took printed, an
@@ -960,12 +954,13 @@ const CALLGRIND_PATH: usize = 2;
 /// answer is a batch of one, so the figure is an answer's at light load, commit and all.
 async fn count_instructions(
     setup: &Setup,
+    valgrind: &Path,
     binary: &Path,
     invited: &[(String, String)],
     answers: usize,
 ) -> anyhow::Result<()> {
     let out = std::env::temp_dir().join(format!("answer_bench.{}.callgrind", std::process::id()));
-    let mut command = Command::new(callgrind::valgrind()?);
+    let mut command = Command::new(valgrind);
     command.args(callgrind::arguments(&out)).arg(binary);
     let port = free_port()?;
     let serve = setup.serve(command, port).spawn()?;
@@ -987,7 +982,12 @@ async fn count_instructions(
     anyhow::ensure!(ended.success(), "could not stop serve under callgrind");
     server.child.wait()?;
     let total = callgrind::instructions(&out)?;
-    let parts = callgrind::inclusive(&out, &CALLGRIND_PARTS.map(|(_, function)| function))?;
+    let annotated = callgrind::annotate(&out)?;
+    let (requests, writer, sha) = (
+        annotated.inclusive(CALLGRIND_REQUESTS),
+        annotated.inclusive(CALLGRIND_WRITER),
+        annotated.inclusive(CALLGRIND_SHA),
+    );
     let each = |n: u64| n / answers as u64;
     println!(
         "{answers} first answers sent one at a time to {} serve under callgrind, after {CALLGRIND_WARM_UP} not counted",
@@ -996,20 +996,22 @@ async fn count_instructions(
     println!(
         "instructions an answer (user space only: not the kernel's work, not the disk's time):"
     );
-    for ((part, function), n) in CALLGRIND_PARTS.iter().zip(&parts).take(CALLGRIND_PATH) {
-        println!("  {:>9}  {part} ({function})", each(*n));
-    }
-    let path: u64 = parts[..CALLGRIND_PATH].iter().sum();
-    let sha = parts[CALLGRIND_PATH];
-    println!("  {:>9}  the answer path: both", each(path));
     println!(
-        "  {:>9}    of which SHA-256 ({}), in plain code under valgrind",
-        each(sha),
-        CALLGRIND_PARTS[CALLGRIND_PATH].1
+        "  {:>9}  the requests: HTTP, the signature, the form, the handler ({CALLGRIND_REQUESTS})",
+        each(requests)
+    );
+    println!(
+        "  {:>9}  the answers' writer ({CALLGRIND_WRITER})",
+        each(writer)
+    );
+    println!("  {:>9}  the answer path: both", each(requests + writer));
+    println!(
+        "  {:>9}    of which SHA-256 ({CALLGRIND_SHA}), in plain code under valgrind",
+        each(sha)
     );
     println!(
         "  {:>9}  the answer path without SHA-256: the figure to compare builds by",
-        each(path.saturating_sub(sha))
+        each((requests + writer).saturating_sub(sha))
     );
     println!(
         "  {:>9}  the whole process, with the background tasks that ran meanwhile (these vary from run to run)",

@@ -69,10 +69,12 @@ pub fn instructions(out: &Path) -> anyhow::Result<u64> {
         .context("callgrind's totals are not a number")
 }
 
-/// Each of `functions`' instructions with those of everything it called (inclusive), as
-/// `callgrind_annotate` reads them from `out`; 0 for one that never ran (or was inlined).
-/// Names are as callgrind prints them: `axum::serve::handle_connection::{{closure}}`.
-pub fn inclusive(out: &Path, functions: &[&str]) -> anyhow::Result<Vec<u64>> {
+/// `callgrind_annotate`'s reading of the file callgrind wrote, every function with what it
+/// called (inclusive), read once for all the parts asked of it.
+pub struct Annotated(String);
+
+/// Reads `out` with `callgrind_annotate`.
+pub fn annotate(out: &Path) -> anyhow::Result<Annotated> {
     let output = Command::new("callgrind_annotate")
         .args(["--inclusive=yes", "--threshold=100"])
         .arg(out)
@@ -85,15 +87,23 @@ pub fn inclusive(out: &Path, functions: &[&str]) -> anyhow::Result<Vec<u64>> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    // Lines such as `  979,009,527 (69.67%)  ???:axum::serve::handle_connection [/bin/x]`.
-    let count = |function: &str| -> u64 {
+    Ok(Annotated(
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+impl Annotated {
+    /// `function`'s instructions with those of everything it called; 0 for one that never ran
+    /// (or was inlined). Names are as callgrind prints them:
+    /// `axum::serve::handle_connection::{{closure}}`.
+    pub fn inclusive(&self, function: &str) -> u64 {
+        // Lines such as `  979,009,527 (69.67%)  ???:axum::serve::handle_connection [/bin/x]`.
         let named = format!(":{function} [");
-        text.lines()
+        self.0
+            .lines()
             .find(|line| line.contains(&named))
             .and_then(|line| line.split_whitespace().next())
             .and_then(|n| n.replace(',', "").parse().ok())
             .unwrap_or(0)
-    };
-    Ok(functions.iter().map(|f| count(f)).collect())
+    }
 }
