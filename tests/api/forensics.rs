@@ -680,12 +680,39 @@ async fn a_database_written_before_secure_delete_is_rebuilt_once() {
 /// leaves at most about a mebibyte of frames in it between scrubs, not four.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_never_grow_the_wal_past_its_limit() {
+    answer_within_the_wal_limit(false).await;
+}
+
+/// The same limit while the store is read meanwhile, as `serve`'s handlers and tasks read it: a
+/// reader that began before the writer's catch-up at the limit had copied the last frames kept
+/// the WAL from starting again, and the next batches went on past the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_never_grow_the_wal_past_its_limit_while_others_read() {
+    answer_within_the_wal_limit(true).await;
+}
+
+/// Records a first answer for each of 1,200 invitees, six at a time, with a task reading the
+/// store all along if `read`, and checks the size the WAL file reached: past half its limit,
+/// and never more than a batch past it.
+async fn answer_within_the_wal_limit(read: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("busy.db");
     let store = trustpulse::store::Store::connect(&format!("sqlite:{}?mode=rwc", db.display()))
         .await
         .unwrap();
     let opened = crate::helpers::open_team_wave(&store, "U0MANAGER", 1200).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reader = read.then(|| {
+        let (store, wave, stop) = (store.clone(), opened.wave.wave_id.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.is_cancelled() {
+                store.ballots_of_wave(&wave).await.unwrap();
+                reads += 1;
+            }
+            reads
+        })
+    });
     let wal = PathBuf::from(format!("{}-wal", db.display()));
     let mut largest = 0;
     for chunk in opened.invitees.chunks(6) {
@@ -705,6 +732,10 @@ async fn answers_never_grow_the_wal_past_its_limit() {
             task.await.unwrap().unwrap();
         }
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    stop.cancel();
+    if let Some(reader) = reader {
+        assert!(reader.await.unwrap() > 0, "the store was read meanwhile");
     }
     assert!(
         largest > 512 * 1024,
