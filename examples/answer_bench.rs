@@ -981,8 +981,8 @@ async fn count_instructions(
         .status()?;
     anyhow::ensure!(ended.success(), "could not stop serve under callgrind");
     server.child.wait()?;
-    let total = callgrind::instructions(&out)?;
     let annotated = callgrind::annotate(&out)?;
+    let total = annotated.total()?;
     let (requests, writer, sha) = (
         annotated.inclusive(CALLGRIND_REQUESTS),
         annotated.inclusive(CALLGRIND_WRITER),

@@ -55,20 +55,6 @@ pub fn collect(pid: u32, on: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The instructions counted in the file callgrind wrote.
-pub fn instructions(out: &Path) -> anyhow::Result<u64> {
-    let text = std::fs::read_to_string(out)
-        .with_context(|| format!("callgrind wrote no {}", out.display()))?;
-    // Callgrind 3.19 writes `summary: 0` at the top and the real count as `totals:` at the end.
-    let line = |prefix: &str| text.lines().rev().find_map(|l| l.strip_prefix(prefix));
-    line("totals:")
-        .or_else(|| line("summary:"))
-        .and_then(|counts| counts.split_whitespace().next())
-        .context("callgrind's file has no totals")?
-        .parse()
-        .context("callgrind's totals are not a number")
-}
-
 /// `callgrind_annotate`'s reading of the file callgrind wrote, every function with what it
 /// called (inclusive), read once for all the parts asked of it.
 pub struct Annotated(String);
@@ -93,17 +79,27 @@ pub fn annotate(out: &Path) -> anyhow::Result<Annotated> {
 }
 
 impl Annotated {
+    /// Every instruction counted, the program's totals.
+    pub fn total(&self) -> anyhow::Result<u64> {
+        // `  1,405,137,190 (100.0%)  PROGRAM TOTALS`
+        self.count_on("PROGRAM TOTALS")
+            .context("callgrind_annotate printed no program totals")
+    }
+
     /// `function`'s instructions with those of everything it called; 0 for one that never ran
     /// (or was inlined). Names are as callgrind prints them:
     /// `axum::serve::handle_connection::{{closure}}`.
     pub fn inclusive(&self, function: &str) -> u64 {
         // Lines such as `  979,009,527 (69.67%)  ???:axum::serve::handle_connection [/bin/x]`.
-        let named = format!(":{function} [");
+        self.count_on(&format!(":{function} [")).unwrap_or(0)
+    }
+
+    /// The count that starts the first line holding `marker`.
+    fn count_on(&self, marker: &str) -> Option<u64> {
         self.0
             .lines()
-            .find(|line| line.contains(&named))
+            .find(|line| line.contains(marker))
             .and_then(|line| line.split_whitespace().next())
             .and_then(|n| n.replace(',', "").parse().ok())
-            .unwrap_or(0)
     }
 }
