@@ -103,7 +103,13 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = value()?,
             "--callgrind" => options.callgrind = Some(value()? as usize),
             "--binary" => {
-                options.binary = Some(args.next().context("--binary needs a path")?.into())
+                let path = args.next().context("--binary needs a path")?;
+                // The set-up runs the binary from a directory of its own, where a relative
+                // path would name nothing; resolve it here, while it means what the user meant.
+                let resolved = std::fs::canonicalize(&path).with_context(|| {
+                    format!("--binary {path}: no such file (give the path of a trustpulse build)")
+                })?;
+                options.binary = Some(resolved)
             }
             "--peer" => {
                 let peer = args.next().context("--peer needs NAME=COMMAND")?;
