@@ -36,6 +36,7 @@
 //! run here for its share to be counted), which does much of an answer's work; its memory
 //! does not (the server's shared buffers are in every one of its processes' RSS).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,6 +56,8 @@ use bench_database::BenchDatabase;
 mod callgrind;
 #[path = "shared/process_cpu.rs"]
 mod process_cpu;
+#[path = "shared/thread_counts.rs"]
+mod thread_counts;
 
 /// Names a PostgreSQL server to run trustpulse on instead of SQLite.
 const URL_VARIABLE: &str = "ANSWER_BENCH_DATABASE_URL";
@@ -686,6 +689,14 @@ impl Server {
         Ok(ticks / 100.0 + self.postgres_secs()?)
     }
 
+    /// Its threads' counters now: none for a peer, whose processes come and go.
+    fn threads(&self) -> anyhow::Result<thread_counts::Threads> {
+        if self.group {
+            return Ok(thread_counts::Threads::default());
+        }
+        thread_counts::Threads::read(self.child.id())
+    }
+
     /// The PostgreSQL server's CPU time so far, in seconds, if it counts as this server's.
     fn postgres_secs(&self) -> anyhow::Result<f64> {
         // A backend that ends between two readings takes its time with it; trustpulse's pool
@@ -777,7 +788,7 @@ fn request_files(
     Ok(prefix)
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Run {
     requests: u64,
     per_sec: f64,
@@ -791,6 +802,9 @@ struct Run {
     after_cpu_us_per_request: f64,
     /// The longest wait of the answers sent as the load ended (`Server::after_load`).
     late_max_ms: f64,
+    /// What each of the server's threads did during the load, by name (with how many threads
+    /// had it), for one process only: not a peer's group of processes.
+    threads: BTreeMap<String, (usize, thread_counts::Counts)>,
 }
 
 fn wrk(
@@ -816,6 +830,7 @@ fn wrk(
     }
     let cpu_before = server.cpu_secs()?;
     let database_before = server.postgres_secs()?;
+    let threads_before = server.threads()?;
     let output = Command::new("wrk")
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
@@ -829,6 +844,7 @@ fn wrk(
         .context("could not run wrk")?;
     let cpu = server.cpu_secs()? - cpu_before;
     let database_cpu = server.postgres_secs()? - database_before;
+    let threads = server.threads()?.since(&threads_before);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let result = stdout
         .lines()
@@ -869,6 +885,7 @@ fn wrk(
         database_cpu_us_per_request: database_cpu * 1e6 / requests,
         after_cpu_us_per_request: 0.0,
         late_max_ms: f64::NAN,
+        threads,
     })
 }
 
@@ -916,6 +933,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         database_cpu_us_per_request: f64::NAN,
         after_cpu_us_per_request: f64::NAN,
         late_max_ms: f64::NAN,
+        threads: BTreeMap::new(),
     })
 }
 
@@ -1168,6 +1186,9 @@ impl Report {
             LONE_GAP.as_millis(),
             lone.join(", ")
         );
+        if let Some(Row { wide, narrow, .. }) = self.rows.first() {
+            print_threads(wide, narrow);
+        }
         if let [
             Row {
                 wide: tp,
@@ -1301,6 +1322,54 @@ impl Report {
         println!(
             "| peak RSS under 50 MiB | {mib:.0} MiB | {} |",
             verdict(mib < 50.0)
+        );
+    }
+}
+
+/// trustpulse's threads, an answer's share of each at 64 and at 4 connections: where the CPU
+/// went, and the system calls and switches behind it (`thread_counts.rs`).
+fn print_threads(wide: &Run, narrow: &Run) {
+    let names: BTreeSet<&String> = wide.threads.keys().chain(narrow.threads.keys()).collect();
+    println!();
+    println!(
+        "trustpulse's threads, an answer's share at 64 / at 4 connections (from /proc: CPU time; time ready to run but waiting for a core; the read and write system calls that /proc counts, which leave out a socket's recvfrom; context switches):"
+    );
+    println!("| thread | CPU | waiting for a core | reads | writes | switches |");
+    println!("|---|---|---|---|---|---|");
+    for name in names {
+        let each = |run: &Run| {
+            let (threads, counts) = run.threads.get(name).copied().unwrap_or_default();
+            let answers = run.requests.max(1) as f64;
+            (threads, counts, answers)
+        };
+        let ((threads, at64, n64), (threads4, at4, n4)) = (each(wide), each(narrow));
+        let per = |value: u64, answers: f64| value as f64 / answers;
+        // Threads that did next to nothing in either load (the main thread, the pool's
+        // connections): less than a µs and a hundredth of a switch an answer.
+        let idle = |c: thread_counts::Counts, n: f64| {
+            per(c.cpu_ticks, n) * 1e4 < 1.0 && per(c.switches, n) < 0.01
+        };
+        if idle(at64, n64) && idle(at4, n4) {
+            continue;
+        }
+        let count = threads.max(threads4);
+        let label = if count > 1 {
+            format!("{name} ×{count}")
+        } else {
+            name.clone()
+        };
+        println!(
+            "| {label} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+            per(at64.cpu_ticks, n64) * 1e4,
+            per(at4.cpu_ticks, n4) * 1e4,
+            per(at64.queued_ns, n64) / 1e3,
+            per(at4.queued_ns, n4) / 1e3,
+            per(at64.reads, n64),
+            per(at4.reads, n4),
+            per(at64.writes, n64),
+            per(at4.writes, n4),
+            per(at64.switches, n64),
+            per(at4.switches, n4),
         );
     }
 }
