@@ -1331,6 +1331,12 @@ impl Report {
 fn print_threads(wide: &Run, narrow: &Run) {
     let names: BTreeSet<&String> = wide.threads.keys().chain(narrow.threads.keys()).collect();
     println!();
+    if names.is_empty() {
+        // `/proc/PID/task/TID/io` needs the right to trace the process, which a container
+        // may withhold.
+        println!("trustpulse's threads could not be read from /proc/PID/task, so no table of them");
+        return;
+    }
     println!(
         "trustpulse's threads, an answer's share at 64 / at 4 connections (from /proc: CPU time; time ready to run but waiting for a core; the read and write system calls that /proc counts, which leave out a socket's recvfrom; context switches):"
     );
