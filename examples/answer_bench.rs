@@ -1353,7 +1353,7 @@ fn print_threads(wide: &Run, narrow: &Run) {
         // Threads that did next to nothing in either load (the main thread, the pool's
         // connections): less than a µs and a hundredth of a switch an answer.
         let idle = |c: thread_counts::Counts, n: f64| {
-            per(c.cpu_ticks, n) * 1e4 < 1.0 && per(c.switches, n) < 0.01
+            c.cpu_secs * 1e6 / n < 1.0 && per(c.switches, n) < 0.01
         };
         if idle(at64, n64) && idle(at4, n4) {
             continue;
@@ -1366,8 +1366,8 @@ fn print_threads(wide: &Run, narrow: &Run) {
         };
         println!(
             "| {label} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
-            per(at64.cpu_ticks, n64) * 1e4,
-            per(at4.cpu_ticks, n4) * 1e4,
+            at64.cpu_secs * 1e6 / n64,
+            at4.cpu_secs * 1e6 / n4,
             per(at64.queued_ns, n64) / 1e3,
             per(at4.queued_ns, n4) / 1e3,
             per(at64.reads, n64),

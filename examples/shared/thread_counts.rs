@@ -2,8 +2,10 @@
 //! its read and write system calls, and how often it was switched out. `answer_bench` divides
 //! them by the answers of a load, so that every run says where an answer's time went (the
 //! tokio workers, the answers' writer, the WAL's thread) without `perf`, which a machine may
-//! not have or may not allow. The counts of calls and switches an answer hardly move with the
-//! machine's speed, where its CPU time does.
+//! not have or may not allow. Over runs on one machine the counts of calls and switches an
+//! answer repeated within a few hundredths, where times moved by a tenth.
+//! A thread's CPU time is read as a process's is, by `process_cpu.rs`, which the bench that
+//! includes this module includes beside it.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +14,10 @@ use anyhow::Context;
 /// One thread's counters, or their difference between two readings.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Counts {
-    /// User plus system CPU time, in clock ticks (1/100 s).
-    pub cpu_ticks: u64,
-    /// Read-like system calls: `read`, `pread64`, `recvfrom`, … (`syscr` in `io`).
+    /// User plus system CPU time, in seconds.
+    pub cpu_secs: f64,
+    /// Read-like system calls that `/proc` counts (`syscr` in `io`): `read`, `pread64`, …,
+    /// but not a socket's `recvfrom`.
     pub reads: u64,
     /// Write-like system calls: `write`, `pwrite64`, `writev`, … (`syscw` in `io`).
     pub writes: u64,
@@ -29,7 +32,7 @@ pub struct Counts {
 impl Counts {
     fn since(self, before: Counts) -> Counts {
         Counts {
-            cpu_ticks: self.cpu_ticks.saturating_sub(before.cpu_ticks),
+            cpu_secs: (self.cpu_secs - before.cpu_secs).max(0.0),
             reads: self.reads.saturating_sub(before.reads),
             writes: self.writes.saturating_sub(before.writes),
             switches: self.switches.saturating_sub(before.switches),
@@ -38,7 +41,7 @@ impl Counts {
     }
 
     fn add(&mut self, other: Counts) {
-        self.cpu_ticks += other.cpu_ticks;
+        self.cpu_secs += other.cpu_secs;
         self.reads += other.reads;
         self.writes += other.writes;
         self.switches += other.switches;
@@ -83,14 +86,6 @@ impl Threads {
 
 fn read_thread(pid: u32, tid: u32) -> anyhow::Result<(String, Counts)> {
     let path = format!("/proc/{pid}/task/{tid}");
-    let stat = std::fs::read_to_string(format!("{path}/stat"))?;
-    // The name is in parentheses and may hold spaces or parentheses itself.
-    let (head, rest) = stat.rsplit_once(')').context("odd /proc stat")?;
-    let name = head.split_once('(').context("odd /proc stat")?.1.to_owned();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| -> anyhow::Result<u64> {
-        Ok(fields.get(i).context("short /proc stat")?.parse()?)
-    };
     let io = std::fs::read_to_string(format!("{path}/io"))?;
     let status = std::fs::read_to_string(format!("{path}/status"))?;
     // Time on a core, time waiting for one, slices run.
@@ -101,18 +96,14 @@ fn read_thread(pid: u32, tid: u32) -> anyhow::Result<(String, Counts)> {
         .context("short schedstat")?
         .parse()?;
     let value = |text: &str, key: &str| -> anyhow::Result<u64> {
-        text.lines()
-            .find_map(|line| line.strip_prefix(key))
-            .with_context(|| format!("no {key} for thread {tid}"))?
-            .trim()
+        field(text, key, tid)?
             .parse()
             .with_context(|| format!("odd {key} for thread {tid}"))
     };
     Ok((
-        name,
+        field(&status, "Name:", tid)?.to_owned(),
         Counts {
-            // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
-            cpu_ticks: tick(11)? + tick(12)?,
+            cpu_secs: super::process_cpu::process_cpu_secs(&format!("{path}/stat")),
             reads: value(&io, "syscr:")?,
             writes: value(&io, "syscw:")?,
             switches: value(&status, "voluntary_ctxt_switches:")?
@@ -120,6 +111,15 @@ fn read_thread(pid: u32, tid: u32) -> anyhow::Result<(String, Counts)> {
             queued_ns,
         },
     ))
+}
+
+/// The value after `key` on its line of a `/proc` file such as `status`.
+fn field<'a>(text: &'a str, key: &str, tid: u32) -> anyhow::Result<&'a str> {
+    Ok(text
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .with_context(|| format!("no {key} for thread {tid}"))?
+        .trim())
 }
 
 #[cfg(test)]
