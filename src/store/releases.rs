@@ -276,7 +276,7 @@ fn with_list<'a>(backend: Backend, sql: &str, ids: &[&'a str]) -> (String, Vec<V
 /// Closes those of `wave_ids` still open; returns the ones this call closed.
 ///
 /// On PostgreSQL the waves are first locked in the order of their ids, the order in which a
-/// batch of answers share-locks them (`submission_batch::facts_sql`): an `UPDATE` locks rows
+/// batch of answers share-locks them (`submission_batch::record_sql`): an `UPDATE` locks rows
 /// in whatever order its plan reads them, and a batch with late answers to two of these waves
 /// could then hold one while waiting for the other, held here (a deadlock, which PostgreSQL
 /// ends by failing one side).

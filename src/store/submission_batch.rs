@@ -82,25 +82,18 @@ pub(super) fn pairs<'b>(batch: &[&'b Submission]) -> Vec<(&'b str, &'b str)> {
 /// SQLite scans the whole table for `(wave_id, person_id) IN (VALUES …)`. A wave that does not
 /// exist gives no row.
 ///
-/// On PostgreSQL the wave rows are share-locked until the batch commits: a close waits for the
-/// batch in flight, and a batch after a close sees it closed, so no ballot or token can arrive
-/// in a window being released. (SQLite's write lock, taken by `BEGIN IMMEDIATE`, already
-/// serialises the two.) They are locked in the order of their ids (PostgreSQL sorts before
-/// it locks), as a release's close locks them (`releases::close_waves`), so a batch and a
-/// close never each hold a wave the other waits for.
+/// It takes no lock. On SQLite the writer reads inside its write transaction, whose lock
+/// (`BEGIN IMMEDIATE`) already keeps a close from coming between the read and the write. On
+/// PostgreSQL it is read on its own, and the write (`record_sql`) takes the waves' locks
+/// itself and writes only to those still open.
 pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
-    let lock = match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => "ORDER BY w.wave_id FOR SHARE OF w",
-    };
     format!(
         "SELECT v.column1, v.column2, i.person_id,
                 w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since, k.secret_id
          FROM (VALUES {}) AS v
          JOIN waves w ON w.wave_id = v.column1
          LEFT JOIN window_keys k ON k.window_id = w.window_id
-         LEFT JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2
-         {lock}",
+         LEFT JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2",
         backend.value_rows(pairs, 2)
     )
 }
@@ -194,17 +187,23 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
 }
 
 impl Plan {
-    /// Given the (wave, token) pairs the insert added: the submissions to record (indexes in
-    /// the batch), and every submission's outcome. A token already there means answered.
+    /// Given the (wave, token) pairs the insert added, and the waves found closed when it ran
+    /// (on PostgreSQL, closed between the batch's read and its write; none on SQLite, which
+    /// reads and writes under one lock): the submissions to record (indexes in the batch),
+    /// and every submission's outcome. A token already there means answered.
     pub(super) fn settle(
         self,
         batch: &[&Submission],
         inserted: &HashSet<(String, Vec<u8>)>,
+        closed_since_read: &HashSet<String>,
     ) -> (Vec<usize>, Vec<Option<SubmissionError>>) {
         let mut refusals = self.refusals;
         let mut recorded: Vec<usize> = Vec::with_capacity(self.tokens.len());
         for (i, token) in self.tokens {
-            if inserted.contains(&(batch[i].wave_id.clone(), token)) {
+            let wave_id = &batch[i].wave_id;
+            if closed_since_read.contains(wave_id) {
+                refusals[i] = Some(SubmissionError::WaveClosed);
+            } else if inserted.contains(&(wave_id.clone(), token)) {
                 recorded.push(i);
             } else {
                 refusals[i] = Some(SubmissionError::AlreadyAnswered);
@@ -295,25 +294,41 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
     values
 }
 
-/// PostgreSQL's whole write of a batch in one statement, one round trip instead of three:
-/// each planned submission's token, ballot and comment in one row of values (the three
-/// statements' rows side by side: [`record_values`]); the tokens inserted, then a ballot and a
-/// comment (if any) for each token that was new, joined to what the insert returned, so a
-/// ballot is still written only for a token this transaction inserted. Returns the (wave,
-/// token) pairs that were new, as `tokens_sql` does.
+/// PostgreSQL's whole write of a batch in one statement, and its own transaction: one round
+/// trip, where `BEGIN`, a statement for each table and `COMMIT` took five. Each planned
+/// submission's token, ballot and comment come in one row of values (the three statements'
+/// rows side by side: [`record_values`]).
 ///
-/// The tokens are inserted in the order of their values, so two batches in flight at once
-/// (this replica's two writers, or another replica's) take the locks of a token both insert
-/// in the same order and cannot deadlock. A token is a keyed hash: that order says nothing of
-/// who answered, or when.
+/// The batch's waves still open are share-locked first (`w`), in the order of their ids, as a
+/// release's close locks them (`releases::close_waves`), so a batch and a close never each
+/// hold a wave the other waits for. A close then waits for the batch in flight, and a batch
+/// after a close finds the wave closed: PostgreSQL, having waited for the close's lock,
+/// checks `state` again on the row the close left. So no token or ballot can arrive in a
+/// window being released, although the batch's read (`facts_sql`) took no lock.
+///
+/// The tokens are inserted for those waves only, in the order of their values, so two batches
+/// in flight at once (this replica's two writers, or another replica's) take the locks of a
+/// token both insert in the same order and cannot deadlock (a token is a keyed hash: that
+/// order says nothing of who answered, or when); the sort also takes every wave's lock
+/// before the first insert. Then a ballot and a comment (if any) for each token that was new,
+/// joined to what the insert returned, so a ballot is still written only for a token this
+/// statement inserted.
+///
+/// Returns the (wave, token) pairs that were new, as `tokens_sql` does, and a row for each
+/// wave still open, its token NULL: a planned submission to any other wave was refused,
+/// closed since the read.
 pub(super) fn record_sql(rows: usize) -> String {
     let questions = Question::columns("");
     format!(
         "WITH v (wave_id, window_id, token,
                  ballot_id, ballot_wave, {questions}, follow_through,
                  comment_id, comment_wave, body) AS (VALUES {}),
+         w AS (SELECT wave_id FROM waves
+               WHERE wave_id IN (SELECT wave_id FROM v) AND state = 'open'
+               ORDER BY wave_id FOR SHARE),
          t AS (INSERT INTO participation (wave_id, window_id, token)
-               SELECT wave_id, window_id, token FROM v ORDER BY wave_id, token
+               SELECT v.wave_id, v.window_id, v.token FROM v JOIN w ON w.wave_id = v.wave_id
+               ORDER BY v.wave_id, v.token
                ON CONFLICT (wave_id, token) DO NOTHING RETURNING wave_id, token),
          b AS (INSERT INTO ballots (ballot_id, wave_id, {questions}, follow_through)
                SELECT v.ballot_id, v.wave_id, {}, v.follow_through
@@ -322,7 +337,8 @@ pub(super) fn record_sql(rows: usize) -> String {
                SELECT v.comment_id, v.wave_id, v.body
                FROM v JOIN t ON t.wave_id = v.wave_id AND t.token = v.token
                WHERE v.body IS NOT NULL)
-         SELECT wave_id, token FROM t",
+         SELECT wave_id, token FROM t
+         UNION ALL SELECT wave_id, NULL::bytea FROM w",
         Backend::Postgres.value_rows(rows, TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH),
         Question::columns("v."),
     )

@@ -17,7 +17,7 @@
 //! Privacy: the batch is shuffled before it is written, so the order of tokens and ballots in
 //! the file (and in the WAL) says nothing about who answered first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ pub const MAX_BATCH: usize = 256;
 const _: () = assert!(MAX_BATCH <= IN_LIST_CHUNK);
 
 /// On PostgreSQL, the batches written at once, each by a connection of its own. With one, the
-/// writer waited for each batch's four round trips and the server's commit before it gathered
+/// writer waited for each batch's round trips and the server's commit before it gathered
 /// the next, and a core stood idle under load (13% of the samples of `perf record -a` at 64
 /// connections); a second connection gathers and writes the next batch meanwhile. Two
 /// batches of one replica then run side by side as those of two replicas always could: the
@@ -583,24 +583,29 @@ impl PoolWriter {
     }
 }
 
-/// A transaction of one statement at a time (PostgreSQL's extended protocol takes one
-/// statement per call); on SQLite, only for an in-memory database. Tokens go first: on
-/// PostgreSQL, writers of other replicas run at the same time, and a ballot is written only
-/// for a token this transaction inserted. On PostgreSQL the batch is four round trips:
-/// `BEGIN`, the read, one statement writing tokens, ballots and comments together
-/// (`record_sql`: two trips fewer than a statement per table), `COMMIT`.
+/// Writes a batch through sqlx: on PostgreSQL in two round trips ([`write_to_postgres`]); on
+/// SQLite (an in-memory database only) in a transaction of one statement at a time
+/// ([`write_in_one_transaction`]).
 async fn write_with_sqlx(
     conn: &mut AnyConnection,
     backend: Backend,
     secrets: &TokenSecrets,
     batch: &[&Submission],
 ) -> anyhow::Result<Vec<Option<SubmissionError>>> {
-    let mut tx = match backend {
-        // Not a deferred transaction that would upgrade to a writer (and could fail at once
-        // with SQLITE_BUSY) when another process writes between its read and its insert.
-        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => conn.begin().await?,
-    };
+    match backend {
+        Backend::Postgres => write_to_postgres(conn, secrets, batch).await,
+        Backend::Sqlite => write_in_one_transaction(conn, secrets, batch).await,
+    }
+}
+
+/// The batch's waves and invitations (`facts_sql`), read on `conn` as it stands: in the
+/// caller's transaction, or on its own.
+async fn read_facts<'b>(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    secrets: &TokenSecrets,
+    batch: &[&'b Submission],
+) -> anyhow::Result<sql::Facts<'b>> {
     let pairs = sql::pairs(batch);
     let query = sqlx::query_as::<_, sql::FactRow>(sqlx::AssertSqlSafe(sql::facts_sql(
         backend,
@@ -608,38 +613,87 @@ async fn write_with_sqlx(
     )))
     .persistent(cached(pairs.len()));
     let rows = bind(query, sql::facts_values(&pairs))
-        .fetch_all(&mut *tx)
+        .fetch_all(conn)
         .await
         .context("could not read the waves and invitations")?;
-    let facts = sql::facts(pairs, rows, secrets);
+    Ok(sql::facts(pairs, rows, secrets))
+}
+
+/// A batch on PostgreSQL in two round trips: the read, on its own, and one statement that is
+/// its own transaction, writing tokens, ballots and comments together (`record_sql`). It was
+/// four, `BEGIN`, the read (which locked the waves), the write and `COMMIT`, each a wait for
+/// the server and a wake-up on both sides: at light load, where a batch holds one or two
+/// answers, most of an answer's time besides the commit. The write takes the waves' locks
+/// itself and writes only to those still open, so an answer to a wave closed between the
+/// read and the write is refused, as it would have been a moment later, and nothing is
+/// written to a window being released.
+async fn write_to_postgres(
+    conn: &mut AnyConnection,
+    secrets: &TokenSecrets,
+    batch: &[&Submission],
+) -> anyhow::Result<Vec<Option<SubmissionError>>> {
+    let facts = read_facts(conn, Backend::Postgres, secrets, batch).await?;
+    let plan = sql::plan(batch, &facts);
+    if plan.tokens.is_empty() {
+        return Ok(plan.refusals);
+    }
+    let n = plan.tokens.len();
+    let query =
+        sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(sql::record_sql(n)))
+            .persistent(cached(n));
+    let rows = bind(query, sql::record_values(batch, &facts.waves, &plan.tokens))
+        .fetch_all(conn)
+        .await
+        .context("could not record participation")?;
+    let mut inserted = HashSet::new();
+    let mut open = HashSet::new();
+    for (wave_id, token) in rows {
+        match token {
+            Some(token) => inserted.insert((wave_id, token)),
+            None => open.insert(wave_id),
+        };
+    }
+    let closed_since_read = plan
+        .tokens
+        .iter()
+        .map(|(i, _)| &batch[*i].wave_id)
+        .filter(|wave_id| !open.contains(*wave_id))
+        .cloned()
+        .collect();
+    Ok(plan.settle(batch, &inserted, &closed_since_read).1)
+}
+
+/// A batch in one transaction of one statement at a time: on SQLite through sqlx, which is
+/// only for an in-memory database (a file has its own writer, `sqlite_writer/`). Tokens go
+/// first, and a ballot is written only for a token this transaction inserted.
+async fn write_in_one_transaction(
+    conn: &mut AnyConnection,
+    secrets: &TokenSecrets,
+    batch: &[&Submission],
+) -> anyhow::Result<Vec<Option<SubmissionError>>> {
+    let backend = Backend::Sqlite;
+    // Not a deferred transaction that would upgrade to a writer (and could fail at once
+    // with SQLITE_BUSY) when another process writes between its read and its insert.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let facts = read_facts(&mut tx, backend, secrets, batch).await?;
     let plan = sql::plan(batch, &facts);
     if plan.tokens.is_empty() {
         tx.commit().await?;
         return Ok(plan.refusals);
     }
     let n = plan.tokens.len();
-    // On PostgreSQL the one statement writes the ballots and comments too (`record_sql`).
-    let (statement, values) = match backend {
-        Backend::Postgres => (
-            sql::record_sql(n),
-            sql::record_values(batch, &facts.waves, &plan.tokens),
-        ),
-        Backend::Sqlite => (
-            sql::tokens_sql(backend, n),
-            sql::token_values(batch, &facts.waves, &plan.tokens),
-        ),
-    };
-    let query = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(statement))
-        .persistent(cached(n));
-    let inserted = bind(query, values)
+    let query =
+        sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql::tokens_sql(backend, n)))
+            .persistent(cached(n));
+    let inserted = bind(query, sql::token_values(batch, &facts.waves, &plan.tokens))
         .fetch_all(&mut *tx)
         .await
         .context("could not record participation")?
         .into_iter()
         .collect();
-    let (recorded, refusals) = plan.settle(batch, &inserted);
+    let (recorded, refusals) = plan.settle(batch, &inserted, &HashSet::new());
     let n = recorded.len();
-    if backend == Backend::Sqlite && n > 0 {
+    if n > 0 {
         let query =
             sqlx::query(sqlx::AssertSqlSafe(sql::ballots_sql(backend, n))).persistent(cached(n));
         bind(query, sql::ballot_values(batch, &facts.waves, &recorded))
@@ -647,7 +701,7 @@ async fn write_with_sqlx(
             .await
             .context("could not record the ballots")?;
     }
-    if backend == Backend::Sqlite && sql::any_comment(batch, &recorded) {
+    if sql::any_comment(batch, &recorded) {
         let query =
             sqlx::query(sqlx::AssertSqlSafe(sql::comments_sql(backend, n))).persistent(cached(n));
         bind(query, sql::comment_values(batch, &recorded))

@@ -1034,6 +1034,76 @@ async fn postgres_a_close_and_a_batch_lock_pulses_in_one_order() {
     db.finish().await;
 }
 
+/// On PostgreSQL a batch reads its pulses without locking them and locks them only as it
+/// writes, so a release can close a pulse in between. Here the test holds one of two pulses
+/// as a release's close does, a batch with an answer to each reads both as open and waits to
+/// write, and the close then commits: the answer to the closed pulse is refused as late and
+/// leaves no token and no ballot in its window, and the other pulse's answer is recorded.
+/// Written to the closed pulse, the answer would have landed in a window already released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_pulse_closed_while_a_batch_waits_to_write_refuses_its_answer() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store.clone();
+    let teams = open_team_waves(&store, &["U0BOSS1", "U0BOSS2"], 4).await;
+    let (closing, open) = (&teams[0], &teams[1]);
+    let mut closer = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut close = closer.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM waves WHERE wave_id = $1 FOR UPDATE")
+        .bind(closing.wave.wave_id.as_str())
+        .execute(&mut *close)
+        .await
+        .unwrap();
+    let batch = vec![
+        submission(
+            &closing.wave.wave_id,
+            &closing.invitees[0],
+            (2, 2, 2),
+            Some("late"),
+        ),
+        submission(&open.wave.wave_id, &open.invitees[0], (4, 4, 4), None),
+    ];
+    let answering = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_submissions(batch).await }
+    });
+    wait_for_a_batch_held(&mut rows).await;
+    sqlx::query("UPDATE waves SET state = 'closed', closed_at = closes_at WHERE wave_id = $1")
+        .bind(closing.wave.wave_id.as_str())
+        .execute(&mut *close)
+        .await
+        .unwrap();
+    close.commit().await.unwrap();
+
+    let outcomes = answering.await.unwrap();
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [Err(SubmissionError::WaveClosed), Ok(())]
+        ),
+        "the answer to the pulse closed meanwhile is refused, the other recorded: {outcomes:?}"
+    );
+    store.close().await;
+    let (tokens, ballots, _) = stamps(&mut rows, &closing.wave.wave_id).await;
+    let comments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE wave_id = $1")
+        .bind(closing.wave.wave_id.as_str())
+        .fetch_one(&mut rows)
+        .await
+        .unwrap();
+    assert_eq!(
+        (tokens, ballots, comments),
+        (0, 0, 0),
+        "(tokens, ballots, comments) in the closed pulse's window"
+    );
+    assert_eq!(stamps(&mut rows, &open.wave.wave_id).await, (1, 1, 1));
+    for holder in [rows, closer] {
+        holder.close().await.unwrap();
+    }
+    db.finish().await;
+}
+
 /// A release that runs while another replica rewrites the same pulse's answers (above) still
 /// deletes every one of them: the rewrite moves only pulses still open, under a lock that the
 /// release's closing of the pulse waits for. Without that lock, the release's `DELETE` would
