@@ -34,6 +34,8 @@ pub(super) enum Value<'a> {
     OptInt(Option<i64>),
     Int(i64),
     Blob(&'a [u8]),
+    /// A NULL in a column of blobs (PostgreSQL types a parameter by its value).
+    OptBlob(Option<&'a [u8]>),
 }
 
 /// Statements to run together, each with its values.
@@ -159,6 +161,7 @@ pub(super) fn bind<'q, Q: Bind<'q>>(mut query: Q, values: Vec<Value<'q>>) -> Q {
             Value::OptInt(v) => query.bind_one(v),
             Value::Int(v) => query.bind_one(v),
             Value::Blob(v) => query.bind_one(v.to_vec()),
+            Value::OptBlob(v) => query.bind_one(v.map(<[u8]>::to_vec)),
         };
     }
     query

@@ -21,16 +21,31 @@ use crate::privacy::token::{TokenSecrets, WindowKey, WindowKeyError};
 use crate::survey::{Comment, FollowThrough, Question};
 
 /// The statements of a batch have as many rows as it has submissions, so each size is another
-/// statement. On PostgreSQL those of batches up to this size are kept prepared in the
-/// connection's statement cache (sqlx keeps 100 per connection, so the least used sizes are
-/// prepared again). A light load, where batches are small, parses no SQL at all. Larger
-/// batches come with a heavy load, in many sizes, and are prepared each time. (The SQLite
-/// writer runs a batch's statements in parts of a few sizes instead, all kept prepared:
-/// `sqlite_writer::parts`.)
+/// statement. On SQLite through sqlx (an in-memory database) those of batches up to this size
+/// are kept prepared in the connection's statement cache. (The SQLite writer of a file runs a
+/// batch's statements in parts of a few sizes instead, all kept prepared:
+/// `sqlite_writer::parts`. On PostgreSQL a batch's rows are padded to one of a few sizes:
+/// [`padded`].)
 pub(super) const CACHED_UP_TO: usize = 32;
 
 pub(super) fn cached(rows: usize) -> bool {
     rows <= CACHED_UP_TO
+}
+
+/// On PostgreSQL, the rows a batch of `rows` sends in each of its two statements: the next
+/// power of two, the rows past `rows` all NULL, which match no wave and so write and return
+/// nothing ([`null_pairs`], [`null_records`]). The statements of batches of every size up to
+/// [`MAX_BATCH`] are then 18 (two for each of nine sizes), all kept prepared, and the server
+/// plans each once (a generic plan after its first five runs; the row counts of its `VALUES`
+/// are in the text, so that plan looks up each row by its key as a fresh one would). Without
+/// them, a batch larger than 32 (most batches under load) was parsed and planned anew, and that
+/// was about a sixth of the server's CPU (`perf record` of its backends at 64 connections).
+/// A single shape for every size (the rows as one JSON value) was tried and not kept: the
+/// server then guesses 100 rows and reads the pulses and their keys whole for every batch.
+///
+/// [`MAX_BATCH`]: super::submission_writer::MAX_BATCH
+pub(super) fn padded(rows: usize) -> usize {
+    rows.next_power_of_two()
 }
 
 /// A row of the batch's read: wave, person, the invitee's person (if invited), the wave's
@@ -103,6 +118,11 @@ pub(super) fn facts_values<'b>(pairs: &[(&'b str, &'b str)]) -> Vec<Value<'b>> {
         .iter()
         .flat_map(|&(wave, person)| [Value::Text(wave), Value::Text(person)])
         .collect()
+}
+
+/// `rows` rows of [`facts_sql`]'s values that match no wave: [`padded`]'s rows.
+pub(super) fn null_pairs<'b>(rows: usize) -> impl Iterator<Item = Value<'b>> {
+    (0..rows * 2).map(|_| Value::OptText(None))
 }
 
 /// The facts in the rows the read returned for `pairs`; `secrets` make the windows' keys.
@@ -367,7 +387,59 @@ pub(super) fn record_values<'b>(
     values
 }
 
+/// `rows` rows of [`record_sql`]'s values that match no wave, each NULL typed as its column
+/// ([`record_values`]'s order): [`padded`]'s rows.
+pub(super) fn null_records<'b>(rows: usize) -> impl Iterator<Item = Value<'b>> {
+    (0..rows).flat_map(|_| {
+        let token = [
+            Value::OptText(None),
+            Value::OptText(None),
+            Value::OptBlob(None),
+        ];
+        let ballot = [Value::OptText(None), Value::OptText(None)]
+            .into_iter()
+            .chain((0..Question::COUNT + 1).map(|_| Value::OptInt(None)));
+        let comment = [
+            Value::OptText(None),
+            Value::OptText(None),
+            Value::OptText(None),
+        ];
+        token.into_iter().chain(ballot).chain(comment)
+    })
+}
+
 /// Whether any of the recorded submissions has a comment.
 pub(super) fn any_comment(batch: &[&Submission], recorded: &[usize]) -> bool {
     recorded.iter().any(|&i| batch[i].comment.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_padded_to_one_of_nine_sizes() {
+        let sizes: std::collections::BTreeSet<usize> = (1..=crate::store::MAX_SUBMISSION_BATCH)
+            .map(padded)
+            .collect();
+        assert_eq!(sizes.len(), 9, "{sizes:?}");
+        assert_eq!(
+            (padded(1), padded(32), padded(33), padded(256)),
+            (1, 32, 64, 256)
+        );
+    }
+
+    #[test]
+    fn padding_rows_are_as_wide_as_the_statements_rows() {
+        assert_eq!(null_pairs(3).count(), 3 * 2);
+        assert_eq!(
+            null_records(3).count(),
+            3 * (TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH)
+        );
+        let sql = record_sql(3);
+        assert_eq!(
+            sql.matches('$').count(),
+            3 * (TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH)
+        );
+    }
 }

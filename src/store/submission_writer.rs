@@ -607,12 +607,19 @@ async fn read_facts<'b>(
     batch: &[&'b Submission],
 ) -> anyhow::Result<sql::Facts<'b>> {
     let pairs = sql::pairs(batch);
-    let query = sqlx::query_as::<_, sql::FactRow>(sqlx::AssertSqlSafe(sql::facts_sql(
-        backend,
-        pairs.len(),
-    )))
-    .persistent(cached(pairs.len()));
-    let rows = bind(query, sql::facts_values(&pairs))
+    let mut values = sql::facts_values(&pairs);
+    let (rows, persistent) = match backend {
+        Backend::Postgres => {
+            let rows = sql::padded(pairs.len());
+            values.extend(sql::null_pairs(rows - pairs.len()));
+            (rows, true)
+        }
+        Backend::Sqlite => (pairs.len(), cached(pairs.len())),
+    };
+    let query =
+        sqlx::query_as::<_, sql::FactRow>(sqlx::AssertSqlSafe(sql::facts_sql(backend, rows)))
+            .persistent(persistent);
+    let rows = bind(query, values)
         .fetch_all(conn)
         .await
         .context("could not read the waves and invitations")?;
@@ -638,10 +645,12 @@ async fn write_to_postgres(
         return Ok(plan.refusals);
     }
     let n = plan.tokens.len();
+    let rows = sql::padded(n);
+    let mut values = sql::record_values(batch, &facts.waves, &plan.tokens);
+    values.extend(sql::null_records(rows - n));
     let query =
-        sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(sql::record_sql(n)))
-            .persistent(cached(n));
-    let rows = bind(query, sql::record_values(batch, &facts.waves, &plan.tokens))
+        sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(sql::record_sql(rows)));
+    let rows = bind(query, values)
         .fetch_all(conn)
         .await
         .context("could not record participation")?;

@@ -638,9 +638,11 @@ impl ToSql for Value<'_> {
             Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Value::OptText(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Value::Owned(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
-            Value::OptText(None) | Value::OptInt(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::OptText(None) | Value::OptInt(None) | Value::OptBlob(None) => {
+                ToSqlOutput::Borrowed(ValueRef::Null)
+            }
             Value::OptInt(Some(v)) | Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
-            Value::Blob(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+            Value::Blob(v) | Value::OptBlob(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
         })
     }
 }
