@@ -629,8 +629,9 @@ async fn read_facts<'b>(
 /// A batch on PostgreSQL in two round trips: the read, on its own, and one statement that is
 /// its own transaction, writing tokens, ballots and comments together (`record_sql`). It was
 /// four, `BEGIN`, the read (which locked the waves), the write and `COMMIT`, each a wait for
-/// the server and a wake-up on both sides: at light load, where a batch holds one or two
-/// answers, most of an answer's time besides the commit. The write takes the waves' locks
+/// the server and a wake-up on both sides (at 4 connections the tokio workers now switch
+/// context about a fifth less an answer; the median wait is the commit's sync, and did not
+/// move). The write takes the waves' locks
 /// itself and writes only to those still open, so an answer to a wave closed between the
 /// read and the write is refused, as it would have been a moment later, and nothing is
 /// written to a window being released.
