@@ -208,21 +208,22 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
 }
 
 impl Plan {
-    /// Given the (wave, token) pairs the insert added, and the waves found closed when it ran
-    /// (on PostgreSQL, closed between the batch's read and its write; none on SQLite, which
-    /// reads and writes under one lock): the submissions to record (indexes in the batch),
-    /// and every submission's outcome. A token already there means answered.
+    /// Given the (wave, token) pairs the insert added, and whether a wave was still open when
+    /// it ran (on PostgreSQL a wave can close between the batch's read and its write; on
+    /// SQLite, which reads and writes under one lock, every planned wave still is): the
+    /// submissions to record (indexes in the batch), and every submission's outcome. A token
+    /// already there means answered.
     pub(super) fn settle(
         self,
         batch: &[&Submission],
         inserted: &HashSet<(String, Vec<u8>)>,
-        closed_since_read: &HashSet<String>,
+        still_open: impl Fn(&str) -> bool,
     ) -> (Vec<usize>, Vec<Option<SubmissionError>>) {
         let mut refusals = self.refusals;
         let mut recorded: Vec<usize> = Vec::with_capacity(self.tokens.len());
         for (i, token) in self.tokens {
             let wave_id = &batch[i].wave_id;
-            if closed_since_read.contains(wave_id) {
+            if !still_open(wave_id) {
                 refusals[i] = Some(SubmissionError::WaveClosed);
             } else if inserted.contains(&(wave_id.clone(), token)) {
                 recorded.push(i);

@@ -646,11 +646,12 @@ async fn write_to_postgres(
         return Ok(plan.refusals);
     }
     let n = plan.tokens.len();
-    let rows = sql::padded(n);
+    let padded = sql::padded(n);
     let mut values = sql::record_values(batch, &facts.waves, &plan.tokens);
-    values.extend(sql::null_records(rows - n));
-    let query =
-        sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(sql::record_sql(rows)));
+    values.extend(sql::null_records(padded - n));
+    let query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(
+        sql::record_sql(padded),
+    ));
     let rows = bind(query, values)
         .fetch_all(conn)
         .await
@@ -663,14 +664,7 @@ async fn write_to_postgres(
             None => open.insert(wave_id),
         };
     }
-    let closed_since_read = plan
-        .tokens
-        .iter()
-        .map(|(i, _)| &batch[*i].wave_id)
-        .filter(|wave_id| !open.contains(*wave_id))
-        .cloned()
-        .collect();
-    Ok(plan.settle(batch, &inserted, &closed_since_read).1)
+    Ok(plan.settle(batch, &inserted, |wave| open.contains(wave)).1)
 }
 
 /// A batch in one transaction of one statement at a time: on SQLite through sqlx, which is
@@ -701,7 +695,7 @@ async fn write_in_one_transaction(
         .context("could not record participation")?
         .into_iter()
         .collect();
-    let (recorded, refusals) = plan.settle(batch, &inserted, &HashSet::new());
+    let (recorded, refusals) = plan.settle(batch, &inserted, |_| true);
     let n = recorded.len();
     if n > 0 {
         let query =

@@ -584,7 +584,7 @@ fn write_batch(
             inserted.insert((row.get(0)?, row.get(1)?));
         }
     }
-    let (recorded, refusals) = plan.settle(batch, &inserted, &HashSet::new());
+    let (recorded, refusals) = plan.settle(batch, &inserted, |_| true);
     for part in parts(recorded.len()) {
         let recorded = &recorded[part];
         let values = sql::ballot_values(batch, &facts.waves, recorded);
