@@ -109,6 +109,24 @@ impl Store {
             "invitee row(s) whose pulse does not exist",
             "every invitee row checked",
         );
+        // Nor the answer tables' rows (migration 17): their writer locks each pulse and writes
+        // only to those still open. A token must also name its pulse's own window, the one a
+        // release counts and deletes it by.
+        report.none(
+            "every token, ballot and comment belongs to a pulse",
+            count(
+                "SELECT (SELECT COUNT(*) FROM participation p WHERE NOT EXISTS
+                           (SELECT 1 FROM waves w
+                            WHERE w.wave_id = p.wave_id AND w.window_id = p.window_id))
+                      + (SELECT COUNT(*) FROM ballots b
+                         WHERE NOT EXISTS (SELECT 1 FROM waves w WHERE w.wave_id = b.wave_id))
+                      + (SELECT COUNT(*) FROM comments c
+                         WHERE NOT EXISTS (SELECT 1 FROM waves w WHERE w.wave_id = c.wave_id))",
+            )
+            .await?,
+            "answer row(s) whose pulse does not exist, or whose token names another window",
+            "every answer row checked",
+        );
         let open_waves = count("SELECT COUNT(*) FROM waves WHERE state = 'open'").await?;
         report.none(
             "every reminder of a pulse goes to all its invitees, not to a chosen few",
