@@ -393,3 +393,13 @@ pub async fn waiting_for_locks(watcher: &mut sqlx::AnyConnection, n: i64) {
         );
     }
 }
+
+/// The audit's check whose promise starts with `promise`: whether it holds, and what it says.
+pub fn audit_check(report: &trustpulse::store::AuditReport, promise: &str) -> (bool, String) {
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.promise.starts_with(promise))
+        .unwrap_or_else(|| panic!("the audit checks {promise:?}: {report:#?}"));
+    (check.holds, check.detail.clone())
+}

@@ -1165,14 +1165,8 @@ on_both_databases! {
             .record_submission(&wave, &opened.invitees[0], &answers(4, 3, 5), now())
             .await
             .unwrap();
-        let rows_hold = |report: &trustpulse::store::AuditReport| {
-            let check = report
-                .checks
-                .iter()
-                .find(|c| c.promise == "every token, ballot and comment belongs to a pulse")
-                .expect("the audit checks the answer rows");
-            (check.holds, check.detail.clone())
-        };
+        let rows_hold =
+            |report: &trustpulse::store::AuditReport| audit_check(report, "every token, ballot and comment belongs to a pulse");
         assert_eq!(
             rows_hold(&db.store.audit().await.unwrap()),
             (true, "every answer row checked".to_owned())

@@ -262,14 +262,7 @@ on_both_databases! {
     async fn an_invitee_without_its_pulse_is_refused_or_named_by_the_audit(db: TestDb) {
         use sqlx::Connection;
         let opened = open_team_wave(&db.store, "U0MANAGER", 3).await;
-        let invitees_hold = |report: &trustpulse::store::AuditReport| {
-            let check = report
-                .checks
-                .iter()
-                .find(|c| c.promise == "every invitee belongs to a pulse")
-                .expect("the audit checks invitees");
-            (check.holds, check.detail.clone())
-        };
+        let invitees_hold = |report: &trustpulse::store::AuditReport| audit_check(report, "every invitee belongs to a pulse");
         assert_eq!(
             invitees_hold(&db.store.audit().await.unwrap()),
             (true, "every invitee row checked".to_owned()),
