@@ -1165,10 +1165,9 @@ on_both_databases! {
             .record_submission(&wave, &opened.invitees[0], &answers(4, 3, 5), now())
             .await
             .unwrap();
-        let rows_hold =
-            |report: &trustpulse::store::AuditReport| audit_check(report, "every token, ballot and comment belongs to a pulse");
+        const ROWS: &str = "every token, ballot and comment belongs to a pulse";
         assert_eq!(
-            rows_hold(&db.store.audit().await.unwrap()),
+            audit_check(&db.store.audit().await.unwrap(), ROWS),
             (true, "every answer row checked".to_owned())
         );
 
@@ -1215,7 +1214,7 @@ on_both_databases! {
         let found = if db.url.starts_with("sqlite") { 1 } else { 3 };
         let report = db.store.audit().await.unwrap();
         assert_eq!(
-            rows_hold(&report),
+            audit_check(&report, ROWS),
             (
                 false,
                 format!("found {found} answer row(s) whose pulse does not exist, or whose token names another window")

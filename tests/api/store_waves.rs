@@ -262,9 +262,9 @@ on_both_databases! {
     async fn an_invitee_without_its_pulse_is_refused_or_named_by_the_audit(db: TestDb) {
         use sqlx::Connection;
         let opened = open_team_wave(&db.store, "U0MANAGER", 3).await;
-        let invitees_hold = |report: &trustpulse::store::AuditReport| audit_check(report, "every invitee belongs to a pulse");
+        const INVITEES: &str = "every invitee belongs to a pulse";
         assert_eq!(
-            invitees_hold(&db.store.audit().await.unwrap()),
+            audit_check(&db.store.audit().await.unwrap(), INVITEES),
             (true, "every invitee row checked".to_owned()),
             "the pulse's {} invitees belong to it",
             opened.invitees.len()
@@ -280,11 +280,11 @@ on_both_databases! {
         let report = db.store.audit().await.unwrap();
         if db.url.starts_with("sqlite") {
             assert!(orphan.is_err(), "SQLite refuses an invitee of no pulse");
-            assert!(invitees_hold(&report).0, "{report:#?}");
+            assert!(audit_check(&report, INVITEES).0, "{report:#?}");
         } else {
             orphan.expect("PostgreSQL leaves the check to the writer and the audit");
             assert_eq!(
-                invitees_hold(&report),
+                audit_check(&report, INVITEES),
                 (
                     false,
                     "found 1 invitee row(s) whose pulse does not exist".to_owned()
