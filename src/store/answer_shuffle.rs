@@ -35,7 +35,10 @@
 //! A release running at the same moment must not miss a moved row: its `DELETE` would skip
 //! the rows this deletes and not see the ones it inserts. So the move first takes a share lock
 //! on the waves still open, which a release's closing of the wave waits for (and after which
-//! the wave is no longer open, so it is not moved).
+//! the wave is no longer open, so it is not moved). A wave that closes before its answers are
+//! moved, in a window held open for the team's next wave (under k), keeps its rows until that
+//! window's release, weeks later: the close moves them itself, in its own transaction
+//! (`Store::close_and_decide_many`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -86,12 +89,9 @@ pub(super) async fn shuffle_answers(
     let open = query.fetch_all(&mut *tx).await?;
     if !open.is_empty() {
         let list = placeholders(1, open.len());
-        for table in ["participation", "ballots", "comments"] {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "WITH moved AS (DELETE FROM {table} WHERE wave_id IN ({list}) RETURNING *)
-                 INSERT INTO {table} SELECT * FROM moved ORDER BY random()"
-            )))
-            .persistent(false);
+        for table in MOVED_TABLES {
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(move_sql(table, &list))).persistent(false);
             for id in &open {
                 query = query.bind(id.as_str());
             }
@@ -100,6 +100,19 @@ pub(super) async fn shuffle_answers(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The tables whose rows of a wave are moved together.
+pub(super) const MOVED_TABLES: [&str; 3] = ["participation", "ballots", "comments"];
+
+/// Moves every row of `table` whose wave is in `list` (an SQL list of placeholders) to a new
+/// row, in random order, in one statement. It needs the waves locked against a release (see
+/// the module's comment) and, to reach the rows through the key, no sequential scans.
+pub(super) fn move_sql(table: &str, list: &str) -> String {
+    format!(
+        "WITH moved AS (DELETE FROM {table} WHERE wave_id IN ({list}) RETURNING *)
+         INSERT INTO {table} SELECT * FROM moved ORDER BY random()"
+    )
 }
 
 /// The longest a wave's answers wait to be moved while answers keep coming (a quiet moment

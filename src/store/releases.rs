@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 
 use super::WriteInTurn;
+use super::answer_shuffle::{MOVED_TABLES, move_sql};
 use super::outbox::{Job, Queued, installed_team, push_jobs};
 use super::script::{Script, Value, bind};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
@@ -139,6 +140,14 @@ impl Store {
         forget_messages(&mut script, &close_updates.waves);
         hold_windows(&mut script, &held);
         release_windows(&mut script, &released, now)?;
+        let held: HashSet<&str> = held.into_iter().collect();
+        let held_waves: Vec<&str> = items
+            .iter()
+            .filter_map(|(wave, window)| {
+                wave.filter(|w| held.contains(window) && closed.contains(*w))
+            })
+            .collect();
+        move_held_answers(&mut script, &held_waves);
         script.run(&mut tx).await?;
         let any_released = !released.is_empty();
         tx.commit().await?;
@@ -499,6 +508,28 @@ fn release_windows<'a>(
         script.push(sql, values);
     }
     Ok(())
+}
+
+/// On PostgreSQL, moves the answers of `wave_ids` (waves closed just now, whose windows are
+/// held) to new rows in random order, as `answer_shuffle` moves an open pulse's: the last of
+/// them may have come too late for that move, which passes over a closed wave, and a held
+/// window keeps its rows until its release, a wave or more later. Written one at a time, each
+/// token would keep the transaction (`xmin`) and the place of its ballot all that while. This
+/// transaction holds the waves (`close_waves`), so no answer or move touches their rows
+/// meanwhile. The last statements of the transaction: the sequential scans they turn off, to
+/// reach the rows through the key (the answer tables keep no statistics), stay off for them only.
+fn move_held_answers<'a>(script: &mut Script<'a>, wave_ids: &[&'a str]) {
+    if wave_ids.is_empty() || script.backend() != Backend::Postgres {
+        return;
+    }
+    script.push(
+        "SELECT set_config('enable_seqscan', 'off', true)".to_owned(),
+        Vec::new(),
+    );
+    for table in MOVED_TABLES {
+        let (sql, values) = with_list(script.backend(), &move_sql(table, "{in}"), wave_ids);
+        script.push(sql, values);
+    }
 }
 
 /// The "this pulse closed" update of every invitation and reminder of the waves just closed:

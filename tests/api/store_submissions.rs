@@ -3,8 +3,10 @@
 use crate::helpers::*;
 use proptest::prelude::*;
 use sqlx::Connection;
+use trustpulse::ops::waves;
+use trustpulse::privacy::window::ReleasePolicy;
 use trustpulse::store::{
-    ANSWER_MOVE_LOCK, PULSES_MOVED_AT_ONCE, Store, Submission, SubmissionError,
+    ANSWER_MOVE_LOCK, OpenedWave, PULSES_MOVED_AT_ONCE, Store, Submission, SubmissionError,
 };
 use trustpulse::survey::{Answers, Ballot, Comment};
 
@@ -560,6 +562,23 @@ async fn stamps(rows: &mut sqlx::AnyConnection, wave_id: &str) -> (i64, i64, i64
     .unwrap()
 }
 
+/// The test database's store, a team of six with its pulse open, and a connection of the
+/// test's own to read the tables.
+async fn a_team_of_six(db: &TestDb) -> (Store, OpenedWave, sqlx::AnyConnection) {
+    let opened = open_team_wave(&db.store, "U0BOSS1", 6).await;
+    let rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    (db.store.clone(), opened, rows)
+}
+
+/// How many comments a pulse has, read from the table.
+async fn comment_rows(rows: &mut sqlx::AnyConnection, wave_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE wave_id = $1")
+        .bind(wave_id)
+        .fetch_one(rows)
+        .await
+        .unwrap()
+}
+
 /// On PostgreSQL every row carries the transaction that wrote it (`xmin`, readable with a
 /// plain `SELECT`), so answers written one at a time would pair each token with its ballot.
 /// Once the writer is quiet (here: when the store closes), an open pulse's answers are
@@ -569,10 +588,8 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let store = db.store.clone();
-    let opened = open_team_wave(&store, "U0BOSS1", 6).await;
+    let (store, opened, mut rows) = a_team_of_six(&db).await;
     let wave = opened.wave.wave_id.clone();
-    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
     answer_one_at_a_time(&store, &wave, &opened.invitees[..4]).await;
     let (tokens, ballots, transactions) = stamps(&mut rows, &wave).await;
     assert_eq!((tokens, ballots), (4, 4));
@@ -587,12 +604,7 @@ async fn postgres_an_open_pulses_answers_share_one_transaction_once_the_writer_i
         (4, 4, 1),
         "(tokens, ballots, transactions)"
     );
-    let comments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE wave_id = $1")
-        .bind(&wave)
-        .fetch_one(&mut rows)
-        .await
-        .unwrap();
-    assert_eq!(comments, 1);
+    assert_eq!(comment_rows(&mut rows, &wave).await, 1);
     rows.close().await.unwrap();
     // The tokens were moved unchanged: a second answer is still refused, a first still taken.
     let again = Store::connect(&db.url).await.unwrap();
@@ -706,6 +718,50 @@ async fn postgres_a_quiet_moment_moves_many_pulses_a_few_at_a_time() {
         "pulses moved in each transaction: {per_transaction:?}"
     );
     rows.close().await.unwrap();
+    db.finish().await;
+}
+
+/// A pulse that closes before its answers are moved (the last came seconds before the close),
+/// in a window held open for the team's next pulse (under k): the moves pass over a closed
+/// pulse, so its tokens kept their ballots' transactions until the window's release, a pulse
+/// or more later. The close moves them itself. Here the store's moves wait behind another
+/// replica's (its lock held), so none can run before the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_held_pulses_answers_share_one_transaction_once_it_closes() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (store, opened, mut rows) = a_team_of_six(&db).await;
+    let wave = opened.wave.wave_id.clone();
+    let holder = hold_the_moves(&db.url).await;
+    answer_one_at_a_time(&store, &wave, &opened.invitees[..3]).await;
+    assert!(
+        stamps(&mut rows, &wave).await.2 > 1,
+        "written one at a time"
+    );
+
+    waves::close_and_release(&store, &opened.wave, &ReleasePolicy::default(), now())
+        .await
+        .unwrap();
+    let window = &opened.wave.window_id;
+    assert!(
+        store.release_bytes(window).await.unwrap().is_none(),
+        "3 of 6 is under k: held"
+    );
+    assert_eq!(
+        stamps(&mut rows, &wave).await,
+        (3, 3, 1),
+        "(tokens, ballots, transactions) once the pulse closed"
+    );
+    assert_eq!(
+        comment_rows(&mut rows, &wave).await,
+        1,
+        "the comment is kept for the release"
+    );
+    assert_eq!(store.window_respondents(window).await.unwrap(), 3);
+    holder.close().await.unwrap();
+    rows.close().await.unwrap();
+    store.close().await;
     db.finish().await;
 }
 
@@ -1087,11 +1143,7 @@ async fn postgres_a_pulse_closed_while_a_batch_waits_to_write_refuses_its_answer
     );
     store.close().await;
     let (tokens, ballots, _) = stamps(&mut rows, &closing.wave.wave_id).await;
-    let comments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE wave_id = $1")
-        .bind(closing.wave.wave_id.as_str())
-        .fetch_one(&mut rows)
-        .await
-        .unwrap();
+    let comments = comment_rows(&mut rows, &closing.wave.wave_id).await;
     assert_eq!(
         (tokens, ballots, comments),
         (0, 0, 0),
