@@ -136,6 +136,21 @@ fn ts(text: &str) -> Timestamp {
 }
 
 /// Runs `work`, returning its result with the wall and CPU time it took.
+/// Waits past trustpulse's quiet second (`store::wal_forgetting::QUIET`), then until this
+/// process and the database server together spend at most one clock tick of CPU in half a
+/// second (at most a minute). Returns the time and CPU until that quiet half second began.
+async fn until_quiet() -> (Duration, f64) {
+    let (wall, cpu) = (Instant::now(), cpu_secs());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    loop {
+        let (at, before) = (wall.elapsed(), cpu_secs());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if cpu_secs() - before <= 0.01 || at > Duration::from_secs(60) {
+            return (at, before - cpu);
+        }
+    }
+}
+
 async fn measured<T>(work: impl std::future::Future<Output = T>) -> (T, Duration, f64) {
     let (wall, cpu) = (Instant::now(), cpu_secs());
     let out = work.await;
@@ -303,6 +318,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     answered?;
+    // What the answers left for a quiet moment (on PostgreSQL, each open pulse's answers moved
+    // to new rows: `store::answer_shuffle`), apart: measured inside the closes that follow, it
+    // made them slower by as much of it as was left, more the sooner the answers ended.
+    let (after_wall, after_cpu) = until_quiet().await;
 
     // One team's pulse closed by hand while every other pulse is open, as a manager's
     // `/pulse close` does: its release, and the scrub that follows it, amid the org's answers.
@@ -377,6 +396,11 @@ async fn main() -> anyhow::Result<()> {
         ms(answer_wall),
         invitations.len() as f64 / answer_wall.as_secs_f64(),
         answer_cpu * 1e6 / invitations.len() as f64
+    );
+    println!(
+        "| after the answers, until quiet (the answers' moves on PostgreSQL) | | {:.0} ms | {:.0} µs per answer |",
+        ms(after_wall),
+        after_cpu * 1e6 / invitations.len() as f64
     );
     println!(
         "| one team's pulse closed while the others are open | {} | {:.0} ms | {:.0} ms |",
