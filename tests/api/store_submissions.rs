@@ -765,6 +765,63 @@ async fn postgres_a_held_pulses_answers_share_one_transaction_once_it_closes() {
     db.finish().await;
 }
 
+/// A held pulse whose answers one transaction wrote (here one batch, shuffled; or a move) is
+/// not rewritten by its close: its rows already say nothing of their order, and a close of many
+/// held windows would otherwise rewrite every one of their answers. The store's moves are held
+/// back, as in the test above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_held_pulse_written_in_one_transaction_is_not_rewritten_by_its_close() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (store, opened, mut rows) = a_team_of_six(&db).await;
+    let wave = opened.wave.wave_id.clone();
+    let holder = hold_the_moves(&db.url).await;
+    let batch = opened.invitees[..3]
+        .iter()
+        .map(|seller| submission(&wave, seller, (4, 3, 5), Some("More pipeline reviews")))
+        .collect();
+    for outcome in store.record_submissions(batch).await {
+        outcome.unwrap();
+    }
+    let written: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT xmin::text FROM participation WHERE wave_id = $1
+         UNION SELECT DISTINCT xmin::text FROM ballots WHERE wave_id = $1",
+    )
+    .bind(&wave)
+    .fetch_all(&mut rows)
+    .await
+    .unwrap();
+    assert_eq!(written.len(), 1, "one batch, one transaction");
+
+    waves::close_and_release(&store, &opened.wave, &ReleasePolicy::default(), now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .release_bytes(&opened.wave.window_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "held"
+    );
+    let after: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT xmin::text FROM participation WHERE wave_id = $1
+         UNION SELECT DISTINCT xmin::text FROM comments WHERE wave_id = $1",
+    )
+    .bind(&wave)
+    .fetch_all(&mut rows)
+    .await
+    .unwrap();
+    assert_eq!(after, written, "the rows as the batch wrote them");
+    assert_eq!(stamps(&mut rows, &wave).await, (3, 3, 1));
+    assert_eq!(comment_rows(&mut rows, &wave).await, 3);
+    holder.close().await.unwrap();
+    rows.close().await.unwrap();
+    store.close().await;
+    db.finish().await;
+}
+
 /// A connection holding [`ANSWER_MOVE_LOCK`], as another replica's move would, until it is
 /// closed: the store's moves of open pulses' answers wait for it.
 async fn hold_the_moves(url: &str) -> sqlx::AnyConnection {
