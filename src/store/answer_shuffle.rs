@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 use sqlx::AnyConnection;
 use sqlx::Connection;
 
-use super::placeholders;
 use super::wal_forgetting::QUIET;
+use super::{Backend, placeholders};
 
 /// Two writers (of two replicas) moving the same wave's rows at once could lock them in
 /// different orders; an advisory lock for the move makes them take turns. Any fixed number.
@@ -69,9 +69,13 @@ pub(super) async fn shuffle_answers(
     // whole. A move then read every open answer of the org, however few it moved: with
     // 15,000 pulses of 4 answers, 12 ms a table against 5 by the key, and more as the org
     // grows. Only this transaction plans without sequential scans (`set_config`'s `true`:
-    // `SET LOCAL`), set in the same round trip as the lock is taken.
+    // `SET LOCAL`), set in the same round trip as the lock is taken; and without hash or merge
+    // joins, so that each wave of the move's list finds its rows by the key in its own
+    // partition ([`move_sql`]), as a release's statements do.
     sqlx::query(
-        "SELECT set_config('enable_seqscan', 'off', true), 1
+        "SELECT set_config('enable_seqscan', 'off', true),
+                set_config('enable_hashjoin', 'off', true),
+                set_config('enable_mergejoin', 'off', true), 1
          FROM pg_advisory_xact_lock($1)",
     )
     .bind(MOVE_LOCK)
@@ -88,10 +92,9 @@ pub(super) async fn shuffle_answers(
     }
     let open = query.fetch_all(&mut *tx).await?;
     if !open.is_empty() {
-        let list = placeholders(1, open.len());
         for table in MOVED_TABLES {
             let mut query =
-                sqlx::query(sqlx::AssertSqlSafe(move_sql(table, &list))).persistent(false);
+                sqlx::query(sqlx::AssertSqlSafe(move_sql(table, open.len()))).persistent(false);
             for id in &open {
                 query = query.bind(id.as_str());
             }
@@ -105,13 +108,20 @@ pub(super) async fn shuffle_answers(
 /// The tables whose rows of a wave are moved together.
 pub(super) const MOVED_TABLES: [&str; 3] = ["participation", "ballots", "comments"];
 
-/// Moves every row of `table` whose wave is in `list` (an SQL list of placeholders) to a new
-/// row, in random order, in one statement. It needs the waves locked against a release (see
-/// the module's comment) and, to reach the rows through the key, no sequential scans.
-pub(super) fn move_sql(table: &str, list: &str) -> String {
+/// Moves every row of `table` whose wave is one of `waves` (bound as `$1…`) to a new row, in
+/// random order, in one statement. It needs the waves locked against a release (see the
+/// module's comment) and, to reach the rows through the key, no sequential scans.
+///
+/// The waves are a list of rows joined to the table, so that each finds its rows in its own
+/// partition. A list in `IN (…)` was looked for in every partition its waves hash to, each
+/// partition's index searched for every wave: in `psql`, 32 waves of 160 rows in a table of
+/// 50,000, 1.3 ms of planning and 3.0 of execution against 0.4 and 1.0.
+pub(super) fn move_sql(table: &str, waves: usize) -> String {
     format!(
-        "WITH moved AS (DELETE FROM {table} WHERE wave_id IN ({list}) RETURNING *)
-         INSERT INTO {table} SELECT * FROM moved ORDER BY random()"
+        "WITH moved AS (DELETE FROM {table} t USING (VALUES {}) AS v (wave_id)
+                        WHERE t.wave_id = v.wave_id RETURNING t.*)
+         INSERT INTO {table} SELECT * FROM moved ORDER BY random()",
+        Backend::Postgres.value_rows(waves, 1)
     )
 }
 

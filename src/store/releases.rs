@@ -554,11 +554,10 @@ async fn move_held_answers(tx: &mut AnyConnection, wave_ids: &[&str]) -> anyhow:
     if unmoved.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = unmoved.iter().map(String::as_str).collect();
     let mut script = Script::new(Backend::Postgres);
     for table in MOVED_TABLES {
-        let (sql, values) = with_list(Backend::Postgres, &move_sql(table, "{in}"), &ids);
-        script.push(sql, values);
+        let values = unmoved.iter().map(|id| Value::Text(id)).collect();
+        script.push(move_sql(table, unmoved.len()), values);
     }
     script.run(tx).await
 }
