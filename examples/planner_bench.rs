@@ -135,7 +135,6 @@ fn ts(text: &str) -> Timestamp {
     text.parse().expect("a timestamp")
 }
 
-/// Runs `work`, returning its result with the wall and CPU time it took.
 /// Waits past trustpulse's quiet second (`store::wal_forgetting::QUIET`), then until this
 /// process and the database server together spend at most one clock tick of CPU in half a
 /// second (at most a minute). Returns the time and CPU until that quiet half second began.
@@ -151,6 +150,7 @@ async fn until_quiet() -> (Duration, f64) {
     }
 }
 
+/// Runs `work`, returning its result with the wall and CPU time it took.
 async fn measured<T>(work: impl std::future::Future<Output = T>) -> (T, Duration, f64) {
     let (wall, cpu) = (Instant::now(), cpu_secs());
     let out = work.await;

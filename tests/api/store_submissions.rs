@@ -562,6 +562,20 @@ async fn stamps(rows: &mut sqlx::AnyConnection, wave_id: &str) -> (i64, i64, i64
     .unwrap()
 }
 
+/// The transactions (`xmin`) that wrote a pulse's tokens, ballots and comments, each once.
+async fn transactions_of(rows: &mut sqlx::AnyConnection, wave_id: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT xmin::text FROM participation WHERE wave_id = $1
+         UNION SELECT xmin::text FROM ballots WHERE wave_id = $1
+         UNION SELECT xmin::text FROM comments WHERE wave_id = $1
+         ORDER BY 1",
+    )
+    .bind(wave_id)
+    .fetch_all(rows)
+    .await
+    .unwrap()
+}
+
 /// The test database's store, a team of six with its pulse open, and a connection of the
 /// test's own to read the tables.
 async fn a_team_of_six(db: &TestDb) -> (Store, OpenedWave, sqlx::AnyConnection) {
@@ -784,14 +798,7 @@ async fn postgres_a_held_pulse_written_in_one_transaction_is_not_rewritten_by_it
     for outcome in store.record_submissions(batch).await {
         outcome.unwrap();
     }
-    let written: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT xmin::text FROM participation WHERE wave_id = $1
-         UNION SELECT DISTINCT xmin::text FROM ballots WHERE wave_id = $1",
-    )
-    .bind(&wave)
-    .fetch_all(&mut rows)
-    .await
-    .unwrap();
+    let written = transactions_of(&mut rows, &wave).await;
     assert_eq!(written.len(), 1, "one batch, one transaction");
 
     waves::close_and_release(&store, &opened.wave, &ReleasePolicy::default(), now())
@@ -805,14 +812,7 @@ async fn postgres_a_held_pulse_written_in_one_transaction_is_not_rewritten_by_it
             .is_none(),
         "held"
     );
-    let after: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT xmin::text FROM participation WHERE wave_id = $1
-         UNION SELECT DISTINCT xmin::text FROM comments WHERE wave_id = $1",
-    )
-    .bind(&wave)
-    .fetch_all(&mut rows)
-    .await
-    .unwrap();
+    let after = transactions_of(&mut rows, &wave).await;
     assert_eq!(after, written, "the rows as the batch wrote them");
     assert_eq!(stamps(&mut rows, &wave).await, (3, 3, 1));
     assert_eq!(comment_rows(&mut rows, &wave).await, 3);
