@@ -16,6 +16,7 @@ mod inbox;
 mod installations;
 mod marks;
 pub mod migrations;
+mod open_waves;
 mod outbox;
 mod outbox_round;
 mod people;

@@ -32,15 +32,16 @@ pub(super) fn cached(rows: usize) -> bool {
     rows <= CACHED_UP_TO
 }
 
-/// On PostgreSQL, the rows a batch of `rows` sends in each of its two statements: the next
+/// On PostgreSQL, the rows a batch of `rows` sends in each of its statements: the next
 /// power of two, the rows past `rows` all NULL, which match no wave and so write and return
-/// nothing ([`null_pairs`], [`null_records`]). The statements of batches of every size up to
-/// [`MAX_BATCH`] are then 18 (two for each of nine sizes), all kept prepared, and the server
-/// plans each once (a generic plan after its first five runs; the row count of its `VALUES`
-/// is in the text, so that plan is the one a fresh plan would be: `EXPLAIN` of the read showed
-/// the same for both). Without them, a batch larger than 32 (most batches under load) was
-/// parsed and planned anew: about a sixth of the server's CPU (`perf record` of its backends
-/// at 64 connections), and 0.7 ms of planning for the read alone in `EXPLAIN ANALYZE`.
+/// nothing (`open_waves::null_waves`, [`null_records`]). The statements of batches of every
+/// size up to [`MAX_BATCH`] are then 18 (two for each of nine sizes), all kept prepared, and
+/// the server plans each once (a generic plan after its first five runs; the row count of its
+/// `VALUES` is in the text, so that plan is the one a fresh plan would be: `EXPLAIN` of the
+/// read showed the same for both). Without them, a batch larger than 32 (most batches under
+/// load) was parsed and planned anew: about a sixth of the server's CPU (`perf record` of its
+/// backends at 64 connections), and 0.7 ms of planning for the read alone in `EXPLAIN
+/// ANALYZE`.
 /// A single shape for every size (the rows as one JSON value) was tried and not kept: the
 /// server then guesses 100 rows and reads the pulses and their keys whole for every batch.
 ///
@@ -65,6 +66,7 @@ pub(super) type FactRow = (
 );
 
 /// What a wave says about a submission to it.
+#[derive(Clone)]
 pub(super) struct WaveFacts {
     open: bool,
     pub(super) window_id: String,
@@ -78,7 +80,17 @@ pub(super) struct WaveFacts {
 /// What the batch's read says: its waves, and which of its (wave, person) pairs are invitations.
 pub(super) struct Facts<'b> {
     pub(super) waves: HashMap<String, WaveFacts>,
-    invited: HashSet<(&'b str, &'b str)>,
+    pub(super) invited: HashSet<(&'b str, &'b str)>,
+}
+
+impl WaveFacts {
+    /// Whether a later batch may take these facts as they are, without reading the wave
+    /// again: a wave open when read, whose key this process has. What an open wave says never
+    /// changes but its state (its invitees included), and PostgreSQL's write checks that
+    /// itself under the wave's lock ([`record_sql`]).
+    pub(super) fn reusable(&self) -> bool {
+        self.open && matches!(self.key, Some(Ok(_)))
+    }
 }
 
 /// The distinct (wave, person) pairs of the batch, sorted: what its read looks up.
@@ -98,9 +110,10 @@ pub(super) fn pairs<'b>(batch: &[&'b Submission]) -> Vec<(&'b str, &'b str)> {
 /// SQLite scans the whole table for `(wave_id, person_id) IN (VALUES …)`. A wave that does not
 /// exist gives no row.
 ///
-/// It takes no lock. On SQLite the writer reads inside its write transaction, whose lock
-/// (`BEGIN IMMEDIATE`) already keeps a close from coming between the read and the write. On
-/// PostgreSQL it is read on its own, and the write (`record_sql`) takes the waves' locks
+/// SQLite's read. It takes no lock: the writer reads inside its write transaction, whose lock
+/// (`BEGIN IMMEDIATE`) already keeps a close from coming between the read and the write.
+/// PostgreSQL reads the batch's waves and their invitees instead, and only those its writers
+/// do not know yet (`open_waves::waves_sql`); its write (`record_sql`) takes the waves' locks
 /// itself and writes only to those still open.
 pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
     format!(
@@ -121,11 +134,6 @@ pub(super) fn facts_values<'b>(pairs: &[(&'b str, &'b str)]) -> Vec<Value<'b>> {
         .collect()
 }
 
-/// `rows` rows of [`facts_sql`]'s values that match no wave: [`padded`]'s rows.
-pub(super) fn null_pairs<'b>(rows: usize) -> impl Iterator<Item = Value<'b>> {
-    (0..rows * 2).map(|_| Value::OptText(None))
-}
-
 /// The facts in the rows the read returned for `pairs`; `secrets` make the windows' keys.
 pub(super) fn facts<'b>(
     pairs: Vec<(&'b str, &'b str)>,
@@ -143,17 +151,31 @@ pub(super) fn facts<'b>(
         .collect();
     let mut waves = HashMap::new();
     for (wave_id, _, _, state, window_id, closes_at, key, since, secret) in rows {
-        waves.entry(wave_id).or_insert_with(|| WaveFacts {
-            open: state == "open",
-            window_id,
-            closes_at,
-            key: key
-                .as_deref()
-                .map(|stored| secrets.window_key(stored, secret.as_deref())),
-            asks_follow_through: since.is_some(),
+        waves.entry(wave_id).or_insert_with(|| {
+            wave_facts(state, window_id, closes_at, key, since, secret, secrets)
         });
     }
     Facts { waves, invited }
+}
+
+pub(super) fn wave_facts(
+    state: String,
+    window_id: String,
+    closes_at: i64,
+    key: Option<Vec<u8>>,
+    since: Option<String>,
+    secret: Option<String>,
+    secrets: &TokenSecrets,
+) -> WaveFacts {
+    WaveFacts {
+        open: state == "open",
+        window_id,
+        closes_at,
+        key: key
+            .as_deref()
+            .map(|stored| secrets.window_key(stored, secret.as_deref())),
+        asks_follow_through: since.is_some(),
+    }
 }
 
 /// Who in the batch may answer: a refusal or `None` per submission (in the order of the
@@ -209,7 +231,8 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
 
 impl Plan {
     /// Given the (wave, token) pairs the insert added, and whether a wave was still open when
-    /// it ran (on PostgreSQL a wave can close between the batch's read and its write; on
+    /// it ran (on PostgreSQL a wave can close between its read, this batch's or an earlier
+    /// one's, and the batch's write; on
     /// SQLite, which reads and writes under one lock, every planned wave still is): the
     /// submissions to record (indexes in the batch), and every submission's outcome. A token
     /// already there means answered.
@@ -433,15 +456,8 @@ mod tests {
 
     #[test]
     fn padding_rows_are_as_wide_as_the_statements_rows() {
-        assert_eq!(null_pairs(3).count(), 3 * 2);
-        assert_eq!(
-            null_records(3).count(),
-            3 * (TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH)
-        );
-        let sql = record_sql(3);
-        assert_eq!(
-            sql.matches('$').count(),
-            3 * (TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH)
-        );
+        let width = TOKEN_WIDTH + BALLOT_WIDTH + COMMENT_WIDTH;
+        assert_eq!(null_records(3).count(), 3 * width);
+        assert_eq!(record_sql(3).matches('$').count(), 3 * width);
     }
 }

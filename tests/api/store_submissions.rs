@@ -443,6 +443,23 @@ on_both_backends! {
         assert_eq!(store.window_respondents(&opened.wave.window_id).await.unwrap(), 2);
     }
 
+    async fn a_second_press_by_someone_not_invited_is_refused_as_the_first(store: Store) {
+        let opened = open_team_wave(&store, "U0BOSS1", 5).await;
+        let wave = opened.wave.wave_id.as_str();
+        // An answer first, so that the pulse is one the writer has read, as under load.
+        store.record_submission(wave, &opened.invitees[0], &answers(3, 3, 3), now()).await.unwrap();
+        let outcomes = store
+            .record_submissions(vec![
+                submission(wave, "U0STRANGER", (2, 2, 2), None),
+                submission(wave, "U0STRANGER", (2, 2, 2), None),
+            ])
+            .await;
+        for outcome in &outcomes {
+            assert!(matches!(outcome, Err(SubmissionError::NotInvited)), "{outcome:?}");
+        }
+        assert_eq!(ballot_count(&store, wave).await, 1);
+    }
+
     async fn each_submission_of_a_batch_gets_its_own_answer(store: Store) {
         let opened = open_team_wave(&store, "U0BOSS1", 5).await;
         let wave = opened.wave.wave_id.as_str();
