@@ -53,32 +53,14 @@ use super::{Backend, placeholders};
 /// different orders; an advisory lock for the move makes them take turns. Any fixed number.
 pub const MOVE_LOCK: i64 = 0x7472_7573_7470; // "trustp"
 
-/// What a move does with a wave that another transaction holds: a release closing it, whose
-/// close has locked it (`releases::close_waves`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Held {
-    /// Waits for it (at shutdown, when nothing else waits for the move).
-    Wait,
-    /// Passes it over, and says so: the close either releases the wave (its rows deleted) or
-    /// holds its window, and then moves the rows itself if they need it
-    /// (`releases::move_held_answers`), so only a close that rolls back leaves it to move
-    /// again. A move that waited kept the share locks it had taken meanwhile, and the close's
-    /// next batch, wanting one of them, waited behind the move and so behind the first batch:
-    /// a close tick that met a backlog of moves ran a quarter or more slower (the fifty-sixth
-    /// session: 1,506 to 1,894 ms amid the moves, 1,093 to 1,650 after them).
-    PassOver,
-}
-
 /// Moves the answer rows of those of `wave_ids` that are still open to new rows, in random
-/// order, in one transaction. Returns the waves still open that it passed over, held by
-/// another transaction ([`Held::PassOver`]).
+/// order, in one transaction.
 pub(super) async fn shuffle_answers(
     conn: &mut AnyConnection,
     wave_ids: &BTreeSet<String>,
-    held: Held,
-) -> anyhow::Result<BTreeSet<String>> {
+) -> anyhow::Result<()> {
     if wave_ids.is_empty() {
-        return Ok(BTreeSet::new());
+        return Ok(());
     }
     let mut tx = conn.begin().await?;
     // Each table's rows of these waves through its primary key, which begins with the wave:
@@ -100,32 +82,15 @@ pub(super) async fn shuffle_answers(
     .execute(&mut *tx)
     .await?;
     let list = placeholders(1, wave_ids.len());
-    let skip = match held {
-        Held::Wait => "",
-        Held::PassOver => "SKIP LOCKED",
-    };
-    let open = open_waves(
-        &mut tx,
-        &format!(
-            "SELECT wave_id FROM waves WHERE wave_id IN ({list}) AND state = 'open'
-             ORDER BY wave_id FOR SHARE {skip}"
-        ),
-        wave_ids,
-    )
-    .await?;
-    // Those passed over: still open as last committed, but not locked here. (Those a close
-    // has closed since are no longer open, and so not moved again.)
-    let passed_over = if held == Held::PassOver && open.len() < wave_ids.len() {
-        let sql = format!("SELECT wave_id FROM waves WHERE wave_id IN ({list}) AND state = 'open'");
-        let locked: BTreeSet<&String> = open.iter().collect();
-        open_waves(&mut tx, &sql, wave_ids)
-            .await?
-            .into_iter()
-            .filter(|wave| !locked.contains(wave))
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "SELECT wave_id FROM waves WHERE wave_id IN ({list}) AND state = 'open'
+         ORDER BY wave_id FOR SHARE"
+    )))
+    .persistent(false);
+    for id in wave_ids {
+        query = query.bind(id.as_str());
+    }
+    let open = query.fetch_all(&mut *tx).await?;
     if !open.is_empty() {
         for table in MOVED_TABLES {
             let mut query =
@@ -137,20 +102,7 @@ pub(super) async fn shuffle_answers(
         }
     }
     tx.commit().await?;
-    Ok(passed_over)
-}
-
-/// The waves among `wave_ids` (bound as `$1…`) that `sql` returns.
-async fn open_waves(
-    conn: &mut AnyConnection,
-    sql: &str,
-    wave_ids: &BTreeSet<String>,
-) -> anyhow::Result<Vec<String>> {
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in wave_ids {
-        query = query.bind(id.as_str());
-    }
-    Ok(query.fetch_all(conn).await?)
+    Ok(())
 }
 
 /// The tables whose rows of a wave are moved together.
@@ -203,10 +155,6 @@ fn retry_after(failures: u32) -> Duration {
 #[derive(Debug, Default)]
 pub(super) struct Unshuffled {
     since: BTreeMap<String, Instant>,
-    /// Waves a move passed over, held by a close ([`Held::PassOver`]), each with when to look
-    /// at it again: a quiet moment later, so that a move does not come back for it again and
-    /// again while the close runs.
-    passed_over: BTreeMap<String, Instant>,
     /// Moves that failed in a row, and the earliest the next may start ([`retry_after`]).
     failures: u32,
     retry_at: Option<Instant>,
@@ -220,34 +168,8 @@ impl Unshuffled {
         }
     }
 
-    /// `waves` were passed over at `now`, held by a close: looked at again a quiet moment
-    /// later (a wave noted meanwhile is moved as any other).
-    pub(super) fn pass_over(&mut self, waves: impl IntoIterator<Item = String>, now: Instant) {
-        for wave in waves {
-            if !self.since.contains_key(&wave) {
-                self.passed_over.insert(wave, now + QUIET);
-            }
-        }
-    }
-
-    /// The waves passed over whose time to be looked at again has come by `now` (all of them
-    /// with `None`) wait again as if written to then.
-    fn look_again(&mut self, now: Option<Instant>) {
-        let due: Vec<String> = self
-            .passed_over
-            .iter()
-            .filter(|&(_, &at)| now.is_none_or(|now| at <= now))
-            .map(|(wave, _)| wave.clone())
-            .collect();
-        for wave in due {
-            if let Some(at) = self.passed_over.remove(&wave) {
-                self.since.entry(wave).or_insert(at);
-            }
-        }
-    }
-
     pub(super) fn is_empty(&self) -> bool {
-        self.since.is_empty() && self.passed_over.is_empty()
+        self.since.is_empty()
     }
 
     /// When the wave waiting longest was first written to, if one waits.
@@ -262,14 +184,8 @@ impl Unshuffled {
     ///
     /// [`QUIET`]: super::wal_forgetting::QUIET
     pub(super) fn due(&self, last_answer: Instant) -> Option<Instant> {
-        let waiting = self
-            .oldest()
-            .map(|oldest| (last_answer + QUIET).min(oldest + LONGEST_UNSHUFFLED));
-        let again = self.passed_over.values().min().copied();
-        let at = match (waiting, again) {
-            (Some(waiting), Some(again)) => waiting.min(again),
-            (waiting, again) => waiting.or(again)?,
-        };
+        let oldest = self.oldest()?;
+        let at = (last_answer + QUIET).min(oldest + LONGEST_UNSHUFFLED);
         Some(self.retry_at.map_or(at, |retry| at.max(retry)))
     }
 
@@ -277,7 +193,6 @@ impl Unshuffled {
     /// quiet moment the longest waiting, while answers keep coming those overdue; none before
     /// a failed move's wait is over.
     pub(super) fn take_due(&mut self, now: Instant, last_answer: Instant) -> BTreeSet<String> {
-        self.look_again(Some(now));
         if self.retry_at.is_some_and(|at| now < at) {
             BTreeSet::new()
         } else if now >= last_answer + QUIET {
@@ -299,10 +214,8 @@ impl Unshuffled {
         self.note(unmoved, now);
     }
 
-    /// The waves waiting longest, whatever their age, at most [`MOVE_AT_ONCE`] of them; those
-    /// passed over among them, whenever they were to be looked at again.
+    /// The waves waiting longest, whatever their age, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_oldest(&mut self) -> BTreeSet<String> {
-        self.look_again(None);
         self.take_waited(Instant::now(), Duration::ZERO)
     }
 
@@ -446,34 +359,6 @@ mod tests {
         unshuffled.move_ended(BTreeSet::new(), now);
         unshuffled.note(waves(&["W2"]), now);
         assert_eq!(unshuffled.due(long_quiet), Some(now), "due at once again");
-    }
-
-    #[test]
-    fn a_wave_passed_over_is_looked_at_again_a_quiet_moment_later_or_at_shutdown() {
-        let start = Instant::now();
-        let long_quiet = start;
-        let mut unshuffled = Unshuffled::default();
-        unshuffled.pass_over(waves(&["W1"]), start);
-        assert!(!unshuffled.is_empty(), "still to move");
-        assert_eq!(unshuffled.due(long_quiet), Some(start + QUIET));
-        let early = start + QUIET - Duration::from_millis(1);
-        assert!(
-            unshuffled.take_due(early, long_quiet).is_empty(),
-            "not again at once"
-        );
-        assert_eq!(
-            unshuffled.take_due(start + QUIET, long_quiet),
-            BTreeSet::from(["W1".to_owned()])
-        );
-        assert!(unshuffled.is_empty());
-
-        unshuffled.pass_over(waves(&["W2"]), start);
-        assert_eq!(
-            unshuffled.take_oldest(),
-            BTreeSet::from(["W2".to_owned()]),
-            "at shutdown, whenever it was due"
-        );
-        assert!(unshuffled.is_empty());
     }
 
     #[test]

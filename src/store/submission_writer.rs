@@ -29,7 +29,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{Id, JoinSet};
 
-use super::answer_shuffle::{Held, Unshuffled};
+use super::answer_shuffle::Unshuffled;
 use super::open_waves::OpenWaves;
 use super::script::bind;
 use super::submission_batch::{self as sql, cached};
@@ -133,7 +133,6 @@ impl SubmissionQueue {
                     open_waves: OpenWaves::default(),
                     conn: None,
                     written_to: BTreeSet::new(),
-                    passed_over: BTreeSet::new(),
                 };
                 let writers = Writers {
                     idle: (0..writers.max(1)).map(|_| spare.fresh()).collect(),
@@ -301,8 +300,6 @@ struct PoolWriter {
     /// On PostgreSQL, the waves this writer has written answers to since they were last
     /// shuffled (`answer_shuffle.rs`).
     written_to: BTreeSet<String>,
-    /// On PostgreSQL, the waves this writer's last move passed over, a close holding them.
-    passed_over: BTreeSet<String>,
 }
 
 /// The writers on sqlx's pool: those free to take a batch, and those writing one (each task
@@ -369,11 +366,8 @@ impl Writers {
             }
         };
         if was_move {
-            let mut writer = writer;
-            let passed_over = std::mem::take(&mut writer.passed_over);
             self.mover = Some(writer);
             self.to_move.move_ended(left, now);
-            self.to_move.pass_over(passed_over, now);
         } else {
             self.idle.push(writer);
             self.to_move.note(left, now);
@@ -418,7 +412,7 @@ impl Writers {
         let mut writer = self.mover.take().expect("the mover is free");
         let moving = waves.clone();
         let task = self.busy.spawn(async move {
-            writer.shuffle(waves, Held::PassOver).await;
+            writer.shuffle(waves).await;
             writer
         });
         self.moving = Some((task.id(), moving));
@@ -448,9 +442,7 @@ impl Writers {
             return;
         };
         while !self.to_move.is_empty() {
-            // Nothing waits for these moves: one waits for a close rather than leave its
-            // waves paired.
-            writer.shuffle(self.to_move.take_oldest(), Held::Wait).await;
+            writer.shuffle(self.to_move.take_oldest()).await;
             // A failure leaves the rest paired until their pulse's next answer or its release.
             if !writer.written_to.is_empty() {
                 return;
@@ -525,7 +517,6 @@ impl PoolWriter {
             open_waves: self.open_waves.clone(),
             conn: None,
             written_to: BTreeSet::new(),
-            passed_over: BTreeSet::new(),
         }
     }
 
@@ -574,20 +565,16 @@ impl PoolWriter {
     }
 
     /// Shuffles the answers of `waves` in their turn at the gate (none on PostgreSQL). A
-    /// failure is logged and the waves kept in `written_to`, for the next try; the waves a
-    /// close held and the move passed over are kept in `passed_over`.
-    async fn shuffle(&mut self, waves: BTreeSet<String>, held: Held) {
+    /// failure is logged and the waves kept in `written_to`, for the next try.
+    async fn shuffle(&mut self, waves: BTreeSet<String>) {
         if waves.is_empty() {
             return;
         }
         let _turn = super::take_turn(self.gate.as_ref()).await;
         let moved = match self.connection().await {
-            Ok(conn) => super::answer_shuffle::shuffle_answers(conn, &waves, held).await,
+            Ok(conn) => super::answer_shuffle::shuffle_answers(conn, &waves).await,
             Err(e) => Err(e),
         };
-        if let Ok(passed_over) = &moved {
-            self.passed_over.extend(passed_over.iter().cloned());
-        }
         if let Err(e) = moved {
             if let Some(mut conn) = self.conn.take() {
                 conn.close_on_drop();

@@ -839,63 +839,6 @@ async fn postgres_a_held_pulse_written_in_one_transaction_is_not_rewritten_by_it
     db.finish().await;
 }
 
-/// A close tick that met a backlog of moves ran a quarter slower: a move waited for a pulse a
-/// close batch held, keeping the share locks it had taken meanwhile, and the close's next
-/// batch waited behind the move. A move now passes over a pulse a close holds. Here the test
-/// holds one team's pulse as a close does, once both teams' answers wait to be moved: the
-/// other team's rows are moved while it still holds it; and once it lets go (the close rolled
-/// back, the pulse still open), the store comes back for the held pulse, nothing lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_move_passes_over_a_pulse_a_close_holds_and_comes_back_for_it() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    let store = db.store.clone();
-    let teams = open_team_waves(&store, &["U0BOSS1", "U0BOSS2"], 4).await;
-    let (held, free) = (&teams[0], &teams[1]);
-    let moves_holder = hold_the_moves(&db.url).await;
-    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    answer_one_at_a_time(&store, &held.wave.wave_id, &held.invitees[..2]).await;
-    answer_one_at_a_time(&store, &free.wave.wave_id, &free.invitees[..2]).await;
-    wait_for_a_move_held(&mut rows).await;
-
-    let mut wave_holder = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let mut hold_wave = wave_holder.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM waves WHERE wave_id = $1 FOR UPDATE")
-        .bind(held.wave.wave_id.as_str())
-        .execute(&mut *hold_wave)
-        .await
-        .unwrap();
-    moves_holder.close().await.unwrap();
-    let mut moved = false;
-    for _ in 0..1000 {
-        if stamps(&mut rows, &free.wave.wave_id).await == (2, 2, 1) {
-            moved = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(
-        moved,
-        "the free pulse's rows were not moved within ten seconds"
-    );
-    assert_eq!(
-        stamps(&mut rows, &held.wave.wave_id).await,
-        (2, 2, 2),
-        "the held pulse is not moved while held"
-    );
-
-    hold_wave.rollback().await.unwrap();
-    store.close().await;
-    assert_eq!(
-        stamps(&mut rows, &held.wave.wave_id).await,
-        (2, 2, 1),
-        "(tokens, ballots, transactions) of the pulse once let go"
-    );
-    rows.close().await.unwrap();
-    db.finish().await;
-}
-
 /// A connection holding [`ANSWER_MOVE_LOCK`], as another replica's move would, until it is
 /// closed: the store's moves of open pulses' answers wait for it.
 async fn hold_the_moves(url: &str) -> sqlx::AnyConnection {
