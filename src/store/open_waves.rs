@@ -156,8 +156,8 @@ fn null_waves<'b>(rows: usize) -> impl Iterator<Item = Value<'b>> {
 }
 
 /// The most people kept, over every wave: past it the writers start again from nothing. An
-/// invitee is 8 bytes ([`invitee_hash`]), so 8 MB at most, and an org with
-/// more invitees than this answering at once reads some of its waves again.
+/// invitee is 8 bytes ([`invitee_hash`]), so 8 MB at most, and an org with more invitees
+/// than this answering at once reads some of its waves again.
 const MOST_PEOPLE: usize = 1_000_000;
 
 /// The waves read open, shared by the writers of one store.
