@@ -115,7 +115,7 @@ pub(super) fn pairs<'b>(batch: &[&'b Submission]) -> Vec<(&'b str, &'b str)> {
 /// PostgreSQL reads the batch's waves and their invitees instead, and only those its writers
 /// do not know yet (`open_waves::waves_sql`); its write (`record_sql`) takes the waves' locks
 /// itself and writes only to those still open.
-pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
+pub(super) fn facts_sql(pairs: usize) -> String {
     format!(
         "SELECT v.column1, v.column2, i.person_id,
                 w.state, w.window_id, w.closes_at, k.hmac_key, w.follow_through_since, k.secret_id
@@ -123,7 +123,7 @@ pub(super) fn facts_sql(backend: Backend, pairs: usize) -> String {
          JOIN waves w ON w.wave_id = v.column1
          LEFT JOIN window_keys k ON k.window_id = w.window_id
          LEFT JOIN wave_invitees i ON i.wave_id = v.column1 AND i.person_id = v.column2",
-        backend.value_rows(pairs, 2)
+        Backend::Sqlite.value_rows(pairs, 2)
     )
 }
 
@@ -349,7 +349,8 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
 /// hold a wave the other waits for. A close then waits for the batch in flight, and a batch
 /// after a close finds the wave closed: PostgreSQL, having waited for the close's lock,
 /// checks `state` again on the row the close left. So no token or ballot can arrive in a
-/// window being released, although the batch's read (`facts_sql`) took no lock.
+/// window being released, although the read of its waves (`open_waves::waves_sql`), this
+/// batch's or an earlier one's, took no lock.
 ///
 /// The tokens are inserted for those waves only, in the order of their values, so two batches
 /// in flight at once (this replica's two writers, or another replica's) take the locks of a

@@ -607,11 +607,8 @@ async fn read_facts<'b>(
 ) -> anyhow::Result<sql::Facts<'b>> {
     let pairs = sql::pairs(batch);
     let values = sql::facts_values(&pairs);
-    let query = sqlx::query_as::<_, sql::FactRow>(sqlx::AssertSqlSafe(sql::facts_sql(
-        Backend::Sqlite,
-        pairs.len(),
-    )))
-    .persistent(cached(pairs.len()));
+    let query = sqlx::query_as::<_, sql::FactRow>(sqlx::AssertSqlSafe(sql::facts_sql(pairs.len())))
+        .persistent(cached(pairs.len()));
     let rows = bind(query, values)
         .fetch_all(conn)
         .await

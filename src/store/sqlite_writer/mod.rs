@@ -552,7 +552,7 @@ fn write_batch(
     let mut rows = Vec::with_capacity(pairs.len());
     for part in parts(pairs.len()) {
         let pairs = &pairs[part];
-        let mut statement = conn.prepare_cached(&sql::facts_sql(backend, pairs.len()))?;
+        let mut statement = conn.prepare_cached(&sql::facts_sql(pairs.len()))?;
         let mut found = statement
             .query(params_from_iter(sql::facts_values(pairs)))
             .context("could not read the waves and invitations")?;
