@@ -40,6 +40,7 @@
 //! window's release, weeks later: the close moves them itself, in its own transaction
 //! (`Store::close_and_decide_many`).
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -152,9 +153,16 @@ fn retry_after(failures: u32) -> Duration {
 
 /// The waves written to since their answers were last moved, each with when it was first
 /// written to since then, and when the next move may start.
+///
+/// The waves are also kept in the order they began to wait, so that the writers' loop, which
+/// asks on every turn (every batch gathered, every batch answered) which wave waits longest
+/// and which are overdue, reads only the front. Those answers were a walk over every waiting
+/// wave, twice a turn: up to an org's every team while its first pulse is answered.
 #[derive(Debug, Default)]
 pub(super) struct Unshuffled {
     since: BTreeMap<String, Instant>,
+    /// The same waves, the longest waiting first.
+    by_age: BTreeSet<(Instant, String)>,
     /// Moves that failed in a row, and the earliest the next may start ([`retry_after`]).
     failures: u32,
     retry_at: Option<Instant>,
@@ -164,7 +172,10 @@ impl Unshuffled {
     /// `waves` were written to at `now` (a wave already waiting keeps its first time).
     pub(super) fn note(&mut self, waves: impl IntoIterator<Item = String>, now: Instant) {
         for wave in waves {
-            self.since.entry(wave).or_insert(now);
+            if let Entry::Vacant(entry) = self.since.entry(wave) {
+                self.by_age.insert((now, entry.key().clone()));
+                entry.insert(now);
+            }
         }
     }
 
@@ -174,7 +185,7 @@ impl Unshuffled {
 
     /// When the wave waiting longest was first written to, if one waits.
     pub(super) fn oldest(&self) -> Option<Instant> {
-        self.since.values().min().copied()
+        self.by_age.first().map(|(since, _)| *since)
     }
 
     /// When the next move is due, the last answer having come at `last_answer`: once the
@@ -228,20 +239,18 @@ impl Unshuffled {
     /// The waves first written to `long` or more before `now`, the longest waiting first, at
     /// most [`MOVE_AT_ONCE`] of them.
     fn take_waited(&mut self, now: Instant, long: Duration) -> BTreeSet<String> {
-        let mut waited: Vec<(Instant, &String)> = self
-            .since
-            .iter()
-            .filter(|&(_, &since)| now.saturating_duration_since(since) >= long)
-            .map(|(wave, &since)| (since, wave))
-            .collect();
-        waited.sort();
-        let taken: BTreeSet<String> = waited
-            .into_iter()
-            .take(MOVE_AT_ONCE)
-            .map(|(_, wave)| wave.clone())
-            .collect();
-        for wave in &taken {
-            self.since.remove(wave);
+        let mut taken = BTreeSet::new();
+        while taken.len() < MOVE_AT_ONCE {
+            let Some(first) = self.by_age.first() else {
+                break;
+            };
+            // The rest began to wait later still: none of them has waited long enough either.
+            if now.saturating_duration_since(first.0) < long {
+                break;
+            }
+            let (_, wave) = self.by_age.pop_first().expect("a first wave");
+            self.since.remove(&wave);
+            taken.insert(wave);
         }
         taken
     }
@@ -265,6 +274,29 @@ mod tests {
         assert_eq!(due, BTreeSet::from(["W1".to_owned()]));
         assert_eq!(unshuffled.take_oldest(), BTreeSet::from(["W2".to_owned()]));
         assert!(unshuffled.is_empty());
+    }
+
+    #[test]
+    fn a_wave_moved_and_written_to_again_waits_from_then() {
+        let start = Instant::now();
+        let mut unshuffled = Unshuffled::default();
+        unshuffled.note(waves(&["W1", "W2"]), start);
+        let later = start + Duration::from_secs(1);
+        unshuffled.note(waves(&["W3"]), later);
+        let moved = unshuffled.take_overdue(start + LONGEST_UNSHUFFLED);
+        assert_eq!(moved, BTreeSet::from(["W1".to_owned(), "W2".to_owned()]));
+        let again = start + LONGEST_UNSHUFFLED;
+        unshuffled.note(waves(&["W1", "W3"]), again);
+        assert_eq!(unshuffled.oldest(), Some(later), "W3 keeps its first time");
+        let overdue = unshuffled.take_overdue(later + LONGEST_UNSHUFFLED);
+        assert_eq!(overdue, BTreeSet::from(["W3".to_owned()]));
+        assert_eq!(
+            unshuffled.oldest(),
+            Some(again),
+            "W1 waits from its new time"
+        );
+        assert_eq!(unshuffled.take_oldest(), BTreeSet::from(["W1".to_owned()]));
+        assert!(unshuffled.is_empty() && unshuffled.oldest().is_none());
     }
 
     #[test]
