@@ -346,7 +346,11 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
 ///
 /// The batch's waves still open are share-locked first (`w`), in the order of their ids, as a
 /// release's close locks them (`releases::close_waves`), so a batch and a close never each
-/// hold a wave the other waits for. A close then waits for the batch in flight, and a batch
+/// hold a wave the other waits for. Each wave is looked up by its key, one after the other in
+/// that order (a `LATERAL` subquery, which PostgreSQL cannot turn into a join of its
+/// choosing): written as `wave_id IN (…)`, the server read every open wave of the org and
+/// hashed them for each batch wherever that looked cheaper than the lookups on paper (with
+/// 750 open waves, about 0.2 ms of its CPU a batch, a fifth of a batch of 8's). A close then waits for the batch in flight, and a batch
 /// after a close finds the wave closed: PostgreSQL, having waited for the close's lock,
 /// checks `state` again on the row the close left. So no token or ballot can arrive in a
 /// window being released, although the read of its waves (`open_waves::waves_sql`), this
@@ -369,9 +373,11 @@ pub(super) fn record_sql(rows: usize) -> String {
         "WITH v (wave_id, window_id, token,
                  ballot_id, ballot_wave, {questions}, follow_through,
                  comment_id, comment_wave, body) AS (VALUES {}),
-         w AS (SELECT wave_id FROM waves
-               WHERE wave_id IN (SELECT wave_id FROM v) AND state = 'open'
-               ORDER BY wave_id FOR SHARE),
+         w AS (SELECT x.wave_id
+               FROM (SELECT DISTINCT wave_id FROM v WHERE wave_id IS NOT NULL
+                     ORDER BY wave_id) d,
+               LATERAL (SELECT wave_id FROM waves
+                        WHERE waves.wave_id = d.wave_id AND state = 'open' FOR SHARE) x),
          t AS (INSERT INTO participation (wave_id, window_id, token)
                SELECT v.wave_id, v.window_id, v.token FROM v JOIN w ON w.wave_id = v.wave_id
                ORDER BY v.wave_id, v.token
