@@ -350,11 +350,12 @@ pub(super) fn comment_values<'b>(batch: &[&'b Submission], recorded: &[usize]) -
 /// that order (a `LATERAL` subquery, which PostgreSQL cannot turn into a join of its
 /// choosing): written as `wave_id IN (…)`, the server read every open wave of the org and
 /// hashed them for each batch wherever that looked cheaper than the lookups on paper (with
-/// 750 open waves, about 0.2 ms of its CPU a batch, a fifth of a batch of 8's). A close then waits for the batch in flight, and a batch
-/// after a close finds the wave closed: PostgreSQL, having waited for the close's lock,
-/// checks `state` again on the row the close left. So no token or ballot can arrive in a
-/// window being released, although the read of its waves (`open_waves::waves_sql`), this
-/// batch's or an earlier one's, took no lock.
+/// 750 open waves, 0.2 to 0.35 ms of its CPU a batch, about a third of a batch of 8's).
+///
+/// A close then waits for the batch in flight, and a batch after a close finds the wave
+/// closed: PostgreSQL, having waited for the close's lock, checks `state` again on the row the
+/// close left. So no token or ballot can arrive in a window being released, although the read
+/// of its waves (`open_waves::waves_sql`), this batch's or an earlier one's, took no lock.
 ///
 /// The tokens are inserted for those waves only, in the order of their values, so two batches
 /// in flight at once (this replica's two writers, or another replica's) take the locks of a
