@@ -98,9 +98,9 @@ struct KnownWave {
 /// A person as [`KnownWave`] keeps an invitee: 8 bytes, not a `String` of 40 or so with its
 /// allocation. With the 150,000 invitees of the answer benchmark's pulses kept as strings,
 /// the process peaked at 32 to 34 MiB, against 22 to 23 without them; as hashes, 25 to 26.
-/// The hash is SipHash under a key drawn at
-/// random when the process starts, so no one can choose a person id that collides with an
-/// invitee's; by chance, one of 10^17 or so outsiders of a team of 200 would.
+/// The hash is SipHash under a key drawn at random when the process starts, so no one can
+/// choose a person id that collides with an invitee's; by chance, one of 10^17 or so
+/// outsiders of a team of 200 would.
 fn invitee_hash(person: &str) -> u64 {
     use std::hash::BuildHasher;
     static KEY: std::sync::LazyLock<std::hash::RandomState> =

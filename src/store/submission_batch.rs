@@ -158,6 +158,8 @@ pub(super) fn facts<'b>(
     Facts { waves, invited }
 }
 
+/// A wave's facts from the columns both backends' reads return for it; `secrets` make its
+/// window's key.
 pub(super) fn wave_facts(
     state: String,
     window_id: String,
@@ -232,10 +234,9 @@ pub(super) fn plan(batch: &[&Submission], facts: &Facts) -> Plan {
 impl Plan {
     /// Given the (wave, token) pairs the insert added, and whether a wave was still open when
     /// it ran (on PostgreSQL a wave can close between its read, this batch's or an earlier
-    /// one's, and the batch's write; on
-    /// SQLite, which reads and writes under one lock, every planned wave still is): the
-    /// submissions to record (indexes in the batch), and every submission's outcome. A token
-    /// already there means answered.
+    /// one's, and the batch's write; on SQLite, which reads and writes under one lock, every
+    /// planned wave still is): the submissions to record (indexes in the batch), and every
+    /// submission's outcome. A token already there means answered.
     pub(super) fn settle(
         self,
         batch: &[&Submission],
