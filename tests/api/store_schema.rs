@@ -375,3 +375,28 @@ async fn postgres_an_answer_committed_during_the_upgrade_to_partitions_is_kept()
     old_replica.close().await.unwrap();
     db.finish().await;
 }
+
+/// PostgreSQL's write of a batch passes over a token already recorded with `ON CONFLICT DO
+/// NOTHING` naming no key (`submission_batch::record_sql`: naming it cost the server a catalog
+/// search for each partition written to). That is right only while the tokens' one unique key
+/// is `(wave_id, token)`: another unique key would have a violation of it passed over too, and
+/// the seller told "already answered" while nothing was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_tokens_have_one_unique_key_the_write_relies_on() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let unique: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index
+         WHERE indrelid = 'participation'::regclass AND indisunique",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(unique.len(), 1, "the tokens' unique keys: {unique:?}");
+    assert!(unique[0].ends_with("(wave_id, token)"), "{}", unique[0]);
+    conn.close().await.unwrap();
+    db.finish().await;
+}
