@@ -659,13 +659,14 @@ async fn write_to_postgres(
     }
     // A wave written to that the write found closed is read again next time, and so no
     // longer taken for open. (A wave whose every answer was refused before the write, an
-    // outsider's say, was not in it, and stays known.)
-    let written: HashSet<&str> = plan
-        .tokens
-        .iter()
-        .map(|(i, _)| batch[*i].wave_id.as_str())
-        .collect();
-    open_waves.forget(written.into_iter().filter(|wave| !open.contains(*wave)));
+    // outsider's say, was not in it, and stays known.) A wave comes once for each of its
+    // answers; forgetting it again does nothing.
+    open_waves.forget(
+        plan.tokens
+            .iter()
+            .map(|(i, _)| batch[*i].wave_id.as_str())
+            .filter(|wave| !open.contains(*wave)),
+    );
     Ok(plan.settle(batch, &inserted, |wave| open.contains(wave)).1)
 }
 
