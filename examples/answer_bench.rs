@@ -17,7 +17,9 @@
 //! client here, latency counted from each request's scheduled time; then ten answers one at a
 //! time, each 1.5 s after the last (as a real org's come, minutes apart, each after a quiet
 //! moment). The floor gets the same requests. Prints requests per second, p50/p99, CPU per
-//! request (from `/proc`) and peak RSS, the lone answers' waits, and the ratios.
+//! request (from `/proc`) and peak RSS, the lone answers' waits, and the ratios; and how idle
+//! the machine's cores were during each load at 64 connections (`/proc/stat`), which says
+//! whether the pace there was the CPU.
 //!
 //! A second floor, the durable floor, also reads the body, but answers only once it is synced
 //! to a file beside the database (every body waiting at that moment in one `fsync`, in a log
@@ -54,6 +56,8 @@ mod bench_database;
 use bench_database::BenchDatabase;
 #[path = "shared/callgrind.rs"]
 mod callgrind;
+#[path = "shared/machine_cpu.rs"]
+mod machine_cpu;
 #[path = "shared/process_cpu.rs"]
 mod process_cpu;
 #[path = "shared/thread_counts.rs"]
@@ -805,6 +809,8 @@ struct Run {
     /// What each of the server's threads did during the load, by name (with how many threads
     /// had it), for one process only: not a peer's group of processes.
     threads: BTreeMap<String, (usize, thread_counts::Counts)>,
+    /// The whole machine's idle share during the load (wrk's runs only).
+    machine: Option<machine_cpu::Idle>,
 }
 
 fn wrk(
@@ -831,7 +837,7 @@ fn wrk(
     let cpu_before = server.cpu_secs()?;
     let database_before = server.postgres_secs()?;
     let threads_before = server.threads()?;
-    let output = Command::new("wrk")
+    let wrk = Command::new("wrk")
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
         .arg(&script)
@@ -840,8 +846,12 @@ fn wrk(
         .arg(&prefix)
         .arg(if server.records { "stop" } else { "wrap" })
         .arg(threads.to_string())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .context("could not run wrk")?;
+    let machine = machine_during_load(&gate, Duration::from_secs(seconds));
+    let output = wrk.wait_with_output().context("could not run wrk")?;
     let cpu = server.cpu_secs()? - cpu_before;
     let database_cpu = server.postgres_secs()? - database_before;
     let threads = server.threads()?.since(&threads_before);
@@ -886,7 +896,30 @@ fn wrk(
         after_cpu_us_per_request: 0.0,
         late_max_ms: f64::NAN,
         threads,
+        machine,
     })
+}
+
+/// How idle the machine's cores were while wrk loaded the server: read from `/proc/stat`
+/// inside the load's window, which opens when wrk's last thread opens the gate (wrk times the
+/// run from then, `bench/answers.lua`) and lasts `seconds`. A tenth of a second is left off at
+/// each end, for the threads' first and last requests. None if the gate never opened (wrk
+/// failed; its output says why) or the load was too short to leave a window.
+fn machine_during_load(gate: &Path, seconds: Duration) -> Option<machine_cpu::Idle> {
+    const MARGIN: Duration = Duration::from_millis(100);
+    // wrk loads every thread's requests before the gate opens: seconds for a large run.
+    let give_up = Instant::now() + Duration::from_secs(300);
+    while !gate.exists() {
+        if Instant::now() > give_up {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let window = seconds.checked_sub(2 * MARGIN)?;
+    std::thread::sleep(MARGIN);
+    let before = machine_cpu::MachineCpu::read().ok()?;
+    std::thread::sleep(window);
+    machine_cpu::MachineCpu::read().ok()?.since(before)
 }
 
 /// First answers sent as the 64-connection load ends (`Server::after_load`): one every
@@ -934,6 +967,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         after_cpu_us_per_request: f64::NAN,
         late_max_ms: f64::NAN,
         threads: BTreeMap::new(),
+        machine: None,
     })
 }
 
@@ -1162,6 +1196,18 @@ impl Report {
         println!(
             "CPU per request after the loads at 64 and 4 connections, until the server was quiet again (not in the table): {}",
             after.join(", ")
+        );
+        let idle: Vec<String> = self
+            .rows
+            .iter()
+            .map(|Row { name, wide, .. }| match wide.machine {
+                Some(m) => format!("{name} {:.0}% / {:.0}%", m.idle_pct, m.iowait_pct),
+                None => format!("{name} not read"),
+            })
+            .collect();
+        println!(
+            "The machine's cores during the load at 64 connections (from /proc/stat; wrk's work counts as busy), idle / idle while waiting for the disk: {}",
+            idle.join(", ")
         );
         let late: Vec<String> = self
             .rows
