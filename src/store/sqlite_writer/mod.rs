@@ -518,7 +518,10 @@ fn coded(error: anyhow::Error) -> anyhow::Error {
 
 /// A connection set up as sqlx sets up the store's others: foreign keys on, the same busy
 /// timeout, and the privacy pragmas (`disk.rs`), with SQLite's default `synchronous=FULL`, so
-/// a commit returns once it is on the disk.
+/// a commit returns once it is on the disk. That sync is not what sets the pace under load: a
+/// writer without it (`synchronous=NORMAL`, not durable) took 2% more answers a second at 64
+/// connections in three alternated pairs (sixtieth session, docs/benchmarks.md); it costs the
+/// lone answer about half a millisecond of its wait.
 fn open(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("could not open {} to write answers", path.display()))?;
