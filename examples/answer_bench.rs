@@ -837,7 +837,7 @@ fn wrk(
     let cpu_before = server.cpu_secs()?;
     let database_before = server.postgres_secs()?;
     let threads_before = server.threads()?;
-    let wrk = Command::new("wrk")
+    let mut wrk = Command::new("wrk")
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
         .arg(&script)
@@ -850,7 +850,7 @@ fn wrk(
         .stderr(Stdio::piped())
         .spawn()
         .context("could not run wrk")?;
-    let machine = machine_during_load(&gate, Duration::from_secs(seconds));
+    let machine = machine_during_load(&mut wrk, &gate, Duration::from_secs(seconds));
     let output = wrk.wait_with_output().context("could not run wrk")?;
     let cpu = server.cpu_secs()? - cpu_before;
     let database_cpu = server.postgres_secs()? - database_before;
@@ -903,14 +903,17 @@ fn wrk(
 /// How idle the machine's cores were while wrk loaded the server: read from `/proc/stat`
 /// inside the load's window, which opens when wrk's last thread opens the gate (wrk times the
 /// run from then, `bench/answers.lua`) and lasts `seconds`. A tenth of a second is left off at
-/// each end, for the threads' first and last requests. None if the gate never opened (wrk
-/// failed; its output says why) or the load was too short to leave a window.
-fn machine_during_load(gate: &Path, seconds: Duration) -> Option<machine_cpu::Idle> {
+/// each end, for the threads' first and last requests. None if wrk ended before the gate
+/// opened (it failed; its output says why) or the load was too short to leave a window.
+fn machine_during_load(
+    wrk: &mut Child,
+    gate: &Path,
+    seconds: Duration,
+) -> Option<machine_cpu::Idle> {
     const MARGIN: Duration = Duration::from_millis(100);
     // wrk loads every thread's requests before the gate opens: seconds for a large run.
-    let give_up = Instant::now() + Duration::from_secs(300);
     while !gate.exists() {
-        if Instant::now() > give_up {
+        if !matches!(wrk.try_wait(), Ok(None)) {
             return None;
         }
         std::thread::sleep(Duration::from_millis(2));
