@@ -3,13 +3,14 @@
 //! during a load, it says whether the load's pace was the CPU: a server at the cores' limit
 //! leaves them next to no idle time, one whose work waits on something else (a writer's
 //! turn, the disk) leaves them idle meanwhile. Sessions read this off `perf` or `vmstat` by
-//! hand, and one of them got it wrong by a third (`perf` sampling with stacks left the cores
-//! idle itself); `answer_bench` now measures it in every run, inside the load's own window.
+//! hand, and two of them read the cores a third idle where `vmstat` showed 11 to 12% (`perf`
+//! sampling with stacks left them idle itself); `answer_bench` now measures it in every run,
+//! inside the load's own window.
 
 use anyhow::Context;
 
 /// The machine's CPU time so far, in clock ticks, summed over its cores.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct MachineCpu {
     /// Every state: user, nice, system, idle, iowait, irq, softirq, steal.
     total: u64,
