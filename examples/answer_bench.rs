@@ -62,6 +62,8 @@ mod machine_cpu;
 mod process_cpu;
 #[path = "shared/thread_counts.rs"]
 mod thread_counts;
+#[path = "shared/thread_states.rs"]
+mod thread_states;
 
 /// Names a PostgreSQL server to run trustpulse on instead of SQLite.
 const URL_VARIABLE: &str = "ANSWER_BENCH_DATABASE_URL";
@@ -811,6 +813,8 @@ struct Run {
     threads: BTreeMap<String, (usize, thread_counts::Counts)>,
     /// The whole machine's idle share during the load (wrk's runs only).
     machine: Option<machine_cpu::Idle>,
+    /// The answers' writer's states through the same window (trustpulse on SQLite only).
+    writer: Option<thread_states::States>,
 }
 
 fn wrk(
@@ -850,7 +854,13 @@ fn wrk(
         .stderr(Stdio::piped())
         .spawn()
         .context("could not run wrk")?;
-    let machine = machine_during_load(&mut wrk, &gate, Duration::from_secs(seconds));
+    let writer = if server.group {
+        Vec::new()
+    } else {
+        thread_states::stat_files(server.child.id(), WRITER_THREAD)
+    };
+    let (machine, writer) =
+        machine_during_load(&mut wrk, &gate, Duration::from_secs(seconds), &writer);
     let output = wrk.wait_with_output().context("could not run wrk")?;
     let cpu = server.cpu_secs()? - cpu_before;
     let database_cpu = server.postgres_secs()? - database_before;
@@ -897,6 +907,7 @@ fn wrk(
         late_max_ms: f64::NAN,
         threads,
         machine,
+        writer,
     })
 }
 
@@ -905,25 +916,53 @@ fn wrk(
 /// run from then, `bench/answers.lua`) and lasts `seconds`. A tenth of a second is left off at
 /// each end, for the threads' first and last requests. None if wrk ended before the gate
 /// opened (it failed; its output says why) or the load was too short to leave a window.
+/// Through the same window, the states of the threads whose `stat` files are in `watch`, read
+/// every [`STATE_EVERY`] (none if `watch` is empty).
 fn machine_during_load(
     wrk: &mut Child,
     gate: &Path,
     seconds: Duration,
-) -> Option<machine_cpu::Idle> {
+    watch: &[PathBuf],
+) -> (Option<machine_cpu::Idle>, Option<thread_states::States>) {
     const MARGIN: Duration = Duration::from_millis(100);
     // wrk loads every thread's requests before the gate opens: seconds for a large run.
     while !gate.exists() {
         if !matches!(wrk.try_wait(), Ok(None)) {
-            return None;
+            return (None, None);
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let window = seconds.checked_sub(2 * MARGIN)?;
+    let Some(window) = seconds.checked_sub(2 * MARGIN) else {
+        return (None, None);
+    };
     std::thread::sleep(MARGIN);
-    let before = machine_cpu::MachineCpu::read().ok()?;
-    std::thread::sleep(window);
-    machine_cpu::MachineCpu::read().ok()?.since(before)
+    let Ok(before) = machine_cpu::MachineCpu::read() else {
+        return (None, None);
+    };
+    let end = Instant::now() + window;
+    let mut states = thread_states::States::default();
+    if watch.is_empty() {
+        std::thread::sleep(window);
+    } else {
+        while Instant::now() < end {
+            thread_states::sample(watch, &mut states);
+            std::thread::sleep(STATE_EVERY);
+        }
+    }
+    let machine = machine_cpu::MachineCpu::read()
+        .ok()
+        .and_then(|now| now.since(before));
+    (machine, (states.samples() > 0).then_some(states))
 }
+
+/// The answers' writer on SQLite (`src/store/sqlite_writer`), the one part of an answer that
+/// runs in series.
+const WRITER_THREAD: &str = "answers-writer";
+
+/// How often the writer's state is read during the load at 64 connections. Every millisecond
+/// cost the bench 2.8% of a core (`perf stat -e task-clock -p` of the bench), taken from
+/// trustpulse's load alone; every two, half that, for about 1,400 readings in a 3-second run.
+const STATE_EVERY: Duration = Duration::from_millis(2);
 
 /// First answers sent as the 64-connection load ends (`Server::after_load`): one every
 /// `LATE_EVERY` from `LATE_FROM` on, through the two seconds after trustpulse's quiet second.
@@ -971,6 +1010,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         late_max_ms: f64::NAN,
         threads: BTreeMap::new(),
         machine: None,
+        writer: None,
     })
 }
 
@@ -1212,6 +1252,18 @@ impl Report {
             "The machine's cores during the load at 64 connections (from /proc/stat; wrk's work counts as busy), idle / idle while waiting for the disk: {}",
             idle.join(", ")
         );
+        for Row { name, wide, .. } in &self.rows {
+            if let Some(states) = wide.writer {
+                println!(
+                    "{name}'s answers' writer during the same window (its state read every {} ms, {} times): running or ready to run {:.0}%, waiting for the disk {:.0}%, asleep {:.0}% (for answers, its turn or a lock)",
+                    STATE_EVERY.as_millis(),
+                    states.samples(),
+                    states.pct(states.running),
+                    states.pct(states.disk),
+                    states.pct(states.asleep)
+                );
+            }
+        }
         let late: Vec<String> = self
             .rows
             .iter()
