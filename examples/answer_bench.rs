@@ -854,10 +854,14 @@ fn wrk(
         .stderr(Stdio::piped())
         .spawn()
         .context("could not run wrk")?;
-    let writer = if server.group || connections != WRITER_READ_AT {
-        Vec::new()
+    // From the threads just read (none for a peer's group of processes).
+    let writer: Vec<PathBuf> = if connections == WRITER_READ_AT {
+        threads_before
+            .named(WRITER_THREAD)
+            .map(|tid| thread_states::stat_file(server.child.id(), tid))
+            .collect()
     } else {
-        thread_states::stat_files(server.child.id(), WRITER_THREAD)
+        Vec::new()
     };
     let (machine, writer) =
         machine_during_load(&mut wrk, &gate, Duration::from_secs(seconds), &writer);

@@ -69,6 +69,14 @@ impl Threads {
         Ok(Threads(threads))
     }
 
+    /// The ids of the threads called `name`.
+    pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = u32> + 'a {
+        self.0
+            .iter()
+            .filter(move |(_, (thread, _))| thread == name)
+            .map(|(tid, _)| *tid)
+    }
+
     /// What the threads did since `before`, summed by name (tokio's workers share one), with
     /// how many threads of each name there were. A thread that started meanwhile counts from
     /// zero; one that ended is lost with its counters.

@@ -45,20 +45,9 @@ impl States {
     }
 }
 
-/// The `stat` files of `pid`'s threads called `name`; none if it has no such thread (a floor,
-/// or trustpulse on PostgreSQL, whose writers are tasks).
-pub fn stat_files(pid: u32, name: &str) -> Vec<PathBuf> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .map(|task| task.path())
-        .filter(|task| {
-            std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim_end() == name)
-        })
-        .map(|task| task.join("stat"))
-        .collect()
+/// The `stat` file of thread `tid` of process `pid`.
+pub fn stat_file(pid: u32, tid: u32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/task/{tid}/stat"))
 }
 
 /// Reads each file's state once into `states`; a thread that has ended is left out.
@@ -99,20 +88,14 @@ mod tests {
         assert_eq!(states.pct(states.asleep), 40.0);
     }
 
-    /// The bench's own main thread, read as it runs this test: running.
+    /// The test's own thread, read as it runs: running.
     #[test]
     fn a_running_thread_reads_as_running() {
-        let files = stat_files(std::process::id(), &current_comm());
-        assert!(!files.is_empty(), "this thread is found by its name");
+        // `/proc/thread-self` links to `PID/task/TID`.
+        let own = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid = own.file_name().unwrap().to_str().unwrap().parse().unwrap();
         let mut states = States::default();
-        sample(&files, &mut states);
+        sample(&[stat_file(std::process::id(), tid)], &mut states);
         assert!(states.running >= 1, "{states:?}");
-    }
-
-    fn current_comm() -> String {
-        std::fs::read_to_string("/proc/thread-self/comm")
-            .unwrap()
-            .trim_end()
-            .to_owned()
     }
 }
