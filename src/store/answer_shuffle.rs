@@ -6,8 +6,8 @@
 //! can read. When answers come one at a time (minutes apart, as in a real org), each
 //! transaction writes one token and its ballot, and so the two pair up, comment included. The
 //! token secret keeps a token from naming anyone to a reader of the database, but not to the
-//! operator, who holds it. (SQLite keeps these tables in the order of their random keys and
-//! has no such stamp; its WAL is emptied when quiet, `wal_forgetting.rs`.)
+//! operator, who holds it. (SQLite has no such stamp, but a page keeps its rows' bytes in the
+//! order they were written: its writer moves the answers too, `sqlite_writer/answer_move.rs`.)
 //!
 //! Here the writer notes the waves it wrote to, and once no answer has come for
 //! [`super::wal_forgetting::QUIET`] (and when it stops), it moves every row of those of them
@@ -227,20 +227,30 @@ impl Unshuffled {
 
     /// The waves waiting longest, whatever their age, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_oldest(&mut self) -> BTreeSet<String> {
-        self.take_waited(Instant::now(), Duration::ZERO)
+        self.take_waited(Instant::now(), Duration::ZERO, MOVE_AT_ONCE)
     }
 
     /// The waves first written to [`LONGEST_UNSHUFFLED`] or more before `now`, the longest
     /// waiting first, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
-        self.take_waited(now, LONGEST_UNSHUFFLED)
+        self.take_waited(now, LONGEST_UNSHUFFLED, MOVE_AT_ONCE)
+    }
+
+    /// The same, at most `most` of them, and none before a failed move's wait is over:
+    /// SQLite's writer moves them after its batches, in turns of its own, so it takes fewer at
+    /// once (`sqlite_writer/answer_move.rs`).
+    pub(super) fn take_overdue_up_to(&mut self, now: Instant, most: usize) -> BTreeSet<String> {
+        if self.retry_at.is_some_and(|at| now < at) {
+            return BTreeSet::new();
+        }
+        self.take_waited(now, LONGEST_UNSHUFFLED, most)
     }
 
     /// The waves first written to `long` or more before `now`, the longest waiting first, at
-    /// most [`MOVE_AT_ONCE`] of them.
-    fn take_waited(&mut self, now: Instant, long: Duration) -> BTreeSet<String> {
+    /// most `most` of them.
+    fn take_waited(&mut self, now: Instant, long: Duration, most: usize) -> BTreeSet<String> {
         let mut taken = BTreeSet::new();
-        while taken.len() < MOVE_AT_ONCE {
+        while taken.len() < most {
             let Some(first) = self.by_age.first() else {
                 break;
             };
@@ -391,6 +401,25 @@ mod tests {
         unshuffled.move_ended(BTreeSet::new(), now);
         unshuffled.note(waves(&["W2"]), now);
         assert_eq!(unshuffled.due(long_quiet), Some(now), "due at once again");
+    }
+
+    /// SQLite's writer takes a few overdue waves after a batch, the longest waiting first,
+    /// and none while a failed move's wait runs (else every batch would try again).
+    #[test]
+    fn a_few_overdue_waves_at_a_time_and_none_while_a_failure_waits() {
+        let start = Instant::now();
+        let (mut unshuffled, _) = aged(40, start);
+        let now = start + LONGEST_UNSHUFFLED + Duration::from_millis(5);
+        let first = unshuffled.take_overdue_up_to(now, 4);
+        let expected: BTreeSet<String> = (0..4).map(|i| format!("W{:03}", 40 - i)).collect();
+        assert_eq!(first, expected, "the four waiting longest");
+        unshuffled.move_ended(first, now);
+        assert!(
+            unshuffled.take_overdue_up_to(now, 4).is_empty(),
+            "a failed move's wait"
+        );
+        let later = now + Duration::from_secs(1);
+        assert_eq!(unshuffled.take_overdue_up_to(later, 4).len(), 4);
     }
 
     #[test]

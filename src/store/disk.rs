@@ -530,6 +530,92 @@ fn check_free_blocks(
     }
 }
 
+/// A cell of a leaf page of an index b-tree (a `WITHOUT ROWID` table's pages, the answer
+/// tables' among them) as the file holds it: its page, its place in the page, its payload.
+#[derive(Debug, Clone)]
+pub struct LeafCell {
+    pub page: u64,
+    pub place: u16,
+    pub payload: Vec<u8>,
+}
+
+/// Every cell of every index leaf page of the SQLite file at `db` (not its WAL), read without
+/// SQLite: what a reader of the file sees. The places say more than the keys: SQLite fills a
+/// page from its end, so in a page a cell written earlier sits at a higher place, until the
+/// page is rebuilt (`sqlite_writer/answer_move.rs`). A payload too long for its page is cut
+/// at the page's end. For tests and forensics; it reads the file whole.
+pub fn sqlite_leaf_cells(db: &Path) -> anyhow::Result<Vec<LeafCell>> {
+    let file = std::fs::read(db)?;
+    anyhow::ensure!(
+        file.len() >= 100 && file.starts_with(b"SQLite format 3\0"),
+        "{} is not a SQLite database",
+        db.display()
+    );
+    let page_size = match u16::from_be_bytes([file[16], file[17]]) {
+        1 => 65536,
+        size => usize::from(size),
+    };
+    let mut cells = Vec::new();
+    for (number, page) in file.chunks_exact(page_size).enumerate() {
+        let header = if number == 0 { 100 } else { 0 };
+        if page[header] != 0x0a {
+            continue;
+        }
+        let count = usize::from(u16::from_be_bytes([page[header + 3], page[header + 4]]));
+        for i in 0..count {
+            let at = header + 8 + 2 * i;
+            let Some(pointer) = page.get(at..at + 2) else {
+                break;
+            };
+            let place = u16::from_be_bytes([pointer[0], pointer[1]]);
+            let Some(cell) = page.get(usize::from(place)..) else {
+                continue;
+            };
+            let (size, read) = varint(cell);
+            let end =
+                usize::try_from(size).map_or(cell.len(), |size| (read + size).min(cell.len()));
+            cells.push(LeafCell {
+                page: number as u64 + 1,
+                place,
+                payload: cell[read.min(end)..end].to_vec(),
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// SQLite's variable-length integer at the start of `bytes`, and its length.
+fn varint(bytes: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().take(9).enumerate() {
+        if i == 8 {
+            return ((value << 8) | u64::from(*byte), 9);
+        }
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value, bytes.len())
+}
+
+/// The indexes in `needles` of the leaf cells of `db` that hold one, in the order of their
+/// places in their pages, the first written first: what the file says of the order in which
+/// they were written (see [`sqlite_leaf_cells`]).
+pub fn sqlite_order_in_file(db: &Path, needles: &[Vec<u8>]) -> anyhow::Result<Vec<usize>> {
+    let mut found: Vec<(u64, std::cmp::Reverse<u16>, usize)> = sqlite_leaf_cells(db)?
+        .into_iter()
+        .filter_map(|cell| {
+            needles
+                .iter()
+                .position(|n| cell.payload.windows(n.len()).any(|w| w == n.as_slice()))
+                .map(|i| (cell.page, std::cmp::Reverse(cell.place), i))
+        })
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, _, i)| i).collect())
+}
+
 pub fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");

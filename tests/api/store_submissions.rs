@@ -1350,3 +1350,85 @@ on_both_databases! {
         db.finish().await;
     }
 }
+
+/// SQLite keeps a page's rows in the order they were written (each new row's bytes just
+/// below those already there), so answers written one at a time, as a real org's come,
+/// would pair each token with its ballot to anyone reading the file who can make the tokens
+/// (the operator, who holds the token secret). Once the writer is quiet (here: when the store
+/// closes), a pulse's answers are written again in random order: the file's order of its
+/// tokens and of its ballots no longer says who came when, and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_file_keeps_no_order_of_a_pulses_answers_once_the_writer_is_quiet() {
+    let db = TestDb::sqlite().await;
+    let opened = open_team_wave(&db.store, "U0BOSS1", 12).await;
+    let wave = opened.wave.wave_id.clone();
+    // Each seller's answers differ, so that each ballot says whose it is to the test.
+    let scores = |i: usize| [1 + (i % 5) as i64, 1 + (i / 5 % 5) as i64, 3];
+    for (i, seller) in opened.invitees.iter().enumerate() {
+        let [care, help, trust] = scores(i);
+        db.store
+            .record_submission(&wave, seller, &answers(care, help, trust), now())
+            .await
+            .unwrap();
+    }
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let (key, secret): (Vec<u8>, Option<String>) =
+        sqlx::query_as("SELECT k.hmac_key, k.secret_id FROM window_keys k WHERE k.window_id = $1")
+            .bind(&opened.wave.window_id)
+            .fetch_one(&mut rows)
+            .await
+            .unwrap();
+    assert_eq!(
+        secret, None,
+        "no token secret here: the key makes the tokens"
+    );
+    let key = trustpulse::privacy::token::WindowKey::from_bytes(&key).unwrap();
+    let tokens: Vec<Vec<u8>> = opened
+        .invitees
+        .iter()
+        .map(|seller| key.token_for(seller).as_bytes().to_vec())
+        .collect();
+    let stored: Vec<(String, i64, i64, i64)> =
+        sqlx::query_as("SELECT ballot_id, care, help, trust FROM ballots WHERE wave_id = $1")
+            .bind(&wave)
+            .fetch_all(&mut rows)
+            .await
+            .unwrap();
+    let mut ballots = vec![Vec::new(); opened.invitees.len()];
+    for (id, care, help, trust) in stored {
+        let i = (0..ballots.len())
+            .find(|&i| scores(i) == [care, help, trust])
+            .unwrap();
+        ballots[i] = id.into_bytes();
+    }
+    let path = db.store.sqlite_path().unwrap().to_owned();
+    let order_on_disk = async |rows: &mut sqlx::AnyConnection| {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *rows)
+            .await
+            .unwrap();
+        (
+            trustpulse::store::sqlite_order_in_file(&path, &tokens).unwrap(),
+            trustpulse::store::sqlite_order_in_file(&path, &ballots).unwrap(),
+        )
+    };
+    let came: Vec<usize> = (0..opened.invitees.len()).collect();
+    // (Before the move they are in the order they came, as `answer_move.rs`'s own test shows
+    // on SQLite alone; the writer moves them a quiet second after the last answer, a race for
+    // this test to read.)
+    db.store.close().await;
+    let (tokens_after, ballots_after) = order_on_disk(&mut rows).await;
+    assert_eq!(tokens_after.len(), 12, "every token is still there");
+    assert_eq!(ballots_after.len(), 12, "every ballot is still there");
+    // By chance, one move in 12! would leave either as it was.
+    assert_ne!(
+        tokens_after, came,
+        "the tokens' places still say who came when"
+    );
+    assert_ne!(
+        ballots_after, came,
+        "the ballots' places still say who came when"
+    );
+    rows.close().await.unwrap();
+    db.finish().await;
+}

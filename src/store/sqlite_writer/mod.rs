@@ -17,6 +17,7 @@
 //! writer (without syncing the WAL first, where the writer's commit has: `synced_mark.rs`), and
 //! the writer itself keeps the WAL within its limit after its answers have gone out.
 
+mod answer_move;
 mod synced_mark;
 
 use std::cell::Cell;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -33,6 +34,7 @@ use rusqlite::{Connection, ToSql, params_from_iter};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use super::answer_shuffle::Unshuffled;
 use super::script::Value;
 use super::submission_batch as sql;
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
@@ -98,6 +100,8 @@ pub(super) fn start(
         gate,
         runtime: Handle::current(),
         conn: None,
+        unshuffled: Unshuffled::default(),
+        last_answer: Instant::now(),
     };
     std::thread::Builder::new()
         .name("answers-writer".into())
@@ -115,6 +119,10 @@ struct Writer {
     /// Opened on the first batch, kept between batches; dropped (which rolls back whatever
     /// transaction it had open) after a failure, and opened again for the next batch.
     conn: Option<Connection>,
+    /// The waves written to whose answers are not moved yet (`answer_move.rs`).
+    unshuffled: Unshuffled,
+    /// When the last batch came.
+    last_answer: Instant,
     checkpoints: Checkpoints,
 }
 
@@ -122,7 +130,7 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     // Waits for the first message, then takes every one already queued: while a batch
     // commits, the next one gathers.
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = next(&mut writer, &mut rx) {
         waiting.push(first);
         while waiting.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -135,10 +143,48 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
             writer.write(Shuffled::new(batch));
         }
         if let Some(done) = close {
+            // What is left is moved before the writer stops, as on PostgreSQL.
+            while !writer.unshuffled.is_empty() {
+                let waves = writer.unshuffled.take_oldest();
+                if !writer.move_answers(waves) {
+                    break;
+                }
+            }
             writer.conn = None;
             writer.checkpoints.stop();
             let _ = done.send(());
             return;
+        }
+    }
+}
+
+/// The next message. While answers wait to be moved, the writer moves them once it has had
+/// none for a moment, or once they have waited too long ([`Unshuffled::due`]).
+fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message> {
+    loop {
+        match rx.try_recv() {
+            Ok(message) => return Some(message),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        let Some(due) = writer.unshuffled.due(writer.last_answer) else {
+            return rx.blocking_recv();
+        };
+        let wait = due.saturating_duration_since(Instant::now());
+        // Made inside `block_on`: a timer needs the runtime's context, which this thread has
+        // not.
+        let message = writer
+            .runtime
+            .block_on(async { tokio::time::timeout(wait, rx.recv()).await });
+        if let Ok(message) = message {
+            return message;
+        }
+        let waves = writer
+            .unshuffled
+            .take_due(Instant::now(), writer.last_answer);
+        // None when the timer woke a moment early: the wait is worked out again.
+        if !waves.is_empty() {
+            writer.move_answers(waves);
         }
     }
 }
@@ -160,8 +206,16 @@ impl Writer {
             .connection()
             .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
             .map_err(coded);
-        let before = match written {
-            Ok((_, before)) => Some(before),
+        let before = match &written {
+            Ok((refusals, before)) => {
+                let recorded = batch.in_order().into_iter().zip(refusals);
+                let waves = recorded
+                    .filter(|(_, refused)| refused.is_none())
+                    .map(|(s, _)| s.wave_id.clone());
+                self.last_answer = Instant::now();
+                self.unshuffled.note(waves, self.last_answer);
+                Some(*before)
+            }
             Err(_) => {
                 self.conn = None;
                 None
@@ -177,6 +231,57 @@ impl Writer {
         if let Some(gate) = &self.gate {
             gate.note_write();
         }
+        drop(_turn);
+        // Answers that never pause are moved too, a few waves at a time (`answer_move.rs`).
+        let overdue = self
+            .unshuffled
+            .take_overdue_up_to(Instant::now(), answer_move::WAVES_A_TRANSACTION);
+        if !overdue.is_empty() {
+            self.move_answers(overdue);
+        }
+    }
+
+    /// Moves the answers of `waves` (`answer_move.rs`), [`answer_move::WAVES_A_TRANSACTION`]
+    /// at a time, each transaction in a turn at the gate. Those not moved wait again, and a
+    /// failure puts off the next move (`Unshuffled::move_ended`). Returns whether all were.
+    fn move_answers(&mut self, waves: std::collections::BTreeSet<String>) -> bool {
+        let waves: Vec<String> = waves.into_iter().collect();
+        let mut unmoved = std::collections::BTreeSet::new();
+        for part in waves.chunks(answer_move::WAVES_A_TRANSACTION) {
+            let part: std::collections::BTreeSet<String> = part.iter().cloned().collect();
+            if !unmoved.is_empty() {
+                unmoved.extend(part);
+                continue;
+            }
+            let _turn = self
+                .gate
+                .as_ref()
+                .map(|gate| self.runtime.block_on(gate.permit()));
+            let moved = self
+                .connection()
+                .and_then(|conn| answer_move::move_answers(conn, &part))
+                .map_err(coded);
+            match moved {
+                Ok(before) => {
+                    if let Some(conn) = &self.conn {
+                        self.checkpoints.after_commit(conn, before);
+                    }
+                    if let Some(gate) = &self.gate {
+                        gate.note_write();
+                    }
+                }
+                Err(error) => {
+                    // The kind only, as for a batch: never a wave or a row.
+                    let kind = crate::telemetry::error_kind(&error);
+                    tracing::warn!(error = %kind, "could not move a pulse's answers; trying again later");
+                    self.conn = None;
+                    unmoved.extend(part);
+                }
+            }
+        }
+        let all = unmoved.is_empty();
+        self.unshuffled.move_ended(unmoved, Instant::now());
+        all
     }
 
     fn connection(&mut self) -> anyhow::Result<&mut Connection> {

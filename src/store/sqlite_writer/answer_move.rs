@@ -1,0 +1,167 @@
+//! On a SQLite file, a pulse's answers are rewritten together, in random order, once the writer
+//! has been quiet for a moment (or they have waited [`LONGEST_UNSHUFFLED`]), as PostgreSQL's
+//! are (`answer_shuffle.rs`), so that the file does not pair each token with its ballot.
+//!
+//! Why: SQLite places a new row's bytes in its page just below the rows already there (or in
+//! a hole left by a deleted one), and the page keeps that place until it is split or rebuilt.
+//! So the rows of a page, read in the order of their places, are in the order they were
+//! written: the keys' random order holds only for the list of places, not for the places. A
+//! team's tokens share a page or two (their key begins with the wave), and so do its ballots.
+//! Answers one at a time, as in a real org, then pair the k-th token of a pulse with its k-th
+//! ballot, comment included, to anyone who reads the file and holds the token secret (the
+//! operator), who can make each invitee's token. (`the_places_of_rows_in_a_page_keep_their_order`
+//! below shows it on SQLite itself.)
+//!
+//! Here the writer deletes every row of the waves it wrote to, in the three tables, and writes
+//! them again in random order, a few waves in each transaction. The rows then take the places
+//! their deletion freed in an order that says nothing of when each came. `secure_delete` zeroes
+//! the old bytes, and the WAL, which held the pages as they were, is emptied at the next quiet
+//! moment (`wal_forgetting.rs`). A wave is moved whatever its state: under SQLite's write lock
+//! a release has deleted its rows already (nothing to move) or has not begun.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use rusqlite::{Connection, params_from_iter};
+
+use super::synced_mark::{Version, version};
+use crate::store::Backend;
+use crate::store::answer_shuffle::MOVED_TABLES;
+
+/// The most waves moved in one transaction here. A team of 200 keeps about nine pages in the
+/// three tables, so eight waves write at most about 72 of the WAL's 256 frames, and the WAL's
+/// limit (`disk::WAL_LIMIT_FRAMES`) holds as after a batch.
+pub(super) const WAVES_A_TRANSACTION: usize = 8;
+
+/// Moves every row of `waves` in the answer tables to new rows, in random order, in one
+/// transaction. Returns `data_version` as the transaction found it, for the checkpoint after
+/// it (`Checkpoints::after_commit`). Any error leaves the transaction open: the caller drops
+/// the connection, which rolls it back.
+pub(super) fn move_answers(conn: &Connection, waves: &BTreeSet<String>) -> anyhow::Result<Version> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let before = version(conn)?;
+    let list = Backend::Sqlite.params(1, waves.len());
+    for table in MOVED_TABLES {
+        // The rows wait in a temporary table, which `temp_store=MEMORY` keeps off the disk.
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS moving_{table} AS SELECT * FROM main.{table} WHERE 0"
+        ))?;
+        let copied = conn.execute(
+            &format!(
+                "INSERT INTO temp.moving_{table} SELECT * FROM main.{table} WHERE wave_id IN ({list})"
+            ),
+            params_from_iter(waves),
+        )?;
+        if copied == 0 {
+            continue;
+        }
+        conn.execute(
+            &format!("DELETE FROM main.{table} WHERE wave_id IN ({list})"),
+            params_from_iter(waves),
+        )?;
+        conn.execute_batch(&format!(
+            "INSERT INTO main.{table} SELECT * FROM temp.moving_{table} ORDER BY random();
+             DELETE FROM temp.moving_{table};"
+        ))
+        .with_context(|| format!("could not write the moved rows of {table} again"))?;
+    }
+    conn.prepare_cached("COMMIT")?.execute([])?;
+    Ok(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_in_file(path: &std::path::Path, needles: &[Vec<u8>]) -> Vec<usize> {
+        crate::store::sqlite_order_in_file(path, needles).unwrap()
+    }
+
+    /// A file with the answer tables' shape (their keys begin with the wave), no other table.
+    fn answer_tables(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;
+             CREATE TABLE participation (wave_id TEXT NOT NULL, window_id TEXT NOT NULL,
+                 token BLOB NOT NULL, PRIMARY KEY (wave_id, token)) WITHOUT ROWID;
+             CREATE TABLE ballots (ballot_id TEXT NOT NULL, wave_id TEXT NOT NULL,
+                 care BIGINT NOT NULL, PRIMARY KEY (wave_id, ballot_id)) WITHOUT ROWID;
+             CREATE TABLE comments (comment_id TEXT NOT NULL, wave_id TEXT NOT NULL,
+                 body TEXT NOT NULL, PRIMARY KEY (wave_id, comment_id)) WITHOUT ROWID;",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn checkpoint(conn: &Connection) {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+
+    /// Twelve answers to one wave, one transaction each, as a real org's come, beside another
+    /// team's: the file keeps the order they came in, in the places of the tokens and of the
+    /// ballots alike, so the two pair up. Once the wave's answers are moved, neither table's
+    /// places say it (by chance, one move in 12! would), and every row is still there.
+    #[test]
+    fn the_places_of_rows_in_a_page_keep_their_order_until_the_answers_are_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let conn = answer_tables(&path);
+        let (mut tokens, mut ballots) = (Vec::new(), Vec::new());
+        for i in 0..12u8 {
+            let token = [i + 1; 32].to_vec();
+            let ballot = format!("ballot-{i:02}-{}", crate::store::new_id());
+            conn.execute(
+                "INSERT INTO participation VALUES ('W1', 'X1', ?1)",
+                rusqlite::params![token],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO ballots VALUES (?1, 'W1', ?2)",
+                rusqlite::params![ballot, 1 + i % 5],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO participation VALUES ('W2', 'X2', ?1)",
+                rusqlite::params![[i + 101; 32].to_vec()],
+            )
+            .unwrap();
+            tokens.push(token);
+            ballots.push(ballot.into_bytes());
+        }
+        checkpoint(&conn);
+        let arrival: Vec<usize> = (0..12).collect();
+        assert_eq!(order_in_file(&path, &tokens), arrival, "tokens as written");
+        assert_eq!(
+            order_in_file(&path, &ballots),
+            arrival,
+            "ballots as written"
+        );
+
+        let waves = BTreeSet::from(["W1".to_string()]);
+        move_answers(&conn, &waves).unwrap();
+        checkpoint(&conn);
+        let (tokens_now, ballots_now) = (
+            order_in_file(&path, &tokens),
+            order_in_file(&path, &ballots),
+        );
+        assert_eq!(tokens_now.len(), 12, "every token still there");
+        assert_eq!(ballots_now.len(), 12, "every ballot still there");
+        assert_ne!(
+            tokens_now, arrival,
+            "the tokens' places still say who came when"
+        );
+        assert_ne!(
+            ballots_now, arrival,
+            "the ballots' places still say who came when"
+        );
+        let other: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM participation WHERE wave_id = 'W2'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(other, 12, "another wave's rows are left as they are");
+    }
+}
