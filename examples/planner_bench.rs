@@ -405,7 +405,7 @@ async fn main() -> anyhow::Result<()> {
         answer_cpu * 1e6 / invitations.len() as f64
     );
     println!(
-        "| after the answers, until quiet (the answers' moves on PostgreSQL) | {} | {:.0} ms | {:.0} µs per answer |",
+        "| after the answers, until quiet (the answers' moves) | {} | {:.0} ms | {:.0} µs per answer |",
         if amid_moves {
             "not waited for (PLANNER_BENCH_AMID_MOVES)"
         } else {

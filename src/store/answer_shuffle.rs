@@ -213,6 +213,23 @@ impl Unshuffled {
         }
     }
 
+    /// The same, at most `most` of them: SQLite's writer moves them in its own turns, a few
+    /// at a time, and looks for answers between them (`sqlite_writer/answer_move.rs`).
+    pub(super) fn take_due_up_to(
+        &mut self,
+        now: Instant,
+        last_answer: Instant,
+        most: usize,
+    ) -> BTreeSet<String> {
+        if self.retry_at.is_some_and(|at| now < at) {
+            BTreeSet::new()
+        } else if now >= last_answer + QUIET {
+            self.take_waited(now, Duration::ZERO, most)
+        } else {
+            self.take_waited(now, LONGEST_UNSHUFFLED, most)
+        }
+    }
+
     /// A move ended at `now` and left `unmoved` (every wave it took if it failed, none if it
     /// succeeded): those wait again, and a failure puts off the next move.
     pub(super) fn move_ended(&mut self, unmoved: BTreeSet<String>, now: Instant) {
@@ -234,16 +251,6 @@ impl Unshuffled {
     /// waiting first, at most [`MOVE_AT_ONCE`] of them.
     pub(super) fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
         self.take_waited(now, LONGEST_UNSHUFFLED, MOVE_AT_ONCE)
-    }
-
-    /// The same, at most `most` of them, and none before a failed move's wait is over:
-    /// SQLite's writer moves them after its batches, in turns of its own, so it takes fewer at
-    /// once (`sqlite_writer/answer_move.rs`).
-    pub(super) fn take_overdue_up_to(&mut self, now: Instant, most: usize) -> BTreeSet<String> {
-        if self.retry_at.is_some_and(|at| now < at) {
-            return BTreeSet::new();
-        }
-        self.take_waited(now, LONGEST_UNSHUFFLED, most)
     }
 
     /// The waves first written to `long` or more before `now`, the longest waiting first, at
@@ -404,22 +411,23 @@ mod tests {
     }
 
     /// SQLite's writer takes a few overdue waves after a batch, the longest waiting first,
-    /// and none while a failed move's wait runs (else every batch would try again).
+    /// and none while a failed move's wait runs (else every batch would try again). (The
+    /// answers keep coming: the last one came `now`.)
     #[test]
     fn a_few_overdue_waves_at_a_time_and_none_while_a_failure_waits() {
         let start = Instant::now();
         let (mut unshuffled, _) = aged(40, start);
         let now = start + LONGEST_UNSHUFFLED + Duration::from_millis(5);
-        let first = unshuffled.take_overdue_up_to(now, 4);
+        let first = unshuffled.take_due_up_to(now, now, 4);
         let expected: BTreeSet<String> = (0..4).map(|i| format!("W{:03}", 40 - i)).collect();
         assert_eq!(first, expected, "the four waiting longest");
         unshuffled.move_ended(first, now);
         assert!(
-            unshuffled.take_overdue_up_to(now, 4).is_empty(),
+            unshuffled.take_due_up_to(now, now, 4).is_empty(),
             "a failed move's wait"
         );
         let later = now + Duration::from_secs(1);
-        assert_eq!(unshuffled.take_overdue_up_to(later, 4).len(), 4);
+        assert_eq!(unshuffled.take_due_up_to(later, later, 4).len(), 4);
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //! wal_checkpoint(TRUNCATE)` in its turn at the write gate: what was committed since is copied
 //! too and the WAL is cut to nothing, then started again with one frame
 //! that holds the database's first page as it is ([`start_wal_again`], which spares the next
-//! answer a sync). A copy of the files taken after that moment holds no commit order at all;
-//! the tables' b-trees keep tokens and ballots in the order of their random keys. Under a
+//! answer a sync). A copy of the files taken after that moment holds no commit order at all,
+//! and the answers' writer has written a pulse's rows again in random order by then, so the
+//! places of its rows in their pages say none either (`sqlite_writer/answer_move.rs`). Under a
 //! steady load there is no quiet moment, but answers then commit many to a transaction,
 //! shuffled, and the WAL's limit bounds what it holds.
 

@@ -101,6 +101,7 @@ pub(super) fn start(
         runtime: Handle::current(),
         conn: None,
         unshuffled: Unshuffled::default(),
+        move_size: answer_move::MoveSize::default(),
         last_answer: Instant::now(),
     };
     std::thread::Builder::new()
@@ -121,6 +122,8 @@ struct Writer {
     conn: Option<Connection>,
     /// The waves written to whose answers are not moved yet (`answer_move.rs`).
     unshuffled: Unshuffled,
+    /// How many waves the next move's transaction takes.
+    move_size: answer_move::MoveSize,
     /// When the last batch came.
     last_answer: Instant,
     checkpoints: Checkpoints,
@@ -179,9 +182,12 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
         if let Ok(message) = message {
             return message;
         }
+        // A transaction's worth at a time, so that an answer that comes meanwhile waits for
+        // one move at most.
+        let most = writer.move_size.waves();
         let waves = writer
             .unshuffled
-            .take_due(Instant::now(), writer.last_answer);
+            .take_due_up_to(Instant::now(), writer.last_answer, most);
         // None when the timer woke a moment early: the wait is worked out again.
         if !waves.is_empty() {
             writer.move_answers(waves);
@@ -233,22 +239,26 @@ impl Writer {
         }
         drop(_turn);
         // Answers that never pause are moved too, a few waves at a time (`answer_move.rs`).
-        let overdue = self
-            .unshuffled
-            .take_overdue_up_to(Instant::now(), answer_move::WAVES_A_TRANSACTION);
+        let overdue = self.unshuffled.take_due_up_to(
+            Instant::now(),
+            self.last_answer,
+            self.move_size.waves(),
+        );
         if !overdue.is_empty() {
             self.move_answers(overdue);
         }
     }
 
-    /// Moves the answers of `waves` (`answer_move.rs`), [`answer_move::WAVES_A_TRANSACTION`]
-    /// at a time, each transaction in a turn at the gate. Those not moved wait again, and a
-    /// failure puts off the next move (`Unshuffled::move_ended`). Returns whether all were.
+    /// Moves the answers of `waves` (`answer_move.rs`), a few waves a transaction
+    /// ([`answer_move::MoveSize`]), each transaction in a turn at the gate. Those not moved wait
+    /// again, and a failure puts off the next move (`Unshuffled::move_ended`). Returns whether
+    /// all were.
     fn move_answers(&mut self, waves: std::collections::BTreeSet<String>) -> bool {
-        let waves: Vec<String> = waves.into_iter().collect();
+        let mut waves = waves.into_iter().peekable();
         let mut unmoved = std::collections::BTreeSet::new();
-        for part in waves.chunks(answer_move::WAVES_A_TRANSACTION) {
-            let part: std::collections::BTreeSet<String> = part.iter().cloned().collect();
+        while waves.peek().is_some() {
+            let part: std::collections::BTreeSet<String> =
+                waves.by_ref().take(self.move_size.waves()).collect();
             if !unmoved.is_empty() {
                 unmoved.extend(part);
                 continue;
@@ -262,7 +272,8 @@ impl Writer {
                 .and_then(|conn| answer_move::move_answers(conn, &part))
                 .map_err(coded);
             match moved {
-                Ok(before) => {
+                Ok((before, rows)) => {
+                    self.move_size.moved(part.len(), rows);
                     if let Some(conn) = &self.conn {
                         self.checkpoints.after_commit(conn, before);
                     }
