@@ -204,13 +204,7 @@ impl Unshuffled {
     /// quiet moment the longest waiting, while answers keep coming those overdue; none before
     /// a failed move's wait is over.
     pub(super) fn take_due(&mut self, now: Instant, last_answer: Instant) -> BTreeSet<String> {
-        if self.retry_at.is_some_and(|at| now < at) {
-            BTreeSet::new()
-        } else if now >= last_answer + QUIET {
-            self.take_oldest()
-        } else {
-            self.take_overdue(now)
-        }
+        self.take_due_up_to(now, last_answer, MOVE_AT_ONCE)
     }
 
     /// The same, at most `most` of them: SQLite's writer moves them in its own turns, a few
@@ -248,8 +242,10 @@ impl Unshuffled {
     }
 
     /// The waves first written to [`LONGEST_UNSHUFFLED`] or more before `now`, the longest
-    /// waiting first, at most [`MOVE_AT_ONCE`] of them.
-    pub(super) fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
+    /// waiting first, at most [`MOVE_AT_ONCE`] of them ([`Self::take_due`] while answers keep
+    /// coming).
+    #[cfg(test)]
+    fn take_overdue(&mut self, now: Instant) -> BTreeSet<String> {
         self.take_waited(now, LONGEST_UNSHUFFLED, MOVE_AT_ONCE)
     }
 

@@ -391,17 +391,8 @@ pub fn scan_sqlite_free_space(db: &Path) -> anyhow::Result<FreeSpaceFindings> {
     let file = std::fs::File::open(db)?;
     let len = file.metadata()?.len();
     let mut head = [0u8; 100];
-    anyhow::ensure!(
-        len >= 100
-            && file.read_exact_at(&mut head, 0).is_ok()
-            && head.starts_with(b"SQLite format 3\0"),
-        "{} is not a SQLite database",
-        db.display()
-    );
-    let page_size = match u16::from_be_bytes([head[16], head[17]]) {
-        1 => 65536,
-        n => usize::from(n),
-    };
+    let read = len >= 100 && file.read_exact_at(&mut head, 0).is_ok();
+    let page_size = page_size(db, if read { &head } else { &[] })?;
     let usable = page_size - usize::from(head[20]);
     let mut findings = FreeSpaceFindings {
         pages: len / page_size as u64,
@@ -530,13 +521,26 @@ fn check_free_blocks(
     }
 }
 
+/// The page size in the header of the SQLite file `db`, whose first bytes are `head` (at least
+/// its first 100, or it is no database).
+fn page_size(db: &Path, head: &[u8]) -> anyhow::Result<usize> {
+    anyhow::ensure!(
+        head.len() >= 100 && head.starts_with(b"SQLite format 3\0"),
+        "{} is not a SQLite database",
+        db.display()
+    );
+    Ok(match u16::from_be_bytes([head[16], head[17]]) {
+        1 => 65536,
+        n => usize::from(n),
+    })
+}
+
 /// A cell of a leaf page of an index b-tree (a `WITHOUT ROWID` table's pages, the answer
 /// tables' among them) as the file holds it: its page, its place in the page, its payload.
-#[derive(Debug, Clone)]
-pub struct LeafCell {
-    pub page: u64,
-    pub place: u16,
-    pub payload: Vec<u8>,
+struct LeafCell {
+    page: u64,
+    place: u16,
+    payload: Vec<u8>,
 }
 
 /// Every cell of every index leaf page of the SQLite file at `db` (not its WAL), read without
@@ -544,17 +548,9 @@ pub struct LeafCell {
 /// page from its end, so in a page a cell written earlier sits at a higher place, until the
 /// page is rebuilt (`sqlite_writer/answer_move.rs`). A payload too long for its page is cut
 /// at the page's end. For tests and forensics; it reads the file whole.
-pub fn sqlite_leaf_cells(db: &Path) -> anyhow::Result<Vec<LeafCell>> {
+fn sqlite_leaf_cells(db: &Path) -> anyhow::Result<Vec<LeafCell>> {
     let file = std::fs::read(db)?;
-    anyhow::ensure!(
-        file.len() >= 100 && file.starts_with(b"SQLite format 3\0"),
-        "{} is not a SQLite database",
-        db.display()
-    );
-    let page_size = match u16::from_be_bytes([file[16], file[17]]) {
-        1 => 65536,
-        size => usize::from(size),
-    };
+    let page_size = page_size(db, &file)?;
     let mut cells = Vec::new();
     for (number, page) in file.chunks_exact(page_size).enumerate() {
         let header = if number == 0 { 100 } else { 0 };

@@ -44,7 +44,7 @@ pub use batch_limits::BatchLimits;
 pub use cadences::CadenceScope;
 pub use charts::SharedChart;
 pub use commitments::{Commitment, NewCommitment, Shared};
-pub use disk::{LeafCell, sqlite_file, sqlite_leaf_cells, sqlite_order_in_file};
+pub use disk::{sqlite_file, sqlite_order_in_file};
 pub use inbox::INBOX_KEEP;
 pub use installations::InstallationState;
 pub use outbox::{ClaimedJob, Job, OutboxCounts};

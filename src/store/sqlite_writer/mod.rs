@@ -21,7 +21,7 @@ mod answer_move;
 mod synced_mark;
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
@@ -253,12 +253,11 @@ impl Writer {
     /// ([`answer_move::MoveSize`]), each transaction in a turn at the gate. Those not moved wait
     /// again, and a failure puts off the next move (`Unshuffled::move_ended`). Returns whether
     /// all were.
-    fn move_answers(&mut self, waves: std::collections::BTreeSet<String>) -> bool {
+    fn move_answers(&mut self, waves: BTreeSet<String>) -> bool {
         let mut waves = waves.into_iter().peekable();
-        let mut unmoved = std::collections::BTreeSet::new();
+        let mut unmoved = BTreeSet::new();
         while waves.peek().is_some() {
-            let part: std::collections::BTreeSet<String> =
-                waves.by_ref().take(self.move_size.waves()).collect();
+            let part: BTreeSet<String> = waves.by_ref().take(self.move_size.waves()).collect();
             if !unmoved.is_empty() {
                 unmoved.extend(part);
                 continue;
