@@ -535,15 +535,16 @@ fn page_size(db: &Path, head: &[u8]) -> anyhow::Result<usize> {
     })
 }
 
-/// A cell of a leaf page of an index b-tree (a `WITHOUT ROWID` table's pages, the answer
-/// tables' among them) as the file holds it: its page, its place in the page, its payload.
+/// A cell of a leaf page as the file holds it: its page, its place in the page, its payload.
+/// Of an index b-tree (a `WITHOUT ROWID` table's pages: the answer tables') or of a table's
+/// (the tables where ballots and comments arrive on SQLite, `sqlite_writer/arrivals.rs`).
 struct LeafCell {
     page: u64,
     place: u16,
     payload: Vec<u8>,
 }
 
-/// Every cell of every index leaf page of the SQLite file at `db` (not its WAL), read without
+/// Every cell of every leaf page of the SQLite file at `db` (not its WAL), read without
 /// SQLite: what a reader of the file sees. The places say more than the keys: SQLite fills a
 /// page from its end, so in a page a cell written earlier sits at a higher place, until the
 /// page is rebuilt (`sqlite_writer/answer_move.rs`). A payload too long for its page is cut
@@ -554,9 +555,12 @@ fn sqlite_leaf_cells(db: &Path) -> anyhow::Result<Vec<LeafCell>> {
     let mut cells = Vec::new();
     for (number, page) in file.chunks_exact(page_size).enumerate() {
         let header = if number == 0 { 100 } else { 0 };
-        if page[header] != 0x0a {
-            continue;
-        }
+        // An index's leaf page, or a table's, whose cells give their rowid after their size.
+        let with_rowid = match page[header] {
+            0x0a => false,
+            0x0d => true,
+            _ => continue,
+        };
         let count = usize::from(u16::from_be_bytes([page[header + 3], page[header + 4]]));
         for i in 0..count {
             let at = header + 8 + 2 * i;
@@ -567,7 +571,10 @@ fn sqlite_leaf_cells(db: &Path) -> anyhow::Result<Vec<LeafCell>> {
             let Some(cell) = page.get(usize::from(place)..) else {
                 continue;
             };
-            let (size, read) = varint(cell);
+            let (size, mut read) = varint(cell);
+            if with_rowid {
+                read += varint(cell.get(read..).unwrap_or_default()).1;
+            }
             let end =
                 usize::try_from(size).map_or(cell.len(), |size| (read + size).min(cell.len()));
             cells.push(LeafCell {

@@ -492,6 +492,36 @@ impl Backend {
     }
 }
 
+/// A read of `kept` (`ballots` or `comments`) as its readers must see it: on SQLite, with the
+/// rows still where they arrived (`sqlite_writer/arrivals.rs`), those not copied yet, each
+/// once. `sql` reads `FROM {kept} {alias}`, maybe joined with `waves w` (`JOIN waves w ON
+/// w.wave_id = {alias}.wave_id`), and ends with its `WHERE`, a conjunction; on SQLite the
+/// same read of the arriving table follows it, `UNION ALL`, with `{alias}.wave_id IN
+/// ({waves})` (a subquery of the wave ids wanted) and the guard added to that `WHERE`. The
+/// arriving table has no index by pulse: it is read in one pass, each row's pulse looked up
+/// in the list `waves` gives, and joined with `waves` only then (`CROSS JOIN` keeps SQLite
+/// from reading it again for each pulse). Written out in full, not as a subquery: joined with
+/// `waves`, a compound subquery could be read whole, every pulse's rows, for each read.
+fn with_arriving(backend: Backend, kept: &str, alias: &str, sql: &str, waves: &str) -> String {
+    if backend == Backend::Postgres {
+        return sql.to_owned();
+    }
+    let id = match kept {
+        "ballots" => "ballot_id",
+        _ => "comment_id",
+    };
+    let from = format!("FROM {kept} {alias}");
+    debug_assert!(sql.contains(&from), "{sql}");
+    let arriving = sql
+        .replacen(&from, &format!("FROM arriving_{kept} {alias}"), 1)
+        .replacen(" JOIN waves w ON", " CROSS JOIN waves w ON", 1);
+    format!(
+        "{sql} UNION ALL {arriving} AND {alias}.wave_id IN ({waves})
+           AND NOT EXISTS (SELECT 1 FROM {kept} kept
+                           WHERE kept.wave_id = {alias}.wave_id AND kept.{id} = {alias}.{id})"
+    )
+}
+
 /// `$first, $first+1, …`: one placeholder per value of an `IN (…)` list, the same on both
 /// backends.
 fn placeholders(first: usize, count: usize) -> String {

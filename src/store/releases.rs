@@ -378,12 +378,14 @@ async fn window_states(
         );
     }
 
-    let sql = format!(
+    let list = placeholders(1, window_ids.len());
+    let waves = format!("SELECT wave_id FROM waves WHERE window_id IN ({list})");
+    let ballots = format!(
         "SELECT w.window_id, {}, b.follow_through FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
-         WHERE w.window_id IN ({})",
+         WHERE w.window_id IN ({list})",
         Question::columns("b."),
-        placeholders(1, window_ids.len())
     );
+    let sql = super::with_arriving(backend, "ballots", "b", &ballots, &waves);
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for id in window_ids {
         query = query.bind(*id);
@@ -394,14 +396,17 @@ async fn window_states(
             state.tally.add(&super::ballot_at(&row, 1, true)?);
         }
     }
-    let comments: Vec<(String, String)> = fetch_in(
-        tx,
-        "SELECT w.window_id, c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id
-         WHERE w.window_id IN ({in}) ORDER BY w.window_id, c.comment_id",
-        window_ids,
-    )
-    .await?;
-    for (window_id, body) in comments {
+    // In the order of their random ids, wherever they are.
+    let comments = super::with_arriving(
+        backend,
+        "comments",
+        "c",
+        "SELECT w.window_id, c.body, c.comment_id FROM comments c JOIN waves w ON w.wave_id = c.wave_id
+         WHERE w.window_id IN ({in})",
+        "SELECT wave_id FROM waves WHERE window_id IN ({in})",
+    ) + " ORDER BY 1, 3";
+    let comments: Vec<(String, String, String)> = fetch_in(tx, &comments, window_ids).await?;
+    for (window_id, body, _) in comments {
         if let Some(state) = states.get_mut(&window_id) {
             state.comments.push(body);
         }
@@ -495,7 +500,16 @@ fn release_windows<'a>(
     }
     script.push(sql, values);
 
-    for sql in [
+    // On SQLite, the ballots and comments not yet moved from where they arrive as well
+    // (`sqlite_writer/arrivals.rs`): a scan of those tables, which hold seconds of answers.
+    let arriving: &[&str] = match backend {
+        Backend::Sqlite => &[
+            "DELETE FROM arriving_ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
+            "DELETE FROM arriving_comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
+        ],
+        Backend::Postgres => &[],
+    };
+    for sql in arriving.iter().copied().chain([
         "DELETE FROM window_keys WHERE window_id IN ({in})",
         "DELETE FROM participation WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
@@ -505,7 +519,7 @@ fn release_windows<'a>(
         "DELETE FROM outbox WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))
            AND kind IN ('invite', 'remind')",
         "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
-    ] {
+    ]) {
         let (sql, values) = with_list(backend, sql, &ids);
         script.push(sql, values);
     }

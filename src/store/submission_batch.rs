@@ -290,8 +290,14 @@ pub(super) fn token_values<'b>(
 
 /// The ballots of `rows` recorded submissions: random ids, the wave, the answers.
 pub(super) fn ballots_sql(backend: Backend, rows: usize) -> String {
+    ballots_into_sql("ballots", backend, rows)
+}
+
+/// The same, into `table`: `ballots`, or `arriving_ballots` for the writer of a SQLite file
+/// (`sqlite_writer/arrivals.rs`).
+pub(super) fn ballots_into_sql(table: &str, backend: Backend, rows: usize) -> String {
     format!(
-        "INSERT INTO ballots (ballot_id, wave_id, {}, follow_through) VALUES {}",
+        "INSERT INTO {table} (ballot_id, wave_id, {}, follow_through) VALUES {}",
         Question::columns(""),
         backend.value_rows(rows, BALLOT_WIDTH)
     )
@@ -322,8 +328,13 @@ pub(super) fn ballot_values<'b>(
 /// random ids, the wave, the text. A row without one is skipped, so the statement's shape
 /// depends on the number of ballots only.
 pub(super) fn comments_sql(backend: Backend, rows: usize) -> String {
+    comments_into_sql("comments", backend, rows)
+}
+
+/// The same, into `table` (see [`ballots_into_sql`]).
+pub(super) fn comments_into_sql(table: &str, backend: Backend, rows: usize) -> String {
     format!(
-        "INSERT INTO comments (comment_id, wave_id, body)
+        "INSERT INTO {table} (comment_id, wave_id, body)
          SELECT v.column1, v.column2, v.column3 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL",
         backend.value_rows(rows, COMMENT_WIDTH)
     )

@@ -95,9 +95,11 @@ impl Store {
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).
     pub async fn ballots_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<Ballot>> {
         let sql = format!(
-            "SELECT {}, follow_through FROM ballots WHERE wave_id = $1 ORDER BY ballot_id",
-            Question::columns("")
+            "SELECT {}, b.follow_through, b.ballot_id FROM ballots b WHERE b.wave_id = $1",
+            Question::columns("b.")
         );
+        let sql = super::with_arriving(self.backend, "ballots", "b", &sql, "$1")
+            + &format!(" ORDER BY {}", Question::COUNT + 2);
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(wave_id)
             .fetch_all(&self.pool)
@@ -109,12 +111,18 @@ impl Store {
 
     /// The comments of a wave, in an order that says nothing about arrival (random ids).
     pub async fn comments_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT body FROM comments WHERE wave_id = $1 ORDER BY comment_id")
-                .bind(wave_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        let sql = super::with_arriving(
+            self.backend,
+            "comments",
+            "c",
+            "SELECT c.body, c.comment_id FROM comments c WHERE c.wave_id = $1",
+            "$1",
+        ) + " ORDER BY 2";
+        let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(wave_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(body, _)| body).collect())
     }
 
     /// Distinct people who answered any wave of the window (tokens are window-scoped).

@@ -227,7 +227,8 @@ const POISON: &str = "THIS COMMENT FAILS THE BATCH";
 async fn poison_comments(db: &TestDb) -> sqlx::AnyConnection {
     with_trigger(
         db,
-        "CREATE TRIGGER poison BEFORE INSERT ON comments WHEN NEW.body = 'THIS COMMENT FAILS THE BATCH'
+        // On SQLite the writer appends comments where they arrive, and moves them later.
+        "CREATE TRIGGER poison BEFORE INSERT ON arriving_comments WHEN NEW.body = 'THIS COMMENT FAILS THE BATCH'
          BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
         &[
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -329,8 +330,9 @@ on_both_databases! {
 async fn refuse_the_33rd_ballot(db: &TestDb) -> sqlx::AnyConnection {
     with_trigger(
         db,
-        "CREATE TRIGGER refuse_33rd BEFORE INSERT ON ballots
-         WHEN (SELECT count(*) FROM ballots WHERE wave_id = NEW.wave_id) >= 32
+        // On SQLite the writer appends ballots where they arrive, and moves them later.
+        "CREATE TRIGGER refuse_33rd BEFORE INSERT ON arriving_ballots
+         WHEN (SELECT count(*) FROM arriving_ballots WHERE wave_id = NEW.wave_id) >= 32
          BEGIN SELECT RAISE(ABORT, 'the 33rd ballot'); END",
         &[
             "CREATE FUNCTION refuse_33rd() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -1396,12 +1398,15 @@ async fn answered_one_at_a_time(
         .iter()
         .map(|seller| key.token_for(seller).as_bytes().to_vec())
         .collect();
-    let stored: Vec<(String, i64, i64, i64)> =
-        sqlx::query_as("SELECT ballot_id, care, help, trust FROM ballots WHERE wave_id = $1")
-            .bind(wave)
-            .fetch_all(&mut *rows)
-            .await
-            .unwrap();
+    // Where they arrived, or moved already.
+    let stored: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT ballot_id, care, help, trust FROM ballots WHERE wave_id = $1
+         UNION SELECT ballot_id, care, help, trust FROM arriving_ballots WHERE wave_id = $1",
+    )
+    .bind(wave)
+    .fetch_all(&mut *rows)
+    .await
+    .unwrap();
     let mut ballots = vec![Vec::new(); opened.invitees.len()];
     for (id, care, help, trust) in stored {
         let i = (0..ballots.len())
@@ -1427,9 +1432,11 @@ impl PulseOnDisk {
         )
     }
 
-    /// Whether every token and ballot is in the file, neither in the order they came. (By
-    /// chance, one move of twelve answers in 12! would leave either as it was.) A checkpoint
-    /// that a writer kept from finishing may leave some in the WAL only: not moved yet, then.
+    /// Whether every token and ballot is in the file once, neither in the order they came. (By
+    /// chance, one move of twelve answers in 12! would leave either as it was.) A ballot still
+    /// where it arrived (`arriving_ballots`, in the order of arrival) is found twice once
+    /// copied, and a checkpoint that a writer kept from finishing may leave some in the WAL
+    /// only: not moved yet, then.
     fn moved(&self, (tokens, ballots): &(Vec<usize>, Vec<usize>)) -> bool {
         let came: Vec<usize> = (0..self.tokens.len()).collect();
         let unordered = |found: &Vec<usize>| {
@@ -1501,12 +1508,80 @@ async fn sqlite_answers_that_never_pause_are_still_moved_within_seconds() {
         moved,
         "the first team's answers kept their order after {answered} more answers"
     );
-    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE wave_id = $1")
-        .bind(&stream.wave.wave_id)
-        .fetch_one(&mut rows)
+    let kept = db
+        .store
+        .ballots_of_wave(&stream.wave.wave_id)
         .await
         .unwrap();
-    assert_eq!(kept, answered, "every answer of the stream is kept");
+    assert_eq!(
+        kept.len() as i64,
+        answered,
+        "every answer of the stream is kept"
+    );
     rows.close().await.unwrap();
+    db.finish().await;
+}
+
+/// On SQLite, ballots and comments arrive in tables of their own, in the order they came, and
+/// are moved to their pulse's tables within seconds (`sqlite_writer/arrivals.rs`). Rows an
+/// earlier run left there (it crashed before their move, or after it and before it deleted
+/// them) are read as answers meanwhile, each once, and are moved and deleted from where they
+/// arrived by the next run: here as the store stops, with no new answer to wake its writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_answers_an_earlier_run_left_where_they_arrived_are_moved_by_the_next() {
+    let db = TestDb::sqlite().await;
+    let opened = open_team_wave(&db.store, "U0BOSS1", 5).await;
+    let wave = opened.wave.wave_id.as_str();
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        // Not moved yet.
+        "INSERT INTO arriving_ballots (ballot_id, wave_id, care, help, trust) VALUES ('b1', $1, 5, 4, 3)",
+        "INSERT INTO arriving_comments (comment_id, wave_id, body) VALUES ('c1', $1, 'More ride-alongs')",
+        // Moved, and not yet deleted from where it arrived.
+        "INSERT INTO arriving_ballots (ballot_id, wave_id, care, help, trust) VALUES ('b2', $1, 2, 2, 2)",
+        "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES ('b2', $1, 2, 2, 2)",
+    ] {
+        sqlx::query(statement)
+            .bind(wave)
+            .execute(&mut rows)
+            .await
+            .unwrap();
+    }
+    rows.close().await.unwrap();
+    let read = |store: Store| async move {
+        let mut ballots: Vec<[i64; 3]> = store
+            .ballots_of_wave(wave)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.values())
+            .collect();
+        ballots.sort_unstable();
+        (ballots, store.comments_of_wave(wave).await.unwrap())
+    };
+    let expected = (
+        vec![[2, 2, 2], [5, 4, 3]],
+        vec!["More ride-alongs".to_owned()],
+    );
+    assert_eq!(
+        read(db.store.clone()).await,
+        expected,
+        "each answer read once"
+    );
+
+    db.store.close().await;
+    let store = Store::connect(&db.url).await.unwrap();
+    assert_eq!(read(store.clone()).await, expected, "every answer kept");
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let left: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM arriving_ballots), (SELECT COUNT(*) FROM arriving_comments),
+                (SELECT COUNT(*) FROM comments)",
+    )
+    .fetch_one(&mut rows)
+    .await
+    .unwrap();
+    assert_eq!(left, (0, 0, 1), "moved, and gone from where they arrived");
+    rows.close().await.unwrap();
+    store.close().await;
     db.finish().await;
 }

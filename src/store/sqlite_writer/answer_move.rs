@@ -14,7 +14,9 @@
 //! through the store.)
 //!
 //! Here the writer deletes every row of the waves it wrote to, in the three tables, and writes
-//! them again in random order, a few waves in each transaction. The rows then take the places
+//! them again in random order, a few waves in each transaction, with their ballots and
+//! comments that arrived since the last move (`arrivals.rs`: a batch appends them in the order
+//! of arrival, and the sweep deletes them from there afterwards). The rows then take the places
 //! their deletion freed in an order that says nothing of when each came. `secure_delete` zeroes
 //! the old bytes, and the WAL, which held the pages as they were, is emptied at the next quiet
 //! moment (`wal_forgetting.rs`). A wave is moved whatever its state: under SQLite's write lock
@@ -25,6 +27,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use rusqlite::{Connection, params_from_iter};
 
+use super::arrivals::{Rows, TABLES};
 use super::synced_mark::{Version, version};
 use crate::store::Backend;
 use crate::store::answer_shuffle::MOVED_TABLES;
@@ -71,6 +74,7 @@ impl MoveSize {
 pub(super) fn move_answers(
     conn: &Connection,
     waves: &BTreeSet<String>,
+    arriving: &Rows,
 ) -> anyhow::Result<(Version, usize)> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let before = version(conn)?;
@@ -81,12 +85,25 @@ pub(super) fn move_answers(
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS moving_{table} AS SELECT * FROM main.{table} WHERE 0"
         ))?;
-        let copied = conn.execute(
+        let mut copied = conn.execute(
             &format!(
                 "INSERT INTO temp.moving_{table} SELECT * FROM main.{table} WHERE wave_id IN ({list})"
             ),
             params_from_iter(waves),
         )?;
+        // With the rows of these waves that arrived since their last move (`arrivals.rs`),
+        // found by their rowids: the arriving tables have no index by wave. They stay where
+        // they arrived until the sweep; the kept table holds them from now on.
+        if let Some(index) = TABLES.iter().position(|a| a.kept == table)
+            && !arriving.0[index].is_empty()
+        {
+            let ids = arriving.json(index);
+            let values = std::iter::once(ids.as_str()).chain(waves.iter().map(String::as_str));
+            copied += conn.execute(
+                &TABLES[index].copy_sql(&Backend::Sqlite.params(2, waves.len())),
+                params_from_iter(values),
+            )?;
+        }
         if copied == 0 {
             continue;
         }
@@ -176,7 +193,7 @@ mod tests {
 
         let waves = BTreeSet::from(["W1".to_string()]);
         assert_eq!(
-            move_answers(&conn, &waves).unwrap().1,
+            move_answers(&conn, &waves, &Rows::default()).unwrap().1,
             24,
             "its tokens and ballots"
         );

@@ -18,6 +18,7 @@
 //! the writer itself keeps the WAL within its limit after its answers have gone out.
 
 mod answer_move;
+mod arrivals;
 mod synced_mark;
 
 use std::cell::Cell;
@@ -41,6 +42,7 @@ use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches
 use super::submissions::SubmissionError;
 use super::{Backend, Gate, disk};
 use crate::privacy::token::TokenSecrets;
+use arrivals::Arrivals;
 use synced_mark::{SyncedMark, Version, version};
 
 /// As long as sqlx waits for another process's write lock (its default): a `trustpulse roster
@@ -48,9 +50,10 @@ use synced_mark::{SyncedMark, Version, version};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Prepared statements kept: four shapes (read, tokens, ballots, comments) for each size of
-/// part a batch is run in (1, 2, 4, 8, 16 and 32 rows, see [`parts`]), and those every batch
-/// runs once ([`ONCE_A_BATCH`]).
-const STATEMENT_CACHE: usize = 4 * (LARGEST_PART.ilog2() as usize + 1) + ONCE_A_BATCH;
+/// part a batch is run in (1, 2, 4, 8, 16 and 32 rows, see [`parts`]), those every batch
+/// runs once ([`ONCE_A_BATCH`]), and the sweep's of each arriving table (`arrivals.rs`).
+const STATEMENT_CACHE: usize =
+    4 * (LARGEST_PART.ilog2() as usize + 1) + ONCE_A_BATCH + arrivals::TABLES.len();
 
 /// The statements every batch runs once, kept prepared too: its `BEGIN IMMEDIATE`, its read
 /// of `data_version` (`synced_mark::version`) and its `COMMIT`. Parsed again for every batch,
@@ -103,6 +106,9 @@ pub(super) fn start(
         unshuffled: Unshuffled::default(),
         move_size: answer_move::MoveSize::default(),
         last_answer: Instant::now(),
+        arrivals: Arrivals::default(),
+        arrivals_read: false,
+        sweep_failed_at: None,
     };
     std::thread::Builder::new()
         .name("answers-writer".into())
@@ -126,8 +132,17 @@ struct Writer {
     move_size: answer_move::MoveSize,
     /// When the last batch came.
     last_answer: Instant,
+    /// The ballots and comments not yet copied to their pulses' tables (`arrivals.rs`).
+    arrivals: Arrivals,
+    /// Whether the arriving tables were read, on the first connection.
+    arrivals_read: bool,
+    /// When the last sweep failed, if it did.
+    sweep_failed_at: Option<Instant>,
     checkpoints: Checkpoints,
 }
+
+/// How long after a failed sweep the next one waits.
+const SWEEP_RETRY: Duration = Duration::from_secs(1);
 
 fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
@@ -146,12 +161,20 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
             writer.write(Shuffled::new(batch));
         }
         if let Some(done) = close {
-            // What is left is moved before the writer stops, as on PostgreSQL.
+            // What is left is moved before the writer stops, as on PostgreSQL, and swept from
+            // where it arrived. The connection first: it finds what an earlier run left.
+            if let Err(error) = writer.connection() {
+                let kind = crate::telemetry::error_kind(&error);
+                tracing::warn!(error = %kind, "could not open the database to move answers before stopping");
+            }
             while !writer.unshuffled.is_empty() {
                 let waves = writer.unshuffled.take_oldest();
                 if !writer.move_answers(waves) {
                     break;
                 }
+            }
+            while writer.sweep_due(Instant::now()) {
+                writer.sweep();
             }
             writer.conn = None;
             writer.checkpoints.stop();
@@ -170,7 +193,16 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
             Err(mpsc::error::TryRecvError::Disconnected) => return None,
             Err(mpsc::error::TryRecvError::Empty) => {}
         }
-        let Some(due) = writer.unshuffled.due(writer.last_answer) else {
+        // Rows copied by a move leave the arriving tables while no answer waits, a
+        // transaction at a time (`arrivals.rs`).
+        let now = Instant::now();
+        let sweep_at = writer.sweep_at(now);
+        if sweep_at.is_some_and(|at| at <= now) {
+            writer.sweep();
+            continue;
+        }
+        let move_at = writer.unshuffled.due(writer.last_answer);
+        let Some(due) = [move_at, sweep_at].into_iter().flatten().min() else {
             return rx.blocking_recv();
         };
         let wait = due.saturating_duration_since(Instant::now());
@@ -181,6 +213,9 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
             .block_on(async { tokio::time::timeout(wait, rx.recv()).await });
         if let Ok(message) = message {
             return message;
+        }
+        if writer.sweep_due(Instant::now()) {
+            continue;
         }
         // A transaction's worth at a time, so that an answer that comes meanwhile waits for
         // one move at most.
@@ -213,21 +248,24 @@ impl Writer {
             .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
             .map_err(coded);
         let before = match &written {
-            Ok((refusals, before)) => {
-                let recorded = batch.in_order().into_iter().zip(refusals);
+            Ok(written) => {
+                let recorded = batch.in_order().into_iter().zip(&written.refusals);
                 let waves = recorded
                     .filter(|(_, refused)| refused.is_none())
                     .map(|(s, _)| s.wave_id.clone());
                 self.last_answer = Instant::now();
                 self.unshuffled.note(waves, self.last_answer);
-                Some(*before)
+                for (table, wave, rowid) in &written.appended {
+                    self.arrivals.written(*table, wave, *rowid);
+                }
+                Some(written.before)
             }
             Err(_) => {
                 self.conn = None;
                 None
             }
         };
-        batch.answer(written.map(|(refusals, _)| refusals));
+        batch.answer(written.map(|written| written.refusals));
         // In the same turn at the gate, so that no other writer adds to a WAL at its limit, and
         // none of this process commits between this commit and the mark (`synced_mark.rs`).
         if let (Some(conn), Some(before)) = (&self.conn, before) {
@@ -246,6 +284,10 @@ impl Writer {
         );
         if !overdue.is_empty() {
             self.move_answers(overdue);
+        }
+        // And swept, a transaction's worth after each move, when no quiet moment comes.
+        if self.sweep_due(Instant::now()) {
+            self.sweep();
         }
     }
 
@@ -266,25 +308,22 @@ impl Writer {
                 .gate
                 .as_ref()
                 .map(|gate| self.runtime.block_on(gate.permit()));
+            let arriving = self.arrivals.of(&part);
             let moved = self
                 .connection()
-                .and_then(|conn| answer_move::move_answers(conn, &part))
+                .and_then(|conn| answer_move::move_answers(conn, &part, &arriving))
                 .map_err(coded);
             match moved {
                 Ok((before, rows)) => {
                     self.move_size.moved(part.len(), rows);
-                    if let Some(conn) = &self.conn {
-                        self.checkpoints.after_commit(conn, before);
-                    }
-                    if let Some(gate) = &self.gate {
-                        gate.note_write();
-                    }
+                    self.arrivals.moved(&part);
+                    self.committed(before);
                 }
                 Err(error) => {
-                    // The kind only, as for a batch: never a wave or a row.
-                    let kind = crate::telemetry::error_kind(&error);
-                    tracing::warn!(error = %kind, "could not move a pulse's answers; trying again later");
-                    self.conn = None;
+                    self.failed(
+                        &error,
+                        "could not move a pulse's answers; trying again later",
+                    );
                     unmoved.extend(part);
                 }
             }
@@ -294,11 +333,78 @@ impl Writer {
         all
     }
 
+    /// One transaction of the sweep of copied rows from the arriving tables (`arrivals.rs`),
+    /// in a turn at the gate. A failure is logged by its kind and leaves the sweep due.
+    fn sweep(&mut self) {
+        let _turn = self
+            .gate
+            .as_ref()
+            .map(|gate| self.runtime.block_on(gate.permit()));
+        let swept = self.connection().map(|_| ()).and_then(|()| {
+            let conn = self.conn.as_ref().expect("just opened");
+            self.arrivals.sweep(conn).map_err(coded)
+        });
+        match swept {
+            Ok(before) => {
+                self.sweep_failed_at = None;
+                self.committed(before);
+            }
+            Err(error) => {
+                self.failed(
+                    &error,
+                    "could not delete moved answers from where they arrived; trying again later",
+                );
+                self.sweep_failed_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// After a move's or a sweep's commit, still in its turn at the gate: the WAL's
+    /// checkpoints, as after a batch, and the note that the writers were busy
+    /// (`wal_forgetting.rs`).
+    fn committed(&mut self, before: Version) {
+        if let Some(conn) = &self.conn {
+            self.checkpoints.after_commit(conn, before);
+        }
+        if let Some(gate) = &self.gate {
+            gate.note_write();
+        }
+    }
+
+    /// A move or a sweep failed: the kind of error is logged, as for a batch (never a wave or
+    /// a row), and the connection dropped, which rolls its transaction back.
+    fn failed(&mut self, error: &anyhow::Error, what: &str) {
+        let kind = crate::telemetry::error_kind(error);
+        tracing::warn!(error = %kind, "{what}");
+        self.conn = None;
+    }
+
+    /// When the next sweep is due, if rows were copied: `now`, or a moment after a failed
+    /// one.
+    fn sweep_at(&self, now: Instant) -> Option<Instant> {
+        self.arrivals
+            .sweep_due()
+            .then(|| self.sweep_failed_at.map_or(now, |at| at + SWEEP_RETRY))
+    }
+
+    fn sweep_due(&self, now: Instant) -> bool {
+        self.sweep_at(now).is_some_and(|at| at <= now)
+    }
+
     fn connection(&mut self) -> anyhow::Result<&mut Connection> {
         if self.conn.is_none() {
             let conn = open(&self.path)?;
             conn.wal_hook(Some(count_frames));
             WAL_FRAMES.set(0);
+            if !self.arrivals_read {
+                // What an earlier run left where answers arrive is moved and swept as if just
+                // written (a crash before its move, or a stop whose moves failed).
+                let found = Arrivals::found(&conn)
+                    .context("could not read the answers left where they arrive")?;
+                self.unshuffled.note(found.waves(), Instant::now());
+                self.arrivals = found;
+                self.arrivals_read = true;
+            }
             self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("just set"))
@@ -661,7 +767,7 @@ fn write_batch(
     conn: &mut Connection,
     secrets: &TokenSecrets,
     batch: &[&Submission],
-) -> anyhow::Result<(Vec<Option<SubmissionError>>, Version)> {
+) -> anyhow::Result<Written> {
     let backend = Backend::Sqlite;
     // Kept prepared, as the batch's own statements are (`ONCE_A_BATCH`).
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
@@ -703,21 +809,64 @@ fn write_batch(
         }
     }
     let (recorded, refusals) = plan.settle(batch, &inserted, |_| true);
+    // Appended in the order of arrival, and moved to their pulses' pages later
+    // (`arrivals.rs`); where each row went, for that move.
+    let mut appended = Vec::with_capacity(2 * recorded.len());
     for part in parts(recorded.len()) {
         let recorded = &recorded[part];
         let values = sql::ballot_values(batch, &facts.waves, recorded);
-        conn.prepare_cached(&sql::ballots_sql(backend, recorded.len()))?
-            .execute(params_from_iter(values))
+        let sql = arriving_sql(sql::ballots_into_sql(
+            arrivals::TABLES[arrivals::BALLOTS].name,
+            backend,
+            recorded.len(),
+        ));
+        note_rows(conn, &sql, values, arrivals::BALLOTS, &mut appended)
             .context("could not record the ballots")?;
         if sql::any_comment(batch, recorded) {
             let values = sql::comment_values(batch, recorded);
-            conn.prepare_cached(&sql::comments_sql(backend, recorded.len()))?
-                .execute(params_from_iter(values))
+            let sql = arriving_sql(sql::comments_into_sql(
+                arrivals::TABLES[arrivals::COMMENTS].name,
+                backend,
+                recorded.len(),
+            ));
+            note_rows(conn, &sql, values, arrivals::COMMENTS, &mut appended)
                 .context("could not record the comments")?;
         }
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
-    Ok((refusals, before))
+    Ok(Written {
+        refusals,
+        before,
+        appended,
+    })
+}
+
+/// A batch written: its refusals, `data_version` as its transaction found it, and the rows it
+/// appended (table, wave, rowid).
+struct Written {
+    refusals: Vec<Option<SubmissionError>>,
+    before: Version,
+    appended: Vec<(usize, String, i64)>,
+}
+
+/// An insert into an arriving table that says where each row went.
+fn arriving_sql(insert: String) -> String {
+    insert + " RETURNING rowid, wave_id"
+}
+
+fn note_rows(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<Value<'_>>,
+    table: usize,
+    appended: &mut Vec<(usize, String, i64)>,
+) -> anyhow::Result<()> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params_from_iter(values))?;
+    while let Some(row) = rows.next()? {
+        appended.push((table, row.get(1)?, row.get(0)?));
+    }
+    Ok(())
 }
 
 /// The largest part a batch's statements are run in: the largest batch whose statements the
@@ -801,9 +950,9 @@ mod tests {
             assert_eq!(next, rows);
         }
         assert_eq!(
-            seen.len() * 4 + ONCE_A_BATCH,
+            seen.len() * 4 + ONCE_A_BATCH + super::arrivals::TABLES.len(),
             STATEMENT_CACHE,
-            "four statements a size and those of every batch, all kept"
+            "four statements a size, those of every batch and the sweep's, all kept"
         );
     }
 

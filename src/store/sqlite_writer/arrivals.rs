@@ -1,0 +1,251 @@
+//! On a SQLite file, the answers' writer puts ballots and comments first in tables in the order
+//! of arrival (`arriving_ballots`, `arriving_comments`: a rowid rising with each row), not in
+//! `ballots` and `comments`, keyed by pulse. A pulse's move (`answer_move.rs`) then copies them
+//! there in random order with the pulse's other rows, and a sweep deletes the copied rows from
+//! the arriving tables, from the oldest, a range of rowids at a time.
+//!
+//! Why: a batch's answers are to as many pulses as answers, so each ballot and each comment
+//! went to a page of its own pulse: a batch wrote a page of `ballots` and one of `comments` for
+//! nearly every answer, half the pages it wrote (the tokens' are the other half, and they must
+//! stay keyed by pulse: the key is what refuses a second answer). Here a batch's ballots share
+//! a page or two. The move rewrote those pulse pages anyway, once quiet or within seconds; it
+//! now writes them once, where each answer wrote them before. The sweep deletes whole pages of
+//! rows in the order they came, so it writes each page once; deleting a pulse's rows one by
+//! one, wherever they came, would have written a page for nearly every row again.
+//!
+//! Readers see a row once (`store::answers_read`): `ballots`, and the arriving rows that
+//! `ballots` does not hold under the same id (copied, not yet swept).
+//!
+//! Privacy: the rowid and a row's place in its page are orders of arrival, as the places of
+//! rows in a pulse's page of `ballots` were before a move. They last until the sweep after the
+//! move, which `secure_delete` makes a zeroing of the rows, and the WAL's next emptying takes
+//! the pages as they were.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Connection;
+
+/// The tables a batch appends to, each with the table its rows are moved to and that table's
+/// columns (the same, in the same order).
+pub(super) const TABLES: [Arriving; 2] = [
+    Arriving {
+        name: "arriving_ballots",
+        kept: "ballots",
+        id: "ballot_id",
+        columns: "ballot_id, wave_id, care, help, trust, follow_through",
+    },
+    Arriving {
+        name: "arriving_comments",
+        kept: "comments",
+        id: "comment_id",
+        columns: "comment_id, wave_id, body",
+    },
+];
+
+pub(super) const BALLOTS: usize = 0;
+pub(super) const COMMENTS: usize = 1;
+
+/// The most rows a sweep deletes from one table in one transaction: about 25 pages of ballots,
+/// a few more of comments, well within the WAL's limit (256 frames), and a short wait for an
+/// answer that comes meanwhile.
+const SWEEP_ROWS: i64 = 1024;
+
+#[derive(Debug)]
+pub(super) struct Arriving {
+    pub(super) name: &'static str,
+    pub(super) kept: &'static str,
+    id: &'static str,
+    columns: &'static str,
+}
+
+impl Arriving {
+    /// Copies the rows `?1` (a JSON array of rowids) of the waves `?2…` into `temp.moving_…`,
+    /// those the kept table does not hold already.
+    pub(super) fn copy_sql(&self, list: &str) -> String {
+        let (name, kept, id, columns) = (self.name, self.kept, self.id, self.columns);
+        format!(
+            "INSERT INTO temp.moving_{kept} ({columns})
+             SELECT {columns} FROM main.{name} a
+             WHERE a.rowid IN (SELECT value FROM json_each(?1)) AND a.wave_id IN ({list})
+               AND NOT EXISTS (SELECT 1 FROM main.{kept} k
+                               WHERE k.wave_id = a.wave_id AND k.{id} = a.{id})"
+        )
+    }
+
+    /// Deletes the oldest rows up to rowid `?1`, at most [`SWEEP_ROWS`], those the kept table
+    /// holds (a row not copied stays, whatever the writer believed).
+    fn sweep_sql(&self) -> String {
+        let (name, kept, id) = (self.name, self.kept, self.id);
+        format!(
+            "DELETE FROM main.{name} WHERE rowid IN
+               (SELECT rowid FROM main.{name} WHERE rowid <= ?1 ORDER BY rowid LIMIT {SWEEP_ROWS})
+             AND EXISTS (SELECT 1 FROM main.{kept} k
+                         WHERE k.wave_id = {name}.wave_id AND k.{id} = {name}.{id})"
+        )
+    }
+}
+
+/// The rowids of a wave's rows not copied yet, in each arriving table.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Rows(pub(super) [Vec<i64>; 2]);
+
+impl Rows {
+    pub(super) fn json(&self, table: usize) -> String {
+        let ids: Vec<String> = self.0[table].iter().map(i64::to_string).collect();
+        format!("[{}]", ids.join(","))
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(Vec::is_empty)
+    }
+}
+
+/// What the writer knows of the arriving tables: which rows of which waves are not copied yet,
+/// and so up to where the sweep may delete.
+#[derive(Debug, Default)]
+pub(super) struct Arrivals {
+    waiting: BTreeMap<String, Rows>,
+    /// The first rowid of each wave waiting, in each table, the lowest first.
+    firsts: [BTreeSet<(i64, String)>; 2],
+    /// Rows may have been copied and not swept yet.
+    sweep_due: bool,
+}
+
+impl Arrivals {
+    /// `rowid` of `table` holds a row of `wave`, written just now.
+    pub(super) fn written(&mut self, table: usize, wave: &str, rowid: i64) {
+        let rows = match self.waiting.get_mut(wave) {
+            Some(rows) => rows,
+            None => self.waiting.entry(wave.to_owned()).or_default(),
+        };
+        let list = &mut rows.0[table];
+        if list.is_empty() {
+            self.firsts[table].insert((rowid, wave.to_owned()));
+        }
+        list.push(rowid);
+    }
+
+    /// The rows of `waves` not copied yet, for a move.
+    pub(super) fn of(&self, waves: &BTreeSet<String>) -> Rows {
+        let mut all = Rows::default();
+        for rows in waves.iter().filter_map(|wave| self.waiting.get(wave)) {
+            for table in [BALLOTS, COMMENTS] {
+                all.0[table].extend(&rows.0[table]);
+            }
+        }
+        all
+    }
+
+    /// A move of `waves` committed: their rows are copied, and may be swept.
+    pub(super) fn moved(&mut self, waves: &BTreeSet<String>) {
+        for wave in waves {
+            if let Some(rows) = self.waiting.remove(wave) {
+                for table in [BALLOTS, COMMENTS] {
+                    if let Some(first) = rows.0[table].first() {
+                        self.firsts[table].remove(&(*first, wave.clone()));
+                    }
+                }
+                self.sweep_due = true;
+            }
+        }
+    }
+
+    /// The waves with rows not copied yet.
+    pub(super) fn waves(&self) -> impl Iterator<Item = String> + '_ {
+        self.waiting.keys().cloned()
+    }
+
+    pub(super) fn sweep_due(&self) -> bool {
+        self.sweep_due
+    }
+
+    /// Every rowid of `table` below the first of a wave waiting is copied (or gone).
+    fn copied_below(&self, table: usize) -> i64 {
+        self.firsts[table]
+            .first()
+            .map_or(i64::MAX, |(first, _)| first - 1)
+    }
+
+    /// The rows of waves left in the arriving tables by an earlier run of the writer (stopped
+    /// before their move, or by a crash): they wait as if written now.
+    pub(super) fn found(conn: &Connection) -> anyhow::Result<Arrivals> {
+        let mut arrivals = Arrivals::default();
+        for (table, arriving) in TABLES.iter().enumerate() {
+            let mut statement = conn.prepare(&format!(
+                "SELECT rowid, wave_id FROM main.{} ORDER BY rowid",
+                arriving.name
+            ))?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let wave: String = row.get(1)?;
+                arrivals.written(table, &wave, row.get(0)?);
+            }
+        }
+        // Rows copied by a move whose sweep did not come: the sweep finds them.
+        arrivals.sweep_due = !arrivals.waiting.is_empty();
+        Ok(arrivals)
+    }
+
+    /// One transaction of the sweep: deletes the oldest copied rows of each table, up to
+    /// [`SWEEP_ROWS`] of each. Returns whether more may be left, and `data_version` as the
+    /// transaction found it. Any error leaves the transaction open: the caller drops the
+    /// connection, which rolls it back.
+    pub(super) fn sweep(
+        &mut self,
+        conn: &Connection,
+    ) -> anyhow::Result<super::synced_mark::Version> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let before = super::synced_mark::version(conn)?;
+        let mut more = false;
+        for (table, arriving) in TABLES.iter().enumerate() {
+            let deleted = conn
+                .prepare_cached(&arriving.sweep_sql())?
+                .execute([self.copied_below(table)])?;
+            // A part short of the most: nothing copied is left below the bound, or a row
+            // there is not copied (left for a later sweep, never lost).
+            more |= deleted as i64 == SWEEP_ROWS;
+        }
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        self.sweep_due = more;
+        Ok(before)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waves(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    /// The sweep may delete only below the first row of a wave not moved yet, in each table,
+    /// and everything once every wave is moved.
+    #[test]
+    fn the_sweep_stops_below_the_first_row_not_copied() {
+        let mut arrivals = Arrivals::default();
+        assert!(!arrivals.sweep_due());
+        arrivals.written(BALLOTS, "W1", 1);
+        arrivals.written(BALLOTS, "W2", 2);
+        arrivals.written(COMMENTS, "W2", 1);
+        arrivals.written(BALLOTS, "W1", 3);
+        assert_eq!(arrivals.copied_below(BALLOTS), 0);
+        assert_eq!(arrivals.of(&waves(&["W1"])).0[BALLOTS], [1, 3]);
+        arrivals.moved(&waves(&["W1"]));
+        assert!(arrivals.sweep_due());
+        assert_eq!(arrivals.copied_below(BALLOTS), 1, "W2's ballot at 2 waits");
+        assert_eq!(
+            arrivals.copied_below(COMMENTS),
+            0,
+            "W2's comment at 1 waits"
+        );
+        arrivals.written(BALLOTS, "W1", 4);
+        arrivals.moved(&waves(&["W2"]));
+        assert_eq!(arrivals.copied_below(BALLOTS), 3, "W1's ballot at 4 waits");
+        assert_eq!(arrivals.copied_below(COMMENTS), i64::MAX);
+        arrivals.moved(&waves(&["W1", "W9"]));
+        assert_eq!(arrivals.copied_below(BALLOTS), i64::MAX);
+        assert!(arrivals.of(&waves(&["W1", "W2"])).is_empty());
+    }
+}
