@@ -492,17 +492,13 @@ impl Backend {
     }
 }
 
-/// A read of `kept` (`ballots` or `comments`) as its readers must see it: on SQLite, with the
-/// rows still where they arrived (`sqlite_writer/arrivals.rs`), those not copied yet, each
-/// once. `sql` reads `FROM {kept} {alias}`, maybe joined with `waves w` (`JOIN waves w ON
-/// w.wave_id = {alias}.wave_id`), and ends with its `WHERE`, a conjunction; on SQLite the
-/// same read of the arriving table follows it, `UNION ALL`, with `{alias}.wave_id IN
-/// ({waves})` (a subquery of the wave ids wanted) and the guard added to that `WHERE`. The
-/// arriving table has no index by pulse: it is read in one pass, each row's pulse looked up
-/// in the list `waves` gives, and joined with `waves` only then (`CROSS JOIN` keeps SQLite
-/// from reading it again for each pulse). Written out in full, not as a subquery: joined with
-/// `waves`, a compound subquery could be read whole, every pulse's rows, for each read.
-fn with_arriving(backend: Backend, kept: &str, alias: &str, sql: &str, waves: &str) -> String {
+/// A read of one pulse's `kept` (`ballots` or `comments`) as its readers must see it: on
+/// SQLite, with its rows still where they arrived (`sqlite_writer/arrivals.rs`) that are not
+/// copied yet, each row once. `sql` reads `FROM {kept} {alias}` alone and ends with its
+/// `WHERE`, a conjunction; on SQLite the same read of the arriving table follows it, `UNION
+/// ALL`, with the guard added. (A release reads many pulses' in one pass of its own,
+/// `releases::arriving_answers`.)
+fn with_arriving(backend: Backend, kept: &str, alias: &str, sql: &str) -> String {
     if backend == Backend::Postgres {
         return sql.to_owned();
     }
@@ -512,11 +508,9 @@ fn with_arriving(backend: Backend, kept: &str, alias: &str, sql: &str, waves: &s
     };
     let from = format!("FROM {kept} {alias}");
     debug_assert!(sql.contains(&from), "{sql}");
-    let arriving = sql
-        .replacen(&from, &format!("FROM arriving_{kept} {alias}"), 1)
-        .replacen(" JOIN waves w ON", " CROSS JOIN waves w ON", 1);
+    let arriving = sql.replacen(&from, &format!("FROM arriving_{kept} {alias}"), 1);
     format!(
-        "{sql} UNION ALL {arriving} AND {alias}.wave_id IN ({waves})
+        "{sql} UNION ALL {arriving}
            AND NOT EXISTS (SELECT 1 FROM {kept} kept
                            WHERE kept.wave_id = {alias}.wave_id AND kept.{id} = {alias}.{id})"
     )

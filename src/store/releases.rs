@@ -32,6 +32,9 @@ pub struct WindowState {
     pub waves_closed: u32,
     /// The commitment's date, when a pulse of the window asked the follow-through item.
     pub follow_through_since: Option<String>,
+    /// On SQLite, the rowids of its ballots and of its comments still where they arrived
+    /// (`sqlite_writer/arrivals.rs`), copied already or not: its release deletes them there.
+    arriving: [Vec<i64>; 2],
 }
 
 /// HR's view of a release: counts only.
@@ -374,19 +377,18 @@ async fn window_states(
                 comments: Vec::new(),
                 waves_closed: u32::try_from(closed)?,
                 follow_through_since,
+                arriving: [Vec::new(), Vec::new()],
             },
         );
     }
 
-    let list = placeholders(1, window_ids.len());
-    let waves = format!("SELECT wave_id FROM waves WHERE window_id IN ({list})");
     let ballots = format!(
         "SELECT w.window_id, {}, b.follow_through FROM ballots b JOIN waves w ON w.wave_id = b.wave_id
-         WHERE w.window_id IN ({list})",
+         WHERE w.window_id IN ({})",
         Question::columns("b."),
+        placeholders(1, window_ids.len())
     );
-    let sql = super::with_arriving(backend, "ballots", "b", &ballots, &waves);
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(ballots)).persistent(false);
     for id in window_ids {
         query = query.bind(*id);
     }
@@ -396,22 +398,82 @@ async fn window_states(
             state.tally.add(&super::ballot_at(&row, 1, true)?);
         }
     }
-    // In the order of their random ids, wherever they are.
-    let comments = super::with_arriving(
-        backend,
-        "comments",
-        "c",
-        "SELECT w.window_id, c.body, c.comment_id FROM comments c JOIN waves w ON w.wave_id = c.wave_id
+    let mut comments: Vec<(String, String, String)> = fetch_in(
+        tx,
+        "SELECT w.window_id, c.comment_id, c.body FROM comments c JOIN waves w ON w.wave_id = c.wave_id
          WHERE w.window_id IN ({in})",
-        "SELECT wave_id FROM waves WHERE window_id IN ({in})",
-    ) + " ORDER BY 1, 3";
-    let comments: Vec<(String, String, String)> = fetch_in(tx, &comments, window_ids).await?;
-    for (window_id, body, _) in comments {
+        window_ids,
+    )
+    .await?;
+    if backend == Backend::Sqlite {
+        arriving_answers(tx, window_ids, &mut states, &mut comments).await?;
+    }
+    // In the order of their random ids, wherever they were.
+    comments.sort_unstable();
+    for (window_id, _, body) in comments {
         if let Some(state) = states.get_mut(&window_id) {
             state.comments.push(body);
         }
     }
     Ok(states)
+}
+
+/// On SQLite, the ballots and comments of `window_ids` still where they arrived
+/// (`sqlite_writer/arrivals.rs`): those not copied to `ballots` and `comments` yet are added
+/// to `states`' tallies and to `comments`, and every one's rowid is kept for the release to
+/// delete. One pass over each arriving table, which has no index by pulse, each row's pulse
+/// looked up in the list of the windows' pulses (`CROSS JOIN` keeps SQLite from reading the
+/// table again for each pulse); the release then deletes by rowid, with no second pass.
+async fn arriving_answers(
+    tx: &mut AnyConnection,
+    window_ids: &[&str],
+    states: &mut HashMap<String, WindowState>,
+    comments: &mut Vec<(String, String, String)>,
+) -> anyhow::Result<()> {
+    let sql = format!(
+        "SELECT b.rowid, w.window_id,
+                EXISTS (SELECT 1 FROM ballots k WHERE k.wave_id = b.wave_id AND k.ballot_id = b.ballot_id),
+                {}, b.follow_through
+         FROM arriving_ballots b CROSS JOIN waves w ON w.wave_id = b.wave_id
+         WHERE b.wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({{in}}))",
+        Question::columns("b."),
+    )
+    .replace("{in}", &placeholders(1, window_ids.len()));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    for id in window_ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(&mut *tx).await? {
+        let window_id: String = sqlx::Row::try_get(&row, 1)?;
+        let Some(state) = states.get_mut(&window_id) else {
+            continue;
+        };
+        state.arriving[0].push(sqlx::Row::try_get(&row, 0)?);
+        let copied: bool = sqlx::Row::try_get::<i64, _>(&row, 2)? != 0;
+        if !copied {
+            state.tally.add(&super::ballot_at(&row, 3, true)?);
+        }
+    }
+    let found: Vec<(i64, String, i64, String, String)> = fetch_in(
+        tx,
+        "SELECT c.rowid, w.window_id,
+                EXISTS (SELECT 1 FROM comments k WHERE k.wave_id = c.wave_id AND k.comment_id = c.comment_id),
+                c.comment_id, c.body
+         FROM arriving_comments c CROSS JOIN waves w ON w.wave_id = c.wave_id
+         WHERE c.wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
+        window_ids,
+    )
+    .await?;
+    for (rowid, window_id, copied, comment_id, body) in found {
+        let Some(state) = states.get_mut(&window_id) else {
+            continue;
+        };
+        state.arriving[1].push(rowid);
+        if copied == 0 {
+            comments.push((window_id, comment_id, body));
+        }
+    }
+    Ok(())
 }
 
 /// Rows of `sql`, whose `{in}` is the list `ids`.
@@ -500,16 +562,25 @@ fn release_windows<'a>(
     }
     script.push(sql, values);
 
-    // On SQLite, the ballots and comments not yet moved from where they arrive as well
-    // (`sqlite_writer/arrivals.rs`): a scan of those tables, which hold seconds of answers.
-    let arriving: &[&str] = match backend {
-        Backend::Sqlite => &[
-            "DELETE FROM arriving_ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
-            "DELETE FROM arriving_comments WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
-        ],
-        Backend::Postgres => &[],
-    };
-    for sql in arriving.iter().copied().chain([
+    // On SQLite, the ballots and comments still where they arrived (`sqlite_writer/arrivals.rs`),
+    // found by the read of the windows' answers in this transaction (no answer commits
+    // meanwhile): by rowid, with no second pass over those tables.
+    if backend == Backend::Sqlite {
+        for (table, name) in ["arriving_ballots", "arriving_comments"].iter().enumerate() {
+            let rowids: Vec<String> = released
+                .iter()
+                .flat_map(|(state, _)| &state.arriving[table])
+                .map(i64::to_string)
+                .collect();
+            if !rowids.is_empty() {
+                script.push(
+                    format!("DELETE FROM {name} WHERE rowid IN (SELECT value FROM json_each(?))"),
+                    vec![Value::Owned(format!("[{}]", rowids.join(",")))],
+                );
+            }
+        }
+    }
+    for sql in [
         "DELETE FROM window_keys WHERE window_id IN ({in})",
         "DELETE FROM participation WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
         "DELETE FROM ballots WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
@@ -519,7 +590,7 @@ fn release_windows<'a>(
         "DELETE FROM outbox WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))
            AND kind IN ('invite', 'remind')",
         "DELETE FROM wave_messages WHERE wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
-    ]) {
+    ] {
         let (sql, values) = with_list(backend, sql, &ids);
         script.push(sql, values);
     }

@@ -98,7 +98,7 @@ impl Store {
             "SELECT {}, b.follow_through, b.ballot_id FROM ballots b WHERE b.wave_id = $1",
             Question::columns("b.")
         );
-        let sql = super::with_arriving(self.backend, "ballots", "b", &sql, "$1")
+        let sql = super::with_arriving(self.backend, "ballots", "b", &sql)
             + &format!(" ORDER BY {}", Question::COUNT + 2);
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(wave_id)
@@ -116,7 +116,6 @@ impl Store {
             "comments",
             "c",
             "SELECT c.body, c.comment_id FROM comments c WHERE c.wave_id = $1",
-            "$1",
         ) + " ORDER BY 2";
         let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(wave_id)

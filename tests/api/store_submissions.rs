@@ -1585,3 +1585,73 @@ async fn sqlite_answers_an_earlier_run_left_where_they_arrived_are_moved_by_the_
     store.close().await;
     db.finish().await;
 }
+
+/// On SQLite, a release reads its pulses' ballots and comments from where they arrived as
+/// well, each once: one the move copied to `ballots` and the sweep has not yet deleted is
+/// counted once. Its release deletes them from both places, so nothing of the window is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_release_counts_answers_where_they_arrived_once_and_deletes_them_there() {
+    let db = TestDb::sqlite().await;
+    let opened = open_team_wave(&db.store, "U0BOSS1", 6).await;
+    let wave = opened.wave.wave_id.as_str();
+    for (i, seller) in opened.invitees[..5].iter().enumerate() {
+        let care = if i < 3 { 5 } else { 1 };
+        let comment = (i == 4).then_some("More ride-alongs");
+        for outcome in db
+            .store
+            .record_submissions(vec![submission(wave, seller, (care, 3, 3), comment)])
+            .await
+        {
+            outcome.unwrap();
+        }
+    }
+    // As a move leaves them: copied, not yet deleted where they arrived.
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "INSERT OR IGNORE INTO ballots SELECT * FROM arriving_ballots WHERE wave_id = $1 AND care = 1",
+        "INSERT OR IGNORE INTO comments SELECT * FROM arriving_comments WHERE wave_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(wave)
+            .execute(&mut rows)
+            .await
+            .unwrap();
+    }
+
+    waves::close_and_release(&db.store, &opened.wave, &ReleasePolicy::default(), now())
+        .await
+        .unwrap();
+    let release: trustpulse::digest::release::Release = serde_json::from_str(
+        &db.store
+            .release_bytes(&opened.wave.window_id)
+            .await
+            .unwrap()
+            .expect("5 of 6 answered: released"),
+    )
+    .unwrap();
+    let trustpulse::digest::release::ReleaseBody::Results {
+        respondents,
+        questions,
+        comments,
+        ..
+    } = release.body
+    else {
+        panic!("results expected");
+    };
+    assert_eq!(respondents, 5);
+    assert_eq!(
+        questions[0].mean_tenths, 34,
+        "(5 + 5 + 5 + 1 + 1) / 5, each ballot once"
+    );
+    assert_eq!(comments, ["More ride-alongs"], "the comment once");
+    let left: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM arriving_ballots), (SELECT COUNT(*) FROM arriving_comments),
+                (SELECT COUNT(*) FROM ballots), (SELECT COUNT(*) FROM comments)",
+    )
+    .fetch_one(&mut rows)
+    .await
+    .unwrap();
+    assert_eq!(left, (0, 0, 0, 0), "nothing of the window left anywhere");
+    rows.close().await.unwrap();
+    db.finish().await;
+}
