@@ -13,8 +13,9 @@
 //! rows in the order they came, so it writes each page once; deleting a pulse's rows one by
 //! one, wherever they came, would have written a page for nearly every row again.
 //!
-//! Readers see a row once (`store::answers_read`): `ballots`, and the arriving rows that
-//! `ballots` does not hold under the same id (copied, not yet swept).
+//! Readers see a row once (`store::with_arriving`, `releases::arriving_answers`): `ballots`,
+//! and the arriving rows that `ballots` does not hold under the same id (copied, not yet
+//! swept).
 //!
 //! Privacy: the rowid and a row's place in its page are orders of arrival, as the places of
 //! rows in a pulse's page of `ballots` were before a move. They last until the sweep after the
@@ -188,9 +189,9 @@ impl Arrivals {
     }
 
     /// One transaction of the sweep: deletes the oldest copied rows of each table, up to
-    /// [`SWEEP_ROWS`] of each. Returns whether more may be left, and `data_version` as the
-    /// transaction found it. Any error leaves the transaction open: the caller drops the
-    /// connection, which rolls it back.
+    /// [`SWEEP_ROWS`] of each; the sweep stays due while a table may have more. Returns
+    /// `data_version` as the transaction found it. Any error leaves the transaction open: the
+    /// caller drops the connection, which rolls it back.
     pub(super) fn sweep(
         &mut self,
         conn: &Connection,
