@@ -26,6 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
+use crate::store::submission_writer::MAX_BATCH;
+
 /// The tables a batch appends to, each with the table its rows are moved to and that table's
 /// columns (the same, in the same order).
 pub(super) const TABLES: [Arriving; 2] = [
@@ -34,22 +36,19 @@ pub(super) const TABLES: [Arriving; 2] = [
         kept: "ballots",
         id: "ballot_id",
         columns: "ballot_id, wave_id, care, help, trust, follow_through",
+        sweep_rows: 1024,
     },
     Arriving {
         name: "arriving_comments",
         kept: "comments",
         id: "comment_id",
         columns: "comment_id, wave_id, body",
+        sweep_rows: MAX_BATCH as i64,
     },
 ];
 
 pub(super) const BALLOTS: usize = 0;
 pub(super) const COMMENTS: usize = 1;
-
-/// The most rows a sweep deletes from one table in one transaction: about 25 pages of ballots,
-/// a few more of comments, well within the WAL's limit (256 frames), and a short wait for an
-/// answer that comes meanwhile.
-const SWEEP_ROWS: i64 = 1024;
 
 #[derive(Debug)]
 pub(super) struct Arriving {
@@ -57,6 +56,12 @@ pub(super) struct Arriving {
     pub(super) kept: &'static str,
     id: &'static str,
     columns: &'static str,
+    /// The most rows a sweep deletes from this table in one transaction, so that it writes no
+    /// more of the WAL than a batch may (`forensics::answers_never_grow_the_wal_past_its_limit`
+    /// allows a transaction past the 1 MiB limit) and an answer that comes meanwhile waits
+    /// little: 1,024 ballots are about 25 pages; a comment may be 2,000 characters, so no more
+    /// of them than the largest batch holds ([`MAX_BATCH`]).
+    sweep_rows: i64,
 }
 
 impl Arriving {
@@ -73,13 +78,13 @@ impl Arriving {
         )
     }
 
-    /// Deletes the oldest rows up to rowid `?1`, at most [`SWEEP_ROWS`], those the kept table
-    /// holds (a row not copied stays, whatever the writer believed).
+    /// Deletes the oldest rows up to rowid `?1`, at most [`Self::sweep_rows`], those the kept
+    /// table holds (a row not copied stays, whatever the writer believed).
     fn sweep_sql(&self) -> String {
-        let (name, kept, id) = (self.name, self.kept, self.id);
+        let (name, kept, id, most) = (self.name, self.kept, self.id, self.sweep_rows);
         format!(
             "DELETE FROM main.{name} WHERE rowid IN
-               (SELECT rowid FROM main.{name} WHERE rowid <= ?1 ORDER BY rowid LIMIT {SWEEP_ROWS})
+               (SELECT rowid FROM main.{name} WHERE rowid <= ?1 ORDER BY rowid LIMIT {most})
              AND EXISTS (SELECT 1 FROM main.{kept} k
                          WHERE k.wave_id = {name}.wave_id AND k.{id} = {name}.{id})"
         )
@@ -188,8 +193,8 @@ impl Arrivals {
         Ok(arrivals)
     }
 
-    /// One transaction of the sweep: deletes the oldest copied rows of each table, up to
-    /// [`SWEEP_ROWS`] of each; the sweep stays due while a table may have more. Returns
+    /// One transaction of the sweep: deletes the oldest copied rows of each table, up to its
+    /// [`Arriving::sweep_rows`]; the sweep stays due while a table may have more. Returns
     /// `data_version` as the transaction found it. Any error leaves the transaction open: the
     /// caller drops the connection, which rolls it back.
     pub(super) fn sweep(
@@ -205,7 +210,7 @@ impl Arrivals {
                 .execute([self.copied_below(table)])?;
             // A part short of the most: nothing copied is left below the bound, or a row
             // there is not copied (left for a later sweep, never lost).
-            more |= deleted as i64 == SWEEP_ROWS;
+            more |= deleted as i64 == arriving.sweep_rows;
         }
         conn.prepare_cached("COMMIT")?.execute([])?;
         self.sweep_due = more;
