@@ -276,6 +276,7 @@ impl Store {
 }
 
 use checkpointer::{Gate, Turn};
+use sqlite_writer::arrivals::{self, Arriving};
 
 /// Waits for this writer's turn at `gate` (at once when there is none).
 async fn take_turn(gate: Option<&Gate>) -> Option<Turn> {
@@ -492,23 +493,20 @@ impl Backend {
     }
 }
 
-/// A read of one pulse's `kept` (`ballots` or `comments`) as its readers must see it: on
-/// SQLite, with its rows still where they arrived (`sqlite_writer/arrivals.rs`) that are not
-/// copied yet, each row once. `sql` reads `FROM {kept} {alias}` alone and ends with its
-/// `WHERE`, a conjunction; on SQLite the same read of the arriving table follows it, `UNION
-/// ALL`, with the guard added. (A release reads many pulses' in one pass of its own,
+/// A read of one pulse's rows of `table`'s kept table (`ballots` or `comments`) as its readers
+/// must see it: on SQLite, with its rows still where they arrived (`sqlite_writer/arrivals.rs`)
+/// that are not copied yet, each row once. `sql` reads `FROM {kept} {alias}` alone and ends
+/// with its `WHERE`, a conjunction; on SQLite the same read of the arriving table follows it,
+/// `UNION ALL`, with the guard added. (A release reads many pulses' in one pass of its own,
 /// `releases::arriving_answers`.)
-fn with_arriving(backend: Backend, kept: &str, alias: &str, sql: &str) -> String {
+fn with_arriving(backend: Backend, table: &Arriving, alias: &str, sql: &str) -> String {
     if backend == Backend::Postgres {
         return sql.to_owned();
     }
-    let id = match kept {
-        "ballots" => "ballot_id",
-        _ => "comment_id",
-    };
+    let (kept, id) = (table.kept, table.id);
     let from = format!("FROM {kept} {alias}");
     debug_assert!(sql.contains(&from), "{sql}");
-    let arriving = sql.replacen(&from, &format!("FROM arriving_{kept} {alias}"), 1);
+    let arriving = sql.replacen(&from, &format!("FROM {} {alias}", table.name), 1);
     format!(
         "{sql} UNION ALL {arriving}
            AND NOT EXISTS (SELECT 1 FROM {kept} kept

@@ -9,6 +9,7 @@ use sqlx::AnyConnection;
 
 use super::WriteInTurn;
 use super::answer_shuffle::{MOVED_TABLES, move_sql};
+use super::arrivals::{BALLOTS, COMMENTS, TABLES};
 use super::outbox::{Job, Queued, installed_team, push_jobs};
 use super::script::{Script, Value, bind};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
@@ -448,7 +449,7 @@ async fn arriving_answers(
         let Some(state) = states.get_mut(&window_id) else {
             continue;
         };
-        state.arriving[0].push(sqlx::Row::try_get(&row, 0)?);
+        state.arriving[BALLOTS].push(sqlx::Row::try_get(&row, 0)?);
         let copied: bool = sqlx::Row::try_get::<i64, _>(&row, 2)? != 0;
         if !copied {
             state.tally.add(&super::ballot_at(&row, 3, true)?);
@@ -468,7 +469,7 @@ async fn arriving_answers(
         let Some(state) = states.get_mut(&window_id) else {
             continue;
         };
-        state.arriving[1].push(rowid);
+        state.arriving[COMMENTS].push(rowid);
         if copied == 0 {
             comments.push((window_id, comment_id, body));
         }
@@ -566,7 +567,8 @@ fn release_windows<'a>(
     // found by the read of the windows' answers in this transaction (no answer commits
     // meanwhile): by rowid, with no second pass over those tables.
     if backend == Backend::Sqlite {
-        for (table, name) in ["arriving_ballots", "arriving_comments"].iter().enumerate() {
+        for (table, arriving) in TABLES.iter().enumerate() {
+            let name = arriving.name;
             let rowids: Vec<String> = released
                 .iter()
                 .flat_map(|(state, _)| &state.arriving[table])

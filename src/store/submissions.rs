@@ -98,8 +98,12 @@ impl Store {
             "SELECT {}, b.follow_through, b.ballot_id FROM ballots b WHERE b.wave_id = $1",
             Question::columns("b.")
         );
-        let sql = super::with_arriving(self.backend, "ballots", "b", &sql)
-            + &format!(" ORDER BY {}", Question::COUNT + 2);
+        let sql = super::with_arriving(
+            self.backend,
+            &super::arrivals::TABLES[super::arrivals::BALLOTS],
+            "b",
+            &sql,
+        ) + &format!(" ORDER BY {}", Question::COUNT + 2);
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(wave_id)
             .fetch_all(&self.pool)
@@ -113,7 +117,7 @@ impl Store {
     pub async fn comments_of_wave(&self, wave_id: &str) -> anyhow::Result<Vec<String>> {
         let sql = super::with_arriving(
             self.backend,
-            "comments",
+            &super::arrivals::TABLES[super::arrivals::COMMENTS],
             "c",
             "SELECT c.body, c.comment_id FROM comments c WHERE c.wave_id = $1",
         ) + " ORDER BY 2";

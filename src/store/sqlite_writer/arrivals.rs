@@ -30,7 +30,7 @@ use crate::store::submission_writer::MAX_BATCH;
 
 /// The tables a batch appends to, each with the table its rows are moved to and that table's
 /// columns (the same, in the same order).
-pub(super) const TABLES: [Arriving; 2] = [
+pub(in crate::store) const TABLES: [Arriving; 2] = [
     Arriving {
         name: "arriving_ballots",
         kept: "ballots",
@@ -47,14 +47,15 @@ pub(super) const TABLES: [Arriving; 2] = [
     },
 ];
 
-pub(super) const BALLOTS: usize = 0;
-pub(super) const COMMENTS: usize = 1;
+pub(in crate::store) const BALLOTS: usize = 0;
+pub(in crate::store) const COMMENTS: usize = 1;
 
 #[derive(Debug)]
-pub(super) struct Arriving {
-    pub(super) name: &'static str,
-    pub(super) kept: &'static str,
-    id: &'static str,
+pub(in crate::store) struct Arriving {
+    pub(in crate::store) name: &'static str,
+    pub(in crate::store) kept: &'static str,
+    /// The column of the kept table's key after the pulse: a row copied holds the same.
+    pub(in crate::store) id: &'static str,
     columns: &'static str,
     /// The most rows a sweep deletes from this table in one transaction, so that it writes no
     /// more of the WAL than a batch may (`forensics::answers_never_grow_the_wal_past_its_limit`

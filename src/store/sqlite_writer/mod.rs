@@ -18,7 +18,7 @@
 //! the writer itself keeps the WAL within its limit after its answers have gone out.
 
 mod answer_move;
-mod arrivals;
+pub(super) mod arrivals;
 mod synced_mark;
 
 use std::cell::Cell;
@@ -164,8 +164,10 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
             // What is left is moved before the writer stops, as on PostgreSQL, and swept from
             // where it arrived. The connection first: it finds what an earlier run left.
             if let Err(error) = writer.connection() {
-                let kind = crate::telemetry::error_kind(&error);
-                tracing::warn!(error = %kind, "could not open the database to move answers before stopping");
+                writer.failed(
+                    &error,
+                    "could not open the database to move answers before stopping",
+                );
             }
             while !writer.unshuffled.is_empty() {
                 let waves = writer.unshuffled.take_oldest();
@@ -247,25 +249,30 @@ impl Writer {
             .connection()
             .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
             .map_err(coded);
-        let before = match &written {
-            Ok(written) => {
-                let recorded = batch.in_order().into_iter().zip(&written.refusals);
-                let waves = recorded
-                    .filter(|(_, refused)| refused.is_none())
-                    .map(|(s, _)| s.wave_id.clone());
+        let (outcome, before) = match written {
+            Ok(Written {
+                refusals,
+                before,
+                appended,
+            }) => {
+                // Every answer recorded appended one ballot: their pulses are the batch's.
+                let waves = appended
+                    .iter()
+                    .filter(|(table, _, _)| *table == arrivals::BALLOTS)
+                    .map(|(_, wave, _)| wave.clone());
                 self.last_answer = Instant::now();
                 self.unshuffled.note(waves, self.last_answer);
-                for (table, wave, rowid) in &written.appended {
-                    self.arrivals.written(*table, wave, *rowid);
+                for (table, wave, rowid) in appended {
+                    self.arrivals.written(table, &wave, rowid);
                 }
-                Some(written.before)
+                (Ok(refusals), Some(before))
             }
-            Err(_) => {
+            Err(error) => {
                 self.conn = None;
-                None
+                (Err(error), None)
             }
         };
-        batch.answer(written.map(|written| written.refusals));
+        batch.answer(outcome);
         // In the same turn at the gate, so that no other writer adds to a WAL at its limit, and
         // none of this process commits between this commit and the mark (`synced_mark.rs`).
         if let (Some(conn), Some(before)) = (&self.conn, before) {
