@@ -9,7 +9,7 @@ use crate::digest::release::{Thresholds, WindowFacts, compute_release};
 use crate::privacy::MinRespondents;
 use crate::privacy::window::{ReleasePolicy, WindowDecision, decide};
 use crate::store::{
-    BatchLimits, OpenWaveError, OpenedWave, Store, Wave, WaveTiming,
+    ArrivedRows, BatchLimits, OpenWaveError, OpenedWave, Store, Wave, WaveTiming,
     WindowDecision as StoreDecision,
 };
 
@@ -179,15 +179,22 @@ async fn decide_windows(
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Option<WindowDecision>>> {
-    let mut batches = close_batches(items, store.close_batch_limits());
+    let batches: Vec<_> = close_batches(items, store.close_batch_limits()).collect();
     let at_once = store.close_batches_at_once();
+    // Where the windows' answers still where they arrived are, read once for all the batches
+    // (SQLite: `store::ArrivedRows`); a batch alone looks for its own windows'.
+    let arrived = match batches.len() {
+        0 | 1 => ArrivedRows::default(),
+        _ => store.arrived_rows().await,
+    };
+    let mut batches = batches.into_iter();
     let mut writing = FuturesOrdered::new();
     let mut decided = Vec::with_capacity(items.len());
     let mut failed = None;
     loop {
         while failed.is_none() && writing.len() < at_once {
             let Some(batch) = batches.next() else { break };
-            writing.push_back(decide_batch(store, batch, policy, now));
+            writing.push_back(decide_batch(store, batch, &arrived, policy, now));
         }
         match writing.next().await {
             None => break,
@@ -204,6 +211,7 @@ async fn decide_windows(
 async fn decide_batch(
     store: &Store,
     batch: &[CloseItem<'_>],
+    arrived: &ArrivedRows,
     policy: &ReleasePolicy,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Option<WindowDecision>>> {
@@ -213,7 +221,7 @@ async fn decide_batch(
         .collect();
     let mut decisions = Vec::new();
     let outcomes = store
-        .close_and_decide_many(&chunk, now, decider(policy, now, &mut decisions))
+        .close_and_decide_many(&chunk, now, arrived, decider(policy, now, &mut decisions))
         .await?;
     let mut decisions = decisions.into_iter();
     Ok(outcomes

@@ -24,6 +24,7 @@ mod plan_due;
 mod predictions;
 #[cfg(test)]
 mod query_plans;
+mod release_arrivals;
 mod releases;
 mod roster;
 pub mod schema;
@@ -52,6 +53,7 @@ pub use outbox_round::OutboxRound;
 pub use people::Person;
 pub use plan_due::PlanDue;
 pub use predictions::PredictionOutcome;
+pub use release_arrivals::ArrivedRows;
 pub use releases::{Participation, WindowDecision, WindowState};
 pub use roster::{Membership, RosterChange};
 pub use submission_writer::{MAX_BATCH as MAX_SUBMISSION_BATCH, Submission};

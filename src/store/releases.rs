@@ -11,6 +11,7 @@ use super::WriteInTurn;
 use super::answer_shuffle::{MOVED_TABLES, move_sql};
 use super::arrivals::{BALLOTS, COMMENTS, TABLES};
 use super::outbox::{Job, Queued, installed_team, push_jobs};
+use super::release_arrivals::{self, ArrivedRows};
 use super::script::{Script, Value, bind};
 use super::{Backend, IN_LIST_CHUNK, Store, from_secs, placeholders, secs};
 use crate::digest::release::{Release, ReleaseBody, Tally};
@@ -66,6 +67,10 @@ impl Store {
     /// queued for their "closed" update. Each outcome, in the order given, is None when the
     /// wave was not open (another replica closed it) or the window is already released.
     ///
+    /// `arrived` is what the run of transactions this is one of knows of where answers arrived
+    /// on SQLite ([`Store::arrived_rows`] for a run of several, `ArrivedRows::default()` for
+    /// one alone).
+    ///
     /// On PostgreSQL a submission holds a share lock on its wave row, so the close waits for a
     /// submission in flight, and a submission after the close sees the wave closed: no ballot
     /// or token can land in a released window.
@@ -73,6 +78,7 @@ impl Store {
         &self,
         items: &[(Option<&str>, &str)],
         now: Timestamp,
+        arrived: &ArrivedRows,
         mut decide: impl FnMut(&WindowState) -> WindowDecision,
     ) -> anyhow::Result<Vec<Option<(WindowState, WindowDecision)>>> {
         // Set-based: each step is one statement for the whole batch, not one per window (a
@@ -109,7 +115,7 @@ impl Store {
             })
             .collect();
         let window_ids: Vec<&str> = to_decide.iter().flatten().copied().collect();
-        let mut states = window_states(&mut tx, self.backend, &window_ids).await?;
+        let mut states = window_states(&mut tx, self.backend, &window_ids, arrived).await?;
         let mut outcomes = Vec::with_capacity(items.len());
         for window_id in to_decide {
             // Not open (released elsewhere): nothing to decide.
@@ -155,8 +161,18 @@ impl Store {
         if self.backend == Backend::Postgres {
             move_held_answers(&mut tx, &held_waves).await?;
         }
-        let any_released = !released.is_empty();
+        // Where the arriving tables end after the deletes, for the run's next transaction.
+        let following = !window_ids.is_empty() && arrived.following();
+        let last_arrived = match self.backend == Backend::Sqlite && following {
+            true => Some(release_arrivals::last_rows(&mut tx).await?),
+            false => None,
+        };
+        let released_ids: Vec<&str> = released.iter().map(|(s, _)| s.window_id.as_str()).collect();
         tx.commit().await?;
+        if let Some(last) = last_arrived {
+            arrived.committed(last, &released_ids);
+        }
+        let any_released = !released.is_empty();
         if any_released {
             self.scrub_needed();
         }
@@ -332,6 +348,7 @@ async fn window_states(
     tx: &mut AnyConnection,
     backend: Backend,
     window_ids: &[&str],
+    arrived: &ArrivedRows,
 ) -> anyhow::Result<HashMap<String, WindowState>> {
     if window_ids.is_empty() {
         return Ok(HashMap::new());
@@ -407,7 +424,7 @@ async fn window_states(
     )
     .await?;
     if backend == Backend::Sqlite {
-        arriving_answers(tx, window_ids, &mut states, &mut comments).await?;
+        arriving_answers(tx, window_ids, arrived, &mut states, &mut comments).await?;
     }
     // In the order of their random ids, wherever they were.
     comments.sort_unstable();
@@ -422,49 +439,41 @@ async fn window_states(
 /// On SQLite, the ballots and comments of `window_ids` still where they arrived
 /// (`sqlite_writer/arrivals.rs`): those not copied to `ballots` and `comments` yet are added
 /// to `states`' tallies and to `comments`, and every one's rowid is kept for the release to
-/// delete. One pass over each arriving table, which has no index by pulse, each row's pulse
-/// looked up in the list of the windows' pulses (`CROSS JOIN` keeps SQLite from reading the
-/// table again for each pulse); the release then deletes by rowid, with no second pass.
+/// delete. The arriving tables have no index by pulse: `arrived` says where the windows' rows
+/// are (`release_arrivals.rs`), and they are read by rowid, each with its window.
 async fn arriving_answers(
     tx: &mut AnyConnection,
     window_ids: &[&str],
+    arrived: &ArrivedRows,
     states: &mut HashMap<String, WindowState>,
     comments: &mut Vec<(String, String, String)>,
 ) -> anyhow::Result<()> {
-    let sql = format!(
-        "SELECT b.rowid, w.window_id,
-                EXISTS (SELECT 1 FROM ballots k WHERE k.wave_id = b.wave_id AND k.ballot_id = b.ballot_id),
-                {}, b.follow_through
-         FROM arriving_ballots b CROSS JOIN waves w ON w.wave_id = b.wave_id
-         WHERE b.wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({{in}}))",
-        Question::columns("b."),
-    )
-    .replace("{in}", &placeholders(1, window_ids.len()));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-    for id in window_ids {
-        query = query.bind(*id);
-    }
-    for row in query.fetch_all(&mut *tx).await? {
-        let window_id: String = sqlx::Row::try_get(&row, 1)?;
-        let Some(state) = states.get_mut(&window_id) else {
-            continue;
-        };
-        state.arriving[BALLOTS].push(sqlx::Row::try_get(&row, 0)?);
-        let copied: bool = sqlx::Row::try_get::<i64, _>(&row, 2)? != 0;
-        if !copied {
-            state.tally.add(&super::ballot_at(&row, 3, true)?);
+    let rowids = arrived.rows_of(tx, BALLOTS, window_ids).await?;
+    if !rowids.is_empty() {
+        let query = sqlx::query(sqlx::AssertSqlSafe(arriving_ballots_sql()))
+            .persistent(false)
+            .bind(json_list(&rowids));
+        for row in query.fetch_all(&mut *tx).await? {
+            let window_id: String = sqlx::Row::try_get(&row, 1)?;
+            let Some(state) = states.get_mut(&window_id) else {
+                continue;
+            };
+            state.arriving[BALLOTS].push(sqlx::Row::try_get(&row, 0)?);
+            let copied: bool = sqlx::Row::try_get::<i64, _>(&row, 2)? != 0;
+            if !copied {
+                state.tally.add(&super::ballot_at(&row, 3, true)?);
+            }
         }
     }
-    let found: Vec<(i64, String, i64, String, String)> = fetch_in(
-        tx,
-        "SELECT c.rowid, w.window_id,
-                EXISTS (SELECT 1 FROM comments k WHERE k.wave_id = c.wave_id AND k.comment_id = c.comment_id),
-                c.comment_id, c.body
-         FROM arriving_comments c CROSS JOIN waves w ON w.wave_id = c.wave_id
-         WHERE c.wave_id IN (SELECT wave_id FROM waves WHERE window_id IN ({in}))",
-        window_ids,
-    )
-    .await?;
+    let rowids = arrived.rows_of(tx, COMMENTS, window_ids).await?;
+    if rowids.is_empty() {
+        return Ok(());
+    }
+    let found: Vec<(i64, String, i64, String, String)> = sqlx::query_as(ARRIVING_COMMENTS)
+        .persistent(false)
+        .bind(json_list(&rowids))
+        .fetch_all(&mut *tx)
+        .await?;
     for (rowid, window_id, copied, comment_id, body) in found {
         let Some(state) = states.get_mut(&window_id) else {
             continue;
@@ -475,6 +484,32 @@ async fn arriving_answers(
         }
     }
     Ok(())
+}
+
+/// The ballots of the rowids `?` (a JSON array) in `arriving_ballots`, each with its window
+/// and whether it was copied to `ballots`.
+pub(super) fn arriving_ballots_sql() -> String {
+    format!(
+        "SELECT b.rowid, w.window_id,
+                EXISTS (SELECT 1 FROM ballots k WHERE k.wave_id = b.wave_id AND k.ballot_id = b.ballot_id),
+                {}, b.follow_through
+         FROM arriving_ballots b CROSS JOIN waves w ON w.wave_id = b.wave_id
+         WHERE b.rowid IN (SELECT value FROM json_each(?))",
+        Question::columns("b."),
+    )
+}
+
+/// The same of `arriving_comments`.
+pub(super) const ARRIVING_COMMENTS: &str = "SELECT c.rowid, w.window_id,
+        EXISTS (SELECT 1 FROM comments k WHERE k.wave_id = c.wave_id AND k.comment_id = c.comment_id),
+        c.comment_id, c.body
+     FROM arriving_comments c CROSS JOIN waves w ON w.wave_id = c.wave_id
+     WHERE c.rowid IN (SELECT value FROM json_each(?))";
+
+/// Rowids as a JSON array, for `json_each`.
+fn json_list(rowids: &[i64]) -> String {
+    let rowids: Vec<String> = rowids.iter().map(i64::to_string).collect();
+    format!("[{}]", rowids.join(","))
 }
 
 /// Rows of `sql`, whose `{in}` is the list `ids`.
@@ -569,15 +604,14 @@ fn release_windows<'a>(
     if backend == Backend::Sqlite {
         for (table, arriving) in TABLES.iter().enumerate() {
             let name = arriving.name;
-            let rowids: Vec<String> = released
+            let rowids: Vec<i64> = released
                 .iter()
-                .flat_map(|(state, _)| &state.arriving[table])
-                .map(i64::to_string)
+                .flat_map(|(state, _)| state.arriving[table].iter().copied())
                 .collect();
             if !rowids.is_empty() {
                 script.push(
                     format!("DELETE FROM {name} WHERE rowid IN (SELECT value FROM json_each(?))"),
-                    vec![Value::Owned(format!("[{}]", rowids.join(",")))],
+                    vec![Value::Owned(json_list(&rowids))],
                 );
             }
         }

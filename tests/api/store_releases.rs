@@ -164,3 +164,85 @@ on_both_backends! {
         assert_eq!(store.ballots_of_wave(&opened.wave.wave_id).await.unwrap().len(), 1);
     }
 }
+
+/// On SQLite, a close tick reads where the answers still where they arrived are once
+/// (`Store::arrived_rows`), and each of its transactions then reads only what arrived since. An answer that arrives between
+/// two of them is counted, and so is one that takes the rowid of a row swept meanwhile (SQLite
+/// hands out the largest rowid plus one again once the last row is gone): each window's tally
+/// counts every ballot of its pulse, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_close_tick_counts_answers_that_arrive_between_its_transactions() {
+    use sqlx::Connection;
+    use trustpulse::store::{ArrivedRows, OpenedWave, Store, WindowDecision};
+    async fn arrive(url: &str, opened: &OpenedWave, id: &str) {
+        let mut rows = sqlx::AnyConnection::connect(url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO arriving_ballots (ballot_id, wave_id, care, help, trust)
+             VALUES ($1, $2, 4, 4, 4)",
+        )
+        .bind(id)
+        .bind(&opened.wave.wave_id)
+        .execute(&mut rows)
+        .await
+        .unwrap();
+        rows.close().await.unwrap();
+    }
+    /// How many ballots the transaction deciding `opened`'s window counts (it holds it).
+    async fn decide(store: &Store, opened: &OpenedWave, arrived: &ArrivedRows) -> u32 {
+        let mut ballots = None;
+        let item = (
+            Some(opened.wave.wave_id.as_str()),
+            opened.wave.window_id.as_str(),
+        );
+        store
+            .close_and_decide_many(&[item], now(), arrived, |state| {
+                ballots = Some(state.tally.ballots());
+                WindowDecision::Hold
+            })
+            .await
+            .unwrap();
+        ballots.expect("the window was decided")
+    }
+
+    let db = TestDb::sqlite().await;
+    let managers = ["U0BOSS1", "U0BOSS2", "U0BOSS3", "U0BOSS4"];
+    let teams = open_team_waves(&db.store, &managers, 3).await;
+    for (team, id) in [(0, "a1"), (1, "b1"), (2, "c1"), (3, "d1"), (3, "d2")] {
+        arrive(&db.url, &teams[team], id).await;
+    }
+    let arrived = db.store.arrived_rows().await;
+    arrive(&db.url, &teams[0], "a2").await;
+    assert_eq!(
+        decide(&db.store, &teams[0], &arrived).await,
+        2,
+        "one read before the run's transactions, one since"
+    );
+    arrive(&db.url, &teams[1], "b2").await;
+    assert_eq!(
+        decide(&db.store, &teams[1], &arrived).await,
+        2,
+        "one read before, one arrived since"
+    );
+    // b2, the last row, moved and swept; c2 then arrives under b2's rowid.
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "INSERT INTO ballots SELECT * FROM arriving_ballots WHERE ballot_id = 'b2'",
+        "DELETE FROM arriving_ballots WHERE ballot_id = 'b2'",
+    ] {
+        sqlx::query(statement).execute(&mut rows).await.unwrap();
+    }
+    rows.close().await.unwrap();
+    arrive(&db.url, &teams[2], "c2").await;
+    assert_eq!(
+        decide(&db.store, &teams[2], &arrived).await,
+        2,
+        "one arrived before the run, one under a rowid used before"
+    );
+    arrive(&db.url, &teams[3], "d3").await;
+    assert_eq!(
+        decide(&db.store, &teams[3], &arrived).await,
+        3,
+        "two arrived before the run, one since"
+    );
+    db.finish().await;
+}
