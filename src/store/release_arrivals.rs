@@ -7,11 +7,11 @@
 //! every row is, by window, once and outside the write lock ([`Store::arrived_rows`]); each
 //! transaction then reads only the rows added since, a range of rowids, and its windows' rows
 //! by rowid. The close tick amid 50,000 unmoved answers (`PLANNER_BENCH_AMID_MOVES=1
-//! planner_bench`) took a sixth less (3.1 s against 3.7 to 3.8, on a slow day for this
-//! machine). What is left there is mostly the deletes: a window's rows are scattered over the
+//! planner_bench`) took 8 to 21% less in five alternated pairs (2.3 to 3.1 s against 2.8 to
+//! 3.8, on a slow day for this machine). What is left there is mostly the deletes: a window's rows are scattered over the
 //! table, so each transaction writes a page for nearly every row it deletes (a scratch test in
-//! Python's `sqlite3`: 540 ms for 157 transactions of 64 windows, 71 ms in rowid order), and
-//! the writer's moves, which compete for the write lock meanwhile.
+//! Python's `sqlite3`: 540 ms for 157 transactions of 64 windows, 71 ms in rowid order); the
+//! writer's moves meanwhile are not (holding them during the close made it no shorter).
 //!
 //! Why it finds every row: SQLite gives a new row the table's largest rowid plus one. So as
 //! long as the row that was last when the run last read the table is still there, unchanged
