@@ -499,7 +499,7 @@ impl Backend {
 /// must see it: on SQLite, with its rows still where they arrived (`sqlite_writer/arrivals.rs`)
 /// that are not copied yet, each row once. `sql` reads `FROM {kept} {alias}` alone and ends
 /// with its `WHERE`, a conjunction; on SQLite the same read of the arriving table follows it,
-/// `UNION ALL`, with the guard added. (A release reads many pulses' in one pass of its own,
+/// `UNION ALL`, with the guard added. (A release reads many pulses' by rowid,
 /// `releases::arriving_answers`.)
 fn with_arriving(backend: Backend, table: &Arriving, alias: &str, sql: &str) -> String {
     if backend == Backend::Postgres {

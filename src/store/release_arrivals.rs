@@ -43,16 +43,15 @@ pub struct ArrivedRows {
 /// One arriving table, as the run has read it.
 #[derive(Debug, Default)]
 struct Seen {
-    /// The rowids of each window's rows, read by the run, from the first until `read_to`; some
-    /// may have been deleted since.
+    /// The rowids of each window's rows, read by the run up to `last`; some may have been
+    /// deleted since.
     by_window: HashMap<String, Vec<i64>>,
-    /// Every row at or below it is in `by_window`, as long as `last` proves it.
-    read_to: i64,
-    /// The table's last row when the run last read it. None: nothing to trust (not read, or a
+    /// The table's last row when the run last read it: every row at or below it is in
+    /// `by_window`, as long as it is still there. None: nothing to trust (not read, or a
     /// transaction under way, failed or not following), so the next reads its windows' rows in
     /// a pass of its own.
     last: Option<Last>,
-    /// Whether the transaction under way read only what was added since `read_to`.
+    /// Whether the transaction under way read only what was added after `last`.
     following: bool,
 }
 
@@ -62,6 +61,15 @@ impl Seen {
         for (window_id, rowids) in added {
             self.by_window.entry(window_id).or_default().extend(rowids);
         }
+    }
+
+    /// The table's last row as read now, everything below it being in `by_window`.
+    fn read_up_to(&mut self, last: Last) {
+        if last == Last::Empty {
+            // Every row is gone: whatever comes next is new, at any rowid.
+            self.by_window.clear();
+        }
+        self.last = Some(last);
     }
 }
 
@@ -82,7 +90,9 @@ impl Store {
         if self.backend == Backend::Sqlite
             && let Err(e) = arrived.read_all(self).await
         {
-            tracing::warn!(error = %e, "could not read where answers arrived; the release will");
+            // The kind only, as for the writer's errors (`telemetry::error_kind`).
+            let kind = crate::telemetry::error_kind(&e);
+            tracing::warn!(error = %kind, "could not read where answers arrived; the release will");
         }
         arrived
     }
@@ -102,11 +112,7 @@ impl ArrivedRows {
         for (seen, (added, last)) in tables.iter_mut().zip(read) {
             seen.by_window.clear();
             seen.add(added);
-            seen.read_to = match &last {
-                Last::Empty => i64::MIN,
-                Last::Row(rowid, _) => *rowid,
-            };
-            seen.last = Some(last);
+            seen.read_up_to(last);
         }
         Ok(())
     }
@@ -125,23 +131,26 @@ impl ArrivedRows {
         window_ids: &[&str],
     ) -> anyhow::Result<Vec<i64>> {
         let arriving = &TABLES[table];
-        let (last, read_to) = {
+        let last = {
             let mut tables = self.tables.lock().expect("not poisoned");
             let seen = &mut tables[table];
             seen.following = false;
-            (seen.last.take(), seen.read_to)
+            seen.last.take()
         };
-        let trusted = match last {
-            None => false,
-            Some(Last::Empty) => true,
-            Some(Last::Row(rowid, id)) => still_there(tx, arriving, rowid, &id).await?,
+        let read_to = match &last {
+            None => None,
+            // Every row was added since.
+            Some(Last::Empty) => Some(i64::MIN),
+            Some(Last::Row(rowid, id)) => still_there(tx, arriving, *rowid, id)
+                .await?
+                .then_some(*rowid),
         };
-        if !trusted {
+        let Some(read_to) = read_to else {
             self.tables.lock().expect("not poisoned")[table]
                 .by_window
                 .clear();
             return rows_of_windows(tx, arriving, window_ids).await;
-        }
+        };
         let added = added_since(tx, arriving, read_to).await?;
         let mut tables = self.tables.lock().expect("not poisoned");
         let seen = &mut tables[table];
@@ -172,18 +181,9 @@ impl ArrivedRows {
             for id in released {
                 seen.by_window.remove(*id);
             }
-            if !std::mem::take(&mut seen.following) {
-                continue;
+            if std::mem::take(&mut seen.following) {
+                seen.read_up_to(last);
             }
-            seen.read_to = match &last {
-                Last::Empty => {
-                    // Every row is gone: whatever comes next is new, at any rowid.
-                    seen.by_window.clear();
-                    i64::MIN
-                }
-                Last::Row(rowid, _) => *rowid,
-            };
-            seen.last = Some(last);
         }
     }
 }

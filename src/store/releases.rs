@@ -162,14 +162,17 @@ impl Store {
             move_held_answers(&mut tx, &held_waves).await?;
         }
         // Where the arriving tables end after the deletes, for the run's next transaction.
-        let following = !window_ids.is_empty() && arrived.following();
-        let last_arrived = match self.backend == Backend::Sqlite && following {
-            true => Some(release_arrivals::last_rows(&mut tx).await?),
-            false => None,
+        let following =
+            self.backend == Backend::Sqlite && !window_ids.is_empty() && arrived.following();
+        let last_arrived = if following {
+            Some(release_arrivals::last_rows(&mut tx).await?)
+        } else {
+            None
         };
-        let released_ids: Vec<&str> = released.iter().map(|(s, _)| s.window_id.as_str()).collect();
         tx.commit().await?;
         if let Some(last) = last_arrived {
+            let released_ids: Vec<&str> =
+                released.iter().map(|(s, _)| s.window_id.as_str()).collect();
             arrived.committed(last, &released_ids);
         }
         let any_released = !released.is_empty();
@@ -452,7 +455,7 @@ async fn arriving_answers(
     if !rowids.is_empty() {
         let query = sqlx::query(sqlx::AssertSqlSafe(arriving_ballots_sql()))
             .persistent(false)
-            .bind(json_list(&rowids));
+            .bind(serde_json::to_string(&rowids)?);
         for row in query.fetch_all(&mut *tx).await? {
             let window_id: String = sqlx::Row::try_get(&row, 1)?;
             let Some(state) = states.get_mut(&window_id) else {
@@ -471,7 +474,7 @@ async fn arriving_answers(
     }
     let found: Vec<(i64, String, i64, String, String)> = sqlx::query_as(ARRIVING_COMMENTS)
         .persistent(false)
-        .bind(json_list(&rowids))
+        .bind(serde_json::to_string(&rowids)?)
         .fetch_all(&mut *tx)
         .await?;
     for (rowid, window_id, copied, comment_id, body) in found {
@@ -505,12 +508,6 @@ pub(super) const ARRIVING_COMMENTS: &str = "SELECT c.rowid, w.window_id,
         c.comment_id, c.body
      FROM arriving_comments c CROSS JOIN waves w ON w.wave_id = c.wave_id
      WHERE c.rowid IN (SELECT value FROM json_each(?))";
-
-/// Rowids as a JSON array, for `json_each`.
-fn json_list(rowids: &[i64]) -> String {
-    let rowids: Vec<String> = rowids.iter().map(i64::to_string).collect();
-    format!("[{}]", rowids.join(","))
-}
 
 /// Rows of `sql`, whose `{in}` is the list `ids`.
 async fn fetch_in<T>(tx: &mut AnyConnection, sql: &str, ids: &[&str]) -> anyhow::Result<Vec<T>>
@@ -611,7 +608,7 @@ fn release_windows<'a>(
             if !rowids.is_empty() {
                 script.push(
                     format!("DELETE FROM {name} WHERE rowid IN (SELECT value FROM json_each(?))"),
-                    vec![Value::Owned(json_list(&rowids))],
+                    vec![Value::Owned(serde_json::to_string(&rowids)?)],
                 );
             }
         }

@@ -97,9 +97,9 @@ impl Arriving {
 pub(super) struct Rows(pub(super) [Vec<i64>; 2]);
 
 impl Rows {
+    /// The rowids of `table` as a JSON array, for `json_each`.
     pub(super) fn json(&self, table: usize) -> String {
-        let ids: Vec<String> = self.0[table].iter().map(i64::to_string).collect();
-        format!("[{}]", ids.join(","))
+        serde_json::to_string(&self.0[table]).expect("integers make JSON")
     }
 
     #[cfg(test)]
