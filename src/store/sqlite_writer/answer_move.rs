@@ -29,23 +29,31 @@ use rusqlite::{Connection, params_from_iter};
 
 use super::arrivals::{Rows, TABLES};
 use super::synced_mark::{Version, version};
-use crate::store::Backend;
 use crate::store::answer_shuffle::MOVED_TABLES;
+use crate::store::{Backend, disk};
 
 /// The rows a move's transaction aims at, in the three tables together. An answer that comes
 /// meanwhile waits for the transaction (the writer is one thread): after the answer
 /// benchmark's burst, eight teams of 200 a transaction (about 3,400 rows) made such an answer
 /// wait 8.7 to 14.5 ms, against 3.3 to 5.6 without moves, and 4.2 and 4.5 with this bound (two
-/// teams of 200 a transaction). It also keeps a transaction's pages well within the WAL's limit
-/// (`disk::WAL_LIMIT_FRAMES`, 256 frames), whatever the teams' size.
+/// teams of 200 a transaction).
 const ROWS_A_TRANSACTION: usize = 1024;
+
+/// The WAL frames a move's transaction aims at: half the WAL's limit
+/// (`disk::WAL_LIMIT_FRAMES`), a privacy bound the answers' batches and the sweep keep. Rows
+/// alone did not bound them: a comment may be 2,000 characters (`survey::COMMENT_MAX_CHARS`),
+/// and eight waves of 50 answers with such comments (1,200 rows) wrote 473 frames in one
+/// transaction, of 100 answers 941 (the test below).
+const FRAMES_A_TRANSACTION: usize = disk::WAL_LIMIT_FRAMES as usize / 2;
 
 /// The most waves moved in one transaction: eight teams of ten are about 200 rows.
 const MOST_WAVES: usize = 8;
 
 /// How many waves the writer's next move takes in one transaction: as many as came near
-/// [`ROWS_A_TRANSACTION`] rows in the last one, from one to [`MOST_WAVES`]. A team's rows are
-/// not counted before they are moved; the last move's rows a wave are the guess.
+/// [`ROWS_A_TRANSACTION`] rows and [`FRAMES_A_TRANSACTION`] frames in the last one, from one to
+/// [`MOST_WAVES`]. A team's rows are not counted before they are moved; the last move's rows
+/// and frames a wave are the guess, and the writer's first move takes eight. One wave is the
+/// least, however large: its rows move together or not at all.
 #[derive(Debug)]
 pub(super) struct MoveSize(usize);
 
@@ -60,11 +68,19 @@ impl MoveSize {
         self.0
     }
 
-    /// A move of `waves` waves rewrote `rows` rows.
-    pub(super) fn moved(&mut self, waves: usize, rows: usize) {
-        let fit = waves * ROWS_A_TRANSACTION / rows.max(1);
-        self.0 = fit.clamp(1, MOST_WAVES);
+    /// A move of `waves` waves rewrote `rows` rows and wrote `frames` frames to the WAL.
+    pub(super) fn moved(&mut self, waves: usize, rows: usize, frames: usize) {
+        let by_rows = waves * ROWS_A_TRANSACTION / rows.max(1);
+        let by_frames = waves * FRAMES_A_TRANSACTION / frames.max(1);
+        self.0 = by_rows.min(by_frames).clamp(1, MOST_WAVES);
     }
+}
+
+/// The frames a transaction wrote to the WAL, from the frames in it before (`start`) and after
+/// (`end`, the writer's WAL hook): all of `end` when the transaction started the WAL again.
+pub(super) fn frames_written(start: i32, end: i32) -> usize {
+    let written = if end >= start { end - start } else { end };
+    usize::try_from(written).unwrap_or(0)
 }
 
 /// Moves every row of `waves` in the answer tables to new rows, in random order, in one
@@ -223,18 +239,83 @@ mod tests {
     }
 
     /// Large teams are moved a few at a time, small ones eight at a time, and one wave at a
-    /// time is the least, however large.
+    /// time is the least, however large; long comments count by the frames they write.
     #[test]
-    fn a_move_takes_as_many_waves_as_come_near_its_rows() {
+    fn a_move_takes_as_many_waves_as_come_near_its_rows_and_frames() {
         let mut size = MoveSize::default();
         assert_eq!(size.waves(), 8);
-        size.moved(8, 8 * 430); // teams of 200: their tokens, ballots and comments
+        size.moved(8, 8 * 430, 40); // teams of 200: their tokens, ballots and comments
         assert_eq!(size.waves(), 2);
-        size.moved(2, 2 * 25); // teams of ten
+        size.moved(2, 2 * 25, 6); // teams of ten
         assert_eq!(size.waves(), 8);
-        size.moved(1, 5_000);
+        size.moved(1, 5_000, 60);
         assert_eq!(size.waves(), 1);
-        size.moved(1, 0);
+        size.moved(1, 0, 0);
         assert_eq!(size.waves(), 8);
+        size.moved(8, 8 * 100, 8 * 80); // teams of 33 with long comments
+        assert_eq!(size.waves(), 1);
+        size.moved(4, 4 * 30, 4 * 40);
+        assert_eq!(size.waves(), 3);
+    }
+
+    /// Eight waves of 50 answers with the longest comments, moved in one transaction as the
+    /// rows alone allowed, wrote past the WAL's limit (473 frames; 941 for teams of 100); the
+    /// next move, sized by those frames, takes as many waves as come near half of it, and
+    /// stays within it (two waves, 133 frames).
+    #[test]
+    fn a_move_of_long_comments_stays_within_the_wal_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let conn = answer_tables(&path);
+        // The writer's hook: it counts the frames, and SQLite's own checkpoints stay off.
+        conn.wal_hook(Some(super::super::count_frames));
+        let waves: Vec<String> = (0..8).map(|w| format!("W{w}")).collect();
+        for wave in &waves {
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+                 INSERT INTO participation SELECT ?1, 'X', randomblob(32) FROM n",
+                [wave],
+            )
+            .unwrap();
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+                 INSERT INTO ballots SELECT hex(randomblob(16)), ?1, 1 + i % 5 FROM n",
+                [wave],
+            )
+            .unwrap();
+            let body = format!("hex(randomblob({}))", crate::survey::COMMENT_MAX_CHARS / 2);
+            conn.execute(
+                &format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+                     INSERT INTO comments SELECT hex(randomblob(16)), ?1, {body} FROM n"
+                ),
+                [wave],
+            )
+            .unwrap();
+        }
+        let moved = |waves: &[String]| {
+            checkpoint(&conn);
+            super::super::WAL_FRAMES.set(0);
+            let set: BTreeSet<String> = waves.iter().cloned().collect();
+            let (_, rows) = move_answers(&conn, &set, &Rows::default()).unwrap();
+            (rows, frames_written(0, super::super::WAL_FRAMES.get()))
+        };
+
+        let (rows, frames) = moved(&waves);
+        assert_eq!(rows, 8 * 3 * 50, "every row of the eight waves");
+        assert!(
+            frames > disk::WAL_LIMIT_FRAMES as usize,
+            "eight waves of long comments wrote {frames} frames"
+        );
+        let mut size = MoveSize::default();
+        size.moved(waves.len(), rows, frames);
+        assert!(size.waves() < 8, "still eight waves a transaction");
+
+        let (_, frames) = moved(&waves[..size.waves()]);
+        assert!(
+            frames <= disk::WAL_LIMIT_FRAMES as usize,
+            "{} waves wrote {frames} frames",
+            size.waves()
+        );
     }
 }

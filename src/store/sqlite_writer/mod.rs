@@ -318,11 +318,19 @@ impl Writer {
             let arriving = self.arrivals.of(&part);
             let moved = self
                 .connection()
-                .and_then(|conn| answer_move::move_answers(conn, &part, &arriving))
+                .and_then(|conn| {
+                    let start = WAL_FRAMES.get();
+                    let (before, rows) = answer_move::move_answers(conn, &part, &arriving)?;
+                    Ok((
+                        before,
+                        rows,
+                        answer_move::frames_written(start, WAL_FRAMES.get()),
+                    ))
+                })
                 .map_err(coded);
             match moved {
-                Ok((before, rows)) => {
-                    self.move_size.moved(part.len(), rows);
+                Ok((before, rows, frames)) => {
+                    self.move_size.moved(part.len(), rows, frames);
                     self.arrivals.moved(&part);
                     self.committed(before);
                 }
