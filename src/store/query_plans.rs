@@ -5,7 +5,8 @@
 //! visible effect in a small test (a new `ORDER BY`, a dropped index, a rewritten join); this
 //! catches it. PostgreSQL plans by table statistics, so only SQLite's plans are fixed here.
 
-use super::{Store, outbox, plan_due, waves};
+use super::arrivals::TABLES;
+use super::{Store, outbox, plan_due, release_arrivals, releases, waves};
 
 /// Every line of the plan of `sql` (its `$1` bound to a time).
 async fn plan(store: &Store, sql: &str) -> Vec<String> {
@@ -37,6 +38,31 @@ async fn the_reads_of_an_idle_tick_search_indexes_and_scan_no_table() {
         assert!(
             lines.iter().any(|l| l.starts_with("SEARCH")),
             "the read of {what} searches no index: {lines:?}"
+        );
+    }
+    store.close().await;
+}
+
+/// A close tick's transactions read the arriving tables through their rowids only
+/// (`release_arrivals.rs`): a table read in each would cost a pass over every answer not moved
+/// yet (`planner_bench` amid the moves).
+#[tokio::test]
+async fn a_following_transaction_reads_the_arriving_tables_by_rowid_only() {
+    let store = Store::connect("sqlite::memory:").await.expect("a store");
+    let mut reads = vec![
+        releases::arriving_ballots_sql(),
+        releases::ARRIVING_COMMENTS.to_owned(),
+    ];
+    for arriving in &TABLES {
+        reads.push(release_arrivals::added_since_sql(arriving));
+        reads.push(release_arrivals::last_row_sql(arriving));
+        reads.push(release_arrivals::still_there_sql(arriving));
+    }
+    for sql in reads {
+        let lines = plan(&store, &sql).await;
+        assert!(
+            !lines.iter().any(|l| l.starts_with("SCAN arriving_")),
+            "{sql}\nreads a whole arriving table: {lines:?}"
         );
     }
     store.close().await;

@@ -8,10 +8,11 @@
 //! transaction then reads only the rows added since, a range of rowids, and its windows' rows
 //! by rowid. The close tick amid 50,000 unmoved answers (`PLANNER_BENCH_AMID_MOVES=1
 //! planner_bench`) took 8 to 21% less in five alternated pairs (2.3 to 3.1 s against 2.8 to
-//! 3.8, on a slow day for this machine). What is left there is mostly the deletes: a window's rows are scattered over the
-//! table, so each transaction writes a page for nearly every row it deletes (a scratch test in
-//! Python's `sqlite3`: 540 ms for 157 transactions of 64 windows, 71 ms in rowid order); the
-//! writer's moves meanwhile are not (holding them during the close made it no shorter).
+//! 3.8, on a slow day for this machine). What is left there is mostly the deletes: a window's
+//! rows are scattered over the table, so each transaction writes a page for nearly every row
+//! it deletes (a scratch test in Python's `sqlite3`: 540 ms for 157 transactions of 64
+//! windows, 71 ms in rowid order); the writer's moves meanwhile are not (holding them during
+//! the close made it no shorter).
 //!
 //! Why it finds every row: SQLite gives a new row the table's largest rowid plus one. So as
 //! long as the row that was last when the run last read the table is still there, unchanged
@@ -196,7 +197,7 @@ pub(super) async fn last_rows(tx: &mut AnyConnection) -> anyhow::Result<[Last; 2
     ])
 }
 
-fn last_row_sql(arriving: &Arriving) -> String {
+pub(super) fn last_row_sql(arriving: &Arriving) -> String {
     let (name, id) = (arriving.name, arriving.id);
     format!("SELECT rowid, {id} FROM {name} WHERE rowid = (SELECT MAX(rowid) FROM {name})")
 }
@@ -208,7 +209,7 @@ async fn last_row(tx: &mut AnyConnection, arriving: &Arriving) -> anyhow::Result
     Ok(row.map_or(Last::Empty, |(rowid, id)| Last::Row(rowid, id)))
 }
 
-fn still_there_sql(arriving: &Arriving) -> String {
+pub(super) fn still_there_sql(arriving: &Arriving) -> String {
     let (name, id) = (arriving.name, arriving.id);
     format!("SELECT COUNT(*) FROM {name} WHERE rowid = ? AND {id} = ?")
 }
@@ -228,7 +229,7 @@ async fn still_there(
     Ok(found == 1)
 }
 
-fn added_since_sql(arriving: &Arriving) -> String {
+pub(super) fn added_since_sql(arriving: &Arriving) -> String {
     let name = arriving.name;
     format!(
         "SELECT w.window_id, a.rowids
@@ -272,32 +273,4 @@ async fn added_since(
     rows.into_iter()
         .map(|(window_id, rowids)| Ok((window_id, serde_json::from_str(&rowids)?)))
         .collect()
-}
-
-/// A run's transactions read the arriving tables through their rowids only: a table read in
-/// each would cost a pass over every answer not moved yet (`planner_bench` amid the moves).
-#[tokio::test]
-async fn a_following_transaction_reads_the_arriving_tables_by_rowid_only() {
-    use super::releases::{ARRIVING_COMMENTS, arriving_ballots_sql};
-    let store = Store::connect("sqlite::memory:").await.expect("a store");
-    let mut reads = vec![arriving_ballots_sql(), ARRIVING_COMMENTS.to_owned()];
-    for arriving in &TABLES {
-        reads.push(added_since_sql(arriving));
-        reads.push(last_row_sql(arriving));
-        reads.push(still_there_sql(arriving));
-    }
-    for sql in reads {
-        let lines: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .bind("[1]")
-                .fetch_all(&store.pool)
-                .await
-                .expect("a plan");
-        let lines: Vec<String> = lines.into_iter().map(|(_, _, _, line)| line).collect();
-        assert!(
-            !lines.iter().any(|l| l.starts_with("SCAN arriving_")),
-            "{sql}\nreads a whole arriving table: {lines:?}"
-        );
-    }
-    store.close().await;
 }

@@ -166,10 +166,10 @@ on_both_backends! {
 }
 
 /// On SQLite, a close tick reads where the answers still where they arrived are once
-/// (`Store::arrived_rows`), and each of its transactions then reads only what arrived since. An answer that arrives between
-/// two of them is counted, and so is one that takes the rowid of a row swept meanwhile (SQLite
-/// hands out the largest rowid plus one again once the last row is gone): each window's tally
-/// counts every ballot of its pulse, once.
+/// (`Store::arrived_rows`), and each of its transactions then reads only what arrived since.
+/// An answer that arrives between two of them is counted, and so is one that takes the rowid
+/// of a row swept meanwhile (SQLite hands out the largest rowid plus one again once the last
+/// row is gone): each window's tally counts every ballot of its pulse, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_close_tick_counts_answers_that_arrive_between_its_transactions() {
     use sqlx::Connection;
