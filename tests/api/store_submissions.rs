@@ -1572,16 +1572,72 @@ async fn sqlite_answers_an_earlier_run_left_where_they_arrived_are_moved_by_the_
     db.store.close().await;
     let store = Store::connect(&db.url).await.unwrap();
     assert_eq!(read(store.clone()).await, expected, "every answer kept");
+    assert_eq!(
+        arriving_left(&db).await,
+        (0, 0, 1),
+        "moved, and gone from where they arrived"
+    );
+    store.close().await;
+    db.finish().await;
+}
+
+/// The ballots and comments left where they arrived, and the comments in their pulses' table.
+async fn arriving_left(db: &TestDb) -> (i64, i64, i64) {
     let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
-    let left: (i64, i64, i64) = sqlx::query_as(
+    let left = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM arriving_ballots), (SELECT COUNT(*) FROM arriving_comments),
                 (SELECT COUNT(*) FROM comments)",
     )
     .fetch_one(&mut rows)
     .await
     .unwrap();
-    assert_eq!(left, (0, 0, 1), "moved, and gone from where they arrived");
     rows.close().await.unwrap();
+    left
+}
+
+/// On SQLite, a move takes only the pulses whose rows fit one transaction's share of the WAL
+/// (`sqlite_writer/move_size.rs`): eight pulses of 25 answers with comments of 2,000
+/// characters go a few at a time. Those left for the next transaction are moved too, their
+/// comments with them (from where they arrived, which they leave only once moved), and none
+/// is lost or kept twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_long_comments_to_many_pulses_are_moved_a_few_pulses_at_a_time_and_all_kept() {
+    let db = TestDb::sqlite().await;
+    let managers: Vec<String> = (1..=8).map(|i| format!("U0BOSS{i}")).collect();
+    let managers: Vec<&str> = managers.iter().map(String::as_str).collect();
+    let teams = open_team_waves(&db.store, &managers, 25).await;
+    let longest = trustpulse::survey::COMMENT_MAX_CHARS;
+    let mut expected = Vec::new();
+    for (t, team) in teams.iter().enumerate() {
+        let mut comments = Vec::new();
+        for (i, seller) in team.invitees.iter().enumerate() {
+            let mut answer = answers(3, 4, 5);
+            let comment = format!("{t}-{i:02} {}", "x".repeat(longest - 6));
+            answer.comment = Some(comment.clone());
+            db.store
+                .record_submission(&team.wave.wave_id, seller, &answer, now())
+                .await
+                .unwrap();
+            comments.push(comment);
+        }
+        comments.sort();
+        expected.push(comments);
+    }
+    db.store.close().await;
+
+    let store = Store::connect(&db.url).await.unwrap();
+    for (team, comments) in teams.iter().zip(&expected) {
+        let wave = &team.wave.wave_id;
+        assert_eq!(store.ballots_of_wave(wave).await.unwrap().len(), 25);
+        let mut kept = store.comments_of_wave(wave).await.unwrap();
+        kept.sort();
+        assert!(kept == *comments, "{} of 25 comments kept", kept.len());
+    }
+    assert_eq!(
+        arriving_left(&db).await,
+        (0, 0, 200),
+        "moved, and gone from where they arrived"
+    );
     store.close().await;
     db.finish().await;
 }

@@ -19,6 +19,7 @@
 
 mod answer_move;
 pub(super) mod arrivals;
+mod move_size;
 mod synced_mark;
 
 use std::cell::Cell;
@@ -104,7 +105,7 @@ pub(super) fn start(
         runtime: Handle::current(),
         conn: None,
         unshuffled: Unshuffled::default(),
-        move_size: answer_move::MoveSize::default(),
+        move_size: move_size::MoveSize::default(),
         last_answer: Instant::now(),
         arrivals: Arrivals::default(),
         arrivals_read: false,
@@ -128,8 +129,8 @@ struct Writer {
     conn: Option<Connection>,
     /// The waves written to whose answers are not moved yet (`answer_move.rs`).
     unshuffled: Unshuffled,
-    /// How many waves the next move's transaction takes.
-    move_size: answer_move::MoveSize,
+    /// How many waves the next move reads.
+    move_size: move_size::MoveSize,
     /// When the last batch came.
     last_answer: Instant,
     /// The ballots and comments not yet copied to their pulses' tables (`arrivals.rs`).
@@ -299,18 +300,14 @@ impl Writer {
     }
 
     /// Moves the answers of `waves` (`answer_move.rs`), a few waves a transaction
-    /// ([`answer_move::MoveSize`]), each transaction in a turn at the gate. Those not moved wait
-    /// again, and a failure puts off the next move (`Unshuffled::move_ended`). Returns whether
-    /// all were.
-    fn move_answers(&mut self, waves: BTreeSet<String>) -> bool {
-        let mut waves = waves.into_iter().peekable();
-        let mut unmoved = BTreeSet::new();
-        while waves.peek().is_some() {
-            let part: BTreeSet<String> = waves.by_ref().take(self.move_size.waves()).collect();
-            if !unmoved.is_empty() {
-                unmoved.extend(part);
-                continue;
-            }
+    /// (`move_size.rs`), each transaction in a turn at the gate. Those not moved wait again,
+    /// and a failure puts off the next move (`Unshuffled::move_ended`). Returns whether all
+    /// were.
+    fn move_answers(&mut self, mut waves: BTreeSet<String>) -> bool {
+        while !waves.is_empty() {
+            // The transaction may take fewer: those that fit (`move_size::fit`).
+            let part: BTreeSet<String> =
+                waves.iter().take(self.move_size.waves()).cloned().collect();
             let _turn = self
                 .gate
                 .as_ref()
@@ -320,31 +317,28 @@ impl Writer {
                 .connection()
                 .and_then(|conn| {
                     let start = WAL_FRAMES.get();
-                    let (before, rows) = answer_move::move_answers(conn, &part, &arriving)?;
-                    Ok((
-                        before,
-                        rows,
-                        answer_move::frames_written(start, WAL_FRAMES.get()),
-                    ))
+                    let moved = answer_move::move_answers(conn, &part, &arriving)?;
+                    Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())))
                 })
                 .map_err(coded);
             match moved {
-                Ok((before, rows, frames)) => {
-                    self.move_size.moved(part.len(), rows, frames);
-                    self.arrivals.moved(&part);
-                    self.committed(before);
+                Ok((moved, frames)) => {
+                    self.move_size.moved(moved.waves.len(), moved.rows, frames);
+                    self.arrivals.moved(&moved.waves);
+                    waves.retain(|wave| !moved.waves.contains(wave));
+                    self.committed(moved.before);
                 }
                 Err(error) => {
                     self.failed(
                         &error,
                         "could not move a pulse's answers; trying again later",
                     );
-                    unmoved.extend(part);
+                    break;
                 }
             }
         }
-        let all = unmoved.is_empty();
-        self.unshuffled.move_ended(unmoved, Instant::now());
+        let all = waves.is_empty();
+        self.unshuffled.move_ended(waves, Instant::now());
         all
     }
 
