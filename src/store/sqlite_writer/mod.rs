@@ -52,9 +52,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Prepared statements kept: four shapes (read, tokens, ballots, comments) for each size of
 /// part a batch is run in (1, 2, 4, 8, 16 and 32 rows, see [`parts`]), those every batch
-/// runs once ([`ONCE_A_BATCH`]), and the sweep's of each arriving table (`arrivals.rs`).
-const STATEMENT_CACHE: usize =
-    4 * (LARGEST_PART.ilog2() as usize + 1) + ONCE_A_BATCH + arrivals::TABLES.len();
+/// runs once ([`ONCE_A_BATCH`]), the sweep's of each arriving table (`arrivals.rs`), and the
+/// move's count of what it will write (`answer_move.rs`).
+const STATEMENT_CACHE: usize = 4 * (LARGEST_PART.ilog2() as usize + 1)
+    + ONCE_A_BATCH
+    + arrivals::TABLES.len()
+    + answer_move::KEPT_PREPARED;
 
 /// The statements every batch runs once, kept prepared too: its `BEGIN IMMEDIATE`, its read
 /// of `data_version` (`synced_mark::version`) and its `COMMIT`. Parsed again for every batch,
@@ -959,9 +962,12 @@ mod tests {
             assert_eq!(next, rows);
         }
         assert_eq!(
-            seen.len() * 4 + ONCE_A_BATCH + super::arrivals::TABLES.len(),
+            seen.len() * 4
+                + ONCE_A_BATCH
+                + super::arrivals::TABLES.len()
+                + super::answer_move::KEPT_PREPARED,
             STATEMENT_CACHE,
-            "four statements a size, those of every batch and the sweep's, all kept"
+            "four statements a size, those of every batch, the sweep's and the move's, all kept"
         );
     }
 
