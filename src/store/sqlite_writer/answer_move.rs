@@ -80,7 +80,7 @@ pub(super) fn move_answers(
     let before = version(conn)?;
     let copied = copy_to_memory(conn, waves, arriving)?;
     // Now that their rows are in memory, the waves that fit one transaction; the others' rows
-    // are let go, and wait for the next.
+    // are let go with the rest, and wait for the next.
     let page = page_size(conn)?;
     let sizes = wave_sizes(conn, page)?;
     let taken: BTreeSet<String> = waves
@@ -88,27 +88,21 @@ pub(super) fn move_answers(
         .take(fit(waves, &sizes, page))
         .cloned()
         .collect();
-    let tables = || MOVED_TABLES.iter().zip(&copied).filter(|(_, n)| **n > 0);
-    if taken.len() < waves.len() {
-        let list = Backend::Sqlite.params(1, taken.len());
-        for (table, _) in tables() {
-            conn.execute(
-                &format!("DELETE FROM temp.moving_{table} WHERE wave_id NOT IN ({list})"),
-                params_from_iter(&taken),
-            )?;
-        }
-    }
     let list = Backend::Sqlite.params(1, taken.len());
-    for (table, _) in tables() {
+    for (table, _) in MOVED_TABLES.iter().zip(&copied).filter(|(_, n)| **n > 0) {
         conn.execute(
             &format!("DELETE FROM main.{table} WHERE wave_id IN ({list})"),
             params_from_iter(&taken),
         )?;
-        conn.execute_batch(&format!(
-            "INSERT INTO main.{table} SELECT * FROM temp.moving_{table} ORDER BY random();
-             DELETE FROM temp.moving_{table};"
-        ))
+        conn.execute(
+            &format!(
+                "INSERT INTO main.{table} SELECT * FROM temp.moving_{table}
+                 WHERE wave_id IN ({list}) ORDER BY random()"
+            ),
+            params_from_iter(&taken),
+        )
         .with_context(|| format!("could not write the moved rows of {table} again"))?;
+        conn.execute_batch(&format!("DELETE FROM temp.moving_{table}"))?;
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
     let rows = taken
