@@ -44,6 +44,7 @@ use super::submissions::SubmissionError;
 use super::{Backend, Gate, disk};
 use crate::privacy::token::TokenSecrets;
 use arrivals::Arrivals;
+use move_size::FRAMES_A_TRANSACTION;
 use synced_mark::{SyncedMark, Version, version};
 
 /// As long as sqlx waits for another process's write lock (its default): a `trustpulse roster
@@ -100,20 +101,7 @@ pub(super) fn start(
     secrets: Arc<TokenSecrets>,
     rx: mpsc::Receiver<Message>,
 ) -> anyhow::Result<()> {
-    let writer = Writer {
-        secrets,
-        checkpoints: Checkpoints::start(path.clone())?,
-        path,
-        gate,
-        runtime: Handle::current(),
-        conn: None,
-        unshuffled: Unshuffled::default(),
-        move_size: move_size::MoveSize::default(),
-        last_answer: Instant::now(),
-        arrivals: Arrivals::default(),
-        arrivals_read: false,
-        sweep_failed_at: None,
-    };
+    let writer = Writer::new(path, gate, secrets, Handle::current())?;
     std::thread::Builder::new()
         .name("answers-writer".into())
         .spawn(move || run(writer, rx))
@@ -237,6 +225,28 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
 }
 
 impl Writer {
+    fn new(
+        path: PathBuf,
+        gate: Option<Gate>,
+        secrets: Arc<TokenSecrets>,
+        runtime: Handle,
+    ) -> anyhow::Result<Writer> {
+        Ok(Writer {
+            secrets,
+            checkpoints: Checkpoints::start(path.clone())?,
+            path,
+            gate,
+            runtime,
+            conn: None,
+            unshuffled: Unshuffled::default(),
+            move_size: move_size::MoveSize::default(),
+            last_answer: Instant::now(),
+            arrivals: Arrivals::default(),
+            arrivals_read: false,
+            sweep_failed_at: None,
+        })
+    }
+
     fn write(&mut self, batch: Shuffled) {
         if batch.is_empty() {
             return;
@@ -318,8 +328,11 @@ impl Writer {
             let arriving = self.arrivals.of(&part);
             let moved = self
                 .connection()
-                .and_then(|conn| {
-                    let start = WAL_FRAMES.get();
+                .map(|_| ())
+                .and_then(|()| {
+                    let conn = self.conn.as_ref().expect("just opened");
+                    self.checkpoints.make_room(conn);
+                    let start = self.checkpoints.frames();
                     let moved = answer_move::move_answers(conn, &part, &arriving)?;
                     Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())))
                 })
@@ -354,6 +367,7 @@ impl Writer {
             .map(|gate| self.runtime.block_on(gate.permit()));
         let swept = self.connection().map(|_| ()).and_then(|()| {
             let conn = self.conn.as_ref().expect("just opened");
+            self.checkpoints.make_room(conn);
             self.arrivals.sweep(conn).map_err(coded)
         });
         match swept {
@@ -455,6 +469,9 @@ struct Checkpoints {
     pass: Arc<Mutex<SyncedMark>>,
     thread: Option<JoinHandle<()>>,
     fill: Fill,
+    /// Whether a catch-up has copied the whole WAL since the writer's last commit, so that the
+    /// next commit starts it again from its first frame ([`Self::make_room`]).
+    caught_up: bool,
 }
 
 impl Checkpoints {
@@ -474,12 +491,14 @@ impl Checkpoints {
             pass,
             thread: Some(thread),
             fill: Fill::default(),
+            caught_up: false,
         })
     }
 
     /// After a batch has committed on `conn` and its answers have gone out, still in the
     /// writer's turn at the gate; `before` is `data_version` inside the batch's transaction.
     fn after_commit(&mut self, conn: &Connection, before: Version) {
+        self.caught_up = false;
         match step(WAL_FRAMES.get(), &mut self.fill) {
             Step::Nothing => {}
             Step::Wake => {
@@ -501,16 +520,47 @@ impl Checkpoints {
                     }
                 }
             }
-            Step::CatchUp => {
-                let mut mark = lock(&self.pass);
-                // A mark the thread has not reached yet would keep the WAL from starting
-                // again. The pass below copies the frames past it, so SQLite then syncs the
-                // database file, the pages of a marked pass before it included.
-                mark.release();
-                if let Err(e) = catch_up(conn, CATCH_UP_WAIT) {
-                    warn_not_copied(e);
-                }
-            }
+            Step::CatchUp => self.catch_up(conn),
+        }
+    }
+
+    /// Before a move's or a sweep's transaction, in the writer's turn at the gate: when the
+    /// WAL has less room left before its limit than a move's transaction may write
+    /// ([`FRAMES_A_TRANSACTION`]), the catch-up that its commit would call for runs first, so
+    /// that the transaction starts the WAL again rather than taking it past its limit.
+    ///
+    /// Why: a batch may leave the WAL a frame short of its limit, and a move of 128 frames
+    /// after it took the WAL to 383 frames (1.5 MiB) before the catch-up after its commit.
+    /// Batches do not make room first: an answer would wait for the catch-up before its
+    /// commit, where now it waits only if it comes while the writer catches up after one.
+    ///
+    /// The fill is the writer's own count, after its last commit: another connection's
+    /// commits since are not in it (SQLite's automatic checkpoint keeps those within the same
+    /// limit), and an emptying of the WAL at a quiet moment (`wal_forgetting.rs`) only makes
+    /// the count too high, which costs a catch-up on a WAL that has little left to copy.
+    fn make_room(&mut self, conn: &Connection) {
+        if past_limit(self.frames(), FRAMES_A_TRANSACTION) {
+            self.catch_up(conn);
+        }
+    }
+
+    /// The frames in the WAL as the writer's next commit finds it: none once a catch-up has
+    /// copied them all, since that commit starts it again.
+    fn frames(&self) -> i32 {
+        if self.caught_up { 0 } else { WAL_FRAMES.get() }
+    }
+
+    /// Copies every frame left in the WAL now ([`catch_up`]), so that the next commit starts
+    /// it again.
+    fn catch_up(&mut self, conn: &Connection) {
+        let mut mark = lock(&self.pass);
+        // A mark the thread has not reached yet would keep the WAL from starting again. The
+        // pass below copies the frames past it, so SQLite then syncs the database file, the
+        // pages of a marked pass before it included.
+        mark.release();
+        match catch_up(conn, CATCH_UP_WAIT) {
+            Ok(()) => self.caught_up = true,
+            Err(e) => warn_not_copied(e),
         }
     }
 
@@ -554,6 +604,12 @@ const WAKE_AT: [i32; 3] = [
     disk::WAL_LIMIT_FRAMES * 3 / 4,
     disk::WAL_LIMIT_FRAMES * 7 / 8,
 ];
+
+/// Whether a transaction of up to `frames` frames would take a WAL of `fill` frames past its
+/// limit.
+fn past_limit(fill: i32, frames: usize) -> bool {
+    usize::try_from(disk::WAL_LIMIT_FRAMES.saturating_sub(fill)).unwrap_or(0) < frames
+}
 
 /// What the writer does after a commit that left `frames` in the WAL.
 fn step(frames: i32, fill: &mut Fill) -> Step {
@@ -930,8 +986,8 @@ impl ToSql for Value<'_> {
 mod tests {
     use super::synced_mark::{SyncedMark, Version, version};
     use super::{
-        Fill, ONCE_A_BATCH, STATEMENT_CACHE, Stayed, Step, WAKE_AT, WAL_FRAMES, catch_up,
-        count_frames, open, parts, pass_and_sync, step,
+        Checkpoints, Fill, ONCE_A_BATCH, STATEMENT_CACHE, Stayed, Step, WAKE_AT, WAL_FRAMES,
+        Writer, catch_up, count_frames, open, parts, pass_and_sync, past_limit, step,
     };
     use crate::store::disk::WAL_LIMIT_FRAMES;
     use crate::store::submission_writer::MAX_BATCH;
@@ -1129,6 +1185,137 @@ mod tests {
             after < frames,
             "started again from its first frame: {after} frames after {frames}"
         );
+    }
+
+    /// Before a move's or a sweep's transaction the writer makes room for it: with less than
+    /// half the WAL's limit left (what a move may write), it copies the frames first, so that
+    /// the transaction's commit starts the WAL again; with room enough it copies nothing, and
+    /// once a catch-up has copied them all, the next commit starts from the WAL's first frame.
+    #[test]
+    fn a_move_has_half_the_wal_to_itself() {
+        assert!(!past_limit(0, 128));
+        assert!(!past_limit(128, 128));
+        assert!(past_limit(129, 128));
+        assert!(past_limit(WAL_LIMIT_FRAMES, 128));
+        assert!(
+            past_limit(WAL_LIMIT_FRAMES + 90, 128),
+            "past its limit already"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer, _thread, _file) = answers_database(dir.path());
+        let mut checkpoints = Checkpoints::start(path).unwrap();
+        let (_, room) = commit_rows(&writer, 100);
+        assert!(room < 128, "{room} frames");
+        checkpoints.make_room(&writer);
+        assert_eq!(checkpoints.frames(), room, "room enough: nothing copied");
+        let (_, full) = commit_rows(&writer, 60);
+        assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
+        checkpoints.make_room(&writer);
+        assert_eq!(
+            checkpoints.frames(),
+            0,
+            "copied: the next commit starts again"
+        );
+        checkpoints.make_room(&writer);
+        let (_, after) = commit_rows(&writer, 100);
+        assert!(after < full, "started again: {after} frames after {full}");
+        checkpoints.stop();
+    }
+
+    /// A move after a batch that left the WAL near its limit starts the WAL again rather than
+    /// taking it past its limit: here the writer's commit leaves it at more than half its
+    /// limit (175 frames) and a pulse of 100 answers with the longest comments writes about 120
+    /// more (it went on to about 295 frames, 1.2 MiB, before the writer made room first).
+    /// The WAL file stays within its 1 MiB, and every answer is still there.
+    #[test]
+    fn a_move_starts_a_full_wal_again_rather_than_take_it_past_its_limit() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let url = format!("sqlite:{}?mode=rwc", path.display());
+        runtime.block_on(async {
+            crate::store::Store::connect(&url)
+                .await
+                .unwrap()
+                .close()
+                .await
+        });
+        // A pulse's answers, written as they arrived at the pulse's tables (its window, team
+        // and invitees are not needed to move them).
+        let rows = rusqlite::Connection::open(&path).unwrap();
+        rows.execute_batch(
+            "PRAGMA foreign_keys=OFF;
+             INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
+             VALUES ('W1', 'U0BOSS1', 'X1', '2026-11-23', 'open', 0, 0);",
+        )
+        .unwrap();
+        for i in 0..100 {
+            rows.execute(
+                "INSERT INTO participation (wave_id, window_id, token) VALUES ('W1', 'X1', randomblob(32))",
+                [],
+            )
+            .unwrap();
+            rows.execute(
+                "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES (?1, 'W1', 3, 4, 5)",
+                [format!("b{i:02}")],
+            )
+            .unwrap();
+            rows.execute(
+                "INSERT INTO comments (comment_id, wave_id, body) VALUES (?1, 'W1', ?2)",
+                [
+                    format!("c{i:02}"),
+                    "x".repeat(crate::survey::COMMENT_MAX_CHARS),
+                ],
+            )
+            .unwrap();
+        }
+        rows.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        drop(rows);
+
+        let mut writer = Writer::new(
+            path.clone(),
+            None,
+            Default::default(),
+            runtime.handle().clone(),
+        )
+        .unwrap();
+        let conn = writer.connection().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE filler (x BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 170)
+             INSERT INTO filler SELECT randomblob(3000) FROM n;",
+        )
+        .unwrap();
+        let full = WAL_FRAMES.get();
+        assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
+
+        assert!(writer.move_answers(std::collections::BTreeSet::from(["W1".to_owned()])));
+        let after = WAL_FRAMES.get();
+        assert!(
+            after < full,
+            "the move went on from {full} frames to {after}, not from the WAL's first frame"
+        );
+        let wal = std::fs::metadata(format!("{}-wal", path.display()))
+            .unwrap()
+            .len();
+        assert!(
+            wal <= 32 + u64::try_from(WAL_LIMIT_FRAMES).unwrap() * (24 + 4096),
+            "the WAL file grew to {wal} bytes"
+        );
+        let conn = writer.connection().unwrap();
+        let kept: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM participation), (SELECT COUNT(*) FROM ballots),
+                        (SELECT COUNT(*) FROM comments)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (100, 100, 100), "every answer still there");
+        writer.conn = None;
+        writer.checkpoints.stop();
     }
 
     /// A commit of another process between the writer's commit and the mark (its frames
