@@ -120,6 +120,9 @@ struct Writer {
     conn: Option<Connection>,
     /// The waves written to whose answers are not moved yet (`answer_move.rs`).
     unshuffled: Unshuffled,
+    /// The waves taken from `unshuffled` for a move and not moved yet: a transaction takes
+    /// only those that fit (`move_size::fit`), and the rest go in the writer's next turns.
+    moving: BTreeSet<String>,
     /// How many waves the next move reads.
     move_size: move_size::MoveSize,
     /// When the last batch came.
@@ -161,9 +164,11 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
                     "could not open the database to move answers before stopping",
                 );
             }
-            while !writer.unshuffled.is_empty() {
-                let waves = writer.unshuffled.take_oldest();
-                if !writer.move_answers(waves) {
+            while !writer.moving.is_empty() || !writer.unshuffled.is_empty() {
+                if writer.moving.is_empty() {
+                    writer.moving = writer.unshuffled.take_oldest();
+                }
+                if !writer.move_answers() {
                     break;
                 }
             }
@@ -195,7 +200,12 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
             writer.sweep();
             continue;
         }
-        let move_at = writer.unshuffled.due(writer.last_answer);
+        // Waves taken for a move and not all moved yet are due at once.
+        let move_at = if writer.moving.is_empty() {
+            writer.unshuffled.due(writer.last_answer)
+        } else {
+            Some(now)
+        };
         let Some(due) = [move_at, sweep_at].into_iter().flatten().min() else {
             return rx.blocking_recv();
         };
@@ -213,13 +223,16 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
         }
         // A transaction's worth at a time, so that an answer that comes meanwhile waits for
         // one move at most.
-        let most = writer.move_size.waves();
-        let waves = writer
-            .unshuffled
-            .take_due_up_to(Instant::now(), writer.last_answer, most);
+        if writer.moving.is_empty() {
+            let most = writer.move_size.waves();
+            writer.moving =
+                writer
+                    .unshuffled
+                    .take_due_up_to(Instant::now(), writer.last_answer, most);
+        }
         // None when the timer woke a moment early: the wait is worked out again.
-        if !waves.is_empty() {
-            writer.move_answers(waves);
+        if !writer.moving.is_empty() {
+            writer.move_answers();
         }
     }
 }
@@ -239,6 +252,7 @@ impl Writer {
             runtime,
             conn: None,
             unshuffled: Unshuffled::default(),
+            moving: BTreeSet::new(),
             move_size: move_size::MoveSize::default(),
             last_answer: Instant::now(),
             arrivals: Arrivals::default(),
@@ -297,14 +311,17 @@ impl Writer {
             gate.note_write();
         }
         drop(_turn);
-        // Answers that never pause are moved too, a few waves at a time (`answer_move.rs`).
-        let overdue = self.unshuffled.take_due_up_to(
-            Instant::now(),
-            self.last_answer,
-            self.move_size.waves(),
-        );
-        if !overdue.is_empty() {
-            self.move_answers(overdue);
+        // Answers that never pause are moved too, a few waves at a time (`answer_move.rs`),
+        // one transaction after each batch.
+        if self.moving.is_empty() {
+            self.moving = self.unshuffled.take_due_up_to(
+                Instant::now(),
+                self.last_answer,
+                self.move_size.waves(),
+            );
+        }
+        if !self.moving.is_empty() {
+            self.move_answers();
         }
         // And swept, a transaction's worth after each move, when no quiet moment comes.
         if self.sweep_due(Instant::now()) {
@@ -312,50 +329,55 @@ impl Writer {
         }
     }
 
-    /// Moves the answers of `waves` (`answer_move.rs`), a few waves a transaction
-    /// (`move_size.rs`), each transaction in a turn at the gate. Those not moved wait again,
-    /// and a failure puts off the next move (`Unshuffled::move_ended`). Returns whether all
-    /// were.
-    fn move_answers(&mut self, mut waves: BTreeSet<String>) -> bool {
-        while !waves.is_empty() {
-            // The transaction may take fewer: those that fit (`move_size::fit`).
-            let part: BTreeSet<String> =
-                waves.iter().take(self.move_size.waves()).cloned().collect();
-            let _turn = self
-                .gate
-                .as_ref()
-                .map(|gate| self.runtime.block_on(gate.permit()));
-            let arriving = self.arrivals.of(&part);
-            let moved = self
-                .connection()
-                .map(|_| ())
-                .and_then(|()| {
-                    let conn = self.conn.as_ref().expect("just opened");
-                    self.checkpoints.make_room(conn);
-                    let start = self.checkpoints.frames();
-                    let moved = answer_move::move_answers(conn, &part, &arriving)?;
-                    Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())))
-                })
-                .map_err(coded);
-            match moved {
-                Ok((moved, frames)) => {
-                    self.move_size.moved(moved.waves.len(), moved.rows, frames);
-                    self.arrivals.moved(&moved.waves);
-                    waves.retain(|wave| !moved.waves.contains(wave));
-                    self.committed(moved.before);
-                }
-                Err(error) => {
-                    self.failed(
-                        &error,
-                        "could not move a pulse's answers; trying again later",
-                    );
-                    break;
-                }
+    /// One transaction of a move of the waves in `moving` (`answer_move.rs`), in a turn at
+    /// the gate: the first of them that fit (`move_size.rs`). The rest stay in `moving` for
+    /// the writer's next turn, after the answers that came meanwhile, which so wait for one
+    /// transaction at most; the writer's first move, which asks for eight waves, went on for
+    /// three or four transactions in a row when they were teams of 200. A failure puts every
+    /// wave in `moving` back to wait, and off the next move (`Unshuffled::move_ended`).
+    /// Returns whether the transaction committed.
+    fn move_answers(&mut self) -> bool {
+        let part: BTreeSet<String> = self
+            .moving
+            .iter()
+            .take(self.move_size.waves())
+            .cloned()
+            .collect();
+        let _turn = self
+            .gate
+            .as_ref()
+            .map(|gate| self.runtime.block_on(gate.permit()));
+        let arriving = self.arrivals.of(&part);
+        let moved = self
+            .connection()
+            .map(|_| ())
+            .and_then(|()| {
+                let conn = self.conn.as_ref().expect("just opened");
+                self.checkpoints.make_room(conn);
+                let start = self.checkpoints.frames();
+                let moved = answer_move::move_answers(conn, &part, &arriving)?;
+                Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())))
+            })
+            .map_err(coded);
+        match moved {
+            Ok((moved, frames)) => {
+                self.move_size.moved(moved.waves.len(), moved.rows, frames);
+                self.arrivals.moved(&moved.waves);
+                self.moving.retain(|wave| !moved.waves.contains(wave));
+                self.committed(moved.before);
+                self.unshuffled.move_ended(BTreeSet::new(), Instant::now());
+                true
+            }
+            Err(error) => {
+                self.failed(
+                    &error,
+                    "could not move a pulse's answers; trying again later",
+                );
+                let unmoved = std::mem::take(&mut self.moving);
+                self.unshuffled.move_ended(unmoved, Instant::now());
+                false
             }
         }
-        let all = waves.is_empty();
-        self.unshuffled.move_ended(waves, Instant::now());
-        all
     }
 
     /// One transaction of the sweep of copied rows from the arriving tables (`arrivals.rs`),
@@ -1223,16 +1245,15 @@ mod tests {
         checkpoints.stop();
     }
 
-    /// A move after a batch that left the WAL near its limit starts the WAL again rather than
-    /// taking it past its limit: here the writer's commit leaves it at more than half its
-    /// limit (175 frames) and a pulse of 100 answers with the longest comments writes about 120
-    /// more (it went on to about 295 frames, 1.2 MiB, before the writer made room first).
-    /// The WAL file stays within its 1 MiB, and every answer is still there.
-    #[test]
-    fn a_move_starts_a_full_wal_again_rather_than_take_it_past_its_limit() {
+    /// A store's file with `answers` answers to each of `waves`, each with a comment of the
+    /// longest, written as they arrive at the pulses' tables (their windows, teams and
+    /// invitees are not needed to move them); and the runtime for a writer on it.
+    fn pulses_answered(
+        path: &std::path::Path,
+        waves: &[&str],
+        answers: usize,
+    ) -> tokio::runtime::Runtime {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("answers.db");
         let url = format!("sqlite:{}?mode=rwc", path.display());
         runtime.block_on(async {
             crate::store::Store::connect(&url)
@@ -1241,38 +1262,63 @@ mod tests {
                 .close()
                 .await
         });
-        // A pulse's answers, written as they arrived at the pulse's tables (its window, team
-        // and invitees are not needed to move them).
-        let rows = rusqlite::Connection::open(&path).unwrap();
-        rows.execute_batch(
-            "PRAGMA foreign_keys=OFF;
-             INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
-             VALUES ('W1', 'U0BOSS1', 'X1', '2026-11-23', 'open', 0, 0);",
-        )
-        .unwrap();
-        for i in 0..100 {
+        let rows = rusqlite::Connection::open(path).unwrap();
+        rows.execute_batch("PRAGMA foreign_keys=OFF").unwrap();
+        for wave in waves {
             rows.execute(
-                "INSERT INTO participation (wave_id, window_id, token) VALUES ('W1', 'X1', randomblob(32))",
-                [],
+                "INSERT INTO waves (wave_id, manager_id, window_id, period, state, opens_at, closes_at)
+                 VALUES (?1, ?1, 'X1', '2026-11-23', 'open', 0, 0)",
+                [wave],
             )
             .unwrap();
-            rows.execute(
-                "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES (?1, 'W1', 3, 4, 5)",
-                [format!("b{i:02}")],
-            )
-            .unwrap();
-            rows.execute(
-                "INSERT INTO comments (comment_id, wave_id, body) VALUES (?1, 'W1', ?2)",
-                [
-                    format!("c{i:02}"),
-                    "x".repeat(crate::survey::COMMENT_MAX_CHARS),
-                ],
-            )
-            .unwrap();
+            for i in 0..answers {
+                rows.execute(
+                    "INSERT INTO participation (wave_id, window_id, token) VALUES (?1, 'X1', randomblob(32))",
+                    [wave],
+                )
+                .unwrap();
+                rows.execute(
+                    "INSERT INTO ballots (ballot_id, wave_id, care, help, trust) VALUES (?1, ?2, 3, 4, 5)",
+                    [format!("b{i:03}"), wave.to_string()],
+                )
+                .unwrap();
+                rows.execute(
+                    "INSERT INTO comments (comment_id, wave_id, body) VALUES (?1, ?2, ?3)",
+                    [
+                        format!("c{i:03}"),
+                        wave.to_string(),
+                        "x".repeat(crate::survey::COMMENT_MAX_CHARS),
+                    ],
+                )
+                .unwrap();
+            }
         }
         rows.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap();
-        drop(rows);
+        runtime
+    }
+
+    /// The answer rows in the file: tokens, ballots, comments.
+    fn answer_rows(conn: &rusqlite::Connection) -> (i64, i64, i64) {
+        conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM participation), (SELECT COUNT(*) FROM ballots),
+                    (SELECT COUNT(*) FROM comments)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap()
+    }
+
+    /// A move after a batch that left the WAL near its limit starts the WAL again rather than
+    /// taking it past its limit: here the writer's commit leaves it at more than half its
+    /// limit (175 frames) and a pulse of 100 answers with the longest comments writes about 120
+    /// more (it went on to about 295 frames, 1.2 MiB, before the writer made room first).
+    /// The WAL file stays within its 1 MiB, and every answer is still there.
+    #[test]
+    fn a_move_starts_a_full_wal_again_rather_than_take_it_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let runtime = pulses_answered(&path, &["W1"], 100);
 
         let mut writer = Writer::new(
             path.clone(),
@@ -1291,7 +1337,9 @@ mod tests {
         let full = WAL_FRAMES.get();
         assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
 
-        assert!(writer.move_answers(std::collections::BTreeSet::from(["W1".to_owned()])));
+        writer.moving.insert("W1".to_owned());
+        assert!(writer.move_answers());
+        assert!(writer.moving.is_empty());
         let after = WAL_FRAMES.get();
         assert!(
             after < full,
@@ -1304,16 +1352,35 @@ mod tests {
             wal <= 32 + u64::try_from(WAL_LIMIT_FRAMES).unwrap() * (24 + 4096),
             "the WAL file grew to {wal} bytes"
         );
-        let conn = writer.connection().unwrap();
-        let kept: (i64, i64, i64) = conn
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM participation), (SELECT COUNT(*) FROM ballots),
-                        (SELECT COUNT(*) FROM comments)",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .unwrap();
+        let kept = answer_rows(writer.connection().unwrap());
         assert_eq!(kept, (100, 100, 100), "every answer still there");
+        writer.conn = None;
+        writer.checkpoints.stop();
+    }
+
+    /// A move is one transaction a turn: of three pulses whose answers fit one transaction
+    /// each, the first turn moves one and leaves two for the writer's next turns, after the
+    /// answers that come meanwhile (the writer's first move, which asks for eight pulses, went
+    /// on for three or four transactions in a row when they were teams of 200). Every pulse is
+    /// moved in the end, and every answer kept.
+    #[test]
+    fn a_move_is_one_transaction_a_turn_and_the_rest_wait_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let waves = ["W1", "W2", "W3"];
+        let runtime = pulses_answered(&path, &waves, 100);
+        let mut writer =
+            Writer::new(path, None, Default::default(), runtime.handle().clone()).unwrap();
+        writer.moving = waves.iter().map(|w| (*w).to_owned()).collect();
+
+        let mut turns = Vec::new();
+        while !writer.moving.is_empty() && turns.len() < 5 {
+            assert!(writer.move_answers());
+            turns.push(writer.moving.len());
+        }
+        assert_eq!(turns, [2, 1, 0], "pulses left after each turn");
+        let kept = answer_rows(writer.connection().unwrap());
+        assert_eq!(kept, (300, 300, 300), "every answer still there");
         writer.conn = None;
         writer.checkpoints.stop();
     }
