@@ -67,15 +67,17 @@ pub(super) struct Moved {
     pub(super) rows: usize,
 }
 
-/// Moves every row of the first of `waves` that fit one transaction (`move_size.rs`) in the
-/// answer tables to new rows, in random order, in one transaction. The rest are left for the
-/// next. Any error leaves the transaction open: the caller drops the connection, which rolls
-/// it back.
+/// Moves every row of the first of `waves` that fit one transaction (`move_size.rs`) and the
+/// `room` frames the WAL has left before its limit in the answer tables to new rows, in random
+/// order, in one transaction. The rest are left for the next. None, with nothing written, when
+/// not even the first fits the room, unless the room is a whole transaction's. Any error
+/// leaves the transaction open: the caller drops the connection, which rolls it back.
 pub(super) fn move_answers(
     conn: &Connection,
     waves: &BTreeSet<String>,
     arriving: &Rows,
-) -> anyhow::Result<Moved> {
+    room: usize,
+) -> anyhow::Result<Option<Moved>> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     let before = version(conn)?;
     let copied = copy_to_memory(conn, waves, arriving)?;
@@ -85,9 +87,14 @@ pub(super) fn move_answers(
     let sizes = wave_sizes(conn, page)?;
     let taken: BTreeSet<String> = waves
         .iter()
-        .take(fit(waves, &sizes, page))
+        .take(fit(waves, &sizes, page, room))
         .cloned()
         .collect();
+    if taken.is_empty() {
+        // The rows copied to memory go with it.
+        conn.prepare_cached("ROLLBACK")?.execute([])?;
+        return Ok(None);
+    }
     let list = Backend::Sqlite.params(1, taken.len());
     for (table, _) in MOVED_TABLES.iter().zip(&copied).filter(|(_, n)| **n > 0) {
         conn.execute(
@@ -110,11 +117,11 @@ pub(super) fn move_answers(
         .filter_map(|w| sizes.get(w))
         .map(|s| s.rows)
         .sum();
-    Ok(Moved {
+    Ok(Some(Moved {
         before,
         waves: taken,
         rows,
-    })
+    }))
 }
 
 /// Copies every row of `waves` in the answer tables, and those that arrived since their last
@@ -276,7 +283,10 @@ mod tests {
 
         let waves = BTreeSet::from(["W1".to_string()]);
         assert_eq!(
-            move_answers(&conn, &waves, &Rows::default()).unwrap().rows,
+            move_answers(&conn, &waves, &Rows::default(), FRAMES_A_TRANSACTION)
+                .unwrap()
+                .unwrap()
+                .rows,
             24,
             "its tokens and ballots"
         );
@@ -349,7 +359,9 @@ mod tests {
         checkpoint(conn);
         super::super::WAL_FRAMES.set(0);
         let set: BTreeSet<String> = waves.iter().cloned().collect();
-        let moved = move_answers(conn, &set, &Rows::default()).unwrap();
+        let moved = move_answers(conn, &set, &Rows::default(), FRAMES_A_TRANSACTION)
+            .unwrap()
+            .expect("a whole transaction's room");
         let frames = frames_written(0, super::super::WAL_FRAMES.get());
         (moved, frames)
     }
@@ -437,7 +449,11 @@ mod tests {
             let page = page_size(&conn).unwrap();
             let sizes = wave_sizes(&conn, page).unwrap();
             conn.execute_batch("ROLLBACK").unwrap();
-            assert_eq!(fit(&waves, &sizes, page), count, "{count} waves of {size}");
+            assert_eq!(
+                fit(&waves, &sizes, page, FRAMES_A_TRANSACTION),
+                count,
+                "{count} waves of {size}"
+            );
             let counted = sizes
                 .values()
                 .fold(WaveSize::default(), |all, s| all.plus(*s));

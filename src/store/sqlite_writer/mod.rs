@@ -353,9 +353,20 @@ impl Writer {
             .map(|_| ())
             .and_then(|()| {
                 let conn = self.conn.as_ref().expect("just opened");
-                self.checkpoints.make_room(conn);
                 let start = self.checkpoints.frames();
-                let moved = answer_move::move_answers(conn, &part, &arriving)?;
+                let room = self.checkpoints.room();
+                if let Some(moved) = answer_move::move_answers(conn, &part, &arriving, room)? {
+                    return Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())));
+                }
+                // Too little room left for the first wave: the catch-up its commit would call
+                // for runs first, so that its commit starts the WAL again. (Should the
+                // catch-up fail, a reader holding the WAL for seconds, the wave goes past the
+                // limit as a batch may, and the writer tries again after its commit.)
+                self.checkpoints.catch_up(conn);
+                let start = self.checkpoints.frames();
+                let moved =
+                    answer_move::move_answers(conn, &part, &arriving, FRAMES_A_TRANSACTION)?
+                        .context("no wave fit a whole transaction")?;
                 Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())))
             })
             .map_err(coded);
@@ -389,7 +400,6 @@ impl Writer {
             .map(|gate| self.runtime.block_on(gate.permit()));
         let swept = self.connection().map(|_| ()).and_then(|()| {
             let conn = self.conn.as_ref().expect("just opened");
-            self.checkpoints.make_room(conn);
             self.arrivals.sweep(conn).map_err(coded)
         });
         match swept {
@@ -492,7 +502,7 @@ struct Checkpoints {
     thread: Option<JoinHandle<()>>,
     fill: Fill,
     /// Whether a catch-up has copied the whole WAL since the writer's last commit, so that the
-    /// next commit starts it again from its first frame ([`Self::make_room`]).
+    /// next commit starts it again from its first frame ([`Self::room`]).
     caught_up: bool,
 }
 
@@ -546,24 +556,24 @@ impl Checkpoints {
         }
     }
 
-    /// Before a move's or a sweep's transaction, in the writer's turn at the gate: when the
-    /// WAL has less room left before its limit than a move's transaction may write
-    /// ([`FRAMES_A_TRANSACTION`]), the catch-up that its commit would call for runs first, so
-    /// that the transaction starts the WAL again rather than taking it past its limit.
+    /// The frames a move may write before the WAL reaches its limit, as the writer's commits
+    /// count them: a move takes only the waves that fit them (`move_size::fit`), and when not
+    /// even its first wave does, the writer catches up first, so that the move's commit starts
+    /// the WAL again rather than taking it past its limit.
     ///
-    /// Why: a batch may leave the WAL a frame short of its limit, and a move of 128 frames
-    /// after it took the WAL to 383 frames (1.5 MiB) before the catch-up after its commit.
-    /// Batches do not make room first: an answer would wait for the catch-up before its
-    /// commit, where now it waits only if it comes while the writer catches up after one.
+    /// Why: a batch may leave the WAL a frame short of its limit, and a move of up to 128
+    /// frames after it went on from there (a move of 120 frames after a commit that left 175
+    /// took the WAL to 296, 1.2 MiB, before the catch-up after its commit). Batches and
+    /// the sweep (whose transactions are no larger than a batch's, `arrivals.rs`) do not make
+    /// room first: an answer would wait for the catch-up before its commit, where now it
+    /// waits only if it comes while the writer catches up after one.
     ///
-    /// The fill is the writer's own count, after its last commit: another connection's
-    /// commits since are not in it (SQLite's automatic checkpoint keeps those within the same
-    /// limit), and an emptying of the WAL at a quiet moment (`wal_forgetting.rs`) only makes
-    /// the count too high, which costs a catch-up on a WAL that has little left to copy.
-    fn make_room(&mut self, conn: &Connection) {
-        if past_limit(self.frames(), FRAMES_A_TRANSACTION) {
-            self.catch_up(conn);
-        }
+    /// The count is the writer's own, after its last commit: another connection's commits
+    /// since are not in it (SQLite's automatic checkpoint keeps those within the same limit),
+    /// and an emptying of the WAL at a quiet moment (`wal_forgetting.rs`) only makes it too
+    /// high, which costs a smaller move or a catch-up on a WAL with little left to copy.
+    fn room(&self) -> usize {
+        room(self.frames())
     }
 
     /// The frames in the WAL as the writer's next commit finds it: none once a catch-up has
@@ -627,10 +637,9 @@ const WAKE_AT: [i32; 3] = [
     disk::WAL_LIMIT_FRAMES * 7 / 8,
 ];
 
-/// Whether a transaction of up to `frames` frames would take a WAL of `fill` frames past its
-/// limit.
-fn past_limit(fill: i32, frames: usize) -> bool {
-    usize::try_from(disk::WAL_LIMIT_FRAMES.saturating_sub(fill)).unwrap_or(0) < frames
+/// The frames left before the WAL's limit when it holds `fill`.
+fn room(fill: i32) -> usize {
+    usize::try_from(disk::WAL_LIMIT_FRAMES.saturating_sub(fill)).unwrap_or(0)
 }
 
 /// What the writer does after a commit that left `frames` in the WAL.
@@ -1009,7 +1018,7 @@ mod tests {
     use super::synced_mark::{SyncedMark, Version, version};
     use super::{
         Checkpoints, Fill, ONCE_A_BATCH, STATEMENT_CACHE, Stayed, Step, WAKE_AT, WAL_FRAMES,
-        Writer, catch_up, count_frames, open, parts, pass_and_sync, past_limit, step,
+        Writer, catch_up, count_frames, open, parts, pass_and_sync, room, step,
     };
     use crate::store::disk::WAL_LIMIT_FRAMES;
     use crate::store::submission_writer::MAX_BATCH;
@@ -1209,39 +1218,33 @@ mod tests {
         );
     }
 
-    /// Before a move's or a sweep's transaction the writer makes room for it: with less than
-    /// half the WAL's limit left (what a move may write), it copies the frames first, so that
-    /// the transaction's commit starts the WAL again; with room enough it copies nothing, and
-    /// once a catch-up has copied them all, the next commit starts from the WAL's first frame.
+    /// A move's room is what the WAL's limit leaves after the writer's last commit, and all of
+    /// it once a catch-up has copied every frame: the next commit then starts the WAL again
+    /// from its first frame.
     #[test]
-    fn a_move_has_half_the_wal_to_itself() {
-        assert!(!past_limit(0, 128));
-        assert!(!past_limit(128, 128));
-        assert!(past_limit(129, 128));
-        assert!(past_limit(WAL_LIMIT_FRAMES, 128));
-        assert!(
-            past_limit(WAL_LIMIT_FRAMES + 90, 128),
-            "past its limit already"
-        );
+    fn a_moves_room_is_what_the_wal_has_left_and_all_of_it_after_a_catch_up() {
+        assert_eq!(room(0), 256);
+        assert_eq!(room(200), 56);
+        assert_eq!(room(WAL_LIMIT_FRAMES), 0);
+        assert_eq!(room(WAL_LIMIT_FRAMES + 90), 0, "past its limit already");
 
         let dir = tempfile::tempdir().unwrap();
         let (path, writer, _thread, _file) = answers_database(dir.path());
         let mut checkpoints = Checkpoints::start(path).unwrap();
-        let (_, room) = commit_rows(&writer, 100);
-        assert!(room < 128, "{room} frames");
-        checkpoints.make_room(&writer);
-        assert_eq!(checkpoints.frames(), room, "room enough: nothing copied");
-        let (_, full) = commit_rows(&writer, 60);
+        let (before, full) = commit_rows(&writer, 160);
         assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
-        checkpoints.make_room(&writer);
+        checkpoints.after_commit(&writer, before);
+        assert_eq!(checkpoints.room(), room(full));
+        checkpoints.catch_up(&writer);
         assert_eq!(
-            checkpoints.frames(),
-            0,
+            checkpoints.room(),
+            256,
             "copied: the next commit starts again"
         );
-        checkpoints.make_room(&writer);
-        let (_, after) = commit_rows(&writer, 100);
+        let (before, after) = commit_rows(&writer, 10);
         assert!(after < full, "started again: {after} frames after {full}");
+        checkpoints.after_commit(&writer, before);
+        assert_eq!(checkpoints.room(), room(after));
         checkpoints.stop();
     }
 
@@ -1298,6 +1301,23 @@ mod tests {
         runtime
     }
 
+    /// A commit of the writer's that leaves the WAL at more than half its limit, as a batch
+    /// of answers with long comments may: the frames in it.
+    fn fill_wal(writer: &mut Writer) -> i32 {
+        writer
+            .connection()
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE filler (x BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 170)
+                 INSERT INTO filler SELECT randomblob(3000) FROM n;",
+            )
+            .unwrap();
+        let full = WAL_FRAMES.get();
+        assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
+        full
+    }
+
     /// The answer rows in the file: tokens, ballots, comments.
     fn answer_rows(conn: &rusqlite::Connection) -> (i64, i64, i64) {
         conn.query_row(
@@ -1327,15 +1347,7 @@ mod tests {
             runtime.handle().clone(),
         )
         .unwrap();
-        let conn = writer.connection().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE filler (x BLOB);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 170)
-             INSERT INTO filler SELECT randomblob(3000) FROM n;",
-        )
-        .unwrap();
-        let full = WAL_FRAMES.get();
-        assert!(full > 128 && full < WAL_LIMIT_FRAMES, "{full} frames");
+        let full = fill_wal(&mut writer);
 
         writer.moving.insert("W1".to_owned());
         assert!(writer.move_answers());
@@ -1354,6 +1366,33 @@ mod tests {
         );
         let kept = answer_rows(writer.connection().unwrap());
         assert_eq!(kept, (100, 100, 100), "every answer still there");
+        writer.conn = None;
+        writer.checkpoints.stop();
+    }
+
+    /// A move that fits the WAL's room goes on without a catch-up, taking only the waves that
+    /// fit: after the same commit (175 frames), of two pulses of 30 answers with the longest
+    /// comments (about 50 frames alone, 88 together), it moves one.
+    #[test]
+    fn a_move_takes_only_the_waves_that_fit_the_wal_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let runtime = pulses_answered(&path, &["W1", "W2"], 30);
+        let mut writer =
+            Writer::new(path, None, Default::default(), runtime.handle().clone()).unwrap();
+        let full = fill_wal(&mut writer);
+        writer.moving = ["W1".to_owned(), "W2".to_owned()].into();
+
+        assert!(writer.move_answers());
+        let after = WAL_FRAMES.get();
+        assert_eq!(writer.moving.len(), 1, "one of the two moved");
+        assert!(
+            after > full && after <= WAL_LIMIT_FRAMES,
+            "went on from {full} frames to {after}, within the limit"
+        );
+        assert!(writer.move_answers());
+        assert!(WAL_FRAMES.get() < after, "the second made room first");
+        assert_eq!(answer_rows(writer.connection().unwrap()), (60, 60, 60));
         writer.conn = None;
         writer.checkpoints.stop();
     }

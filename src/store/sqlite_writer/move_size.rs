@@ -1,11 +1,13 @@
 //! How many waves one transaction of a move takes (`answer_move.rs`): as many as fit
-//! [`ROWS_A_TRANSACTION`] rows and [`FRAMES_A_TRANSACTION`] WAL frames, at least one.
+//! [`ROWS_A_TRANSACTION`] rows and [`FRAMES_A_TRANSACTION`] WAL frames (fewer when the WAL has
+//! less left before its limit), at least one given a whole share.
 //!
 //! Two measures, one before and one after. Before a move, [`MoveSize`] guesses how many waves
 //! to read, from the rows and frames a wave of the last move took. Inside the move's
 //! transaction, once the waves' rows are read into memory, [`fit`] counts what each wave
 //! will write ([`WaveSize`], from its rows' lengths and SQLite's page layout) and takes the
-//! first waves that fit; the others wait for the next transaction. The guess alone let a
+//! first waves that fit, within the room the WAL has left before its limit too; the others
+//! wait for the next transaction, in the writer's next turn. The guess alone let a
 //! writer's first move, or a move of waves larger than the last one's, go past the WAL's limit
 //! once: eight pulses of 50 answers with the longest comments wrote 473 frames in one
 //! transaction, where the limit is 256.
@@ -135,20 +137,24 @@ pub(super) fn row_pages(payload: usize, page: usize) -> (usize, usize) {
 }
 
 /// How many of `waves` (in the order given) one transaction moves: those that fit
-/// [`ROWS_A_TRANSACTION`] rows and [`FRAMES_A_TRANSACTION`] frames together, from the first,
-/// and never fewer than one, however large: a wave's rows move together or not at all. A wave
-/// without rows (released meanwhile) takes nothing.
+/// [`ROWS_A_TRANSACTION`] rows and [`FRAMES_A_TRANSACTION`] frames together, or the `room` the
+/// WAL has left before its limit if less, from the first. Never fewer than one given a whole
+/// transaction's room, however large: a wave's rows move together or not at all. With less
+/// room, none when the first does not fit (the writer then makes room). A wave without rows
+/// (released meanwhile) takes only the frames any transaction writes.
 pub(super) fn fit<'a>(
     waves: impl IntoIterator<Item = &'a String>,
     sizes: &BTreeMap<String, WaveSize>,
     page: usize,
+    room: usize,
 ) -> usize {
+    let frames = room.min(FRAMES_A_TRANSACTION);
     let mut taken = 0;
     let mut all = WaveSize::default();
     for wave in waves {
         let with = all.plus(sizes.get(wave).copied().unwrap_or_default());
-        if taken > 0 && (with.rows > ROWS_A_TRANSACTION || with.frames(page) > FRAMES_A_TRANSACTION)
-        {
+        let over = with.rows > ROWS_A_TRANSACTION || with.frames(page) > frames;
+        if over && (taken > 0 || frames < FRAMES_A_TRANSACTION) {
             break;
         }
         all = with;
@@ -162,6 +168,8 @@ mod tests {
     use super::*;
 
     const PAGE: usize = 4096;
+    /// A whole transaction's share of the WAL.
+    const ROOM: usize = FRAMES_A_TRANSACTION;
 
     /// Large teams are read a few at a time, small ones eight at a time, and one wave at a
     /// time is the least, however large; long comments count by the frames they write.
@@ -215,29 +223,53 @@ mod tests {
         let all = |size: WaveSize| -> BTreeMap<String, WaveSize> {
             names.iter().map(|w| (w.clone(), size)).collect()
         };
-        assert_eq!(fit(&names, &all(wave(25, 60)), PAGE), 10);
-        assert_eq!(fit(&names, &all(wave(430, 60)), PAGE), 2);
+        assert_eq!(fit(&names, &all(wave(25, 60)), PAGE, ROOM), 10);
+        assert_eq!(fit(&names, &all(wave(430, 60)), PAGE, ROOM), 2);
         // Thirty comments of 2,000 characters: 30 overflow pages and 8 leaf pages a wave.
         let long = all(wave(30, 2056));
         assert_eq!(wave(30, 2056).frames(PAGE), 30 + 8 + FRAMES_BESIDE_ROWS);
         assert_eq!(
-            fit(&names, &long, PAGE),
+            fit(&names, &long, PAGE, ROOM),
             3,
             "three waves of 30 long comments"
         );
         assert_eq!(
-            fit(&names, &all(wave(200, 2056)), PAGE),
+            fit(&names, &all(wave(200, 2056)), PAGE, ROOM),
             1,
             "one, too large"
         );
         let mut released = long.clone();
         released.remove("W1");
         assert_eq!(
-            fit(&names, &released, PAGE),
+            fit(&names, &released, PAGE, ROOM),
             4,
             "the released wave costs nothing"
         );
-        assert_eq!(fit(&names[..0], &released, PAGE), 0);
+        assert_eq!(fit(&names[..0], &released, PAGE, ROOM), 0);
+    }
+
+    /// With less of the WAL left before its limit than a whole transaction's share, a move
+    /// takes only the waves that fit what is left, and none when the first does not (the
+    /// writer then copies the WAL first); a WAL with more left still gives it only its share.
+    #[test]
+    fn a_transaction_takes_only_the_waves_that_fit_the_wal_left() {
+        let names: Vec<String> = (0..10).map(|w| format!("W{w}")).collect();
+        let long: BTreeMap<String, WaveSize> =
+            names.iter().map(|w| (w.clone(), wave(30, 2056))).collect();
+        // 50 frames a wave alone, 38 more for each one with it.
+        assert_eq!(fit(&names, &long, PAGE, 256), 3, "only its share");
+        assert_eq!(fit(&names, &long, PAGE, 100), 2);
+        assert_eq!(fit(&names, &long, PAGE, 60), 1);
+        assert_eq!(fit(&names, &long, PAGE, 40), 0, "not even the first");
+        assert_eq!(fit(&names, &long, PAGE, 0), 0);
+        let huge: BTreeMap<String, WaveSize> =
+            names.iter().map(|w| (w.clone(), wave(200, 2056))).collect();
+        assert_eq!(
+            fit(&names, &huge, PAGE, ROOM),
+            1,
+            "alone, into a whole share"
+        );
+        assert_eq!(fit(&names, &huge, PAGE, ROOM - 1), 0);
     }
 
     #[test]
