@@ -353,15 +353,23 @@ impl Writer {
             .map(|_| ())
             .and_then(|()| {
                 let conn = self.conn.as_ref().expect("just opened");
+                // Too little room left for the first wave, as the last move's waves suggest:
+                // the catch-up its commit would call for runs first, so that its commit starts
+                // the WAL again. (Should the catch-up fail, a reader holding the WAL for
+                // seconds, the move goes past the limit as a batch may, and the writer tries
+                // again after its commit.)
+                let room = if self.checkpoints.room() < self.move_size.first_wave_frames() {
+                    self.checkpoints.catch_up(conn);
+                    FRAMES_A_TRANSACTION
+                } else {
+                    self.checkpoints.room()
+                };
                 let start = self.checkpoints.frames();
-                let room = self.checkpoints.room();
                 if let Some(moved) = answer_move::move_answers(conn, &part, &arriving, room)? {
                     return Ok((moved, move_size::frames_written(start, WAL_FRAMES.get())));
                 }
-                // Too little room left for the first wave: the catch-up its commit would call
-                // for runs first, so that its commit starts the WAL again. (Should the
-                // catch-up fail, a reader holding the WAL for seconds, the wave goes past the
-                // limit as a batch may, and the writer tries again after its commit.)
+                // Not even the first wave fit after all (it is larger than the last move's):
+                // the same, once its rows are let go.
                 self.checkpoints.catch_up(conn);
                 let start = self.checkpoints.frames();
                 let moved =

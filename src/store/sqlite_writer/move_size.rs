@@ -42,24 +42,44 @@ pub(super) const FRAMES_BESIDE_ROWS: usize = 12;
 /// on the writer's first move. Only a guess, so that a move does not read many more waves than
 /// it will take: [`fit`] decides.
 #[derive(Debug)]
-pub(super) struct MoveSize(usize);
+pub(super) struct MoveSize {
+    waves: usize,
+    /// The frames a wave of the last move wrote, on average; none before the first.
+    frames_a_wave: usize,
+}
 
 impl Default for MoveSize {
     fn default() -> MoveSize {
-        MoveSize(MOST_WAVES)
+        MoveSize {
+            waves: MOST_WAVES,
+            frames_a_wave: 0,
+        }
     }
 }
 
 impl MoveSize {
     pub(super) fn waves(&self) -> usize {
-        self.0
+        self.waves
     }
 
     /// A move of `waves` waves rewrote `rows` rows and wrote `frames` frames to the WAL.
     pub(super) fn moved(&mut self, waves: usize, rows: usize, frames: usize) {
         let by_rows = waves * ROWS_A_TRANSACTION / rows.max(1);
         let by_frames = waves * FRAMES_A_TRANSACTION / frames.max(1);
-        self.0 = by_rows.min(by_frames).clamp(1, MOST_WAVES);
+        self.waves = by_rows.min(by_frames).clamp(1, MOST_WAVES);
+        self.frames_a_wave = frames.div_ceil(waves.max(1));
+    }
+
+    /// The frames the next move's first wave will write, about: a wave's share of the last
+    /// move's, and what any transaction writes besides its rows. Zero before the first move.
+    /// When the WAL has less room left, the writer catches up before it reads the waves' rows
+    /// (which [`fit`] would then find it could not move, and let go).
+    pub(super) fn first_wave_frames(&self) -> usize {
+        if self.frames_a_wave == 0 {
+            0
+        } else {
+            self.frames_a_wave + FRAMES_BESIDE_ROWS
+        }
     }
 }
 
@@ -177,8 +197,10 @@ mod tests {
     fn a_move_reads_as_many_waves_as_came_near_its_rows_and_frames() {
         let mut size = MoveSize::default();
         assert_eq!(size.waves(), 8);
+        assert_eq!(size.first_wave_frames(), 0, "nothing known yet");
         size.moved(8, 8 * 430, 40); // teams of 200: their tokens, ballots and comments
         assert_eq!(size.waves(), 2);
+        assert_eq!(size.first_wave_frames(), 5 + FRAMES_BESIDE_ROWS);
         size.moved(2, 2 * 25, 6); // teams of ten
         assert_eq!(size.waves(), 8);
         size.moved(1, 5_000, 60);
