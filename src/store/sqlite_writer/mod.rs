@@ -41,6 +41,7 @@ use super::script::Value;
 use super::submission_batch as sql;
 use super::submission_writer::{MAX_BATCH, Message, Shuffled, Submission, batches};
 use super::submissions::SubmissionError;
+use super::wal_forgetting::QUIET;
 use super::{Backend, Gate, disk};
 use crate::privacy::token::TokenSecrets;
 use arrivals::Arrivals;
@@ -200,11 +201,14 @@ fn next(writer: &mut Writer, rx: &mut mpsc::Receiver<Message>) -> Option<Message
             writer.sweep();
             continue;
         }
-        // Waves taken for a move and not all moved yet are due at once.
+        // Waves taken for a move and not all moved yet go on once the writers are quiet again
+        // (after each batch meanwhile, one transaction of them goes on, `Writer::write`): an
+        // answer pauses a quiet moment's moves, as it did, rather than the rest of them going
+        // on beside the answers that follow it.
         let move_at = if writer.moving.is_empty() {
             writer.unshuffled.due(writer.last_answer)
         } else {
-            Some(now)
+            Some(writer.last_answer + QUIET)
         };
         let Some(due) = [move_at, sweep_at].into_iter().flatten().min() else {
             return rx.blocking_recv();
@@ -573,8 +577,8 @@ impl Checkpoints {
     /// frames after it went on from there (a move of 120 frames after a commit that left 175
     /// took the WAL to 296, 1.2 MiB, before the catch-up after its commit). Batches and
     /// the sweep (whose transactions are no larger than a batch's, `arrivals.rs`) do not make
-    /// room first: an answer would wait for the catch-up before its commit, where now it
-    /// waits only if it comes while the writer catches up after one.
+    /// room first: a batch's answers would wait for the catch-up before their commit, where
+    /// the catch-up after it runs once they have gone out.
     ///
     /// The count is the writer's own, after its last commit: another connection's commits
     /// since are not in it (SQLite's automatic checkpoint keeps those within the same limit),
