@@ -176,8 +176,7 @@ fn run(mut writer: Writer, mut rx: mpsc::Receiver<Message>) {
             while writer.sweep_due(Instant::now()) {
                 writer.sweep();
             }
-            writer.conn = None;
-            writer.checkpoints.stop();
+            writer.stop();
             let _ = done.send(());
             return;
         }
@@ -263,6 +262,12 @@ impl Writer {
             arrivals_read: false,
             sweep_failed_at: None,
         })
+    }
+
+    /// Closes the connection, then ends the checkpoint thread (`Checkpoints::stop`).
+    fn stop(&mut self) {
+        self.conn = None;
+        self.checkpoints.stop();
     }
 
     fn write(&mut self, batch: Shuffled) {
@@ -1330,6 +1335,19 @@ mod tests {
         full
     }
 
+    /// A writer on a store's file with `answers` answers to each of `waves`
+    /// ([`pulses_answered`]), with the file's directory and the writer's runtime.
+    fn writer_on(
+        waves: &[&str],
+        answers: usize,
+    ) -> (tempfile::TempDir, tokio::runtime::Runtime, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.db");
+        let runtime = pulses_answered(&path, waves, answers);
+        let writer = Writer::new(path, None, Default::default(), runtime.handle().clone()).unwrap();
+        (dir, runtime, writer)
+    }
+
     /// The answer rows in the file: tokens, ballots, comments.
     fn answer_rows(conn: &rusqlite::Connection) -> (i64, i64, i64) {
         conn.query_row(
@@ -1348,17 +1366,7 @@ mod tests {
     /// The WAL file stays within its 1 MiB, and every answer is still there.
     #[test]
     fn a_move_starts_a_full_wal_again_rather_than_take_it_past_its_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("answers.db");
-        let runtime = pulses_answered(&path, &["W1"], 100);
-
-        let mut writer = Writer::new(
-            path.clone(),
-            None,
-            Default::default(),
-            runtime.handle().clone(),
-        )
-        .unwrap();
+        let (_dir, _runtime, mut writer) = writer_on(&["W1"], 100);
         let full = fill_wal(&mut writer);
 
         writer.moving.insert("W1".to_owned());
@@ -1369,7 +1377,7 @@ mod tests {
             after < full,
             "the move went on from {full} frames to {after}, not from the WAL's first frame"
         );
-        let wal = std::fs::metadata(format!("{}-wal", path.display()))
+        let wal = std::fs::metadata(format!("{}-wal", writer.path.display()))
             .unwrap()
             .len();
         assert!(
@@ -1378,8 +1386,7 @@ mod tests {
         );
         let kept = answer_rows(writer.connection().unwrap());
         assert_eq!(kept, (100, 100, 100), "every answer still there");
-        writer.conn = None;
-        writer.checkpoints.stop();
+        writer.stop();
     }
 
     /// A move that fits the WAL's room goes on without a catch-up, taking only the waves that
@@ -1387,11 +1394,7 @@ mod tests {
     /// comments (about 50 frames alone, 88 together), it moves one.
     #[test]
     fn a_move_takes_only_the_waves_that_fit_the_wal_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("answers.db");
-        let runtime = pulses_answered(&path, &["W1", "W2"], 30);
-        let mut writer =
-            Writer::new(path, None, Default::default(), runtime.handle().clone()).unwrap();
+        let (_dir, _runtime, mut writer) = writer_on(&["W1", "W2"], 30);
         let full = fill_wal(&mut writer);
         writer.moving = ["W1".to_owned(), "W2".to_owned()].into();
 
@@ -1405,8 +1408,7 @@ mod tests {
         assert!(writer.move_answers());
         assert!(WAL_FRAMES.get() < after, "the second made room first");
         assert_eq!(answer_rows(writer.connection().unwrap()), (60, 60, 60));
-        writer.conn = None;
-        writer.checkpoints.stop();
+        writer.stop();
     }
 
     /// A move is one transaction a turn: of three pulses whose answers fit one transaction
@@ -1416,12 +1418,8 @@ mod tests {
     /// moved in the end, and every answer kept.
     #[test]
     fn a_move_is_one_transaction_a_turn_and_the_rest_wait_for_the_next() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("answers.db");
         let waves = ["W1", "W2", "W3"];
-        let runtime = pulses_answered(&path, &waves, 100);
-        let mut writer =
-            Writer::new(path, None, Default::default(), runtime.handle().clone()).unwrap();
+        let (_dir, _runtime, mut writer) = writer_on(&waves, 100);
         writer.moving = waves.iter().map(|w| (*w).to_owned()).collect();
 
         let mut turns = Vec::new();
@@ -1432,8 +1430,7 @@ mod tests {
         assert_eq!(turns, [2, 1, 0], "pulses left after each turn");
         let kept = answer_rows(writer.connection().unwrap());
         assert_eq!(kept, (300, 300, 300), "every answer still there");
-        writer.conn = None;
-        writer.checkpoints.stop();
+        writer.stop();
     }
 
     /// A commit of another process between the writer's commit and the mark (its frames
