@@ -504,9 +504,9 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     .chain(peers.iter().map(|(name, server)| (name.clone(), server)));
     for (name, server) in servers {
         let mut wide_run = wrk(work, server, wide, 64, options.seconds)?;
-        let (after_cpu, late_max_ms) = server.after_load(late).await?;
+        let (after_cpu, late_ms) = server.after_load(late).await?;
         wide_run.after_cpu_us_per_request = after_cpu * 1e6 / wide_run.requests as f64;
-        wide_run.late_max_ms = late_max_ms;
+        wide_run.late_ms = late_ms;
         let mut narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
         narrow_run.after_cpu_us_per_request =
             server.after_load(&[]).await?.0 * 1e6 / narrow_run.requests as f64;
@@ -627,12 +627,14 @@ impl Server {
     /// the answer shuffle on PostgreSQL and the WAL's emptying on SQLite, both once no answer
     /// has come for a second). Each run then also starts on a quiet server.
     ///
-    /// And the longest that any of `late` waited, in milliseconds from when it was due (NaN
-    /// for none): first answers sent one every [`LATE_EVERY`] from [`LATE_FROM`] after the load,
-    /// when trustpulse has begun that work. A seller answering then waits for whatever of it
-    /// cannot give way; past three seconds, Slack shows them an error. Their CPU is counted
-    /// with the rest (a handful of answers against the load's thousands).
-    async fn after_load(&self, late: &[(String, String)]) -> anyhow::Result<(f64, f64)> {
+    /// And how long each of `late` waited, in the order sent, in milliseconds from when it was
+    /// due: first answers sent one every [`LATE_EVERY`] from [`LATE_FROM`] after the load, when
+    /// trustpulse has begun that work. A seller answering then waits for whatever of it cannot
+    /// give way; past three seconds, Slack shows them an error. Their CPU is counted with the
+    /// rest (a handful of answers against the load's thousands). Each wait, not the longest
+    /// alone: for one build the longest was 16.3 ms in one run and 4.1 in the next, as the first
+    /// answer came during a move or between two (sixty-eighth session, docs/benchmarks.md).
+    async fn after_load(&self, late: &[(String, String)]) -> anyhow::Result<(f64, Vec<f64>)> {
         /// Past trustpulse's quiet second (`store::wal_forgetting::QUIET`), so that the work
         /// it waits for has begun before `settle` looks for quiet.
         const PUT_OFF: Duration = Duration::from_millis(1500);
@@ -654,12 +656,12 @@ impl Server {
             })
             .collect();
         tokio::time::sleep(PUT_OFF).await;
-        let mut longest = f64::NAN;
+        let mut waits = Vec::with_capacity(answers.len());
         for answer in answers {
-            longest = longest.max(answer.await??);
+            waits.push(answer.await??);
         }
         self.settle().await?;
-        Ok((self.cpu_secs()? - before, longest))
+        Ok((self.cpu_secs()? - before, waits))
     }
 
     /// The processes measured: the child, or every process of a peer's group.
@@ -754,6 +756,20 @@ impl Drop for Server {
     }
 }
 
+/// `name` and its late answers' waits (`Server::after_load`), each, then at the median / at
+/// most.
+fn late_waits(name: &str, waits: &[f64]) -> String {
+    let mut sorted = waits.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let each: Vec<String> = waits.iter().map(|ms| format!("{ms:.1}")).collect();
+    match (sorted.get(sorted.len() / 2), sorted.last()) {
+        (Some(median), Some(longest)) => {
+            format!("{name} {} ms ({median:.1} / {longest:.1})", each.join(", "))
+        }
+        _ => format!("{name} none"),
+    }
+}
+
 /// One signed request: (timestamp, signature, form body), as Slack sends a modal submission.
 fn signed_submission(person: &str, wave_id: &str, n: usize) -> (i64, String, String) {
     let score = |k: usize| ((n + k) % 5 + 1).to_string();
@@ -806,8 +822,9 @@ struct Run {
     /// The CPU the server spent after the load, until it was quiet again, per request of the
     /// load (`Server::after_load`); not in `cpu_us_per_request`.
     after_cpu_us_per_request: f64,
-    /// The longest wait of the answers sent as the load ended (`Server::after_load`).
-    late_max_ms: f64,
+    /// The waits of the answers sent as the load ended, in the order they were sent
+    /// (`Server::after_load`).
+    late_ms: Vec<f64>,
     /// What each of the server's threads did during the load, by name (with how many threads
     /// had it), for one process only: not a peer's group of processes.
     threads: BTreeMap<String, (usize, thread_counts::Counts)>,
@@ -908,7 +925,7 @@ fn wrk(
         cpu_us_per_request: cpu * 1e6 / requests,
         database_cpu_us_per_request: database_cpu * 1e6 / requests,
         after_cpu_us_per_request: 0.0,
-        late_max_ms: f64::NAN,
+        late_ms: Vec::new(),
         threads,
         machine,
         writer,
@@ -1015,7 +1032,7 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         cpu_us_per_request: f64::NAN,
         database_cpu_us_per_request: f64::NAN,
         after_cpu_us_per_request: f64::NAN,
-        late_max_ms: f64::NAN,
+        late_ms: Vec::new(),
         threads: BTreeMap::new(),
         machine: None,
         writer: None,
@@ -1275,10 +1292,10 @@ impl Report {
         let late: Vec<String> = self
             .rows
             .iter()
-            .map(|Row { name, wide, .. }| format!("{name} {:.1} ms", wide.late_max_ms))
+            .map(|Row { name, wide, .. }| late_waits(name, &wide.late_ms))
             .collect();
         println!(
-            "The longest wait of {LATE_ANSWERS} first answers sent one every {} ms from {} ms after the load at 64 connections (trustpulse's quiet second, when it catches up): {}",
+            "The waits of {LATE_ANSWERS} first answers sent one every {} ms from {} ms after the load at 64 connections (trustpulse's quiet second, when it catches up), in the order sent, then at the median / at most: {}",
             LATE_EVERY.as_millis(),
             LATE_FROM.as_millis(),
             late.join(", ")
