@@ -74,7 +74,8 @@ impl Store {
         );
         report.none(
             "no released window keeps a participation token",
-            count("SELECT COUNT(*) FROM participation WHERE window_id NOT IN (SELECT window_id FROM windows WHERE state = 'open')").await?,
+            count("SELECT COUNT(*) FROM participation WHERE window_id NOT IN (SELECT window_id FROM windows WHERE state = 'open')").await?
+                + arriving("SELECT COUNT(*) FROM arriving_participation WHERE window_id NOT IN (SELECT window_id FROM windows WHERE state = 'open')").await?,
             "participation token(s) of released or unknown windows",
             &scope,
         );
@@ -135,7 +136,10 @@ impl Store {
             )
             .await?
                 + arriving(
-                    "SELECT (SELECT COUNT(*) FROM arriving_ballots b
+                    "SELECT (SELECT COUNT(*) FROM arriving_participation p WHERE NOT EXISTS
+                               (SELECT 1 FROM waves w
+                                WHERE w.wave_id = p.wave_id AND w.window_id = p.window_id))
+                          + (SELECT COUNT(*) FROM arriving_ballots b
                              WHERE NOT EXISTS (SELECT 1 FROM waves w WHERE w.wave_id = b.wave_id))
                           + (SELECT COUNT(*) FROM arriving_comments c
                              WHERE NOT EXISTS (SELECT 1 FROM waves w WHERE w.wave_id = c.wave_id))",

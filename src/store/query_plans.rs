@@ -52,6 +52,7 @@ async fn a_following_transaction_reads_the_arriving_tables_by_rowid_only() {
     let mut reads = vec![
         releases::arriving_ballots_sql(),
         releases::ARRIVING_COMMENTS.to_owned(),
+        releases::ARRIVING_TOKENS.to_owned(),
     ];
     for arriving in &TABLES {
         reads.push(release_arrivals::added_since_sql(arriving));

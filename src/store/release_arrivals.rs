@@ -38,7 +38,7 @@ use super::{Backend, Store};
 /// are, for each arriving table: made empty for each run, it never outlives it.
 #[derive(Debug, Default)]
 pub struct ArrivedRows {
-    tables: Mutex<[Seen; 2]>,
+    tables: Mutex<[Seen; TABLES.len()]>,
 }
 
 /// One arriving table, as the run has read it.
@@ -176,7 +176,7 @@ impl ArrivedRows {
     /// each table's last row then (read by [`last_rows`] before the commit), and the windows
     /// it released, whose rows it deleted. A table the transaction did not follow stays
     /// untrusted.
-    pub(super) fn committed(&self, last: [Last; 2], released: &[&str]) {
+    pub(super) fn committed(&self, last: [Last; TABLES.len()], released: &[&str]) {
         let mut tables = self.tables.lock().expect("not poisoned");
         for (seen, last) in tables.iter_mut().zip(last) {
             for id in released {
@@ -190,15 +190,16 @@ impl ArrivedRows {
 }
 
 /// Each arriving table's last row, in the transaction after its deletes.
-pub(super) async fn last_rows(tx: &mut AnyConnection) -> anyhow::Result<[Last; 2]> {
+pub(super) async fn last_rows(tx: &mut AnyConnection) -> anyhow::Result<[Last; TABLES.len()]> {
     Ok([
         last_row(tx, &TABLES[0]).await?,
         last_row(tx, &TABLES[1]).await?,
+        last_row(tx, &TABLES[2]).await?,
     ])
 }
 
 pub(super) fn last_row_sql(arriving: &Arriving) -> String {
-    let (name, id) = (arriving.name, arriving.id);
+    let (name, id) = (arriving.name, arriving.identity);
     format!("SELECT rowid, {id} FROM {name} WHERE rowid = (SELECT MAX(rowid) FROM {name})")
 }
 
@@ -210,7 +211,7 @@ async fn last_row(tx: &mut AnyConnection, arriving: &Arriving) -> anyhow::Result
 }
 
 pub(super) fn still_there_sql(arriving: &Arriving) -> String {
-    let (name, id) = (arriving.name, arriving.id);
+    let (name, id) = (arriving.name, arriving.identity);
     format!("SELECT COUNT(*) FROM {name} WHERE rowid = ? AND {id} = ?")
 }
 

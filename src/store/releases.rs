@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::WriteInTurn;
 use super::answer_shuffle::{MOVED_TABLES, move_sql};
-use super::arrivals::{BALLOTS, COMMENTS, TABLES};
+use super::arrivals::{BALLOTS, COMMENTS, TABLES, TOKENS};
 use super::outbox::{Job, Queued, installed_team, push_jobs};
 use super::release_arrivals::{self, ArrivedRows};
 use super::script::{Script, Value, bind};
@@ -34,9 +34,10 @@ pub struct WindowState {
     pub waves_closed: u32,
     /// The commitment's date, when a pulse of the window asked the follow-through item.
     pub follow_through_since: Option<String>,
-    /// On SQLite, the rowids of its ballots and of its comments still where they arrived
-    /// (`sqlite_writer/arrivals.rs`), copied already or not: its release deletes them there.
-    arriving: [Vec<i64>; 2],
+    /// On SQLite, the rowids of its ballots, comments and tokens still where they arrived
+    /// (`sqlite_writer/arrivals.rs`, in the order of `TABLES`), copied already or not: its
+    /// release deletes them there.
+    arriving: [Vec<i64>; TABLES.len()],
 }
 
 /// HR's view of a release: counts only.
@@ -398,7 +399,7 @@ async fn window_states(
                 comments: Vec::new(),
                 waves_closed: u32::try_from(closed)?,
                 follow_through_since,
-                arriving: [Vec::new(), Vec::new()],
+                arriving: Default::default(),
             },
         );
     }
@@ -439,11 +440,13 @@ async fn window_states(
     Ok(states)
 }
 
-/// On SQLite, the ballots and comments of `window_ids` still where they arrived
-/// (`sqlite_writer/arrivals.rs`): those not copied to `ballots` and `comments` yet are added
-/// to `states`' tallies and to `comments`, and every one's rowid is kept for the release to
-/// delete. The arriving tables have no index by pulse: `arrived` says where the windows' rows
-/// are (`release_arrivals.rs`), and they are read by rowid, each with its window.
+/// On SQLite, the ballots, comments and tokens of `window_ids` still where they arrived
+/// (`sqlite_writer/arrivals.rs`): the ballots and comments not copied to `ballots` and
+/// `comments` yet are added to `states`' tallies and to `comments`, the people whose tokens
+/// `participation` does not hold for the window to its respondents, and every row's rowid is
+/// kept for the release to delete. The arriving tables have no index by pulse: `arrived` says
+/// where the windows' rows are (`release_arrivals.rs`), and they are read by rowid, each with
+/// its window.
 async fn arriving_answers(
     tx: &mut AnyConnection,
     window_ids: &[&str],
@@ -469,21 +472,47 @@ async fn arriving_answers(
         }
     }
     let rowids = arrived.rows_of(tx, COMMENTS, window_ids).await?;
+    if !rowids.is_empty() {
+        let found: Vec<(i64, String, i64, String, String)> = sqlx::query_as(ARRIVING_COMMENTS)
+            .persistent(false)
+            .bind(serde_json::to_string(&rowids)?)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (rowid, window_id, copied, comment_id, body) in found {
+            let Some(state) = states.get_mut(&window_id) else {
+                continue;
+            };
+            state.arriving[COMMENTS].push(rowid);
+            if copied == 0 {
+                comments.push((window_id, comment_id, body));
+            }
+        }
+    }
+    // Every table's rows are asked for, so that the run follows each (`ArrivedRows::committed`).
+    let rowids = arrived.rows_of(tx, TOKENS, window_ids).await?;
     if rowids.is_empty() {
         return Ok(());
     }
-    let found: Vec<(i64, String, i64, String, String)> = sqlx::query_as(ARRIVING_COMMENTS)
+    let found: Vec<(i64, String, i64, Vec<u8>)> = sqlx::query_as(ARRIVING_TOKENS)
         .persistent(false)
         .bind(serde_json::to_string(&rowids)?)
         .fetch_all(&mut *tx)
         .await?;
-    for (rowid, window_id, copied, comment_id, body) in found {
+    // A person counts once in a window, whichever of its pulses they answered and wherever
+    // their tokens are.
+    let mut new: HashMap<String, HashSet<Vec<u8>>> = HashMap::new();
+    for (rowid, window_id, counted, token) in found {
         let Some(state) = states.get_mut(&window_id) else {
             continue;
         };
-        state.arriving[COMMENTS].push(rowid);
-        if copied == 0 {
-            comments.push((window_id, comment_id, body));
+        state.arriving[TOKENS].push(rowid);
+        if counted == 0 {
+            new.entry(window_id).or_default().insert(token);
+        }
+    }
+    for (window_id, tokens) in new {
+        if let Some(state) = states.get_mut(&window_id) {
+            state.respondents += u32::try_from(tokens.len())?;
         }
     }
     Ok(())
@@ -508,6 +537,16 @@ pub(super) const ARRIVING_COMMENTS: &str = "SELECT c.rowid, w.window_id,
         c.comment_id, c.body
      FROM arriving_comments c CROSS JOIN waves w ON w.wave_id = c.wave_id
      WHERE c.rowid IN (SELECT value FROM json_each(?))";
+
+/// The same of `arriving_participation`, with whether `participation` holds the token for any
+/// pulse of the window (the person is counted there already).
+pub(super) const ARRIVING_TOKENS: &str = "SELECT p.rowid, w.window_id,
+        EXISTS (SELECT 1 FROM waves kw JOIN participation k
+                  ON k.wave_id = kw.wave_id AND k.token = p.token
+                WHERE kw.window_id = w.window_id),
+        p.token
+     FROM arriving_participation p CROSS JOIN waves w ON w.wave_id = p.wave_id
+     WHERE p.rowid IN (SELECT value FROM json_each(?))";
 
 /// Rows of `sql`, whose `{in}` is the list `ids`.
 async fn fetch_in<T>(tx: &mut AnyConnection, sql: &str, ids: &[&str]) -> anyhow::Result<Vec<T>>

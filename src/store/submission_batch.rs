@@ -273,6 +273,21 @@ pub(super) fn tokens_sql(backend: Backend, rows: usize) -> String {
     )
 }
 
+/// The same, appended to `arriving_participation` by the writer of a SQLite file
+/// (`sqlite_writer/arrivals.rs`), those not in `participation` already; returns where each went
+/// (rowid, wave, token). That table has no key: the writer leaves out the tokens it knows are
+/// there (`Arrivals::knows_token`), and `plan` a person's second submission in the batch.
+pub(super) fn arriving_tokens_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO arriving_participation (wave_id, window_id, token)
+         SELECT v.column1, v.column2, v.column3 FROM (VALUES {}) AS v
+         WHERE NOT EXISTS (SELECT 1 FROM participation p
+                           WHERE p.wave_id = v.column1 AND p.token = v.column3)
+         RETURNING rowid, wave_id, token",
+        Backend::Sqlite.value_rows(rows, TOKEN_WIDTH)
+    )
+}
+
 pub(super) fn token_values<'b>(
     batch: &[&'b Submission],
     waves: &'b HashMap<String, WaveFacts>,

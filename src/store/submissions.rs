@@ -82,14 +82,19 @@ impl Store {
             return Ok(None);
         };
         let key = self.secrets.window_key(&stored, secret_id.as_deref())?;
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT wave_id FROM participation WHERE wave_id = $1 AND token = $2",
-        )
-        .bind(wave_id)
-        .bind(key.token_for(person_id).as_bytes().to_vec())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(Some(found.is_some()))
+        // Where the token arrived too, until its move (`sqlite_writer/arrivals.rs`).
+        let sql = super::with_arriving(
+            self.backend,
+            &super::arrivals::TABLES[super::arrivals::TOKENS],
+            "p",
+            "SELECT p.wave_id FROM participation p WHERE p.wave_id = $1 AND p.token = $2",
+        );
+        let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(wave_id)
+            .bind(key.token_for(person_id).as_bytes().to_vec())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(!found.is_empty()))
     }
 
     /// The ballots of a wave, in an order that says nothing about arrival (random ids).
@@ -128,12 +133,19 @@ impl Store {
         Ok(rows.into_iter().map(|(body, _)| body).collect())
     }
 
-    /// Distinct people who answered any wave of the window (tokens are window-scoped).
+    /// Distinct people who answered any wave of the window (tokens are window-scoped),
+    /// wherever their tokens are (`sqlite_writer/arrivals.rs`).
     pub async fn window_respondents(&self, window_id: &str) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT p.token) FROM participation p
+        let tokens = super::with_arriving(
+            self.backend,
+            &super::arrivals::TABLES[super::arrivals::TOKENS],
+            "p",
+            "SELECT p.token FROM participation p
              JOIN waves w ON w.wave_id = p.wave_id WHERE w.window_id = $1",
-        )
+        );
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT t.token) FROM ({tokens}) AS t"
+        )))
         .bind(window_id)
         .fetch_one(&self.pool)
         .await?)

@@ -403,3 +403,37 @@ pub fn audit_check(report: &trustpulse::store::AuditReport, promise: &str) -> (b
         .unwrap_or_else(|| panic!("the audit checks {promise:?}: {report:#?}"));
     (check.holds, check.detail.clone())
 }
+
+/// Every participation token the database holds, wherever it is: in `participation`, and on a
+/// SQLite file also where the answers' writer puts it as it arrives, until the pulse's answers
+/// are moved (`arriving_participation`). What a reader of the database would find.
+pub async fn tokens_on_disk(store: &Store) -> Vec<Vec<u8>> {
+    let mut tables = vec!["participation"];
+    if store.backend() == trustpulse::store::Backend::Sqlite {
+        tables.push("arriving_participation");
+    }
+    let mut tokens = Vec::new();
+    for table in tables {
+        for row in store.dump_table(table).await.unwrap() {
+            // Both tables: wave, window, token.
+            let token_hex = row.split('|').nth(2).unwrap();
+            tokens.push(hex::decode(token_hex).unwrap());
+        }
+    }
+    tokens
+}
+
+/// The tokens in `participation` and those still where they arrived (`arriving_participation`,
+/// SQLite only).
+pub async fn token_rows(url: &str) -> (i64, i64) {
+    let mut rows = sqlx::AnyConnection::connect(url).await.unwrap();
+    let counts = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM participation),
+                (SELECT COUNT(*) FROM arriving_participation)",
+    )
+    .fetch_one(&mut rows)
+    .await
+    .unwrap();
+    rows.close().await.unwrap();
+    counts
+}

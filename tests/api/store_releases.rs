@@ -246,3 +246,59 @@ async fn sqlite_a_close_tick_counts_answers_that_arrive_between_its_transactions
     );
     db.finish().await;
 }
+
+/// On SQLite a window's respondents are counted wherever their tokens are: in `participation`,
+/// or still where they arrived, before their pulse's move (`arriving_participation`), each
+/// person once, a copied token included. A window under k would otherwise look released to
+/// too few, or one at k held. The release then deletes the tokens from both tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_release_counts_people_whose_tokens_still_wait_where_they_arrived() {
+    use sqlx::Connection;
+    use trustpulse::privacy::window::WindowDecision;
+    let db = TestDb::sqlite().await;
+    let opened = open_team_wave(&db.store, "U0BOSS1", 6).await;
+    let wave = &opened.wave.wave_id;
+    for seller in &opened.invitees[..5] {
+        db.store
+            .record_submission(wave, seller, &answers(4, 4, 4), now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        token_rows(&db.url).await,
+        (0, 5),
+        "every token waits where it arrived"
+    );
+    // One of them copied to `participation` and not swept yet, as between a move and a sweep.
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO participation SELECT * FROM arriving_participation
+         WHERE rowid = (SELECT MIN(rowid) FROM arriving_participation)",
+    )
+    .execute(&mut rows)
+    .await
+    .unwrap();
+    rows.close().await.unwrap();
+
+    let released =
+        waves::close_and_release(&db.store, &opened.wave, &ReleasePolicy::default(), now())
+            .await
+            .unwrap();
+    assert!(
+        matches!(released, Some(WindowDecision::Release)),
+        "five of six answered: {released:?}"
+    );
+    let participation = db.store.latest_participation().await.unwrap();
+    assert_eq!(participation.len(), 1);
+    assert_eq!(
+        participation[0].respondents,
+        Some(5),
+        "five people, one token copied"
+    );
+    assert_eq!(
+        token_rows(&db.url).await,
+        (0, 0),
+        "the release deleted every token"
+    );
+    db.finish().await;
+}

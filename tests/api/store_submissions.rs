@@ -1474,6 +1474,81 @@ async fn sqlite_the_file_keeps_no_order_of_a_pulses_answers_once_the_writer_is_q
     db.finish().await;
 }
 
+/// On SQLite a token, too, waits where it arrived (`arriving_participation`, no key) until its
+/// pulse's move, and `participation`'s key cannot refuse a second answer meanwhile: the
+/// writer refuses it by the tokens it knows are there. A writer started again (here after a
+/// stop whose move failed, as after a crash before the move) reads them first, so the second
+/// answer is refused then too; every reader counts the person once, and the next move takes
+/// the token to `participation`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_second_answer_is_refused_while_the_first_token_waits_where_it_arrived() {
+    let db = TestDb::sqlite().await;
+    let opened = open_team_wave(&db.store, "U0BOSS1", 6).await;
+    let (wave, window) = (&opened.wave.wave_id, &opened.wave.window_id);
+    let seller = &opened.invitees[0];
+    db.store
+        .record_submission(wave, seller, &answers(4, 4, 4), now())
+        .await
+        .unwrap();
+    let mut rows = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    assert_eq!(
+        token_rows(&db.url).await,
+        (0, 1),
+        "the token waits where it arrived"
+    );
+    let again = db
+        .store
+        .record_submission(wave, seller, &answers(1, 1, 1), now())
+        .await;
+    assert!(
+        matches!(again, Err(SubmissionError::AlreadyAnswered)),
+        "{again:?}"
+    );
+    assert_eq!(
+        db.store.has_answered(wave, seller).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(db.store.window_respondents(window).await.unwrap(), 1);
+
+    // The move fails, so the token stays where it arrived across the writer's stop.
+    sqlx::query(
+        "CREATE TRIGGER no_move BEFORE INSERT ON participation
+         BEGIN SELECT RAISE(ABORT, 'no move'); END",
+    )
+    .execute(&mut rows)
+    .await
+    .unwrap();
+    db.store.close().await;
+    assert_eq!(token_rows(&db.url).await, (0, 1), "the stop's move failed");
+    sqlx::query("DROP TRIGGER no_move")
+        .execute(&mut rows)
+        .await
+        .unwrap();
+
+    let store = Store::connect(&db.url).await.unwrap();
+    let again = store
+        .record_submission(wave, seller, &answers(1, 1, 1), now())
+        .await;
+    assert!(
+        matches!(again, Err(SubmissionError::AlreadyAnswered)),
+        "{again:?}"
+    );
+    store
+        .record_submission(wave, &opened.invitees[1], &answers(2, 2, 2), now())
+        .await
+        .unwrap();
+    assert_eq!(ballot_count(&store, wave).await, 2, "one ballot each");
+    assert_eq!(store.window_respondents(window).await.unwrap(), 2);
+    store.close().await;
+    assert_eq!(
+        token_rows(&db.url).await,
+        (2, 0),
+        "moved as the store stopped"
+    );
+    rows.close().await.unwrap();
+    db.finish().await;
+}
+
 /// The quiet second may never come: in a large org's first hours answers arrive steadily. So
 /// on SQLite too, a pulse whose answers have waited five seconds is moved while answers keep
 /// coming. Here one team answers one at a time, then another team's sellers answer one every

@@ -56,13 +56,7 @@ async fn two_answers(app: &TestApp) -> OpenPulseOnDisk {
     let keys = store.dump_table("window_keys").await.unwrap();
     assert_eq!(keys.len(), 1, "one window key: {keys:?}");
     let columns: Vec<&str> = keys[0].split('|').collect();
-    let tokens = store
-        .dump_table("participation")
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| hex::decode(row.split('|').nth(2).unwrap()).unwrap())
-        .collect::<Vec<_>>();
+    let tokens = crate::helpers::tokens_on_disk(store).await;
     assert_eq!(tokens.len(), 2, "two tokens");
     OpenPulseOnDisk {
         stored_key: hex::decode(columns[1]).unwrap(),

@@ -1,28 +1,35 @@
-//! On a SQLite file, the answers' writer puts ballots and comments first in tables in the order
-//! of arrival (`arriving_ballots`, `arriving_comments`: a rowid rising with each row), not in
-//! `ballots` and `comments`, keyed by pulse. A pulse's move (`answer_move.rs`) then copies them
-//! there in random order with the pulse's other rows, and a sweep deletes the copied rows from
-//! the arriving tables, from the oldest, a range of rowids at a time.
+//! On a SQLite file, the answers' writer puts tokens, ballots and comments first in tables in
+//! the order of arrival (`arriving_participation`, `arriving_ballots`, `arriving_comments`: a
+//! rowid rising with each row), not in `participation`, `ballots` and `comments`, keyed by
+//! pulse. A pulse's move (`answer_move.rs`) then copies them there in random order with the
+//! pulse's other rows, and a sweep deletes the copied rows from the arriving tables, from the
+//! oldest, a range of rowids at a time.
 //!
-//! Why: a batch's answers are to as many pulses as answers, so each ballot and each comment
-//! went to a page of its own pulse: a batch wrote a page of `ballots` and one of `comments` for
-//! nearly every answer, half the pages it wrote (the tokens' are the other half, and they must
-//! stay keyed by pulse: the key is what refuses a second answer). Here a batch's ballots share
-//! a page or two. The move rewrote those pulse pages anyway, once quiet or within seconds; it
-//! now writes them once, where each answer wrote them before. The sweep deletes whole pages of
-//! rows in the order they came, so it writes each page once; deleting a pulse's rows one by
-//! one, wherever they came, would have written a page for nearly every row again.
+//! Why: a batch's answers are to as many pulses as answers, so each token, each ballot and each
+//! comment went to a page of its own pulse: a batch wrote a page of each for nearly every
+//! answer. Here a batch's rows share a page or two a table. The move rewrote those pulse pages
+//! anyway, once quiet or within seconds; it now writes them once, where each answer wrote them
+//! before. The sweep deletes whole pages of rows in the order they came, so it writes each page
+//! once; deleting a pulse's rows one by one, wherever they came, would have written a page for
+//! nearly every row again. Ballots and comments arrived here first (the sixty-third session in
+//! docs/benchmarks.md: 43% more answers a second); tokens followed (the sixty-ninth: the
+//! writer's writes an answer a sixth of what they were).
 //!
-//! Readers see a row once (`store::with_arriving`, `releases::arriving_answers`): `ballots`,
-//! and the arriving rows that `ballots` does not hold under the same id (copied, not yet
-//! swept).
+//! A second answer: `participation`'s key refuses a token already moved there, and the writer,
+//! the one process that writes answers to the file (`serve` holds its lock), refuses one it
+//! knows is here ([`Arrivals::knows_token`]); it reads the tokens here when it starts
+//! ([`Arrivals::found`]), so a crash forgets none.
+//!
+//! Readers see a row once (`store::with_arriving`, `releases::arriving_answers`): the kept
+//! table, and the arriving rows it does not hold under the same key (copied, not yet swept).
 //!
 //! Privacy: the rowid and a row's place in its page are orders of arrival, as the places of
-//! rows in a pulse's page of `ballots` were before a move. They last until the sweep after the
-//! move, which `secure_delete` makes a zeroing of the rows, and the WAL's next emptying takes
-//! the pages as they were.
+//! rows in a pulse's page were before a move. They last until the sweep after the move, which
+//! `secure_delete` makes a zeroing of the rows, and the WAL's next emptying takes the pages as
+//! they were. The tokens the writer keeps in memory until their move are keyed hashes, as in
+//! the file; the process holds the secret that makes them anyway.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use rusqlite::Connection;
 
@@ -30,11 +37,12 @@ use crate::store::submission_writer::MAX_BATCH;
 
 /// The tables a batch appends to, each with the table its rows are moved to and that table's
 /// columns (the same, in the same order).
-pub(in crate::store) const TABLES: [Arriving; 2] = [
+pub(in crate::store) const TABLES: [Arriving; 3] = [
     Arriving {
         name: "arriving_ballots",
         kept: "ballots",
         id: "ballot_id",
+        identity: "ballot_id",
         columns: "ballot_id, wave_id, care, help, trust, follow_through",
         sweep_rows: 1024,
     },
@@ -42,13 +50,23 @@ pub(in crate::store) const TABLES: [Arriving; 2] = [
         name: "arriving_comments",
         kept: "comments",
         id: "comment_id",
+        identity: "comment_id",
         columns: "comment_id, wave_id, body",
         sweep_rows: MAX_BATCH as i64,
+    },
+    Arriving {
+        name: "arriving_participation",
+        kept: "participation",
+        id: "token",
+        identity: "wave_id || hex(token)",
+        columns: "wave_id, window_id, token",
+        sweep_rows: 1024,
     },
 ];
 
 pub(in crate::store) const BALLOTS: usize = 0;
 pub(in crate::store) const COMMENTS: usize = 1;
+pub(in crate::store) const TOKENS: usize = 2;
 
 #[derive(Debug)]
 pub(in crate::store) struct Arriving {
@@ -56,6 +74,9 @@ pub(in crate::store) struct Arriving {
     pub(in crate::store) kept: &'static str,
     /// The column of the kept table's key after the pulse: a row copied holds the same.
     pub(in crate::store) id: &'static str,
+    /// What tells one row from another as text (`release_arrivals.rs`): the random id, or a
+    /// token's pulse and the token (a person's token is the same in each pulse of a window).
+    pub(in crate::store) identity: &'static str,
     columns: &'static str,
     /// The most rows a sweep deletes from this table in one transaction, so that it writes no
     /// more of the WAL than a batch may (`forensics::answers_never_grow_the_wal_past_its_limit`
@@ -94,7 +115,7 @@ impl Arriving {
 
 /// The rowids of a wave's rows not copied yet, in each arriving table.
 #[derive(Debug, Default, Clone)]
-pub(super) struct Rows(pub(super) [Vec<i64>; 2]);
+pub(super) struct Rows(pub(super) [Vec<i64>; TABLES.len()]);
 
 impl Rows {
     /// The rowids of `table` as a JSON array, for `json_each`.
@@ -113,8 +134,11 @@ impl Rows {
 #[derive(Debug, Default)]
 pub(super) struct Arrivals {
     waiting: BTreeMap<String, Rows>,
+    /// The tokens of each wave in `arriving_participation` not copied yet: a second answer
+    /// finds its token here, or in `participation`.
+    tokens: BTreeMap<String, HashSet<Vec<u8>>>,
     /// The first rowid of each wave waiting, in each table, the lowest first.
-    firsts: [BTreeSet<(i64, String)>; 2],
+    firsts: [BTreeSet<(i64, String)>; TABLES.len()],
     /// Rows may have been copied and not swept yet.
     sweep_due: bool,
 }
@@ -133,12 +157,33 @@ impl Arrivals {
         list.push(rowid);
     }
 
+    /// `token` of `wave` was written just now to `arriving_participation` (with
+    /// [`Self::written`] for its row).
+    pub(super) fn token_written(&mut self, wave: &str, token: Vec<u8>) {
+        match self.tokens.get_mut(wave) {
+            Some(tokens) => tokens.insert(token),
+            None => self
+                .tokens
+                .entry(wave.to_owned())
+                .or_default()
+                .insert(token),
+        };
+    }
+
+    /// Whether `token` of `wave` is in `arriving_participation`, not copied yet: that person
+    /// answered the pulse already.
+    pub(super) fn knows_token(&self, wave: &str, token: &[u8]) -> bool {
+        self.tokens
+            .get(wave)
+            .is_some_and(|tokens| tokens.contains(token))
+    }
+
     /// The rows of `waves` not copied yet, for a move.
     pub(super) fn of(&self, waves: &BTreeSet<String>) -> Rows {
         let mut all = Rows::default();
         for rows in waves.iter().filter_map(|wave| self.waiting.get(wave)) {
-            for table in [BALLOTS, COMMENTS] {
-                all.0[table].extend(&rows.0[table]);
+            for (all, rows) in all.0.iter_mut().zip(&rows.0) {
+                all.extend(rows);
             }
         }
         all
@@ -147,10 +192,12 @@ impl Arrivals {
     /// A move of `waves` committed: their rows are copied, and may be swept.
     pub(super) fn moved(&mut self, waves: &BTreeSet<String>) {
         for wave in waves {
+            // `participation` holds them now, and refuses a second answer by its key.
+            self.tokens.remove(wave);
             if let Some(rows) = self.waiting.remove(wave) {
-                for table in [BALLOTS, COMMENTS] {
-                    if let Some(first) = rows.0[table].first() {
-                        self.firsts[table].remove(&(*first, wave.clone()));
+                for (firsts, rows) in self.firsts.iter_mut().zip(&rows.0) {
+                    if let Some(first) = rows.first() {
+                        firsts.remove(&(*first, wave.clone()));
                     }
                 }
                 self.sweep_due = true;
@@ -175,18 +222,24 @@ impl Arrivals {
     }
 
     /// The rows of waves left in the arriving tables by an earlier run of the writer (stopped
-    /// before their move, or by a crash): they wait as if written now.
+    /// before their move, or by a crash): they wait as if written now, and their tokens refuse
+    /// a second answer as if written now.
     pub(super) fn found(conn: &Connection) -> anyhow::Result<Arrivals> {
         let mut arrivals = Arrivals::default();
         for (table, arriving) in TABLES.iter().enumerate() {
+            // Each row's token too, in the table of tokens (a placeholder elsewhere).
+            let token = if table == TOKENS { "token" } else { "NULL" };
             let mut statement = conn.prepare(&format!(
-                "SELECT rowid, wave_id FROM main.{} ORDER BY rowid",
+                "SELECT rowid, wave_id, {token} FROM main.{} ORDER BY rowid",
                 arriving.name
             ))?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 let wave: String = row.get(1)?;
                 arrivals.written(table, &wave, row.get(0)?);
+                if let Some(token) = row.get::<_, Option<Vec<u8>>>(2)? {
+                    arrivals.token_written(&wave, token);
+                }
             }
         }
         // Rows copied by a move whose sweep did not come: the sweep finds them.

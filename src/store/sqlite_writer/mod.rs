@@ -270,16 +270,20 @@ impl Writer {
             .gate
             .as_ref()
             .map(|gate| self.runtime.block_on(gate.permit()));
-        let secrets = self.secrets.clone();
         let written = self
             .connection()
-            .and_then(|conn| write_batch(conn, &secrets, &batch.in_order()))
+            .map(|_| ())
+            .and_then(|()| {
+                let conn = self.conn.as_mut().expect("just opened");
+                write_batch(conn, &self.secrets, &self.arrivals, &batch.in_order())
+            })
             .map_err(coded);
         let (outcome, before) = match written {
             Ok(Written {
                 refusals,
                 before,
                 appended,
+                tokens,
             }) => {
                 // Every answer recorded appended one ballot: their pulses are the batch's.
                 let waves = appended
@@ -290,6 +294,9 @@ impl Writer {
                 self.unshuffled.note(waves, self.last_answer);
                 for (table, wave, rowid) in appended {
                     self.arrivals.written(table, &wave, rowid);
+                }
+                for (wave, token) in tokens {
+                    self.arrivals.token_written(&wave, token);
                 }
                 (Ok(refusals), Some(before))
             }
@@ -523,9 +530,11 @@ fn open(path: &Path) -> anyhow::Result<Connection> {
 /// The batch in one transaction. Any error leaves it open: the caller drops the connection,
 /// which rolls it back. Returns the refusals, and `data_version` as the transaction found it
 /// (no other connection commits until this one does), for the mark after it (`synced_mark.rs`).
+/// `arrivals` knows the tokens still where they arrived, which a second answer finds there.
 fn write_batch(
     conn: &mut Connection,
     secrets: &TokenSecrets,
+    arrivals: &Arrivals,
     batch: &[&Submission],
 ) -> anyhow::Result<Written> {
     let backend = Backend::Sqlite;
@@ -556,22 +565,37 @@ fn write_batch(
     }
     let facts = sql::facts(pairs, rows, secrets);
     let plan = sql::plan(batch, &facts);
-    let mut inserted: HashSet<(String, Vec<u8>)> = HashSet::new();
-    for part in parts(plan.tokens.len()) {
-        let tokens = &plan.tokens[part];
+    // Tokens appended in the order of arrival, as the ballots and comments below, and moved to
+    // their pulses' pages later (`arrivals.rs`); where each row went, for that move. A token
+    // still there is known to `arrivals`, one moved is in `participation`: either way that
+    // person answered already, and their submission is refused (`Plan::settle`).
+    let mut fresh: Vec<(usize, Vec<u8>)> = plan
+        .tokens
+        .iter()
+        .filter(|(i, token)| !arrivals.knows_token(&batch[*i].wave_id, token))
+        .cloned()
+        .collect();
+    // In the order of their values (keyed hashes, so a random one), not the batch's, which the
+    // ballots below keep: otherwise the batch's k-th token row would sit beside its k-th
+    // ballot row in the order of arrival. (Across batches the order of arrival stays, in both
+    // tables, until the move: as it did in a pulse's pages.)
+    fresh.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    let mut appended = Vec::with_capacity(3 * fresh.len());
+    let mut inserted: HashSet<(String, Vec<u8>)> = HashSet::with_capacity(fresh.len());
+    for part in parts(fresh.len()) {
+        let tokens = &fresh[part];
         let values = sql::token_values(batch, &facts.waves, tokens);
-        let mut statement = conn.prepare_cached(&sql::tokens_sql(backend, tokens.len()))?;
+        let mut statement = conn.prepare_cached(&sql::arriving_tokens_sql(tokens.len()))?;
         let mut new = statement
             .query(params_from_iter(values))
             .context("could not record participation")?;
         while let Some(row) = new.next()? {
-            inserted.insert((row.get(0)?, row.get(1)?));
+            let wave: String = row.get(1)?;
+            appended.push((arrivals::TOKENS, wave.clone(), row.get(0)?));
+            inserted.insert((wave, row.get(2)?));
         }
     }
     let (recorded, refusals) = plan.settle(batch, &inserted, |_| true);
-    // Appended in the order of arrival, and moved to their pulses' pages later
-    // (`arrivals.rs`); where each row went, for that move.
-    let mut appended = Vec::with_capacity(2 * recorded.len());
     for part in parts(recorded.len()) {
         let recorded = &recorded[part];
         let values = sql::ballot_values(batch, &facts.waves, recorded);
@@ -598,15 +622,17 @@ fn write_batch(
         refusals,
         before,
         appended,
+        tokens: inserted.into_iter().collect(),
     })
 }
 
-/// A batch written: its refusals, `data_version` as its transaction found it, and the rows it
-/// appended (table, wave, rowid).
+/// A batch written: its refusals, `data_version` as its transaction found it, the rows it
+/// appended (table, wave, rowid), and the tokens it appended (wave, token).
 struct Written {
     refusals: Vec<Option<SubmissionError>>,
     before: Version,
     appended: Vec<(usize, String, i64)>,
+    tokens: Vec<(String, Vec<u8>)>,
 }
 
 /// An insert into an arriving table that says where each row went.
