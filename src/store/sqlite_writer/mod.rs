@@ -296,7 +296,7 @@ impl Writer {
                     self.arrivals.written(table, &wave, rowid);
                 }
                 for (wave, token) in tokens {
-                    self.arrivals.token_written(&wave, token);
+                    self.arrivals.token_written(&wave, &token);
                 }
                 (Ok(refusals), Some(before))
             }
