@@ -191,11 +191,11 @@ impl ArrivedRows {
 
 /// Each arriving table's last row, in the transaction after its deletes.
 pub(super) async fn last_rows(tx: &mut AnyConnection) -> anyhow::Result<[Last; TABLES.len()]> {
-    Ok([
-        last_row(tx, &TABLES[0]).await?,
-        last_row(tx, &TABLES[1]).await?,
-        last_row(tx, &TABLES[2]).await?,
-    ])
+    let mut last = std::array::from_fn(|_| Last::Empty);
+    for (last, arriving) in last.iter_mut().zip(&TABLES) {
+        *last = last_row(tx, arriving).await?;
+    }
+    Ok(last)
 }
 
 pub(super) fn last_row_sql(arriving: &Arriving) -> String {

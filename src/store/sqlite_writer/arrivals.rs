@@ -132,17 +132,23 @@ impl Rows {
     }
 }
 
+/// What the writer knows of one wave's rows not copied yet.
+#[derive(Debug, Default)]
+struct Waiting {
+    rows: Rows,
+    /// Its tokens in `arriving_participation`: a second answer finds its token here, or in
+    /// `participation`. As arrays, not `Vec`s: through the answer benchmark's load at 64
+    /// connections (about 80,000 answers before their moves) the peak RSS was 40 to 42 MiB
+    /// with `Vec`s and 38 with arrays, against 31 to 32 MiB before tokens arrived here (the
+    /// sixty-ninth session in docs/benchmarks.md).
+    tokens: HashSet<Token>,
+}
+
 /// What the writer knows of the arriving tables: which rows of which waves are not copied yet,
 /// and so up to where the sweep may delete.
 #[derive(Debug, Default)]
 pub(super) struct Arrivals {
-    waiting: BTreeMap<String, Rows>,
-    /// The tokens of each wave in `arriving_participation` not copied yet: a second answer
-    /// finds its token here, or in `participation`. As arrays, not `Vec`s: through the answer
-    /// benchmark's load at 64 connections (about 80,000 answers before their moves) the peak
-    /// RSS was 40 to 42 MiB with `Vec`s and 38 with arrays, against 31 to 32 MiB before tokens
-    /// arrived here (the sixty-ninth session in docs/benchmarks.md).
-    tokens: BTreeMap<String, HashSet<Token>>,
+    waiting: BTreeMap<String, Waiting>,
     /// The first rowid of each wave waiting, in each table, the lowest first.
     firsts: [BTreeSet<(i64, String)>; TABLES.len()],
     /// Rows may have been copied and not swept yet.
@@ -152,49 +158,47 @@ pub(super) struct Arrivals {
 impl Arrivals {
     /// `rowid` of `table` holds a row of `wave`, written just now.
     pub(super) fn written(&mut self, table: usize, wave: &str, rowid: i64) {
-        let rows = match self.waiting.get_mut(wave) {
-            Some(rows) => rows,
-            None => self.waiting.entry(wave.to_owned()).or_default(),
-        };
-        let list = &mut rows.0[table];
+        self.wrote(table, wave, rowid);
+    }
+
+    /// `rowid` of `arriving_participation` holds `token` of `wave`, written just now. A value
+    /// of another length is no token this writer makes, and no answer's would match it.
+    pub(super) fn token_written(&mut self, wave: &str, rowid: i64, token: &[u8]) {
+        let waiting = self.wrote(TOKENS, wave, rowid);
+        if let Ok(token) = Token::try_from(token) {
+            waiting.tokens.insert(token);
+        }
+    }
+
+    fn wrote(&mut self, table: usize, wave: &str, rowid: i64) -> &mut Waiting {
+        // Not `entry`: it would copy the wave's id for every row, where most find it waiting.
+        if !self.waiting.contains_key(wave) {
+            self.waiting.insert(wave.to_owned(), Waiting::default());
+        }
+        let waiting = self.waiting.get_mut(wave).expect("just made");
+        let list = &mut waiting.rows.0[table];
         if list.is_empty() {
             self.firsts[table].insert((rowid, wave.to_owned()));
         }
         list.push(rowid);
-    }
-
-    /// `token` of `wave` was written just now to `arriving_participation` (with
-    /// [`Self::written`] for its row). A value of another length is no token this writer
-    /// makes, and no answer's would match it.
-    pub(super) fn token_written(&mut self, wave: &str, token: &[u8]) {
-        let Ok(token) = Token::try_from(token) else {
-            return;
-        };
-        match self.tokens.get_mut(wave) {
-            Some(tokens) => tokens.insert(token),
-            None => self
-                .tokens
-                .entry(wave.to_owned())
-                .or_default()
-                .insert(token),
-        };
+        waiting
     }
 
     /// Whether `token` of `wave` is in `arriving_participation`, not copied yet: that person
     /// answered the pulse already.
     pub(super) fn knows_token(&self, wave: &str, token: &[u8]) -> bool {
         Token::try_from(token).is_ok_and(|token| {
-            self.tokens
+            self.waiting
                 .get(wave)
-                .is_some_and(|tokens| tokens.contains(&token))
+                .is_some_and(|waiting| waiting.tokens.contains(&token))
         })
     }
 
     /// The rows of `waves` not copied yet, for a move.
     pub(super) fn of(&self, waves: &BTreeSet<String>) -> Rows {
         let mut all = Rows::default();
-        for rows in waves.iter().filter_map(|wave| self.waiting.get(wave)) {
-            for (all, rows) in all.0.iter_mut().zip(&rows.0) {
+        for waiting in waves.iter().filter_map(|wave| self.waiting.get(wave)) {
+            for (all, rows) in all.0.iter_mut().zip(&waiting.rows.0) {
                 all.extend(rows);
             }
         }
@@ -204,10 +208,10 @@ impl Arrivals {
     /// A move of `waves` committed: their rows are copied, and may be swept.
     pub(super) fn moved(&mut self, waves: &BTreeSet<String>) {
         for wave in waves {
-            // `participation` holds them now, and refuses a second answer by its key.
-            self.tokens.remove(wave);
-            if let Some(rows) = self.waiting.remove(wave) {
-                for (firsts, rows) in self.firsts.iter_mut().zip(&rows.0) {
+            // With its tokens: `participation` holds them now, and refuses a second answer by
+            // its key.
+            if let Some(waiting) = self.waiting.remove(wave) {
+                for (firsts, rows) in self.firsts.iter_mut().zip(&waiting.rows.0) {
                     if let Some(first) = rows.first() {
                         firsts.remove(&(*first, wave.clone()));
                     }
@@ -247,10 +251,10 @@ impl Arrivals {
             ))?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
-                let wave: String = row.get(1)?;
-                arrivals.written(table, &wave, row.get(0)?);
-                if let Some(token) = row.get::<_, Option<Vec<u8>>>(2)? {
-                    arrivals.token_written(&wave, &token);
+                let (rowid, wave): (i64, String) = (row.get(0)?, row.get(1)?);
+                match row.get::<_, Option<Vec<u8>>>(2)? {
+                    Some(token) => arrivals.token_written(&wave, rowid, &token),
+                    None => arrivals.written(table, &wave, rowid),
                 }
             }
         }

@@ -295,8 +295,8 @@ impl Writer {
                 for (table, wave, rowid) in appended {
                     self.arrivals.written(table, &wave, rowid);
                 }
-                for (wave, token) in tokens {
-                    self.arrivals.token_written(&wave, &token);
+                for (wave, rowid, token) in tokens {
+                    self.arrivals.token_written(&wave, rowid, &token);
                 }
                 (Ok(refusals), Some(before))
             }
@@ -580,22 +580,24 @@ fn write_batch(
     // ballot row in the order of arrival. (Across batches the order of arrival stays, in both
     // tables, until the move: as it did in a pulse's pages.)
     fresh.sort_unstable_by(|a, b| a.1.cmp(&b.1));
-    let mut appended = Vec::with_capacity(3 * fresh.len());
+    let mut tokens = Vec::with_capacity(fresh.len());
     let mut inserted: HashSet<(String, Vec<u8>)> = HashSet::with_capacity(fresh.len());
     for part in parts(fresh.len()) {
-        let tokens = &fresh[part];
-        let values = sql::token_values(batch, &facts.waves, tokens);
-        let mut statement = conn.prepare_cached(&sql::arriving_tokens_sql(tokens.len()))?;
+        let part = &fresh[part];
+        let values = sql::token_values(batch, &facts.waves, part);
+        let mut statement = conn.prepare_cached(&sql::arriving_tokens_sql(part.len()))?;
         let mut new = statement
             .query(params_from_iter(values))
             .context("could not record participation")?;
         while let Some(row) = new.next()? {
-            let wave: String = row.get(1)?;
-            appended.push((arrivals::TOKENS, wave.clone(), row.get(0)?));
-            inserted.insert((wave, row.get(2)?));
+            let (rowid, wave, token): (i64, String, Vec<u8>) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            inserted.insert((wave.clone(), token.clone()));
+            tokens.push((wave, rowid, token));
         }
     }
     let (recorded, refusals) = plan.settle(batch, &inserted, |_| true);
+    let mut appended = Vec::with_capacity(2 * recorded.len());
     for part in parts(recorded.len()) {
         let recorded = &recorded[part];
         let values = sql::ballot_values(batch, &facts.waves, recorded);
@@ -622,17 +624,17 @@ fn write_batch(
         refusals,
         before,
         appended,
-        tokens: inserted.into_iter().collect(),
+        tokens,
     })
 }
 
 /// A batch written: its refusals, `data_version` as its transaction found it, the rows it
-/// appended (table, wave, rowid), and the tokens it appended (wave, token).
+/// appended (table, wave, rowid), and the tokens it appended (wave, rowid, token).
 struct Written {
     refusals: Vec<Option<SubmissionError>>,
     before: Version,
     appended: Vec<(usize, String, i64)>,
-    tokens: Vec<(String, Vec<u8>)>,
+    tokens: Vec<(String, i64, Vec<u8>)>,
 }
 
 /// An insert into an arriving table that says where each row went.
