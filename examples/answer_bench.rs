@@ -510,7 +510,11 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         let mut narrow_run = wrk(work, server, narrow, 4, options.seconds)?;
         narrow_run.after_cpu_us_per_request =
             server.after_load(&[]).await?.0 * 1e6 / narrow_run.requests as f64;
-        let paced_run = paced_200(server.port, paced, options.seconds.max(PACED_SECONDS)).await?;
+        // What the runs before it left in each pulse: the moves at 200 a second rewrite whole
+        // pulses, so a build that answered more at 64 connections meets larger ones.
+        let answered_before = wide_run.requests + late.len() as u64 + narrow_run.requests;
+        let mut paced_run = paced_200(server, paced, options.seconds.max(PACED_SECONDS)).await?;
+        paced_run.pulses_held = answered_before as f64 / teams as f64;
         server.settle().await?;
         let lone_run = lone_answers(server.port, lone).await?;
         report.rows.push(Row {
@@ -828,6 +832,10 @@ struct Run {
     /// What each of the server's threads did during the load, by name (with how many threads
     /// had it), for one process only: not a peer's group of processes.
     threads: BTreeMap<String, (usize, thread_counts::Counts)>,
+    /// The answers each pulse held on average as the run began, from the runs before it (the
+    /// paced run only): SQLite's moves under a steady stream rewrite a pulse whole, so a
+    /// build that answered more at 64 connections meets larger pulses at 200 a second.
+    pulses_held: f64,
     /// The whole machine's idle share during the load (wrk's runs only).
     machine: Option<machine_cpu::Idle>,
     /// The answers' writer's states through the same window (trustpulse on SQLite only).
@@ -929,6 +937,7 @@ fn wrk(
         threads,
         machine,
         writer,
+        pulses_held: f64::NAN,
     })
 }
 
@@ -1003,9 +1012,14 @@ const PACED_SECONDS: u64 = 10;
 
 /// 200 requests a second for `seconds`, each on its own schedule: a slow answer delays no
 /// other, and its latency counts from when it was due (no coordinated omission).
-async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> anyhow::Result<Run> {
+async fn paced_200(
+    server: &Server,
+    invited: &[(String, String)],
+    seconds: u64,
+) -> anyhow::Result<Run> {
     let total = (200 * seconds as usize).min(invited.len());
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let addr: SocketAddr = ([127, 0, 0, 1], server.port).into();
+    let (cpu_before, threads_before) = (server.cpu_secs()?, server.threads()?);
     let start = tokio::time::Instant::now() + Duration::from_millis(100);
     let mut tasks = Vec::with_capacity(total);
     for (i, (person, wave)) in invited.iter().take(total).enumerate() {
@@ -1022,6 +1036,10 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
     for task in tasks {
         latencies.push(task.await??.as_secs_f64() * 1000.0);
     }
+    // Up to the last answer's thanks: the moves of pulses answered in its last five seconds
+    // come after, with the rest of what waits for a quiet moment.
+    let cpu = server.cpu_secs()? - cpu_before;
+    let threads = server.threads()?.since(&threads_before);
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Ok(Run {
@@ -1029,13 +1047,14 @@ async fn paced_200(port: u16, invited: &[(String, String)], seconds: u64) -> any
         per_sec: 200.0,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
-        cpu_us_per_request: f64::NAN,
+        cpu_us_per_request: cpu * 1e6 / total.max(1) as f64,
         database_cpu_us_per_request: f64::NAN,
         after_cpu_us_per_request: f64::NAN,
         late_ms: Vec::new(),
-        threads: BTreeMap::new(),
+        threads,
         machine: None,
         writer: None,
+        pulses_held: f64::NAN,
     })
 }
 
@@ -1312,8 +1331,26 @@ impl Report {
             LONE_GAP.as_millis(),
             lone.join(", ")
         );
-        if let Some(Row { wide, narrow, .. }) = self.rows.first() {
-            print_threads(wide, narrow);
+        let paced: Vec<String> = self
+            .rows
+            .iter()
+            .map(|Row { name, paced, .. }| format!("{name} {:.0} µs", paced.cpu_us_per_request))
+            .collect();
+        if let Some(Row { paced: tp, .. }) = self.rows.first() {
+            println!(
+                "CPU per request at 200 requests a second, up to the last answer's thanks (trustpulse's pulses held {:.0} answers each on average as it began, from the runs before it; on SQLite each pulse answered is moved whole five seconds after its first answer not moved yet): {}",
+                tp.pulses_held,
+                paced.join(", ")
+            );
+        }
+        if let Some(Row {
+            wide,
+            narrow,
+            paced,
+            ..
+        }) = self.rows.first()
+        {
+            print_threads(wide, narrow, paced);
         }
         if let [
             Row {
@@ -1452,10 +1489,14 @@ impl Report {
     }
 }
 
-/// trustpulse's threads, an answer's share of each at 64 and at 4 connections: where the CPU
-/// went, and the system calls and switches behind it (`thread_counts.rs`).
-fn print_threads(wide: &Run, narrow: &Run) {
-    let names: BTreeSet<&String> = wide.threads.keys().chain(narrow.threads.keys()).collect();
+/// trustpulse's threads, an answer's share of each at 64 and at 4 connections and at 200
+/// a second: where the CPU went, and the system calls and switches behind it
+/// (`thread_counts.rs`). At 200 a second the answers' writer also moves the pulses answered
+/// five seconds before (on SQLite), which the loads at 64 and 4 connections, three seconds
+/// each, do not reach.
+fn print_threads(wide: &Run, narrow: &Run, paced: &Run) {
+    let runs = [wide, narrow, paced];
+    let names: BTreeSet<&String> = runs.iter().flat_map(|run| run.threads.keys()).collect();
     println!();
     if names.is_empty() {
         // `/proc/PID/task/TID/io` needs the right to trace the process, which a container
@@ -1464,44 +1505,46 @@ fn print_threads(wide: &Run, narrow: &Run) {
         return;
     }
     println!(
-        "trustpulse's threads, an answer's share at 64 / at 4 connections (from /proc: CPU time; time ready to run but waiting for a core; the read and write system calls that /proc counts, which leave out a socket's recvfrom; context switches):"
+        "trustpulse's threads, an answer's share at 64 / at 4 connections / at 200 a second (from /proc: CPU time; time ready to run but waiting for a core; the read and write system calls that /proc counts, which leave out a socket's recvfrom; context switches):"
     );
     println!("| thread | CPU | waiting for a core | reads | writes | switches |");
     println!("|---|---|---|---|---|---|");
     for name in names {
-        let each = |run: &Run| {
+        let each = runs.map(|run| {
             let (threads, counts) = run.threads.get(name).copied().unwrap_or_default();
-            let answers = run.requests.max(1) as f64;
-            (threads, counts, answers)
-        };
-        let ((threads, at64, n64), (threads4, at4, n4)) = (each(wide), each(narrow));
-        let per = |value: u64, answers: f64| value as f64 / answers;
-        // Threads that did next to nothing in either load (the main thread, the pool's
+            (threads, counts, run.requests.max(1) as f64)
+        });
+        // Threads that did next to nothing in every run (the main thread, the pool's
         // connections): less than a µs and a hundredth of a switch an answer.
-        let idle = |c: thread_counts::Counts, n: f64| {
-            c.cpu_secs * 1e6 / n < 1.0 && per(c.switches, n) < 0.01
+        let idle = |&(_, c, n): &(usize, thread_counts::Counts, f64)| {
+            c.cpu_secs * 1e6 / n < 1.0 && (c.switches as f64 / n) < 0.01
         };
-        if idle(at64, n64) && idle(at4, n4) {
+        if each.iter().all(idle) {
             continue;
         }
-        let count = threads.max(threads4);
+        let count = each
+            .iter()
+            .map(|(threads, _, _)| *threads)
+            .max()
+            .unwrap_or(0);
         let label = if count > 1 {
             format!("{name} ×{count}")
         } else {
             name.clone()
         };
+        let column = |value: fn(&thread_counts::Counts) -> f64, digits: usize| {
+            each.iter()
+                .map(|(_, c, n)| format!("{:.digits$}", value(c) / n))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
         println!(
-            "| {label} | {:.0} / {:.0} µs | {:.0} / {:.0} µs | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
-            at64.cpu_secs * 1e6 / n64,
-            at4.cpu_secs * 1e6 / n4,
-            per(at64.queued_ns, n64) / 1e3,
-            per(at4.queued_ns, n4) / 1e3,
-            per(at64.reads, n64),
-            per(at4.reads, n4),
-            per(at64.writes, n64),
-            per(at4.writes, n4),
-            per(at64.switches, n64),
-            per(at4.switches, n4),
+            "| {label} | {} µs | {} µs | {} | {} | {} |",
+            column(|c| c.cpu_secs * 1e6, 0),
+            column(|c| c.queued_ns as f64 / 1e3, 0),
+            column(|c| c.reads as f64, 2),
+            column(|c| c.writes as f64, 2),
+            column(|c| c.switches as f64, 2),
         );
     }
 }
