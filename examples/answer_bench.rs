@@ -56,6 +56,8 @@ mod bench_database;
 use bench_database::BenchDatabase;
 #[path = "shared/callgrind.rs"]
 mod callgrind;
+#[path = "shared/disturbed.rs"]
+mod disturbed;
 #[path = "shared/machine_cpu.rs"]
 mod machine_cpu;
 #[path = "shared/process_cpu.rs"]
@@ -1422,6 +1424,7 @@ impl Report {
             Row {
                 wide: floor,
                 narrow: floor4,
+                paced: floor200,
                 ..
             },
             Row {
@@ -1486,6 +1489,15 @@ impl Report {
             "| peak RSS under 50 MiB | {mib:.0} MiB | {} |",
             verdict(mib < 50.0)
         );
+        if let Some(why) = disturbed::floor_disturbed(
+            (floor4.p50_ms, floor4.p99_ms),
+            (floor200.p50_ms, floor200.p99_ms),
+        ) {
+            println!();
+            println!(
+                "Caution: the machine was disturbed during the floor's runs ({why}), so the ratios to the floor and the goals set against it say little from this run: run it again"
+            );
+        }
     }
 }
 
