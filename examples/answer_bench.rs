@@ -835,8 +835,9 @@ struct Run {
     /// had it), for one process only: not a peer's group of processes.
     threads: BTreeMap<String, (usize, thread_counts::Counts)>,
     /// The answers each pulse held on average as the run began, from the runs before it (the
-    /// paced run only): SQLite's moves under a steady stream rewrite a pulse whole, so a
-    /// build that answered more at 64 connections meets larger pulses at 200 a second.
+    /// paced run only): under a steady stream a pulse is rewritten whole (on SQLite and on
+    /// PostgreSQL), so a build that answered more at 64 connections meets larger pulses at
+    /// 200 a second.
     pulses_held: f64,
     /// The whole machine's idle share during the load (wrk's runs only).
     machine: Option<machine_cpu::Idle>,
@@ -1340,7 +1341,7 @@ impl Report {
             .collect();
         if let Some(Row { paced: tp, .. }) = self.rows.first() {
             println!(
-                "CPU per request at 200 requests a second, up to the last answer's thanks (trustpulse's pulses held {:.0} answers each on average as it began, from the runs before it; on SQLite each pulse answered is moved whole five seconds after its first answer not moved yet): {}",
+                "CPU per request at 200 requests a second, up to the last answer's thanks (trustpulse's pulses held {:.0} answers each on average as it began, from the runs before it; under a steady stream each pulse answered is rewritten whole five seconds after its first answer not rewritten yet, on SQLite and on PostgreSQL alike): {}",
                 tp.pulses_held,
                 paced.join(", ")
             );
@@ -1504,8 +1505,8 @@ impl Report {
 /// trustpulse's threads, an answer's share of each at 64 and at 4 connections and at 200
 /// a second: where the CPU went, and the system calls and switches behind it
 /// (`thread_counts.rs`). At 200 a second the answers' writer also moves the pulses answered
-/// five seconds before (on SQLite), which the loads at 64 and 4 connections, three seconds
-/// each, do not reach.
+/// five seconds before (on SQLite; PostgreSQL's moves run on tokio's workers and the server),
+/// which the loads at 64 and 4 connections, three seconds each, do not reach.
 fn print_threads(wide: &Run, narrow: &Run, paced: &Run) {
     let runs = [wide, narrow, paced];
     let names: BTreeSet<&String> = runs.iter().flat_map(|run| run.threads.keys()).collect();
