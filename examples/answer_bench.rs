@@ -1339,21 +1339,19 @@ impl Report {
             .iter()
             .map(|Row { name, paced, .. }| format!("{name} {:.0} µs", paced.cpu_us_per_request))
             .collect();
-        if let Some(Row { paced: tp, .. }) = self.rows.first() {
+        if let Some(Row {
+            wide,
+            narrow,
+            paced: tp,
+            ..
+        }) = self.rows.first()
+        {
             println!(
                 "CPU per request at 200 requests a second, up to the last answer's thanks (trustpulse's pulses held {:.0} answers each on average as it began, from the runs before it; under a steady stream each pulse answered is rewritten whole five seconds after its first answer not rewritten yet, on SQLite and on PostgreSQL alike): {}",
                 tp.pulses_held,
                 paced.join(", ")
             );
-        }
-        if let Some(Row {
-            wide,
-            narrow,
-            paced,
-            ..
-        }) = self.rows.first()
-        {
-            print_threads(wide, narrow, paced);
+            print_threads(wide, narrow, tp);
         }
         if let [
             Row {

@@ -3,11 +3,11 @@
 //! about the same time every time on a quiet machine, so a floor whose tail is many times its
 //! median was slowed by something outside it: another tenant of the host, the disk. Every goal
 //! set against the floor then says little. In the seventieth session's runs
-//! (docs/benchmarks.md), the quiet ones had the floor's p99 at 4 connections 5 to 9× its median
-//! (0.25 to 0.47 ms) and at 200 a second 1.3 to 2.0× (1.77 to 3.55 ms); the disturbed ones 24 to
-//! 540× (1.45 to 26.9 ms) and 5 to 10× (10.6 to 28.3 ms), with the floor's rate at 64
-//! connections a third to a quarter of a quiet run's. One of those disturbed runs had the goal
-//! of a p99 at 4 connections within 2× the floor's "met" at 0.1×.
+//! (docs/benchmarks.md), the quiet ones had the floor's p99 at 4 connections 4 to 9× its median
+//! (0.23 to 0.47 ms) and at 200 a second 1.3 to 3.1× (1.77 to 4.86 ms); the disturbed ones 24 to
+//! 540× (1.45 to 26.9 ms) and 5 to 10× (10.6 to 28.3 ms), the floor's rate at 64 connections
+//! often down to a third of a quiet run's. One of those disturbed runs had the goal of a p99 at
+//! 4 connections within 2× the floor's "met" at 0.1×.
 
 /// A tail beyond this many times the median, at 4 connections, is the machine's, not the
 /// floor's.
