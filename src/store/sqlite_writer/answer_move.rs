@@ -26,12 +26,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use anyhow::Context;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 
 use super::arrivals::{Rows, TABLES};
 use super::move_size::{WaveSize, fit, largest_in_leaf};
 use super::synced_mark::{Version, version};
-use crate::store::Backend;
 use crate::store::answer_shuffle::MOVED_TABLES;
 
 /// The length of each moved table's record, from its columns' (`octet_length` counts a text's
@@ -53,8 +52,11 @@ const RECORDS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The statements a move keeps prepared: [`SIZE_SQL`]'s two and the read of the page size.
-pub(super) const KEPT_PREPARED: usize = 3;
+/// The statements a move keeps prepared: six for each table (the temporary table made, the
+/// rows copied to it from the table and from where they arrived, deleted, written again, and
+/// the temporary table emptied), [`SIZE_SQL`], the read of the page size and the `ROLLBACK`
+/// of a move that takes no wave.
+pub(super) const KEPT_PREPARED: usize = 6 * MOVED_TABLES.len() + 3;
 
 /// What one transaction of a move did.
 #[derive(Debug)]
@@ -95,21 +97,20 @@ pub(super) fn move_answers(
         conn.prepare_cached("ROLLBACK")?.execute([])?;
         return Ok(None);
     }
-    let list = Backend::Sqlite.params(1, taken.len());
+    let list = wave_list(&taken);
     for (table, _) in MOVED_TABLES.iter().zip(&copied).filter(|(_, n)| **n > 0) {
-        conn.execute(
-            &format!("DELETE FROM main.{table} WHERE wave_id IN ({list})"),
-            params_from_iter(&taken),
-        )?;
-        conn.execute(
-            &format!(
-                "INSERT INTO main.{table} SELECT * FROM temp.moving_{table}
-                 WHERE wave_id IN ({list}) ORDER BY random()"
-            ),
-            params_from_iter(&taken),
-        )
+        conn.prepare_cached(&format!(
+            "DELETE FROM main.{table} WHERE wave_id IN {WAVES}"
+        ))?
+        .execute([&list])?;
+        conn.prepare_cached(&format!(
+            "INSERT INTO main.{table} SELECT * FROM temp.moving_{table}
+             WHERE wave_id IN {WAVES} ORDER BY random()"
+        ))?
+        .execute([&list])
         .with_context(|| format!("could not write the moved rows of {table} again"))?;
-        conn.execute_batch(&format!("DELETE FROM temp.moving_{table}"))?;
+        conn.prepare_cached(&format!("DELETE FROM temp.moving_{table}"))?
+            .execute([])?;
     }
     conn.prepare_cached("COMMIT")?.execute([])?;
     let rows = taken
@@ -124,6 +125,17 @@ pub(super) fn move_answers(
     }))
 }
 
+/// A move's waves in its statements: `?1`, a JSON array of them ([`wave_list`]), so that each
+/// statement has one text whatever the number of waves and is kept prepared. With a list of
+/// `?`s, as many as the waves, every move parsed its 18 statements again: a tenth of a move's
+/// CPU for teams of 5, eight to a move (the seventy-first session in docs/benchmarks.md).
+const WAVES: &str = "(SELECT value FROM json_each(?1))";
+
+/// `waves` as a JSON array, for [`WAVES`].
+fn wave_list(waves: &BTreeSet<String>) -> String {
+    serde_json::to_string(waves).expect("strings make JSON")
+}
+
 /// Copies every row of `waves` in the answer tables, and those that arrived since their last
 /// move (`arriving`), to `temp.moving_…`. Returns the rows copied of each table, in the order
 /// of [`MOVED_TABLES`].
@@ -132,51 +144,51 @@ fn copy_to_memory(
     waves: &BTreeSet<String>,
     arriving: &Rows,
 ) -> anyhow::Result<[usize; MOVED_TABLES.len()]> {
-    let list = Backend::Sqlite.params(1, waves.len());
+    let list = wave_list(waves);
     let mut copied = [0; MOVED_TABLES.len()];
     for (table, copied) in MOVED_TABLES.iter().zip(&mut copied) {
         // The rows wait in a temporary table, which `temp_store=MEMORY` keeps off the disk.
-        conn.execute_batch(&format!(
+        conn.prepare_cached(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS moving_{table} AS SELECT * FROM main.{table} WHERE 0"
-        ))?;
-        *copied = conn.execute(
-            &format!(
-                "INSERT INTO temp.moving_{table} SELECT * FROM main.{table} WHERE wave_id IN ({list})"
-            ),
-            params_from_iter(waves),
-        )?;
+        ))?
+        .execute([])?;
+        *copied = conn
+            .prepare_cached(&format!(
+                "INSERT INTO temp.moving_{table} SELECT * FROM main.{table} WHERE wave_id IN {WAVES}"
+            ))?
+            .execute([&list])?;
         // With the rows of these waves that arrived since their last move (`arrivals.rs`),
         // found by their rowids: the arriving tables have no index by wave. They stay where
         // they arrived until the sweep; the kept table holds them from now on.
         if let Some(index) = TABLES.iter().position(|a| a.kept == *table)
             && !arriving.0[index].is_empty()
         {
-            let ids = arriving.json(index);
-            let values = std::iter::once(ids.as_str()).chain(waves.iter().map(String::as_str));
-            *copied += conn.execute(
-                &TABLES[index].copy_sql(&Backend::Sqlite.params(2, waves.len())),
-                params_from_iter(values),
-            )?;
+            *copied += conn
+                .prepare_cached(&TABLES[index].copy_sql(WAVES))?
+                .execute([list.as_str(), arriving.json(index).as_str()])?;
         }
     }
     Ok(copied)
 }
 
-/// The statements that read what each wave's rows in `temp.moving_…` take: the records of
-/// the three tables in one list, those that fit a leaf page (`?1` bytes) counted by wave, the
-/// longer one by one. Kept prepared: six statements made for every transaction (a first
-/// version) took `planner_bench`'s moves to 80 and 99 µs an answer against 66 and 75 without
-/// the count, in two alternated pairs; these two, kept, 73 to 80 against 68 to 79 in three.
-static SIZE_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
+/// The statement that reads what each wave's rows in `temp.moving_…` take: the records of the
+/// three tables in one list, by wave, those that fit a leaf page (`?1` bytes) counted
+/// together, the lengths of the longer listed one by one. Kept prepared: six statements made
+/// for every transaction (a first version) took `planner_bench`'s moves to 80 and 99 µs an
+/// answer against 66 and 75 without the count, in two alternated pairs; two, kept, 73 to 80
+/// against 68 to 79 in three. One pass, not two (the longer rows read apart), took a move of
+/// one pulse of 100 answers from 74 µs to 55 in this count (seventy-first session).
+static SIZE_SQL: LazyLock<String> = LazyLock::new(|| {
     let records = RECORDS
         .iter()
         .map(|(table, record)| format!("SELECT wave_id, {record} AS p FROM temp.moving_{table}"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    [
-        format!("SELECT wave_id, count(*), sum(p) FROM ({records}) WHERE p <= ?1 GROUP BY wave_id"),
-        format!("SELECT wave_id, p FROM ({records}) WHERE p > ?1"),
-    ]
+    format!(
+        "SELECT wave_id, count(*) FILTER (WHERE p <= ?1), sum(p) FILTER (WHERE p <= ?1),
+                group_concat(p) FILTER (WHERE p > ?1)
+         FROM ({records}) GROUP BY wave_id"
+    )
 });
 
 /// What each wave's rows in `temp.moving_…` take, in a file of `page`-byte pages: the rows
@@ -184,18 +196,19 @@ static SIZE_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
 fn wave_sizes(conn: &Connection, page: usize) -> anyhow::Result<BTreeMap<String, WaveSize>> {
     let mut sizes: BTreeMap<String, WaveSize> = BTreeMap::new();
     let most = i64::try_from(largest_in_leaf(page))?;
-    let [short, long] = &*SIZE_SQL;
-    let mut short = conn.prepare_cached(short)?;
-    let mut rows = short.query([most])?;
+    let mut statement = conn.prepare_cached(&SIZE_SQL)?;
+    let mut rows = statement.query([most])?;
     while let Some(row) = rows.next()? {
-        let (count, bytes) = (count(row.get(1)?), count(row.get(2)?));
-        sizes.entry(row.get(0)?).or_default().add_rows(count, bytes);
-    }
-    let mut long = conn.prepare_cached(long)?;
-    let mut rows = long.query([most])?;
-    while let Some(row) = rows.next()? {
-        let payload = count(row.get(1)?);
-        sizes.entry(row.get(0)?).or_default().add_row(payload, page);
+        let size = sizes.entry(row.get(0)?).or_default();
+        let short: Option<i64> = row.get(2)?;
+        size.add_rows(count(row.get(1)?), count(short.unwrap_or(0)));
+        for payload in row
+            .get::<_, Option<String>>(3)?
+            .iter()
+            .flat_map(|l| l.split(','))
+        {
+            size.add_row(count(payload.parse()?), page);
+        }
     }
     Ok(sizes)
 }

@@ -90,14 +90,14 @@ pub(in crate::store) struct Arriving {
 }
 
 impl Arriving {
-    /// Copies the rows `?1` (a JSON array of rowids) of the waves `?2…` into `temp.moving_…`,
-    /// those the kept table does not hold already.
-    pub(super) fn copy_sql(&self, list: &str) -> String {
+    /// Copies the rows `?2` (a JSON array of rowids) of the waves `waves` (a subquery of `?1`)
+    /// into `temp.moving_…`, those the kept table does not hold already.
+    pub(super) fn copy_sql(&self, waves: &str) -> String {
         let (name, kept, id, columns) = (self.name, self.kept, self.id, self.columns);
         format!(
             "INSERT INTO temp.moving_{kept} ({columns})
              SELECT {columns} FROM main.{name} a
-             WHERE a.rowid IN (SELECT value FROM json_each(?1)) AND a.wave_id IN ({list})
+             WHERE a.rowid IN (SELECT value FROM json_each(?2)) AND a.wave_id IN {waves}
                AND NOT EXISTS (SELECT 1 FROM main.{kept} k
                                WHERE k.wave_id = a.wave_id AND k.{id} = a.{id})"
         )

@@ -55,7 +55,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept: four shapes (read, tokens, ballots, comments) for each size of
 /// part a batch is run in (1, 2, 4, 8, 16 and 32 rows, see [`parts`]), those every batch
 /// runs once ([`ONCE_A_BATCH`]), the sweep's of each arriving table (`arrivals.rs`), and the
-/// move's count of what it will write (`answer_move.rs`).
+/// move's (`answer_move.rs`).
 const STATEMENT_CACHE: usize = 4 * (LARGEST_PART.ilog2() as usize + 1)
     + ONCE_A_BATCH
     + arrivals::TABLES.len()
